@@ -1,0 +1,121 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+public import TabulaWire
+
+/// One warm enclave hosting many functions of many tenants.
+///
+/// Each function has its own sandboxes (up to ``FunctionDefinition/maxSandboxes``); a sandbox
+/// serves one invocation at a time and is rewound after each. Invocations run on the enclave's own
+/// thread pool, never on the caller's thread or an event loop, so invocations of different
+/// functions run in parallel. Call ``shutdown()`` when done.
+public final class Enclave: Sendable {
+    private let pool: NIOThreadPool
+    private let functions = Mutex<[FunctionName: FunctionHost]>([:])
+    /// Sandbox ids are unique in the process, across enclaves.
+    private static let sandboxIDs = Atomic<Int>(1)
+
+    /// - Parameter threads: how many invocations may run at once across all functions; by default
+    ///   one per core.
+    public init(threads: Int? = nil) {
+        pool = NIOThreadPool(numberOfThreads: max(1, threads ?? System.coreCount))
+        pool.start()
+    }
+
+    /// Stops the thread pool; invocations still running finish first.
+    public func shutdown() async throws {
+        try await pool.shutdownGracefully()
+    }
+
+    /// Loads (or replaces) a function: checks and compiles the module, builds its first sandbox,
+    /// runs initialisation and takes the snapshot.
+    @discardableResult
+    public func load(_ definition: FunctionDefinition) async throws -> FunctionInfo {
+        try definition.limits.validate()
+        guard definition.maxSandboxes >= 1 else {
+            throw EnclaveError(.invalidConfiguration, "a function needs at least one sandbox")
+        }
+        let id = Self.sandboxIDs.add(1, ordering: .relaxed).oldValue
+        let (host, info) = try await pool.runIfActive { () throws -> (FunctionHost, FunctionInfo) in
+            let clock = ContinuousClock()
+            let started = clock.now
+            let module = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory)
+            let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description)
+            let info = FunctionInfo(
+                name: definition.name, kind: module.kind.rawValue, entry: module.entry,
+                moduleDigest: module.digest, snapshotDigest: sandbox.snapshot.digest,
+                initTime: clock.now - started,
+                initializationLogs: Invocation.logLines(sandbox.initializationLogs, truncated: false, limit: 0),
+                rebuildReason: module.rebuildReason)
+            return (FunctionHost(definition: definition, module: module, first: sandbox), info)
+        }
+        functions.withLock { $0[definition.name] = host }
+        return info
+    }
+
+    /// Removes a function; its sandboxes go away when their invocations in progress finish.
+    public func unload(_ name: FunctionName) {
+        functions.withLock { _ = $0.removeValue(forKey: name) }
+    }
+
+    /// The functions loaded, in no particular order.
+    public var loadedFunctions: [FunctionName] {
+        functions.withLock { Array($0.keys) }
+    }
+
+    /// Runs one invocation of a function on its snapshot state.
+    ///
+    /// - Parameters:
+    ///   - parameters: a JSON object, handed to the function on stdin.
+    ///   - activationID: the OpenWhisk activation id (32 hex digits); a new one when `nil`.
+    /// - Throws: ``EnclaveError`` when the function is not loaded or the parameters are refused.
+    ///   What the function itself does wrong is reported in the returned response.
+    public func invoke(_ name: FunctionName, parameters: JSONValue, activationID: String? = nil) async throws -> Invocation {
+        guard let host = functions.withLock({ $0[name] }) else {
+            throw EnclaveError(.unknownFunction, "no function \(name) is loaded")
+        }
+        guard case .object = parameters else {
+            throw EnclaveError(.invalidConfiguration, "the parameters must be a JSON object")
+        }
+        let limits = host.definition.limits
+        var input = parameters.encoded
+        defer { WASIHost.wipe(&input) }
+        guard input.count <= limits.input else {
+            throw EnclaveError(.limitExceeded, "the parameters are \(input.count) bytes; the limit is \(limits.input) bytes")
+        }
+        let activationID = activationID ?? Self.newActivationID()
+        let deadlineMilliseconds = Int64(Date().timeIntervalSince1970 * 1000) + limits.timeoutMilliseconds
+        let environment = [
+            ("__OW_ACTIVATION_ID", activationID),
+            ("__OW_ACTION_NAME", name.description),
+            ("__OW_NAMESPACE", name.namespace),
+            ("__OW_DEADLINE", String(deadlineMilliseconds)),
+        ]
+        let sandbox = try await host.acquire(threads: pool) { () throws(EnclaveError) in
+            try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description)
+        }
+        defer { host.release(sandbox) }
+        let stdin = input
+        let run = try await pool.runIfActive {
+            try sandbox.run(input: stdin, environment: environment, capabilities: host.definition.capabilities)
+        }
+        return Invocation(
+            activationID: activationID,
+            response: Invocation.response(for: run, limits: limits),
+            logs: Invocation.logLines(run.stderr, truncated: run.logsTruncated, limit: limits.logs),
+            duration: run.duration, sandbox: sandbox.id, sequence: run.sequence, rewind: run.rewind,
+            snapshotDigest: sandbox.snapshot.digest)
+    }
+
+    /// A new OpenWhisk activation id: 32 lowercase hex digits.
+    public static func newActivationID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return [high, low].map { word in
+            let hex = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+}

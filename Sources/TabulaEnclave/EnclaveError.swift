@@ -1,0 +1,39 @@
+/// An error of the enclave runtime: loading a function or running the enclave itself.
+///
+/// What a function does wrong at run time (a trap, a limit) is not an error of the runtime: it is an
+/// ``InvocationOutcome`` of the invocation. These errors are for modules that cannot be loaded and
+/// for requests the enclave cannot serve. Each has a stable ``code`` for clients and a message that
+/// says what to do.
+public struct EnclaveError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A stable identifier of the kind of failure, safe to match on.
+    public enum Code: String, Sendable {
+        /// The bytes are neither a WebAssembly binary nor WAT text that parses.
+        case invalidModule = "invalid_module"
+        /// The module imports something outside the supported WASI subset.
+        case unsupportedImport = "unsupported_import"
+        /// The module lacks an entry point or has one of the wrong type.
+        case invalidEntryPoint = "invalid_entry_point"
+        /// The module asks for more than the function's limits allow.
+        case limitExceeded = "limit_exceeded"
+        /// Initialisation (`_initialize`, `wizer.initialize`) failed.
+        case initializationFailed = "initialization_failed"
+        /// No function with that name is loaded.
+        case unknownFunction = "unknown_function"
+        /// The limits or settings given are not valid.
+        case invalidConfiguration = "invalid_configuration"
+        /// A rebuilt sandbox did not reproduce the snapshot: the function is retired.
+        case snapshotMismatch = "snapshot_mismatch"
+        /// The enclave is shutting down.
+        case shuttingDown = "shutting_down"
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,218 @@
+import Crypto
+import WAT
+@_spi(Fuzzing) import WasmKit
+import WasmParser
+
+/// A function's WebAssembly module: checked, instrumented for snapshots, and parsed once.
+///
+/// Loading refuses what the sandbox cannot run faithfully: imports outside the WASI subset, more
+/// than one memory, shared memory, and a missing entry point. The module is then rewritten to export
+/// its mutable globals and its memory under reserved `tabula:` names, because WasmKit's API reaches
+/// only exported state and the snapshot must restore all of it.
+package struct FunctionModule: Sendable {
+    /// How the module runs an invocation.
+    package enum Kind: String, Sendable {
+        /// Exports `_start`, run once per invocation from the snapshot.
+        case command
+        /// Exports `_initialize` (run once, before the snapshot) and the entry named by `main`.
+        case reactor
+    }
+
+    /// SHA-256 of the bytes as deployed (`.wasm` or `.wat` file contents).
+    package let digest: [UInt8]
+    package let kind: Kind
+    /// The export called for each invocation.
+    package let entry: String
+    package let exportsInitialize: Bool
+    package let exportsWizerInitialize: Bool
+    /// Set when the code can change state that WasmKit cannot restore in place (tables, dropped
+    /// segments); the sandbox then rebuilds after every invocation. Holds the reason.
+    package let rebuildReason: String?
+    /// The module after instrumentation, parsed and validated by WasmKit.
+    let module: WasmKit.Module
+    /// Exported names of the module's mutable globals, in index order.
+    let mutableGlobalExports: [String]
+    let memoryExport: String?
+    /// The WASI functions the module imports.
+    let wasiImports: [String]
+    let initialMemoryBytes: UInt64
+
+    static let reservedPrefix = "tabula:"
+    static let memoryExportName = "tabula:memory"
+
+    /// Loads a module from a `.wasm` binary or `.wat` text.
+    ///
+    /// - Parameter main: the reactor entry to call per invocation; ignored for command modules.
+    package init(bytes: [UInt8], main: String = "main", memoryLimit: Int) throws(EnclaveError) {
+        self.digest = Array(SHA256.hash(data: bytes))
+        let binary = try Self.binary(from: bytes)
+        let analysis = try ModuleAnalysis(binary: binary)
+
+        for (module, name) in analysis.functionImports {
+            guard module == WASIHost.moduleName else {
+                throw EnclaveError(.unsupportedImport, "the module imports \(module).\(name), but functions may import only the \(WASIHost.moduleName) subset Tabula provides; remove the import or build for WASI preview 1")
+            }
+            guard WASIHost.signatures[name] != nil else {
+                throw EnclaveError(.unsupportedImport, "the module imports \(module).\(name), which is not a \(WASIHost.moduleName) function Tabula knows")
+            }
+        }
+        if let other = analysis.otherImport {
+            throw EnclaveError(.unsupportedImport, "the module imports \(other); functions may import only \(WASIHost.moduleName) functions (no memories, tables or globals)")
+        }
+        guard analysis.memories.count <= 1 else {
+            throw EnclaveError(.invalidModule, "the module defines \(analysis.memories.count) memories; Tabula runs modules with at most one memory")
+        }
+        if let memory = analysis.memories.first {
+            guard !memory.shared else {
+                throw EnclaveError(.invalidModule, "the module defines a shared memory; threads are not supported, build without them")
+            }
+            guard memory.minimumBytes <= UInt64(memoryLimit) else {
+                throw EnclaveError(.limitExceeded, "the module's initial memory is \(Self.mebibytes(memory.minimumBytes)) but the function's memory limit is \(Self.mebibytes(UInt64(memoryLimit))); raise the limit or shrink the module's memory")
+            }
+        }
+        if let reserved = analysis.exportNames.first(where: { $0.hasPrefix(Self.reservedPrefix) }) {
+            throw EnclaveError(.invalidModule, "the module exports \"\(reserved)\"; names starting with \"\(Self.reservedPrefix)\" are reserved for the runtime")
+        }
+
+        let exports = Set(analysis.exportNames)
+        self.exportsInitialize = exports.contains("_initialize")
+        self.exportsWizerInitialize = exports.contains("wizer.initialize")
+        if exports.contains("_start") && !exportsInitialize {
+            self.kind = .command
+            self.entry = "_start"
+        } else {
+            self.kind = .reactor
+            self.entry = main
+            guard exports.contains(main) else {
+                let known = analysis.exportNames.filter { !$0.hasPrefix(Self.reservedPrefix) }.sorted()
+                throw EnclaveError(.invalidEntryPoint, "the module exports neither _start (a command) nor the entry \"\(main)\" (a reactor); its exports are: \(known.isEmpty ? "none" : known.joined(separator: ", ")). Set main to the exported function to call")
+            }
+        }
+        self.rebuildReason = analysis.rebuildReason
+        self.wasiImports = analysis.functionImports.map(\.1)
+        self.initialMemoryBytes = analysis.memories.first?.minimumBytes ?? 0
+
+        // Export what the snapshot must reach.
+        var entries: [UInt8] = []
+        var globals: [String] = []
+        for (index, global) in analysis.globals.enumerated() where global.mutability == .variable {
+            let name = "\(Self.reservedPrefix)global:\(index)"
+            WasmBinary.appendName(name, to: &entries)
+            entries.append(0x03)
+            WasmBinary.appendLEB128(UInt64(index), to: &entries)
+            globals.append(name)
+        }
+        if !analysis.memories.isEmpty {
+            WasmBinary.appendName(Self.memoryExportName, to: &entries)
+            entries.append(0x02)
+            entries.append(0x00)
+        }
+        var rewritten = binary
+        try rewritten.appendEntries(sectionID: WasmBinary.exportSectionID, count: globals.count + (analysis.memories.isEmpty ? 0 : 1), entries: entries)
+        self.mutableGlobalExports = globals
+        self.memoryExport = analysis.memories.isEmpty ? nil : Self.memoryExportName
+        do {
+            self.module = try parseWasm(bytes: rewritten.bytes)
+        } catch {
+            throw EnclaveError(.invalidModule, "invalid WebAssembly module: \(error)")
+        }
+    }
+
+    /// The binary form: the bytes themselves, or WAT text compiled by WasmKit's parser.
+    private static func binary(from bytes: [UInt8]) throws(EnclaveError) -> WasmBinary {
+        if bytes.starts(with: [0x00, 0x61, 0x73, 0x6D]) {
+            return try WasmBinary(bytes: bytes)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw EnclaveError(.invalidModule, "the module is neither a WebAssembly binary (no \\0asm magic number) nor UTF-8 WAT text")
+        }
+        let trimmed = text.drop { $0.isWhitespace }
+        guard trimmed.hasPrefix("(") || trimmed.hasPrefix(";;") else {
+            throw EnclaveError(.invalidModule, "the module is neither a WebAssembly binary (no \\0asm magic number) nor WAT text (which starts with \"(module\")")
+        }
+        do {
+            return try WasmBinary(bytes: try wat2wasm(text))
+        } catch let error as EnclaveError {
+            throw error
+        } catch {
+            throw EnclaveError(.invalidModule, "invalid WAT text: \(error)")
+        }
+    }
+
+    static func mebibytes(_ bytes: UInt64) -> String {
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
+    }
+}
+
+/// What loading needs to know about a module, read with WasmKit's parser.
+private struct ModuleAnalysis {
+    struct MemoryInfo {
+        var minimumBytes: UInt64
+        var shared: Bool
+    }
+
+    var functionImports: [(String, String)] = []
+    var otherImport: String?
+    var memories: [MemoryInfo] = []
+    var globals: [GlobalType] = []
+    var exportNames: [String] = []
+    var rebuildReason: String?
+
+    init(binary: WasmBinary) throws(EnclaveError) {
+        var parser = WasmParser.Parser(bytes: binary.bytes)
+        do {
+            while let payload = try parser.parseNext() {
+                switch payload {
+                case .importSection(let imports):
+                    for entry in imports {
+                        switch entry.descriptor {
+                        case .function: functionImports.append((entry.module, entry.name))
+                        default: otherImport = otherImport ?? "\(entry.module).\(entry.name)"
+                        }
+                    }
+                case .memorySection(let types):
+                    memories += types.map { memory in
+                        MemoryInfo(minimumBytes: memory.type.min &* 65536, shared: memory.type.shared)
+                    }
+                case .globalSection(let entries):
+                    globals += entries.map(\.type)
+                case .exportSection(let exports):
+                    exportNames = exports.map(\.name)
+                case .codeSection(let bodies):
+                    var scan = StateScan()
+                    for body in bodies {
+                        var expression = ExpressionParser(code: body)
+                        while let instruction = try expression.parse() {
+                            try instruction(visitor: &scan)
+                        }
+                    }
+                    rebuildReason = scan.reason
+                default:
+                    break
+                }
+            }
+        } catch {
+            throw EnclaveError(.invalidModule, "invalid WebAssembly module: \(error)")
+        }
+    }
+}
+
+/// Finds instructions whose effects the runtime cannot undo in place: writes to tables and drops
+/// of data or element segments.
+private struct StateScan: InstructionVisitor {
+    typealias VisitorError = Never
+    var binaryOffset: Int = 0
+    var reason: String?
+
+    private mutating func note(_ instruction: String) {
+        if reason == nil { reason = "the module uses \(instruction)" }
+    }
+
+    mutating func visitDataDrop(dataIndex: UInt32) { note("data.drop") }
+    mutating func visitElemDrop(elemIndex: UInt32) { note("elem.drop") }
+    mutating func visitTableSet(table: UInt32) { note("table.set") }
+    mutating func visitTableGrow(table: UInt32) { note("table.grow") }
+    mutating func visitTableFill(table: UInt32) { note("table.fill") }
+    mutating func visitTableCopy(dstTable: UInt32, srcTable: UInt32) { note("table.copy") }
+    mutating func visitTableInit(elemIndex: UInt32, table: UInt32) { note("table.init") }
+}

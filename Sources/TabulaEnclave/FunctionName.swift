@@ -1,0 +1,54 @@
+/// The fully qualified name of a function: its tenant (an OpenWhisk namespace) and its name.
+public struct FunctionName: Hashable, Sendable, CustomStringConvertible {
+    public var namespace: String
+    public var name: String
+
+    public init(namespace: String, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+
+    /// The OpenWhisk path form, `/namespace/name`.
+    public var description: String { "/\(namespace)/\(name)" }
+}
+
+/// Everything needed to load a function into the enclave.
+public struct FunctionDefinition: Sendable {
+    public var name: FunctionName
+    /// The module: a WebAssembly binary or WAT text.
+    public var module: [UInt8]
+    /// The reactor entry called per invocation (command modules always run `_start`).
+    public var main: String
+    public var limits: Limits
+    public var capabilities: Capabilities
+    /// The most sandboxes the function may have, and so the most invocations it runs at once.
+    public var maxSandboxes: Int
+
+    public init(name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = [], maxSandboxes: Int = 1) {
+        self.name = name
+        self.module = module
+        self.main = main
+        self.limits = limits
+        self.capabilities = capabilities
+        self.maxSandboxes = maxSandboxes
+    }
+}
+
+/// What loading a function established.
+public struct FunctionInfo: Sendable {
+    public var name: FunctionName
+    /// `command` or `reactor`.
+    public var kind: String
+    /// The export run per invocation.
+    public var entry: String
+    /// SHA-256 of the module bytes as given.
+    public var moduleDigest: [UInt8]
+    /// SHA-256 of the snapshot state (memory size and contents, mutable globals).
+    public var snapshotDigest: [UInt8]
+    /// Time to compile, instantiate, initialise and snapshot the first sandbox.
+    public var initTime: Duration
+    /// What initialisation wrote to stderr.
+    public var initializationLogs: [String]
+    /// Why every invocation ends in a rebuild rather than an in-place rewind, if it does.
+    public var rebuildReason: String?
+}

@@ -1,0 +1,69 @@
+public import TabulaWire
+
+/// The outcome of one invocation: OpenWhisk's activation response plus what the runtime observed.
+public struct Invocation: Sendable {
+    public var activationID: String
+    public var response: ActivationResponse
+    /// stderr, one entry per line; ends with OpenWhisk's truncation notice when the logs limit cut it.
+    public var logs: [String]
+    /// How long the function ran (excluding the rewind).
+    public var duration: Duration
+    /// The sandbox that ran it, and its sequence number there (1 for its first invocation).
+    public var sandbox: Int
+    public var sequence: UInt64
+    /// The rewind that followed.
+    public var rewind: Rewind
+    /// SHA-256 of the snapshot the invocation started from.
+    public var snapshotDigest: [UInt8]
+}
+
+extension Invocation {
+    /// Reads a run's stdout and termination the way OpenWhisk reads an action's.
+    static func response(for run: Sandbox.Run, limits: Limits) -> ActivationResponse {
+        switch run.termination {
+        case .returned:
+            return result(from: run.stdout) ?? .developerError(Messages.notADictionary)
+        case .exited(let status):
+            return result(from: run.stdout) ?? .developerError("The action did not produce a valid response and exited unexpectedly (exit status \(status)).")
+        case .timedOut:
+            return .developerError("The action exceeded its time limits of \(limits.timeoutMilliseconds) milliseconds.")
+        case .outOfFuel:
+            return .developerError("The action ran out of fuel: its limit is \(limits.fuel ?? 0) units.")
+        case .stackExhausted:
+            return .developerError("The action exhausted its call stack (\(limits.stack / 1024) KiB).")
+        case .memoryExhausted:
+            return .developerError("The action exhausted its memory and was aborted.")
+        case .outputTooLarge:
+            return .developerError("The action produced more than \(limits.output) bytes of output.")
+        case .trapped(let reason):
+            return .developerError("The action trapped: \(reason).")
+        }
+    }
+
+    /// A JSON object or array on stdout, as a response; `nil` when stdout is anything else.
+    private static func result(from stdout: [UInt8]) -> ActivationResponse? {
+        guard let value = try? JSONValue(parsing: stdout) else { return nil }
+        switch value {
+        case .object(let members):
+            return ActivationResponse(status: members["error"] == nil ? .success : .applicationError, result: value)
+        case .array:
+            return ActivationResponse(status: .success, result: value)
+        default:
+            return nil
+        }
+    }
+
+    static func logLines(_ stderr: [UInt8], truncated: Bool, limit: Int) -> [String] {
+        var lines = stderr.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        if lines.last == "" { lines.removeLast() }
+        if truncated {
+            lines.append("Logs were truncated because the total bytes size exceeds the limit of \(limit) bytes.")
+        }
+        return lines
+    }
+}
+
+/// OpenWhisk's wording, where the runtime says the same thing.
+enum Messages {
+    static let notADictionary = "The action did not return a dictionary or array."
+}

@@ -1,0 +1,235 @@
+import Dispatch
+import Synchronization
+@_spi(Fuzzing) import WasmKit
+
+/// One WebAssembly instance of one function, snapshotted after initialisation and rewound after
+/// every invocation.
+///
+/// A sandbox runs one invocation at a time (its owner, ``FunctionHost``, guarantees that) and
+/// belongs to exactly one function of one tenant. After every run, whatever its outcome, it is
+/// back in the snapshot state: in place when that can be exact, otherwise by a rebuild from the
+/// compiled module followed by a check that the rebuilt state equals the snapshot.
+final class Sandbox: @unchecked Sendable {
+    /// Identifies the sandbox in invocation reports and receipts.
+    let id: Int
+    private let module: FunctionModule
+    private let limits: Limits
+    private let name: String
+    private let engine: Engine
+    private let wasi = WASIHost()
+    private let limiter: MemoryLimiter
+
+    private var store: Store
+    private var instance: Instance
+    private var entry: Function
+    private var memory: Memory?
+    private var globals: [Global]
+    private(set) var snapshot: Snapshot
+    /// What initialisation wrote to stderr, for the load report.
+    private(set) var initializationLogs: [UInt8] = []
+    /// Invocations served since the sandbox was created.
+    private(set) var sequence: UInt64 = 0
+    /// Set when a rebuild failed to reproduce the snapshot; the sandbox then refuses to run.
+    private(set) var broken: EnclaveError?
+
+    private let deadline = Deadline()
+
+    init(id: Int, module: FunctionModule, limits: Limits, name: String) throws(EnclaveError) {
+        self.id = id
+        self.module = module
+        self.limits = limits
+        self.name = name
+        self.limiter = MemoryLimiter(limit: limits.memory)
+        self.engine = Engine(configuration: EngineConfiguration(stackSize: limits.stack, fuelMetering: true))
+        let built = try Self.instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter)
+        (store, instance, entry, memory, globals) = built
+        wasi.memory = memory
+        initializationLogs = try Self.initialize(module: module, instance: instance, store: store, wasi: wasi, limits: limits, name: name, deadline: deadline)
+        snapshot = Snapshot(memory: memory, globals: globals)
+    }
+
+    // MARK: Running an invocation
+
+    /// The raw result of one run: how it ended and what it wrote.
+    struct Run {
+        var termination: Termination
+        var stdout: [UInt8]
+        var stderr: [UInt8]
+        var logsTruncated: Bool
+        var duration: Duration
+        var sequence: UInt64
+        var rewind: Rewind
+    }
+
+    /// Runs the entry point once on the snapshot state, then rewinds.
+    func run(input: [UInt8], environment: [(String, String)], capabilities: Capabilities) throws(EnclaveError) -> Run {
+        if let broken { throw broken }
+        sequence += 1
+        wasi.capabilities = capabilities
+        wasi.begin(stdin: input, arguments: [name], environment: environment, limits: limits)
+        limiter.reset()
+        let clock = ContinuousClock()
+        let started = clock.now
+        var poisoned = false
+        var termination: Termination
+        do {
+            deadline.arm(store: store, timeout: limits.timeout, fuel: limits.fuel)
+            defer { deadline.disarm() }
+            let results = try entry.invoke()
+            if case .i32(let status)? = results.first, status != 0 {
+                termination = .exited(Int32(bitPattern: status))
+            } else {
+                termination = .returned
+            }
+        } catch let stop as WASIHost.Stop {
+            switch stop {
+            case .exit(0): termination = .returned
+            case .exit(let status): termination = .exited(status)
+            case .outputLimit: termination = .outputTooLarge
+            }
+        } catch {
+            termination = Self.classify(error, limiter: limiter)
+            poisoned = !(error is Trap)
+        }
+        if deadline.expired { termination = .timedOut }
+        let duration = clock.now - started
+        let output = wasi.finish()
+        let logsTruncated = wasi.stderrTruncated
+
+        let rewindStarted = clock.now
+        let kind = rewind(poisoned: poisoned)
+        let rewind = Rewind(kind: kind, duration: clock.now - rewindStarted)
+        return Run(termination: termination, stdout: output.stdout, stderr: output.stderr, logsTruncated: logsTruncated, duration: duration, sequence: sequence, rewind: rewind)
+    }
+
+    private static func classify(_ error: any Error, limiter: MemoryLimiter) -> Termination {
+        if Termination.isOutOfFuel(error) { return .outOfFuel }
+        if Termination.isStackExhausted(error) { return .stackExhausted }
+        if limiter.refused { return .memoryExhausted }
+        return .trapped(Termination.reason(of: error))
+    }
+
+    // MARK: Rewind
+
+    /// Brings the sandbox back to the snapshot state.
+    private func rewind(poisoned: Bool) -> Rewind.Kind {
+        let currentSize = memory?.byteCount ?? 0
+        let reason: String?
+        if poisoned {
+            reason = "the engine reported an error that is not a trap"
+        } else if let fixed = module.rebuildReason {
+            reason = fixed
+        } else if currentSize != snapshot.memoryByteCount {
+            reason = "memory grew from \(snapshot.memoryByteCount) to \(currentSize) bytes"
+        } else {
+            reason = nil
+        }
+        guard let reason else {
+            return .inPlace(chunks: snapshot.rewind(memory: memory, globals: globals))
+        }
+        do {
+            try rebuild()
+        } catch {
+            broken = error
+        }
+        return .rebuilt(reason: reason)
+    }
+
+    /// Replaces the instance with a fresh one from the compiled module, re-runs the
+    /// (deterministic) initialisation and checks that it reproduces the snapshot.
+    private func rebuild() throws(EnclaveError) {
+        let built = try Self.instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter)
+        wasi.memory = built.memory
+        wasi.capabilities = []
+        _ = try Self.initialize(module: module, instance: built.instance, store: built.store, wasi: wasi, limits: limits, name: name, deadline: deadline)
+        guard snapshot.matches(memory: built.memory, globals: built.globals) else {
+            throw EnclaveError(.snapshotMismatch, "a rebuilt sandbox of \(name) did not reproduce its snapshot (initialisation is not deterministic); the sandbox is retired")
+        }
+        (store, instance, entry, memory, globals) = built
+    }
+
+    // MARK: Building
+
+    private typealias Built = (store: Store, instance: Instance, entry: Function, memory: Memory?, globals: [Global])
+
+    private static func instantiate(module: FunctionModule, engine: Engine, wasi: WASIHost, limiter: MemoryLimiter) throws(EnclaveError) -> Built {
+        let store = Store(engine: engine)
+        store.resourceLimiter = limiter
+        let instance: Instance
+        do {
+            instance = try module.module.instantiate(store: store, imports: wasi.imports(module.wasiImports, store: store))
+        } catch {
+            throw EnclaveError(.invalidModule, "the module cannot be instantiated: \(Termination.reason(of: error))")
+        }
+        guard let entry = instance.exports[function: module.entry] else {
+            throw EnclaveError(.invalidEntryPoint, "the export \"\(module.entry)\" is not a function")
+        }
+        guard entry.type.parameters.isEmpty, entry.type.results == [] || entry.type.results == [.i32] else {
+            throw EnclaveError(.invalidEntryPoint, "the entry \"\(module.entry)\" must take no parameters and return nothing or an i32 status; it has type \(entry.type)")
+        }
+        let memory = module.memoryExport.flatMap { instance.exports[memory: $0] }
+        let globals = module.mutableGlobalExports.compactMap { instance.exports[global: $0] }
+        return (store, instance, entry, memory, globals)
+    }
+
+    /// Runs `_initialize` and `wizer.initialize` when exported, with no input, clock or randomness,
+    /// so that running it again on a fresh instance gives the same state. Returns its stderr.
+    private static func initialize(module: FunctionModule, instance: Instance, store: Store, wasi: WASIHost, limits: Limits, name: String, deadline: Deadline) throws(EnclaveError) -> [UInt8] {
+        var initializers: [String] = []
+        if module.exportsInitialize { initializers.append("_initialize") }
+        if module.exportsWizerInitialize { initializers.append("wizer.initialize") }
+        wasi.capabilities = []
+        wasi.begin(stdin: [], arguments: [name], environment: [], limits: limits)
+        defer { _ = wasi.finish() }
+        for initializer in initializers {
+            guard let function = instance.exports[function: initializer] else { continue }
+            do {
+                deadline.arm(store: store, timeout: limits.timeout, fuel: limits.fuel)
+                defer { deadline.disarm() }
+                _ = try function.invoke()
+            } catch WASIHost.Stop.exit(0) {
+                continue
+            } catch {
+                let reason = deadline.expired ? "it exceeded the time limit of \(limits.timeoutMilliseconds) ms" : Termination.reason(of: error)
+                throw EnclaveError(.initializationFailed, "\(initializer) failed: \(reason)")
+            }
+        }
+        return wasi.stderr
+    }
+}
+
+/// The rewind that followed an invocation.
+public struct Rewind: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        /// Memory and globals were restored in place; `chunks` 4 KiB chunks were copied back.
+        case inPlace(chunks: Int)
+        /// The instance was rebuilt from the compiled module, for the given reason.
+        case rebuilt(reason: String)
+    }
+
+    public var kind: Kind
+    public var duration: Duration
+}
+
+/// Refuses memory growth past the function's limit, and remembers that it did.
+final class MemoryLimiter: ResourceLimiter {
+    let limit: Int
+    private let refusedFlag = Atomic<Bool>(false)
+
+    init(limit: Int) { self.limit = limit }
+
+    var refused: Bool { refusedFlag.load(ordering: .relaxed) }
+    func reset() { refusedFlag.store(false, ordering: .relaxed) }
+
+    func limitMemoryGrowth(to desired: Int) throws -> Bool {
+        guard desired <= limit else {
+            refusedFlag.store(true, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func limitTableGrowth(to desired: Int) throws -> Bool {
+        desired <= 1 << 20
+    }
+}
