@@ -43,3 +43,11 @@ public struct ActivationResponse: Codable, Sendable, Hashable {
         try container.encode(result, forKey: .result)
     }
 }
+
+extension ActivationResponse {
+    /// One line of JSON in OpenWhisk's field order: `{"status":…,"success":…,"result":…}`.
+    public var jsonLine: String {
+        let status = JSONValue.string(status.rawValue).encodedString
+        return "{\"status\":\(status),\"success\":\(success),\"result\":\(result.encodedString)}"
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Tabula: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tabula",
+        abstract: "A confidential serverless platform for WebAssembly functions.",
+        subcommands: [Run.self]
+    )
+}
