@@ -57,7 +57,6 @@ let package = Package(
         .testTarget(
             name: "TabulaEnclaveTests",
             dependencies: ["TabulaEnclave", "TabulaWire"],
-            resources: [.copy("Fixtures")],
             swiftSettings: settings
         ),
     ]

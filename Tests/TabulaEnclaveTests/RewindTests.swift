@@ -1,0 +1,239 @@
+import Testing
+import TabulaEnclave
+import TabulaWire
+
+/// Every invocation must observe exactly the snapshot state, whatever earlier invocations did.
+/// Each probe reports what it sees of one kind of state and then changes that state; the output
+/// of every later invocation must equal the first one's.
+@Suite("Snapshot and rewind")
+struct RewindTests {
+    /// Invokes `module` once per input and checks every output equals the first.
+    private func expectNoLeak(_ module: [UInt8], inputs: [JSONValue] = [["a": "secret-1"], ["b": "x"], [:], ["a": "secret-2"]], expected: String? = nil, limits: Limits = Limits()) async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(module, limits: limits)
+            let first = try await enclave.call(name, inputs[0])
+            if let expected { #expect(first == expected) }
+            for input in inputs.dropFirst() + inputs {
+                #expect(try await enclave.call(name, input) == first)
+            }
+        }
+    }
+
+    @Test func inputStashedInLinearMemory() async throws {
+        try await expectNoLeak(probe("""
+            (func (export "main")
+              (local $n i32)
+              (call $begin)
+              (call $num (i32.load (i32.const 8192)))
+              (call $num (i32.load8_u (i32.const 8200)))
+              (local.set $n (call $read))
+              (memory.copy (i32.const 8192) (i32.const 4096) (local.get $n))
+              (call $end))
+            """), expected: #"{"status":"success","success":true,"result":{"v":[0,0]}}"#)
+    }
+
+    @Test func globalCounters() async throws {
+        try await expectNoLeak(probe("""
+            (global $counter (mut i32) (i32.const 7))
+            (global $wide (mut i64) (i64.const 5))
+            (global $float (mut f64) (f64.const 1.5))
+            (func (export "main")
+              (call $begin)
+              (call $num (global.get $counter))
+              (call $num (i32.wrap_i64 (global.get $wide)))
+              (call $num (i32.trunc_f64_u (global.get $float)))
+              (global.set $counter (i32.add (global.get $counter) (i32.const 1)))
+              (global.set $wide (i64.mul (global.get $wide) (i64.const 3)))
+              (global.set $float (f64.add (global.get $float) (f64.const 2)))
+              (call $end))
+            """), expected: #"{"status":"success","success":true,"result":{"v":[7,5,1]}}"#)
+    }
+
+    @Test func memoryGrowthAndGrownPages() async throws {
+        try await expectNoLeak(probe("""
+            (func (export "main")
+              (local $old i32)
+              (call $begin)
+              (call $num (memory.size))
+              (local.set $old (memory.grow (i32.const 2)))
+              (call $num (i32.load (i32.mul (local.get $old) (i32.const 65536))))
+              (call $num (i32.load (i32.add (i32.mul (local.get $old) (i32.const 65536)) (i32.const 65536))))
+              (i32.store (i32.mul (local.get $old) (i32.const 65536)) (i32.const 48879))
+              (i32.store (i32.add (i32.mul (local.get $old) (i32.const 65536)) (i32.const 65536)) (i32.const 48879))
+              (call $end))
+            """), expected: #"{"status":"success","success":true,"result":{"v":[1,0,0]}}"#)
+    }
+
+    @Test func memoryGrownDuringInitialisationKeepsItsContents() async throws {
+        // The snapshot holds two pages and a value written by _initialize on the grown page.
+        try await expectNoLeak(probe("""
+            (func (export "_initialize")
+              (drop (memory.grow (i32.const 1)))
+              (i32.store (i32.const 65536) (i32.const 42)))
+            (func (export "main")
+              (call $begin)
+              (call $num (memory.size))
+              (call $num (i32.load (i32.const 65536)))
+              (i32.store (i32.const 65536) (i32.const 99))
+              (drop (memory.grow (i32.const 1)))
+              (call $end))
+            """), expected: #"{"status":"success","success":true,"result":{"v":[2,42]}}"#)
+    }
+
+    @Test func tableSlots() async throws {
+        try await expectNoLeak(probe("""
+            (type $ret (func (result i32)))
+            (table $t 2 funcref)
+            (elem (table $t) (i32.const 0) func $ten $twenty)
+            (func $ten (result i32) (i32.const 10))
+            (func $twenty (result i32) (i32.const 20))
+            (func (export "main")
+              (call $begin)
+              (call $num (call_indirect $t (type $ret) (i32.const 0)))
+              (call $num (table.size $t))
+              (table.set $t (i32.const 0) (ref.func $twenty))
+              (drop (table.grow $t (ref.null func) (i32.const 3)))
+              (call $end))
+            """), expected: #"{"status":"success","success":true,"result":{"v":[10,2]}}"#)
+    }
+
+    @Test func droppedDataSegment() async throws {
+        try await expectNoLeak(probe("""
+            (data $secret "hello")
+            (data $gone "bye")
+            (global $ready (mut i32) (i32.const 0))
+            (func (export "_initialize")
+              (data.drop $gone)
+              (global.set $ready (i32.const 1)))
+            (func (export "main")
+              (call $begin)
+              (call $num (global.get $ready))
+              (memory.init $secret (i32.const 12000) (i32.const 0) (i32.const 5))
+              (call $num (i32.load8_u (i32.const 12000)))
+              (data.drop $secret)
+              (call $end))
+            """), expected: #"{"status":"success","success":true,"result":{"v":[1,104]}}"#)
+    }
+
+    @Test func droppedElementSegment() async throws {
+        try await expectNoLeak(probe("""
+            (type $ret (func (result i32)))
+            (table $t 4 funcref)
+            (elem $e func $thirty)
+            (func $thirty (result i32) (i32.const 30))
+            (func (export "main")
+              (call $begin)
+              (call $num (ref.is_null (table.get $t (i32.const 1))))
+              (table.init $t $e (i32.const 1) (i32.const 0) (i32.const 1))
+              (call $num (call_indirect $t (type $ret) (i32.const 1)))
+              (elem.drop $e)
+              (call $end))
+            """), expected: #"{"status":"success","success":true,"result":{"v":[1,30]}}"#)
+    }
+
+    /// A probe that writes a secret to memory and a global, then traps, loops or exits as asked.
+    private let secretThenFail = probe("""
+        (global $secret (mut i32) (i32.const 0))
+        (func (export "main")
+          (drop (call $read))
+          (call $begin)
+          (call $num (global.get $secret))
+          (call $num (i32.load (i32.const 9000)))
+          (global.set $secret (i32.const 1516))
+          (i32.store (i32.const 9000) (i32.const 1516))
+          ;; stdin is {"trap":…}, {"loop":…} or {"exit":…}: the byte at 4098 picks the failure
+          (if (i32.eq (i32.load8_u (i32.const 4098)) (i32.const 116)) (then unreachable))
+          (if (i32.eq (i32.load8_u (i32.const 4098)) (i32.const 108)) (then (loop $forever (br $forever))))
+          (if (i32.eq (i32.load8_u (i32.const 4098)) (i32.const 101)) (then (call $proc_exit (i32.const 3))))
+          (call $end))
+        """)
+
+    @Test func trapRightAfterWritingASecret() async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(secretThenFail)
+            let clean = try await enclave.call(name, ["x": 1])
+            #expect(clean == #"{"status":"success","success":true,"result":{"v":[0,0]}}"#)
+            let trapped = try await enclave.invoke(name, parameters: ["trap": true])
+            #expect(trapped.response.status == .developerError)
+            #expect(trapped.response.result["error"] == "The action trapped: unreachable.")
+            #expect(try await enclave.call(name, ["x": 1]) == clean)
+            let exited = try await enclave.invoke(name, parameters: ["exit": true])
+            #expect(exited.response.result["error"] == "The action did not produce a valid response and exited unexpectedly (exit status 3).")
+            #expect(try await enclave.call(name, ["x": 1]) == clean)
+        }
+    }
+
+    @Test func timeoutRightAfterWritingASecret() async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(secretThenFail, limits: Limits(timeout: .milliseconds(200)))
+            let clean = try await enclave.call(name, ["x": 1])
+            let timedOut = try await enclave.invoke(name, parameters: ["loop": true])
+            #expect(timedOut.response.status == .developerError)
+            #expect(timedOut.response.result["error"] == "The action exceeded its time limits of 200 milliseconds.")
+            #expect(timedOut.duration >= .milliseconds(200))
+            #expect(try await enclave.call(name, ["x": 1]) == clean)
+        }
+    }
+
+    @Test func longInputFollowedByShortOne() async throws {
+        let strlen = probe("""
+            (func (export "main")
+              (local $i i32)
+              (drop (call $read))
+              (call $begin)
+              (block $b
+                (loop $l
+                  (br_if $b (i32.eqz (i32.load8_u (i32.add (i32.const 4096) (local.get $i)))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $l)))
+              (call $num (local.get $i))
+              (call $end))
+            """)
+        try await withEnclave { enclave in
+            let name = try await enclave.load(strlen)
+            let short = try await enclave.call(name, ["k": "v"])
+            #expect(short == #"{"status":"success","success":true,"result":{"v":[9]}}"#)
+            let long = try await enclave.call(name, ["k": .string(String(repeating: "s", count: 3000))])
+            #expect(long == #"{"status":"success","success":true,"result":{"v":[3008]}}"#)
+            #expect(try await enclave.call(name, ["k": "v"]) == short)
+        }
+    }
+
+    @Test func inPlaceRewindCopiesOnlyWrittenChunks() async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(probe("""
+                (func (export "main")
+                  (call $begin)
+                  (i32.store (i32.const 200000) (i32.const 1))
+                  (call $end))
+                """, memory: "16"))
+            let invocation = try await enclave.invoke(name, parameters: [:])
+            // The output buffer, the iovec, the stdin-free probe and the one store: a few chunks of 256.
+            guard case .inPlace(let chunks) = invocation.rewind.kind else {
+                Issue.record("expected an in-place rewind, got \(invocation.rewind.kind)")
+                return
+            }
+            #expect(chunks >= 2 && chunks <= 4)
+        }
+    }
+
+    @Test func modulesThatDropSegmentsAreRebuiltWithAReason() async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(probe("""
+                (data $d "x")
+                (func (export "main") (data.drop $d) (call $begin) (call $end))
+                """))
+            let invocation = try await enclave.invoke(name, parameters: [:])
+            #expect(invocation.rewind.kind == .rebuilt(reason: "the module uses data.drop"))
+        }
+    }
+
+    @Test func snapshotDigestIsStableAcrossEnclaves() async throws {
+        let module = try example("c/transform.wasm")
+        let first = try await withEnclave { try await $0.load(FunctionDefinition(name: FunctionName(namespace: "a", name: "t"), module: module)) }
+        let second = try await withEnclave { try await $0.load(FunctionDefinition(name: FunctionName(namespace: "b", name: "t"), module: module)) }
+        #expect(first.snapshotDigest == second.snapshotDigest)
+        #expect(first.snapshotDigest.count == 32)
+        #expect(first.kind == "reactor")
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import TabulaEnclave
+import TabulaWire
+
+/// Runs `body` with a fresh enclave and shuts it down afterwards, whatever happens.
+func withEnclave<T>(threads: Int? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
+    let enclave = Enclave(threads: threads)
+    do {
+        let result = try await body(enclave)
+        try await enclave.shutdown()
+        return result
+    } catch {
+        try await enclave.shutdown()
+        throw error
+    }
+}
+
+/// The repository's `examples/` directory.
+let examplesDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("examples")
+
+func example(_ path: String) throws -> [UInt8] {
+    Array(try Data(contentsOf: examplesDirectory.appendingPathComponent(path)))
+}
+
+extension Enclave {
+    /// Loads WAT text or module bytes as `tenant/name` and returns its name.
+    @discardableResult
+    func load(_ module: [UInt8], name: String = "probe", tenant: String = "test", main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = [], maxSandboxes: Int = 1) async throws -> FunctionName {
+        let functionName = FunctionName(namespace: tenant, name: name)
+        try await load(FunctionDefinition(name: functionName, module: module, main: main, limits: limits, capabilities: capabilities, maxSandboxes: maxSandboxes))
+        return functionName
+    }
+
+    /// Invokes and returns the activation response as its JSON line.
+    func call(_ name: FunctionName, _ parameters: JSONValue = [:]) async throws -> String {
+        try await invoke(name, parameters: parameters).response.jsonLine
+    }
+}
+
+/// Builds a reactor module in WAT whose `main` reports observations as `{"v":[n, …]}`.
+///
+/// Layout of the probe's memory: 0-16 iovecs and counts, 256-2048 the output being built,
+/// 4096-8192 stdin (read by `$read`, never cleared by the probe), 8192 and up free for the test.
+/// Helpers: `$begin`, `$num n` (appends an unsigned number), `$end` (writes the output), `$read`
+/// (reads stdin, returns its length).
+func probe(_ body: String, memory: String = "1", imports: String = "") -> [UInt8] {
+    Array("""
+    (module
+      (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+      \(imports)
+      (memory (export "memory") \(memory))
+      (global $out (mut i32) (i32.const 256))
+      (global $first (mut i32) (i32.const 1))
+      (func $byte (param $b i32)
+        (i32.store8 (global.get $out) (local.get $b))
+        (global.set $out (i32.add (global.get $out) (i32.const 1))))
+      (func $digits (param $n i32)
+        (if (i32.ge_u (local.get $n) (i32.const 10))
+          (then (call $digits (i32.div_u (local.get $n) (i32.const 10)))))
+        (call $byte (i32.add (i32.const 48) (i32.rem_u (local.get $n) (i32.const 10)))))
+      (func $num (param $n i32)
+        (if (i32.eqz (global.get $first)) (then (call $byte (i32.const 44))))
+        (global.set $first (i32.const 0))
+        (call $digits (local.get $n)))
+      (func $begin
+        (global.set $out (i32.const 256))
+        (global.set $first (i32.const 1))
+        (call $byte (i32.const 123)) (call $byte (i32.const 34)) (call $byte (i32.const 118))
+        (call $byte (i32.const 34)) (call $byte (i32.const 58)) (call $byte (i32.const 91)))
+      (func $end
+        (call $byte (i32.const 93)) (call $byte (i32.const 125))
+        (i32.store (i32.const 0) (i32.const 256))
+        (i32.store (i32.const 4) (i32.sub (global.get $out) (i32.const 256)))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+      (func $read (result i32)
+        (local $total i32)
+        (block $done
+          (loop $more
+            (i32.store (i32.const 0) (i32.add (i32.const 4096) (local.get $total)))
+            (i32.store (i32.const 4) (i32.sub (i32.const 4096) (local.get $total)))
+            (br_if $done (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (br_if $done (i32.eqz (i32.load (i32.const 8))))
+            (local.set $total (i32.add (local.get $total) (i32.load (i32.const 8))))
+            (br_if $done (i32.ge_u (local.get $total) (i32.const 4096)))
+            (br $more)))
+        (local.get $total))
+      \(body)
+    )
+    """.utf8)
+}
+
+/// Writes a fixed string to stdout; for output-shape tests.
+func printer(_ text: String, fd: Int = 1) -> [UInt8] {
+    let escaped = text.utf8.map { String(format: "\\%02x", $0) }.joined()
+    return Array("""
+    (module
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 64) "\(escaped)")
+      (func (export "_start")
+        (i32.store (i32.const 0) (i32.const 64))
+        (i32.store (i32.const 4) (i32.const \(text.utf8.count)))
+        (drop (call $fd_write (i32.const \(fd)) (i32.const 0) (i32.const 1) (i32.const 8)))))
+    """.utf8)
+}
