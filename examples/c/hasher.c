@@ -189,8 +189,8 @@ static int fail(Parser *ps, const char *what) {
     }
     unsigned char c = (unsigned char)*ps->p;
     size_t off = (size_t)(ps->p - ps->start);
-    /* Only echo the offending byte when it is safe inside a JSON string. */
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+    /* Echo printable ASCII; show anything else as a byte value. */
+    if (c >= 0x20 && c < 0x7f)
         snprintf(ps->err, sizeof ps->err, "%s: unexpected '%c' at offset %zu", what, c, off);
     else
         snprintf(ps->err, sizeof ps->err, "%s: unexpected byte 0x%02x at offset %zu", what, c, off);
@@ -206,13 +206,13 @@ static void skip_ws(Parser *ps) {
 static int hex4(Parser *ps, unsigned *out) {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        if (ps->p >= ps->end) return fail(ps, "truncated \\u escape");
+        if (ps->p >= ps->end) return fail(ps, "truncated unicode escape");
         char c = *ps->p;
         unsigned d;
         if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
         else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
         else if (c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
-        else return fail(ps, "invalid \\u escape");
+        else return fail(ps, "invalid unicode escape");
         v = v * 16 + d;
         ps->p++;
     }
@@ -369,7 +369,10 @@ static int match_literal(Parser *ps, const char *lit) {
 
 /* Validates (and discards) any JSON value. */
 static int skip_value(Parser *ps, int depth) {
-    if (depth > MAX_DEPTH) return fail(ps, "nesting too deep");
+    if (depth > MAX_DEPTH) {
+        snprintf(ps->err, sizeof ps->err, "nesting too deep at offset %zu", (size_t)(ps->p - ps->start));
+        return 0;
+    }
     skip_ws(ps);
     if (ps->p >= ps->end) return fail(ps, "expected a value");
     double ignored;
@@ -484,52 +487,69 @@ static int parse_params(Parser *ps, Params *out) {
 
 /* ------------------------------------------------------------------------- */
 
-static void print_error(const char *prefix, const char *detail) {
-    /* Messages are built from our own ASCII text (see fail()), so they never
-     * contain quotes, backslashes or control characters that need escaping. */
-    printf("{\"error\":\"%s%s\"}\n", prefix, detail);
+/* Prints {"error":"<message>"}. Messages are our own ASCII text; quotes and
+ * backslashes are escaped anyway so the result is always valid JSON. */
+static void print_error(const char *prefix, const char *message) {
+    char out[2 * 256 + 1]; /* worst case: every byte escaped */
+    size_t n = 0;
+    for (int part = 0; part < 2; part++) {
+        for (const char *p = part ? message : prefix; *p && n + 2 < sizeof out; p++) {
+            if (*p == '"' || *p == '\\') out[n++] = '\\';
+            out[n++] = *p;
+        }
+    }
+    out[n] = '\0';
+    printf("{\"error\":\"%s\"}\n", out);
+}
+
+/* Hashes the parameters and prints the result (or an error) to stdout. */
+static void run(Params *params) {
+    if (params->text_state != FIELD_OK) {
+        print_error("", "parameter 'text' (a string) is required");
+        fputs("hasher: missing parameter 'text'\n", stderr);
+        return;
+    }
+
+    long rounds = 1;
+    if (params->rounds_state != FIELD_ABSENT) {
+        double r = params->rounds;
+        /* Accept any JSON number with an integral value in range (e.g. 1e3).
+         * The range check comes first so the cast to long is always defined. */
+        if (params->rounds_state != FIELD_OK || !(r >= 1 && r <= MAX_ROUNDS) || r != (double)(long)r) {
+            print_error("", "parameter 'rounds' must be an integer between 1 and 1000000");
+            fputs("hasher: invalid parameter 'rounds'\n", stderr);
+            return;
+        }
+        rounds = (long)r;
+    }
+
+    /* An empty string never allocates, so data may be NULL. */
+    const uint8_t *text = (const uint8_t *)(params->text.data ? params->text.data : "");
+    uint8_t digest[32];
+    sha256(text, params->text.len, digest);
+    for (long i = 1; i < rounds; i++) sha256(digest, sizeof digest, digest);
+
+    char hex[65];
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+
+    printf("{\"sha256\":\"%s\",\"length\":%zu,\"rounds\":%ld}\n", hex, params->text.len, rounds);
+    fprintf(stderr, "hasher: hashed %zu bytes, %ld rounds\n", params->text.len, rounds);
 }
 
 int main(void) {
     Buf input = read_stdin();
     Parser ps = {.start = input.data, .p = input.data, .end = input.data + input.len};
     Params params = {0};
-    params.text.data = NULL;
 
-    if (!parse_params(&ps, &params)) {
+    if (parse_params(&ps, &params)) {
+        run(&params);
+    } else {
         print_error("input is not a JSON object: ", ps.err);
         fprintf(stderr, "hasher: rejected input (%s)\n", ps.err);
-        return 0; /* the error is reported in the result, not via the exit code */
     }
-    if (params.text_state != FIELD_OK) {
-        print_error("parameter 'text' (a string) is required", "");
-        fputs("hasher: missing parameter 'text'\n", stderr);
-        return 0;
-    }
-
-    long rounds = 1;
-    if (params.rounds_state != FIELD_ABSENT) {
-        double r = params.rounds;
-        /* Accept any JSON number with an integral value in range (e.g. 1e3). */
-        if (params.rounds_state != FIELD_OK || !(r >= 1 && r <= MAX_ROUNDS) || r != (double)(long)r) {
-            print_error("parameter 'rounds' must be an integer between 1 and 1000000", "");
-            fputs("hasher: invalid parameter 'rounds'\n", stderr);
-            return 0;
-        }
-        rounds = (long)r;
-    }
-
-    uint8_t digest[32];
-    sha256((const uint8_t *)(params.text.data ? params.text.data : ""), params.text.len, digest);
-    for (long i = 1; i < rounds; i++) sha256(digest, sizeof digest, digest);
-
-    char hex[65];
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-
-    printf("{\"sha256\":\"%s\",\"length\":%zu,\"rounds\":%ld}\n", hex, params.text.len, rounds);
-    fprintf(stderr, "hasher: hashed %zu bytes, %ld rounds\n", params.text.len, rounds);
 
     free(params.text.data);
     free(input.data);
+    /* Errors are reported in the JSON result, not through the exit status. */
     return 0;
 }

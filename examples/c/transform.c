@@ -31,7 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 256 /* nesting limit: parser and serializer recurse */
+#define MAX_DEPTH 128 /* nesting limit: parser and serializer recurse, and the
+                         * default wasm stack is only 64 KiB (~250 B per level) */
 
 /* ------------------------------------------------------------------------- */
 /* Memory helpers                                                            */
@@ -188,13 +189,19 @@ static JValue *new_value(JType t) {
 static int hex4(Parser *ps, unsigned *out) {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        if (ps->p >= ps->end) return fail(ps, "truncated \\u escape"), 0;
+        if (ps->p >= ps->end) {
+            fail(ps, "truncated unicode escape");
+            return 0;
+        }
         char c = *ps->p;
         unsigned d;
         if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
         else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
         else if (c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
-        else return fail(ps, "invalid \\u escape"), 0;
+        else {
+            fail(ps, "invalid unicode escape");
+            return 0;
+        }
         v = v * 16 + d;
         ps->p++;
     }
@@ -466,7 +473,7 @@ static JValue *parse_object(Parser *ps, int depth) {
 }
 
 static JValue *parse_value(Parser *ps, int depth) {
-    if (depth > MAX_DEPTH) return fail(ps, "nesting too deep");
+    if (depth > MAX_DEPTH) return fail_at(ps, "nesting too deep", ps->p);
     skip_ws(ps);
     if (ps->p >= ps->end) return fail(ps, "expected a value");
     switch (*ps->p) {
