@@ -56,7 +56,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TabulaEnclaveTests",
-            dependencies: ["TabulaEnclave", "TabulaWire"],
+            dependencies: [
+                "TabulaEnclave", "TabulaWire",
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit"),
+            ],
             swiftSettings: settings
         ),
     ]

@@ -40,7 +40,7 @@ final class Sandbox: @unchecked Sendable {
         self.limits = limits
         self.name = name
         self.limiter = MemoryLimiter(limit: limits.memory)
-        self.engine = Engine(configuration: EngineConfiguration(stackSize: limits.stack, fuelMetering: true))
+        self.engine = Engine(configuration: EngineConfiguration(compilationMode: .eager, stackSize: limits.stack, fuelMetering: true))
         let built = try Self.instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter)
         (store, instance, entry, memory, globals) = built
         wasi.memory = memory
