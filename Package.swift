@@ -63,5 +63,10 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .testTarget(
+            name: "TabulaCLITests",
+            dependencies: ["tabula"],
+            swiftSettings: settings
+        ),
     ]
 )

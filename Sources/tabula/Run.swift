@@ -85,7 +85,8 @@ struct Run: AsyncParsableCommand {
             }
         } catch {
             try await enclave.shutdown()
-            throw CleanExit.message("error: \(error)")
+            standardError("error: \(error)")
+            throw ExitCode.failure
         }
         try await enclave.shutdown()
         if failures > 0 { throw ExitCode.failure }

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// `tabula run` as a user runs it: the real executable, real files, stdout and stderr.
+@Suite("tabula run")
+struct RunCommandTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The `tabula` executable built next to the test bundle.
+    static var executable: URL {
+        get throws {
+            let candidates = [
+                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+                Bundle.main.bundleURL.deletingLastPathComponent(),
+                Bundle.main.bundleURL,
+            ]
+            for directory in candidates {
+                let url = directory.appendingPathComponent("tabula")
+                if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+            }
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "tabula next to \(candidates[0].path)"])
+        }
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    }
+
+    static func tabula(_ arguments: [String], stdin: String? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = try executable
+        process.arguments = arguments
+        process.currentDirectoryURL = repository
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func oneLinePerInputInOneReusedSandbox() throws {
+        let inputs = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-run-\(UUID().uuidString).jsonl")
+        try "{\"text\":\"abc\"}\n\n{\"text\":\"hello world\"}\n{\"text\":\"abc\"}\n".write(to: inputs, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: inputs) }
+        let output = try Self.tabula(["run", "examples/c/hasher.wasm", "--inputs", inputs.path])
+        #expect(output.status == 0)
+        #expect(output.lines == [
+            #"{"status":"success","success":true,"result":{"length":3,"rounds":1,"sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}}"#,
+            #"{"status":"success","success":true,"result":{"length":11,"rounds":1,"sha256":"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"}}"#,
+            #"{"status":"success","success":true,"result":{"length":3,"rounds":1,"sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}}"#,
+        ])
+        #expect(output.stderr.contains("hasher: hashed 11 bytes, 1 rounds"))
+    }
+
+    @Test func inputFromStdinAndFunctionErrorsStillExitZero() throws {
+        let output = try Self.tabula(["run", "examples/c/transform.wasm", "--inputs", "-"], stdin: "{\"records\":[1]}\n{\"records\":[]}\n")
+        #expect(output.status == 0)
+        #expect(output.lines == [
+            #"{"status":"application error","success":false,"result":{"error":"records[0] is not an object"}}"#,
+            #"{"status":"success","success":true,"result":{"count":0,"records":[],"stats":{}}}"#,
+        ])
+    }
+
+    @Test func timeoutIsADeveloperError() throws {
+        let spin = FileManager.default.temporaryDirectory.appendingPathComponent("spin-\(UUID().uuidString).wat")
+        try #"(module (func (export "main") (loop $l (br $l))))"#.write(to: spin, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: spin) }
+        let output = try Self.tabula(["run", spin.path, "--timeout", "100", "--input", "{}"])
+        #expect(output.status == 0)
+        #expect(output.lines == [#"{"status":"action developer error","success":false,"result":{"error":"The action exceeded its time limits of 100 milliseconds."}}"#])
+    }
+
+    @Test func badInputLineIsReportedAndExitIsNonZero() throws {
+        let output = try Self.tabula(["run", "examples/echo.wat", "--inputs", "-"], stdin: "{\"a\":1}\nnot json\n[1]\n")
+        #expect(output.status != 0)
+        #expect(output.lines == [#"{"status":"success","success":true,"result":{"a":1}}"#])
+        #expect(output.stderr.contains("input line 2: not valid JSON"))
+        #expect(output.stderr.contains("input line 3: the parameters must be a JSON object"))
+    }
+
+    @Test func unloadableModuleFailsWithTheReason() throws {
+        let module = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).wat")
+        try #"(module (import "env" "socket" (func)) (func (export "main")))"#.write(to: module, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: module) }
+        let output = try Self.tabula(["run", module.path])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("env.socket"))
+        #expect(output.stdout.isEmpty)
+    }
+}
