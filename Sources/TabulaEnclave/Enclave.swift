@@ -79,10 +79,9 @@ public final class Enclave: Sendable {
             throw EnclaveError(.invalidConfiguration, "the parameters must be a JSON object")
         }
         let limits = host.definition.limits
-        var input = parameters.encoded
-        defer { WASIHost.wipe(&input) }
-        guard input.count <= limits.input else {
-            throw EnclaveError(.limitExceeded, "the parameters are \(input.count) bytes; the limit is \(limits.input) bytes")
+        let input = WipedBytes(parameters.encoded)
+        guard input.bytes.count <= limits.input else {
+            throw EnclaveError(.limitExceeded, "the parameters are \(input.bytes.count) bytes; the limit is \(limits.input) bytes")
         }
         let activationID = activationID ?? Self.newActivationID()
         let deadlineMilliseconds = Int64(Date().timeIntervalSince1970 * 1000) + limits.timeoutMilliseconds
@@ -96,9 +95,8 @@ public final class Enclave: Sendable {
             try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description)
         }
         defer { host.release(sandbox) }
-        let stdin = input
         let run = try await pool.runIfActive {
-            try sandbox.run(input: stdin, environment: environment, capabilities: host.definition.capabilities)
+            try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities)
         }
         return Invocation(
             activationID: activationID,
@@ -118,4 +116,13 @@ public final class Enclave: Sendable {
             return String(repeating: "0", count: 16 - hex.count) + hex
         }.joined()
     }
+}
+
+/// Plaintext bytes that are overwritten with zeros when the last reference goes away.
+private final class WipedBytes: @unchecked Sendable {
+    var bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    deinit { WASIHost.wipe(&bytes) }
 }

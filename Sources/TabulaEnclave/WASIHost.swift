@@ -45,7 +45,10 @@ final class WASIHost {
 
     /// Resets the state for an invocation; the previous one's buffers were wiped by ``finish()``.
     func begin(stdin input: [UInt8], arguments: [String], environment: [(String, String)], limits: Limits) {
-        self.stdin = input
+        // Copied into the host's own buffer, which only it references, so that `finish()` can
+        // wipe it in place.
+        self.stdin.removeAll(keepingCapacity: true)
+        self.stdin.append(contentsOf: input)
         self.stdinOffset = 0
         self.arguments = arguments.map { Array($0.utf8) + [0] }
         self.environment = environment.map { Array("\($0.0)=\($0.1)".utf8) + [0] }
@@ -58,7 +61,9 @@ final class WASIHost {
 
     /// Hands back what the invocation wrote and wipes every per-invocation buffer.
     func finish() -> (stdout: [UInt8], stderr: [UInt8]) {
-        let result = (Array(stdout), Array(stderr))
+        // Explicit copies: wiping a buffer that a result still shared would copy it rather than
+        // zero it.
+        let result = (stdout.withUnsafeBufferPointer { Array($0) }, stderr.withUnsafeBufferPointer { Array($0) })
         Self.wipe(&stdin)
         Self.wipe(&stdout)
         Self.wipe(&stderr)
