@@ -15,12 +15,19 @@ let package = Package(
         .executable(name: "tabula", targets: ["tabula"]),
         .library(name: "TabulaEnclave", targets: ["TabulaEnclave"]),
         .library(name: "TabulaWire", targets: ["TabulaWire"]),
+        .library(name: "TabulaClient", targets: ["TabulaClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         .target(
@@ -40,12 +47,47 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .target(
+            name: "TabulaPlatform",
+            dependencies: [
+                "TabulaEnclave",
+                "TabulaWire",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "TabulaServer",
+            dependencies: [
+                "TabulaPlatform",
+                "TabulaWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "TabulaClient",
+            dependencies: ["TabulaWire"],
+            swiftSettings: settings
+        ),
         .executableTarget(
             name: "tabula",
             dependencies: [
                 "TabulaEnclave",
                 "TabulaWire",
+                "TabulaPlatform",
+                "TabulaServer",
+                "TabulaClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: settings
         ),
@@ -64,8 +106,21 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(
+            name: "TabulaPlatformTests",
+            dependencies: ["TabulaPlatform", "TabulaEnclave", "TabulaWire"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "TabulaServerTests",
+            dependencies: [
+                "TabulaServer", "TabulaPlatform", "TabulaWire",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: settings
+        ),
+        .testTarget(
             name: "TabulaCLITests",
-            dependencies: ["tabula"],
+            dependencies: ["tabula", "TabulaClient", "TabulaWire"],
             swiftSettings: settings
         ),
     ]

@@ -32,12 +32,24 @@ public final class Enclave: Sendable {
     /// runs initialisation and takes the snapshot.
     @discardableResult
     public func load(_ definition: FunctionDefinition) async throws -> FunctionInfo {
+        let (host, info) = try await prepare(definition)
+        functions.withLock { $0[definition.name] = host }
+        return info
+    }
+
+    /// Checks that a function would load (module, imports, entry, initialisation) without keeping
+    /// it: what a deploy does before it acknowledges the function.
+    public func validate(_ definition: FunctionDefinition) async throws -> FunctionInfo {
+        try await prepare(definition).1
+    }
+
+    private func prepare(_ definition: FunctionDefinition) async throws -> (FunctionHost, FunctionInfo) {
         try definition.limits.validate()
         guard definition.maxSandboxes >= 1 else {
             throw EnclaveError(.invalidConfiguration, "a function needs at least one sandbox")
         }
         let id = Self.sandboxIDs.add(1, ordering: .relaxed).oldValue
-        let (host, info) = try await pool.runIfActive { () throws -> (FunctionHost, FunctionInfo) in
+        return try await pool.runIfActive { () throws -> (FunctionHost, FunctionInfo) in
             let clock = ContinuousClock()
             let started = clock.now
             let module = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory)
@@ -50,8 +62,6 @@ public final class Enclave: Sendable {
                 rebuildReason: module.rebuildReason)
             return (FunctionHost(definition: definition, module: module, first: sandbox), info)
         }
-        functions.withLock { $0[definition.name] = host }
-        return info
     }
 
     /// Removes a function; its sandboxes go away when their invocations in progress finish.

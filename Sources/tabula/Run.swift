@@ -120,7 +120,3 @@ struct Run: AsyncParsableCommand {
         return value
     }
 }
-
-func standardError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
-}

@@ -1,0 +1,167 @@
+import Crypto
+import Foundation
+public import Logging
+public import Metrics
+public import ServiceLifecycle
+import TabulaEnclave
+public import TabulaWire
+
+/// The control plane: actions, invocations and activation records, over the store and one enclave.
+///
+/// Run it as a service (``run()``): it sweeps idle actions out of the enclave and, on shutdown,
+/// waits for invocations in progress before stopping the enclave.
+public final class Platform: Service, Sendable {
+    public let store: Store
+    public let configuration: PlatformConfiguration
+    let enclave: Enclave
+    let pool: WarmPool
+    let admission: Admission
+    let metrics: PlatformMetrics
+    let logger: Logger
+
+    public init(store: Store, configuration: PlatformConfiguration = PlatformConfiguration(), metricsFactory: any MetricsFactory, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.enclave = Enclave(threads: configuration.concurrency)
+        self.pool = WarmPool(enclave: enclave, keepAlive: configuration.keepAlive, memoryBudget: configuration.memoryBudget)
+        self.admission = Admission(capacity: configuration.concurrency, queueLimit: configuration.queueLimit)
+        self.metrics = PlatformMetrics(factory: metricsFactory)
+        self.logger = logger
+    }
+
+    /// Sweeps idle actions until shutdown, then stops the enclave.
+    public func run() async throws {
+        let interval = min(configuration.keepAlive / 4, .seconds(30))
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self.pool.sweep()
+                self.metrics.warmActions.record(await self.pool.warmCount)
+            }
+        }
+        try await shutdown()
+    }
+
+    /// Stops the enclave after the invocations in progress.
+    public func shutdown() async throws {
+        try await enclave.shutdown()
+    }
+
+    // MARK: Actions
+
+    /// Creates or updates an action: checks the module loads (a deploy fails here, not at the first
+    /// invocation), stores it, and retires its warm sandboxes.
+    public func putAction(namespace: String, name: String, body: ActionPut, overwrite: Bool) async throws -> Action {
+        try EntityName.validate(name, what: "action")
+        let existing = try store.action(namespace: namespace, name: name)
+        if existing != nil && !overwrite {
+            throw PlatformError(.conflict, "resource by this name exists")
+        }
+        var action = existing?.action ?? Action(namespace: namespace, name: name, exec: Action.Exec())
+        var code = existing?.code ?? []
+        if let exec = body.exec {
+            (action.exec, code) = try Self.module(from: exec)
+        } else if existing == nil {
+            throw PlatformError(.badRequest, "The request content was malformed: exec is required to create an action.")
+        }
+        if let parameters = body.parameters { action.parameters = parameters }
+        if let annotations = body.annotations { action.annotations = annotations }
+        if let limits = body.limits { action.limits = try Self.checked(limits) }
+        if let publish = body.publish { action.publish = publish }
+        action.annotations.removeAll { $0.key == "exec" }
+        action.annotations.append(KeyValue(key: "exec", value: "wasm"))
+
+        let definition = definition(for: action, code: code)
+        do {
+            _ = try await enclave.validate(definition)
+        } catch let error as EnclaveError {
+            throw PlatformError(.badRequest, "The module cannot be deployed: \(error.message)")
+        }
+        let stored = try store.putAction(Store.StoredAction(action: action, code: code, digest: Self.hex(Self.sha256(code))), overwrite: overwrite)
+        await pool.retire(definition.name)
+        logger.info("action stored", metadata: ["namespace": "\(namespace)", "action": "\(name)", "version": "\(stored.action.version)"])
+        return Self.document(stored, includeCode: false)
+    }
+
+    public func action(namespace: String, name: String, includeCode: Bool) throws -> Action {
+        guard let stored = try store.action(namespace: namespace, name: name) else {
+            throw PlatformError(.notFound, "The requested resource does not exist.")
+        }
+        return Self.document(stored, includeCode: includeCode)
+    }
+
+    public func actions(namespace: String, limit: Int, skip: Int) throws -> [Action] {
+        try store.actions(namespace: namespace, limit: limit, skip: skip)
+    }
+
+    public func deleteAction(namespace: String, name: String) async throws -> Action {
+        guard let stored = try store.deleteAction(namespace: namespace, name: name) else {
+            throw PlatformError(.notFound, "The requested resource does not exist.")
+        }
+        await pool.retire(FunctionName(namespace: namespace, name: name))
+        logger.info("action deleted", metadata: ["namespace": "\(namespace)", "action": "\(name)"])
+        return Self.document(stored, includeCode: false)
+    }
+
+    static func document(_ stored: Store.StoredAction, includeCode: Bool) -> Action {
+        var action = stored.action
+        if includeCode {
+            action.exec.code = action.exec.binary == true ? Data(stored.code).base64EncodedString() : String(decoding: stored.code, as: UTF8.self)
+        }
+        return action
+    }
+
+    /// The module bytes of an `exec`: base64 of a binary, or WAT text.
+    private static func module(from exec: Action.Exec) throws(PlatformError) -> (Action.Exec, [UInt8]) {
+        guard exec.kind == "wasm" else {
+            throw PlatformError(.badRequest, "The kind \"\(exec.kind)\" is not supported: Tabula runs WebAssembly actions, of kind \"wasm\".")
+        }
+        guard let code = exec.code, !code.isEmpty else {
+            throw PlatformError(.badRequest, "The request content was malformed: exec.code is required (base64 of a .wasm module, or WAT text).")
+        }
+        var normalized = Action.Exec(kind: "wasm", main: exec.main)
+        if exec.binary != false, let bytes = Data(base64Encoded: code, options: .ignoreUnknownCharacters), bytes.starts(with: [0x00, 0x61, 0x73, 0x6D]) {
+            normalized.binary = true
+            return (normalized, Array(bytes))
+        }
+        if exec.binary == true {
+            throw PlatformError(.badRequest, "The request content was malformed: exec.code is not base64 of a WebAssembly module.")
+        }
+        normalized.binary = false
+        return (normalized, Array(code.utf8))
+    }
+
+    private static func checked(_ limits: Action.Limits) throws(PlatformError) -> Action.Limits {
+        func check(_ value: Int?, _ name: String, _ range: ClosedRange<Int>, _ unit: String) throws(PlatformError) {
+            guard let value else { return }
+            guard range.contains(value) else {
+                throw PlatformError(.badRequest, "The \(name) limit \(value) \(unit) is out of range: it must be between \(range.lowerBound) and \(range.upperBound) \(unit).")
+            }
+        }
+        try check(limits.timeout, "timeout", 100...300_000, "milliseconds")
+        try check(limits.memory, "memory", 1...4096, "MB")
+        try check(limits.logs, "logs", 0...10, "MB")
+        try check(limits.concurrency, "concurrency", 1...500, "")
+        return limits
+    }
+
+    /// What the enclave needs to run an action.
+    func definition(for action: Action, code: [UInt8]) -> FunctionDefinition {
+        let limits = Limits(
+            memory: (action.limits.memory ?? 256) << 20,
+            timeout: .milliseconds(action.limits.timeout ?? 60_000),
+            logs: (action.limits.logs ?? 10) << 20)
+        return FunctionDefinition(
+            name: FunctionName(namespace: action.namespace, name: action.name),
+            module: code, main: action.exec.main ?? "main", limits: limits,
+            maxSandboxes: min(action.limits.concurrency ?? 1, configuration.maxSandboxesPerAction))
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: bytes))
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}

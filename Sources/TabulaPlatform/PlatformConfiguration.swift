@@ -1,0 +1,36 @@
+/// How the platform schedules invocations and keeps functions warm.
+public struct PlatformConfiguration: Sendable {
+    /// Invocations that run at once across all actions (the enclave's threads).
+    public var concurrency: Int
+    /// Invocations that may wait for a free slot; beyond it requests get 429.
+    public var queueLimit: Int
+    /// The most warm sandboxes one action may have (its `limits.concurrency` is capped by this).
+    public var maxSandboxesPerAction: Int
+    /// A warm action unused for this long is unloaded.
+    public var keepAlive: Duration
+    /// The memory that warm actions may reserve together (each reserves its memory limit per
+    /// sandbox); loading beyond it unloads the least recently used idle actions first.
+    public var memoryBudget: Int
+    /// How long a blocking invoke waits before answering 202, when the request gives no `timeout`.
+    public var blockingTimeout: Duration
+    /// The largest request body accepted (OpenWhisk's code size limit).
+    public var maxBodySize: Int
+
+    public init(
+        concurrency: Int = 4,
+        queueLimit: Int = 256,
+        maxSandboxesPerAction: Int = 4,
+        keepAlive: Duration = .seconds(600),
+        memoryBudget: Int = 4 << 30,
+        blockingTimeout: Duration = .seconds(60),
+        maxBodySize: Int = 48 << 20
+    ) {
+        self.concurrency = concurrency
+        self.queueLimit = queueLimit
+        self.maxSandboxesPerAction = maxSandboxesPerAction
+        self.keepAlive = keepAlive
+        self.memoryBudget = memoryBudget
+        self.blockingTimeout = blockingTimeout
+        self.maxBodySize = maxBodySize
+    }
+}

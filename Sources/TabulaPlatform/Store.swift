@@ -1,0 +1,241 @@
+import Crypto
+import Foundation
+import GRDB
+public import TabulaWire
+
+/// The platform's SQLite database: namespaces, actions and activation records.
+///
+/// Every write is committed before the call returns, so whatever the server acknowledged survives
+/// a crash of the process. The database is opened in WAL mode so that readers never wait for the
+/// writer.
+public final class Store: Sendable {
+    private let database: DatabasePool
+    /// The most activation records kept; older ones are deleted as new ones arrive.
+    public let activationRetention: Int
+
+    /// Opens (creating and migrating if needed) the database at `path`.
+    public init(path: String, activationRetention: Int = 10_000) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw PlatformError(.internalError, "cannot open the database at \(path): \(error)")
+        }
+        self.activationRetention = activationRetention
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE namespace (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    uuid TEXT NOT NULL UNIQUE,
+                    keyHash TEXT NOT NULL,
+                    created INTEGER NOT NULL
+                );
+                CREATE TABLE action (
+                    namespace TEXT NOT NULL REFERENCES namespace(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    document TEXT NOT NULL,
+                    code BLOB NOT NULL,
+                    digest TEXT NOT NULL,
+                    PRIMARY KEY (namespace, name)
+                );
+                CREATE TABLE activation (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    namespace TEXT NOT NULL REFERENCES namespace(name) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    start INTEGER NOT NULL,
+                    document TEXT NOT NULL
+                );
+                CREATE INDEX activation_by_namespace ON activation(namespace, start);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Namespaces
+
+    /// A namespace's credentials, OpenWhisk style: `UUID:KEY`.
+    public struct Credentials: Sendable, Hashable, CustomStringConvertible {
+        public var uuid: String
+        public var key: String
+        public var description: String { "\(uuid):\(key)" }
+    }
+
+    /// Creates a namespace with fresh credentials; only the key's hash is stored.
+    public func createNamespace(_ name: String) throws -> Credentials {
+        try EntityName.validate(name, what: "namespace")
+        let credentials = Credentials(uuid: UUID().uuidString.lowercased(), key: Self.randomKey())
+        do {
+            try database.write { db in
+                try db.execute(sql: "INSERT INTO namespace (name, uuid, keyHash, created) VALUES (?, ?, ?, ?)",
+                               arguments: [name, credentials.uuid, Self.hash(credentials.key), Self.now()])
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw PlatformError(.conflict, "the namespace \(name) already exists")
+        }
+        return credentials
+    }
+
+    /// All namespaces, sorted by name.
+    public func namespaces() throws -> [String] {
+        try database.read { db in try String.fetchAll(db, sql: "SELECT name FROM namespace ORDER BY name") }
+    }
+
+    /// Deletes a namespace with its actions and activations; `false` when there was none.
+    @discardableResult
+    public func deleteNamespace(_ name: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM activation WHERE namespace = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM action WHERE namespace = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM namespace WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    /// The namespace these credentials open, or `nil`.
+    public func authenticate(uuid: String, key: String) throws -> String? {
+        try database.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT name, keyHash FROM namespace WHERE uuid = ?", arguments: [uuid]) else { return nil }
+            let stored: String = row["keyHash"]
+            // Compare digests, not keys: equal-length hex strings, and the key itself is never stored.
+            return stored == Self.hash(key) ? row["name"] : nil
+        }
+    }
+
+    private static func randomKey() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<64).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+
+    private static func hash(_ key: String) -> String {
+        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func now() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1000)
+    }
+
+    // MARK: Actions
+
+    /// An action with its module bytes.
+    public struct StoredAction: Sendable, Hashable {
+        /// The document, without `exec.code`.
+        public var action: Action
+        public var code: [UInt8]
+        /// SHA-256 of `code`, hex.
+        public var digest: String
+    }
+
+    /// Creates or (with `overwrite`) replaces an action; returns it with its new version.
+    public func putAction(_ stored: StoredAction, overwrite: Bool) throws -> StoredAction {
+        try database.write { db in
+            var stored = stored
+            let existing = try Row.fetchOne(db, sql: "SELECT document FROM action WHERE namespace = ? AND name = ?", arguments: [stored.action.namespace, stored.action.name])
+            if let existing {
+                guard overwrite else {
+                    throw PlatformError(.conflict, "resource by this name exists")
+                }
+                let previous = try Self.decode(Action.self, existing["document"] as String)
+                stored.action.version = Self.nextVersion(previous.version)
+            }
+            stored.action.updated = Self.now()
+            try db.execute(sql: "INSERT OR REPLACE INTO action (namespace, name, document, code, digest) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [stored.action.namespace, stored.action.name, Self.encode(stored.action), Data(stored.code), stored.digest])
+            return stored
+        }
+    }
+
+    public func action(namespace: String, name: String) throws -> StoredAction? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT document, code, digest FROM action WHERE namespace = ? AND name = ?", arguments: [namespace, name])
+                .map(Self.storedAction)
+        }
+    }
+
+    /// Actions of a namespace, most recently updated first (as OpenWhisk lists them).
+    public func actions(namespace: String, limit: Int, skip: Int) throws -> [Action] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT document FROM action WHERE namespace = ?", arguments: [namespace])
+                .map { try Self.decode(Action.self, $0) }
+                .sorted { $0.updated > $1.updated }
+                .dropFirst(skip).prefix(limit).map { $0 }
+        }
+    }
+
+    public func actionCount(namespace: String) throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM action WHERE namespace = ?", arguments: [namespace]) ?? 0 }
+    }
+
+    /// Deletes an action; returns it, or `nil` when there was none.
+    public func deleteAction(namespace: String, name: String) throws -> StoredAction? {
+        try database.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT document, code, digest FROM action WHERE namespace = ? AND name = ?", arguments: [namespace, name]) else { return nil }
+            try db.execute(sql: "DELETE FROM action WHERE namespace = ? AND name = ?", arguments: [namespace, name])
+            return try Self.storedAction(row)
+        }
+    }
+
+    private static func storedAction(_ row: Row) throws -> StoredAction {
+        let code: Data = row["code"]
+        return StoredAction(action: try decode(Action.self, row["document"]), code: Array(code), digest: row["digest"])
+    }
+
+    /// OpenWhisk bumps the patch version on every update.
+    private static func nextVersion(_ version: String) -> String {
+        var parts = version.split(separator: ".").map { Int($0) ?? 0 }
+        while parts.count < 3 { parts.append(0) }
+        parts[2] += 1
+        return parts.map(String.init).joined(separator: ".")
+    }
+
+    // MARK: Activations
+
+    /// Stores an activation record and prunes the oldest beyond the retention bound.
+    public func insertActivation(_ activation: Activation) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO activation (id, namespace, name, start, document) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [activation.activationId, activation.namespace, activation.name, activation.start, Self.encode(activation)])
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activation") ?? 0
+            if count > activationRetention {
+                try db.execute(sql: "DELETE FROM activation WHERE id IN (SELECT id FROM activation ORDER BY start, rowid LIMIT ?)", arguments: [count - activationRetention])
+            }
+        }
+    }
+
+    public func activation(namespace: String, id: String) throws -> Activation? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT document FROM activation WHERE namespace = ? AND id = ?", arguments: [namespace, id])
+                .map { try Self.decode(Activation.self, $0) }
+        }
+    }
+
+    /// Activations of a namespace, newest first, filtered as OpenWhisk's list is.
+    public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?) throws -> [Activation] {
+        try database.read { db in
+            var sql = "SELECT document FROM activation WHERE namespace = ?"
+            var arguments: StatementArguments = [namespace]
+            if let name { sql += " AND name = ?"; arguments += [name] }
+            if let since { sql += " AND start >= ?"; arguments += [since] }
+            if let upto { sql += " AND start <= ?"; arguments += [upto] }
+            sql += " ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?"
+            arguments += [limit, skip]
+            return try String.fetchAll(db, sql: sql, arguments: arguments).map { try Self.decode(Activation.self, $0) }
+        }
+    }
+
+    // MARK: Documents
+
+    private static func encode(_ value: some Encodable) -> String {
+        String(decoding: JSONValue.encode(value), as: UTF8.self)
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}

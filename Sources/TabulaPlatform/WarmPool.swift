@@ -1,0 +1,97 @@
+import TabulaEnclave
+
+/// Which actions are loaded in the enclave, and when to load and unload them.
+///
+/// The first invocation of an action (or of a new version) loads it: a cold start. Later ones find
+/// it warm. Actions idle beyond the keep-alive are unloaded by ``sweep(now:)``; when loading would
+/// exceed the memory budget, the least recently used idle actions are unloaded first.
+actor WarmPool {
+    private struct Entry {
+        var digest: String
+        var memory: Int
+        var lastUsed: ContinuousClock.Instant
+        var inFlight: Int
+        var loading: Task<FunctionInfo, any Error>?
+    }
+
+    private let enclave: Enclave
+    private let keepAlive: Duration
+    private let memoryBudget: Int
+    private var entries: [FunctionName: Entry] = [:]
+    private let clock = ContinuousClock()
+
+    init(enclave: Enclave, keepAlive: Duration, memoryBudget: Int) {
+        self.enclave = enclave
+        self.keepAlive = keepAlive
+        self.memoryBudget = memoryBudget
+    }
+
+    /// Warm actions and the sandboxes they may hold.
+    var warmCount: Int { entries.count }
+
+    /// Makes sure `definition` (with module digest `digest`) is loaded and marks it in use.
+    /// Returns the load time when this call was a cold start.
+    func checkOut(_ definition: FunctionDefinition, digest: String) async throws -> Duration? {
+        let name = definition.name
+        if var entry = entries[name], entry.digest == digest {
+            entry.inFlight += 1
+            entry.lastUsed = clock.now
+            let loading = entry.loading
+            entries[name] = entry
+            guard let loading else { return nil }
+            do {
+                _ = try await loading.value
+                return nil
+            } catch {
+                entries[name]?.inFlight -= 1
+                throw error
+            }
+        }
+        if entries[name] != nil { retire(name) }
+        let memory = definition.limits.memory * definition.maxSandboxes
+        evict(toFit: memory)
+        let loading = Task { [enclave] in try await enclave.load(definition) }
+        entries[name] = Entry(digest: digest, memory: memory, lastUsed: clock.now, inFlight: 1, loading: loading)
+        do {
+            let info = try await loading.value
+            entries[name]?.loading = nil
+            return info.initTime
+        } catch {
+            if entries[name]?.digest == digest { entries[name] = nil }
+            throw error
+        }
+    }
+
+    /// Marks one invocation of `name` finished.
+    func checkIn(_ name: FunctionName) {
+        guard var entry = entries[name] else { return }
+        entry.inFlight = max(0, entry.inFlight - 1)
+        entry.lastUsed = clock.now
+        entries[name] = entry
+    }
+
+    /// Unloads an action, after an update or a delete; invocations in progress finish on their
+    /// sandboxes, which then go away.
+    func retire(_ name: FunctionName) {
+        entries[name] = nil
+        enclave.unload(name)
+    }
+
+    /// Unloads actions idle for longer than the keep-alive.
+    func sweep() {
+        let now = clock.now
+        for (name, entry) in entries where entry.inFlight == 0 && entry.loading == nil && now - entry.lastUsed > keepAlive {
+            retire(name)
+        }
+    }
+
+    /// Unloads least recently used idle actions until `memory` more fits in the budget.
+    private func evict(toFit memory: Int) {
+        var used = entries.values.reduce(0) { $0 + $1.memory }
+        let idle = entries.filter { $0.value.inFlight == 0 && $0.value.loading == nil }.sorted { $0.value.lastUsed < $1.value.lastUsed }
+        for (name, entry) in idle where used + memory > memoryBudget {
+            retire(name)
+            used -= entry.memory
+        }
+    }
+}

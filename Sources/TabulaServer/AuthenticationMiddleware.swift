@@ -1,0 +1,40 @@
+import Foundation
+import Hummingbird
+import TabulaPlatform
+
+/// HTTP basic authentication with OpenWhisk credentials (`UUID:KEY`), and the rule that a caller
+/// reaches only its own namespace (`_` names it).
+struct AuthenticationMiddleware: RouterMiddleware {
+    let store: Store
+
+    func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Basic "),
+              let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+              let colon = decoded.firstIndex(of: ":")
+        else {
+            throw PlatformError(.unauthorized, "The resource requires authentication, which was not supplied with the request.")
+        }
+        let uuid = String(decoded[..<colon])
+        let key = String(decoded[decoded.index(after: colon)...])
+        guard let namespace = try store.authenticate(uuid: uuid, key: key) else {
+            throw PlatformError(.unauthorized, "The supplied authentication is invalid.")
+        }
+        var context = context
+        context.namespace = namespace
+        context.logger[metadataKey: "namespace"] = .string(namespace)
+        return try await next(request, context)
+    }
+}
+
+extension ServerContext {
+    /// The namespace a path names, checked against the caller's: `_` is the caller's own.
+    func namespace(_ path: String) throws -> String {
+        guard let caller = namespace else {
+            throw PlatformError(.unauthorized, "The resource requires authentication, which was not supplied with the request.")
+        }
+        guard path == "_" || path == caller else {
+            throw PlatformError(.forbidden, "The supplied authentication is not authorized to access '\(path)'.")
+        }
+        return caller
+    }
+}

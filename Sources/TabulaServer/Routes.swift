@@ -1,0 +1,183 @@
+import Foundation
+import Hummingbird
+import Prometheus
+import TabulaPlatform
+import TabulaWire
+
+/// The OpenWhisk REST API v1 routes, plus `/metrics` and `/health`.
+struct Routes {
+    let platform: Platform
+    let registry: PrometheusCollectorRegistry
+
+    func register(on router: Router<ServerContext>) {
+        router.get("/") { _, _ in Response.json(Info.root) }
+        router.get("/api/v1") { _, _ in Response.json(Info.v1) }
+        router.get("/health") { _, _ in Response.json(["status": "ok"] as JSONValue) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+
+        let api = router.group("api/v1").add(middleware: AuthenticationMiddleware(store: platform.store))
+        api.get("namespaces") { _, context in
+            Response.json([try context.namespace("_")])
+        }
+        let actions = api.group("namespaces/:namespace/actions")
+        actions.get(use: listActions)
+        actions.get(":name", use: getAction)
+        actions.put(":name", use: putAction)
+        actions.delete(":name", use: deleteAction)
+        actions.post(":name", use: invoke)
+        let activations = api.group("namespaces/:namespace/activations")
+        activations.get(use: listActivations)
+        activations.get(":id", use: getActivation)
+        activations.get(":id/result") { request, context in
+            let activation = try platform.activation(namespace: try context.namespace(context.parameters.require("namespace")), id: context.parameters.require("id"))
+            return Response.json(activation.response)
+        }
+        activations.get(":id/logs") { request, context in
+            let activation = try platform.activation(namespace: try context.namespace(context.parameters.require("namespace")), id: context.parameters.require("id"))
+            return Response.json(["logs": .array((activation.logs ?? []).map(JSONValue.string))] as JSONValue)
+        }
+    }
+
+    // MARK: Actions
+
+    @Sendable func listActions(_ request: Request, context: ServerContext) async throws -> Response {
+        let namespace = try context.namespace(context.parameters.require("namespace"))
+        if request.uri.queryParameters.get("count") == "true" {
+            return Response.json(["actions": .integer(Int64(try platform.store.actionCount(namespace: namespace)))] as JSONValue)
+        }
+        let (limit, skip) = try Self.page(request)
+        return Response.json(try platform.actions(namespace: namespace, limit: limit, skip: skip))
+    }
+
+    @Sendable func getAction(_ request: Request, context: ServerContext) async throws -> Response {
+        let namespace = try context.namespace(context.parameters.require("namespace"))
+        let code = request.uri.queryParameters.get("code") != "false"
+        return Response.json(try platform.action(namespace: namespace, name: context.parameters.require("name"), includeCode: code))
+    }
+
+    @Sendable func putAction(_ request: Request, context: ServerContext) async throws -> Response {
+        let namespace = try context.namespace(context.parameters.require("namespace"))
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        let put: ActionPut
+        do {
+            put = try JSONDecoder().decode(ActionPut.self, from: Data(buffer: body))
+        } catch {
+            throw PlatformError(.badRequest, "The request content was malformed: \(Self.describe(error))")
+        }
+        let overwrite = request.uri.queryParameters.get("overwrite") == "true"
+        let action = try await platform.putAction(namespace: namespace, name: context.parameters.require("name"), body: put, overwrite: overwrite)
+        return Response.json(action)
+    }
+
+    @Sendable func deleteAction(_ request: Request, context: ServerContext) async throws -> Response {
+        let namespace = try context.namespace(context.parameters.require("namespace"))
+        return Response.json(try await platform.deleteAction(namespace: namespace, name: context.parameters.require("name")))
+    }
+
+    // MARK: Invoke
+
+    @Sendable func invoke(_ request: Request, context: ServerContext) async throws -> Response {
+        let namespace = try context.namespace(context.parameters.require("namespace"))
+        let query = request.uri.queryParameters
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        let parameters: JSONValue
+        if body.readableBytes == 0 {
+            parameters = [:]
+        } else {
+            do {
+                parameters = try JSONValue(parsing: Data(buffer: body))
+            } catch {
+                throw PlatformError(.badRequest, "The request content was malformed: the parameters are not valid JSON.")
+            }
+        }
+        let pending = try await platform.invoke(namespace: namespace, name: context.parameters.require("name"), parameters: parameters, subject: namespace)
+        let headers: HTTPFields = [HTTPFields.Element.Name("x-openwhisk-activation-id")!: pending.activationID]
+        let accepted = Response.json(["activationId": .string(pending.activationID)] as JSONValue, status: .accepted, headers: headers)
+        guard query.get("blocking") == "true" else { return accepted }
+        let wait = try query.get("timeout").map { text -> Duration in
+            guard let milliseconds = Int(text), milliseconds > 0 else {
+                throw PlatformError(.badRequest, "The timeout \(text) is not a positive number of milliseconds.")
+            }
+            return .milliseconds(milliseconds)
+        } ?? platform.configuration.blockingTimeout
+        guard let activation = await pending.record(within: wait) else { return accepted }
+        let status: HTTPResponse.Status = switch activation.statusCode {
+        case 0: .ok
+        case 3: .internalServerError
+        default: .badGateway
+        }
+        if query.get("result") == "true" {
+            return Response.json(activation.response?.result ?? [:], status: status, headers: headers)
+        }
+        return Response.json(activation, status: status, headers: headers)
+    }
+
+    // MARK: Activations
+
+    @Sendable func listActivations(_ request: Request, context: ServerContext) async throws -> Response {
+        let namespace = try context.namespace(context.parameters.require("namespace"))
+        let query = request.uri.queryParameters
+        let (limit, skip) = try Self.page(request)
+        let since: Int64? = try query.get("since").map { try Self.integer($0, "since") }
+        let upto: Int64? = try query.get("upto").map { try Self.integer($0, "upto") }
+        var list = try platform.activations(namespace: namespace, name: query.get("name"), limit: limit, skip: skip, since: since, upto: upto)
+        if query.get("docs") != "true" {
+            list = list.map { summary in
+                var summary = summary
+                summary.response = nil
+                summary.logs = nil
+                return summary
+            }
+        }
+        return Response.json(list)
+    }
+
+    @Sendable func getActivation(_ request: Request, context: ServerContext) async throws -> Response {
+        let namespace = try context.namespace(context.parameters.require("namespace"))
+        return Response.json(try platform.activation(namespace: namespace, id: context.parameters.require("id")))
+    }
+
+    // MARK: Helpers
+
+    /// OpenWhisk's paging: `limit` 1-200 (default 30), `skip` from 0.
+    static func page(_ request: Request) throws -> (Int, Int) {
+        let query = request.uri.queryParameters
+        let limit = try query.get("limit").map { try integer($0, "limit") } ?? 30
+        let skip = try query.get("skip").map { try integer($0, "skip") } ?? 0
+        guard (0...200).contains(limit) else { throw PlatformError(.badRequest, "The limit \(limit) is out of range: it must be between 0 and 200.") }
+        guard skip >= 0 else { throw PlatformError(.badRequest, "The skip \(skip) must not be negative.") }
+        return (limit == 0 ? 200 : Int(limit), Int(skip))
+    }
+
+    static func integer<T: FixedWidthInteger>(_ text: String, _ name: String) throws -> T {
+        guard let value = T(text) else { throw PlatformError(.badRequest, "The parameter \(name) must be an integer, not \"\(text)\".") }
+        return value
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.keyNotFound(_, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
+        default:
+            return "the body is not valid JSON."
+        }
+    }
+}
+
+/// The answers of `GET /` and `GET /api/v1`.
+enum Info {
+    static let root: JSONValue = [
+        "description": "Tabula: a confidential serverless platform for WebAssembly, with the OpenWhisk API",
+        "api_paths": ["/api/v1"],
+        "runtimes": ["wasm": [["kind": "wasm", "default": true]]],
+    ]
+    static let v1: JSONValue = [
+        "api_version": "1.0.0",
+        "api_version_path": "v1",
+        "description": "OpenWhisk API",
+        "build": "tabula",
+    ]
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Prometheus
+import TabulaPlatform
+import TabulaServer
+
+/// `tabula serve`: the embedded single-node platform.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the platform: the OpenWhisk API, a SQLite store and one warm enclave.",
+        discussion: "Stops gracefully on SIGINT or SIGTERM. On first start it creates the namespace 'guest' and writes its key to the file 'auth' in the data directory, where the CLI finds it."
+    )
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port = 3233
+
+    @Option(help: "The data directory (default: $TABULA_CONFIG_DIR or ~/.tabula).")
+    var dataDir: String?
+
+    @Option(help: "Invocations that run at once.")
+    var concurrency = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Invocations that may wait beyond those; more get 429.")
+    var queue = 256
+
+    @Option(help: "The most warm sandboxes per action.")
+    var sandboxesPerAction = 4
+
+    @Option(help: "Seconds an idle action stays warm.")
+    var keepAlive = 600
+
+    @Option(help: "MiB of memory warm actions may reserve together.")
+    var memoryBudget = 4096
+
+    @Option(help: "The most activation records kept.")
+    var retention = 10_000
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "tabula")
+        let directory = try DataDirectory.prepare(dataDir ?? DataDirectory.default)
+        let store = try Store(path: DataDirectory.database(in: directory), activationRetention: retention)
+        try Self.createGuestIfNeeded(store: store, directory: directory)
+
+        let registry = PrometheusCollectorRegistry()
+        let platform = Platform(
+            store: store,
+            configuration: PlatformConfiguration(
+                concurrency: concurrency, queueLimit: queue, maxSandboxesPerAction: sandboxesPerAction,
+                keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20),
+            metricsFactory: PrometheusMetricsFactory(registry: registry),
+            logger: logger)
+        let host = self.host
+        let app = Server.application(platform: platform, registry: registry, host: host, port: port, logger: logger) { port in
+            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path))")
+        }
+        try await app.runService()
+    }
+
+    /// On first start: the `guest` namespace and its key in `auth` (owner-only).
+    static func createGuestIfNeeded(store: Store, directory: URL) throws {
+        guard try store.namespaces().isEmpty else { return }
+        let credentials = try store.createNamespace("guest")
+        let auth = directory.appendingPathComponent("auth")
+        FileManager.default.createFile(atPath: auth.path, contents: Data("\(credentials)\n".utf8), attributes: [.posixPermissions: 0o600])
+        standardOutput("""
+            Created the namespace 'guest'. Its key is in \(auth.path); the tabula CLI on this machine uses it.
+            Other clients: export TABULA_AUTH='\(credentials)', or use it as wsk's --auth.
+            """)
+    }
+}
