@@ -67,6 +67,9 @@ public final class Platform: Service, Sendable {
         if let parameters = body.parameters { action.parameters = parameters }
         if let annotations = body.annotations { action.annotations = annotations }
         if let limits = body.limits { action.limits = try Self.checked(limits) }
+        action.limits = Action.Limits(
+            timeout: action.limits.timeout ?? 60_000, memory: action.limits.memory ?? 256,
+            logs: action.limits.logs ?? 10, concurrency: action.limits.concurrency ?? 1)
         if let publish = body.publish { action.publish = publish }
         action.annotations.removeAll { $0.key == "exec" }
         action.annotations.append(KeyValue(key: "exec", value: "wasm"))

@@ -36,7 +36,8 @@ struct RequestIDMiddleware: RouterMiddleware {
         switch error {
         case let error as PlatformError:
             return (status(of: error.code), error.message)
-        case let error as HTTPError:
+        case let error as any HTTPResponseError:
+            // Hummingbird's own errors: a body over the limit, an unknown route, a wrong method.
             switch error.status {
             case .contentTooLarge:
                 return (.contentTooLarge, "The request content was too large: the limit is \(maxUploadSize) bytes.")
@@ -45,7 +46,7 @@ struct RequestIDMiddleware: RouterMiddleware {
             case .methodNotAllowed:
                 return (.methodNotAllowed, "The requested method is not allowed on this resource.")
             default:
-                return (error.status, error.body ?? error.status.reasonPhrase)
+                return (error.status, (error as? HTTPError)?.body ?? error.status.reasonPhrase)
             }
         case is DecodingError:
             return (.badRequest, "The request content was malformed: it is not valid JSON of the expected shape.")

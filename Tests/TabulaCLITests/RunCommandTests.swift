@@ -29,10 +29,11 @@ struct RunCommandTests {
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
-    static func tabula(_ arguments: [String], stdin: String? = nil) throws -> Output {
+    static func tabula(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = try executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
         process.currentDirectoryURL = repository
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out

@@ -1,0 +1,271 @@
+import ArgumentParser
+import Foundation
+import TabulaClient
+import TabulaWire
+
+/// `tabula action`: deploy, inspect, delete and invoke actions on a server, like `wsk action`.
+struct Action: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, update, get, list, delete and invoke actions on a server.",
+        discussion: Properties.resolutionHelp,
+        subcommands: [Create.self, Update.self, Get.self, List.self, Delete.self, Invoke.self]
+    )
+
+    static let nameHelp = ArgumentHelp("The action: NAME, or /NAMESPACE/NAME for a namespace other than the key's.", valueName: "name")
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an action from a WebAssembly module.",
+            discussion: "Options go after NAME and FILE. " + Properties.resolutionHelp)
+
+        @OptionGroup var definition: Definition
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try await definition.put(overwrite: false, connection: connection)
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replace an action's module and settings, or create it.",
+            discussion: "Parameters and annotations given replace the old ones; without -p/-P (-a/-A) the old ones stay. Options go after NAME and FILE. " + Properties.resolutionHelp)
+
+        @OptionGroup var definition: Definition
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try await definition.put(overwrite: true, connection: connection)
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an action.", discussion: Properties.resolutionHelp)
+
+        @Argument(help: Action.nameHelp)
+        var name: String
+
+        @Flag(help: "Include the module (base64, or WAT text).")
+        var code = false
+
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try await connection.run { client in
+                let action = try await client.action(name: name, includeCode: code)
+                if connection.json {
+                    connection.emit(json: action)
+                } else {
+                    print("ok: got action \(name)")
+                    print(Connection.pretty(action))
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the namespace's actions.", discussion: Properties.resolutionHelp)
+
+        @Option(help: "At most this many (1 to 200; the server's default is 30).")
+        var limit: Int?
+
+        @Option(help: "Skip this many first.")
+        var skip: Int?
+
+        @Flag(help: "Print only how many actions there are.")
+        var count = false
+
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try await connection.run { client in
+                if count {
+                    let count = try await client.actionCount()
+                    connection.json ? connection.emit(json: ["actions": count]) : print(count)
+                    return
+                }
+                let actions = try await client.actions(limit: limit, skip: skip)
+                if connection.json {
+                    connection.emit(json: actions)
+                    return
+                }
+                print("actions")
+                for action in actions {
+                    let name = "/\(action.namespace)/\(action.name)"
+                    print("\(name.padding(toLength: max(70, name.count), withPad: " ", startingAt: 0)) \(action.publish ? "shared" : "private") \(action.exec.kind)")
+                }
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete an action (its activation records stay).", discussion: Properties.resolutionHelp)
+
+        @Argument(help: Action.nameHelp)
+        var name: String
+
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try await connection.run { client in
+                let action = try await client.deleteAction(name: name)
+                connection.json ? connection.emit(json: action) : print("ok: deleted action \(name)")
+            }
+        }
+    }
+
+    struct Invoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Invoke an action.",
+            discussion: """
+                Without --blocking, prints the activation id and returns at once; with it, waits \
+                and prints the activation record; with --result, only the result. \
+                Exit status: 0 when the invocation was accepted or the function succeeded; 1 on \
+                an error (no server, no such action…); 2 when the function failed (its record or \
+                result is printed all the same); 3 when a blocking invocation outlasted the wait \
+                and still runs (fetch it later with `tabula activation get ID`). 
+                """ + Properties.resolutionHelp)
+
+        @Argument(help: Action.nameHelp)
+        var name: String
+
+        @OptionGroup var parameters: ParameterOptions
+
+        @Flag(name: .shortAndLong, help: "Wait for the function to end and print its activation record.")
+        var blocking = false
+
+        @Flag(name: .shortAndLong, help: "Wait for the function to end and print only its result (implies --blocking).")
+        var result = false
+
+        @Option(help: "With --blocking, milliseconds to wait before returning with only the activation id (the server's default is 60000).")
+        var timeout: Int?
+
+        @OptionGroup var connection: Connection
+
+        func validate() throws {
+            if let timeout, timeout <= 0 { throw ValidationError("--timeout must be a positive number of milliseconds") }
+        }
+
+        func run() async throws {
+            var status = ExitCode.success
+            try await connection.run { client in
+                let parameters = JSONValue.object(try parameters.keyValues().object)
+                let outcome = try await client.invoke(name: name, parameters: parameters, blocking: blocking || result, result: result, timeout: timeout)
+                let qualified = Connection.qualified(name, client: client)
+                switch outcome {
+                case .accepted(let id):
+                    if connection.json {
+                        connection.emit(json: ["activationId": id])
+                    } else if blocking || result {
+                        print("ok: invoked \(qualified), but the request has not yet finished, with id \(id)")
+                    } else {
+                        print("ok: invoked \(qualified) with id \(id)")
+                    }
+                    if blocking || result { status = ExitCode(3) }
+                case .result(let value, _, let failed):
+                    connection.json ? connection.emit(json: value) : print(Connection.pretty(value))
+                    if failed { status = ExitCode(2) }
+                case .activation(let activation):
+                    if connection.json {
+                        connection.emit(json: activation)
+                    } else {
+                        print("ok: invoked \(qualified) with id \(activation.activationId)")
+                        print(Connection.pretty(activation))
+                    }
+                    if outcome.failed { status = ExitCode(2) }
+                }
+            }
+            if status != .success { throw status }
+        }
+    }
+}
+
+// MARK: Options
+
+extension Action {
+    /// What `create` and `update` send: the module, its settings, parameters and annotations.
+    struct Definition: ParsableArguments {
+        @Argument(help: Action.nameHelp)
+        var name: String
+
+        @Argument(help: ArgumentHelp("The function: a WebAssembly module (.wasm) or WAT text (.wat).", valueName: "file"))
+        var file: String
+
+        @Option(help: "The reactor export to run per invocation (the server's default is main).")
+        var main: String?
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("The time limit of one invocation.", valueName: "ms"))
+        var timeout: Int?
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("The memory limit.", valueName: "MB"))
+        var memory: Int?
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("The log limit.", valueName: "MB"))
+        var logsize: Int?
+
+        @Option(name: .shortAndLong, help: "Invocations of this action that may run at once.")
+        var concurrency: Int?
+
+        @OptionGroup var parameters: ParameterOptions
+
+        @Option(
+            name: [.customShort("a"), .customLong("annotation")], parsing: .upToNextOption,
+            help: ArgumentHelp("An annotation, repeatable. VALUE is JSON if it parses as JSON, else a string.", valueName: "key value"))
+        var annotation: [String] = []
+
+        @Option(name: [.customShort("A"), .customLong("annotation-file")], help: ArgumentHelp("A JSON object of annotations; -a wins over it.", valueName: "file"))
+        var annotationFile: String?
+
+        func validate() throws {
+            for (flag, value) in [("--timeout", timeout), ("--memory", memory), ("--logsize", logsize), ("--concurrency", concurrency)] {
+                if let value, value <= 0 { throw ValidationError("\(flag) must be positive") }
+            }
+        }
+
+        /// Reads the module and sends it; prints `ok: created action NAME` (or `updated`).
+        func put(overwrite: Bool, connection: Connection) async throws {
+            try await connection.run { client in
+                let module: [UInt8]
+                do {
+                    module = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+                } catch {
+                    throw ValidationError("cannot read \(file): \(error.localizedDescription)")
+                }
+                let action = try await client.putAction(
+                    name: name, module: module, isText: Self.isText(module, file: file), main: main,
+                    limits: TabulaWire.Action.Limits(timeout: timeout, memory: memory, logs: logsize, concurrency: concurrency),
+                    parameters: parameters.isEmpty ? nil : try parameters.keyValues(),
+                    annotations: annotation.isEmpty && annotationFile == nil ? nil : try .parsing(pairs: annotation, file: annotationFile, option: "-a/--annotation"),
+                    overwrite: overwrite)
+                connection.json ? connection.emit(json: action) : print("ok: \(overwrite ? "updated" : "created") action \(name)")
+            }
+        }
+
+        /// WAT text by the extension `.wat`, a binary by `.wasm`; otherwise by the magic number.
+        static func isText(_ module: [UInt8], file: String) -> Bool {
+            switch URL(fileURLWithPath: file).pathExtension.lowercased() {
+            case "wat": true
+            case "wasm": false
+            default: !module.starts(with: [0x00, 0x61, 0x73, 0x6D])
+            }
+        }
+    }
+
+    /// `-p KEY VALUE` and `-P FILE`: the parameters of an action or an invocation.
+    struct ParameterOptions: ParsableArguments {
+        @Option(
+            name: [.customShort("p"), .customLong("param")], parsing: .upToNextOption,
+            help: ArgumentHelp("A parameter, repeatable. VALUE is JSON if it parses as JSON, else a string.", valueName: "key value"))
+        var param: [String] = []
+
+        @Option(name: [.customShort("P"), .customLong("param-file")], help: ArgumentHelp("A JSON object of parameters ('-' reads stdin); -p wins over it.", valueName: "file"))
+        var paramFile: String?
+
+        /// Whether any parameter was given.
+        var isEmpty: Bool { param.isEmpty && paramFile == nil }
+
+        func keyValues() throws -> [KeyValue] {
+            try .parsing(pairs: param, file: paramFile, option: "-p/--param")
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import TabulaClient
+import TabulaWire
+
+/// The real `tabula serve`, driven through the client SDK and the CLI, as a user runs them.
+@Suite("tabula serve, live", .serialized)
+struct ServeTests {
+    @Test func firstStartCreatesGuestAndTheCLINeedsNoSetUp() async throws {
+        let server = try await ServerProcess()
+        defer { _ = server.terminate(); server.removeData() }
+        #expect(server.stdout.contains("Created the namespace 'guest'"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: server.dataDirectory.appendingPathComponent("auth").path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let auth = try server.auth
+        #expect(auth.split(separator: ":").last?.count == 64)
+
+        let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
+        let create = try RunCommandTests.tabula(["action", "create", "hasher", "examples/c/hasher.wasm"], environment: environment)
+        #expect(create.status == 0, "\(create.stderr)")
+        #expect(create.stdout.contains("ok: created action hasher"))
+        let invoke = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result"], environment: environment)
+        #expect(invoke.status == 0, "\(invoke.stderr)")
+        #expect(invoke.stdout.contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        let list = try RunCommandTests.tabula(["activation", "list", "--json"], environment: environment)
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("hasher"))
+    }
+
+    @Test func acknowledgedActionsSurviveSIGKILL() async throws {
+        let first = try await ServerProcess()
+        let client = Client(apiHost: first.apiHost, auth: try Credentials(parsing: try first.auth))
+        try await client.putAction(name: "echo", module: try example("echo.wat"), isText: true)
+        let before = try await client.invoke(name: "echo", parameters: ["kept": true], blocking: true, result: true)
+        first.kill()
+
+        let second = try await ServerProcess(dataDirectory: first.dataDirectory)
+        defer { _ = second.terminate(); second.removeData() }
+        #expect(!second.stdout.contains("Created the namespace"), "the guest key is kept")
+        let again = Client(apiHost: second.apiHost, auth: try Credentials(parsing: try second.auth))
+        #expect(try await again.action(name: "echo").name == "echo")
+        let activations = try await again.activations()
+        #expect(activations.map(\.activationId).contains(try #require(before.activationID)))
+        guard case .result(let result, _, let failed) = try await again.invoke(name: "echo", parameters: ["n": 1], blocking: true, result: true) else {
+            Issue.record("expected a result")
+            return
+        }
+        #expect(result == ["n": 1])
+        #expect(!failed)
+    }
+
+    @Test func sigtermStopsGracefully() async throws {
+        let server = try await ServerProcess()
+        defer { server.removeData() }
+        #expect(server.terminate() == 0)
+    }
+
+    @Test func adminNamespaceCommandsWorkOnTheStore() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-admin-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let create = try RunCommandTests.tabula(["namespace", "create", "acme", "--data-dir", directory.path])
+        #expect(create.status == 0)
+        let key = create.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(key.split(separator: ":").count == 2)
+        #expect(try RunCommandTests.tabula(["namespace", "create", "acme", "--data-dir", directory.path]).status != 0)
+        #expect(try RunCommandTests.tabula(["namespace", "list", "--data-dir", directory.path]).stdout == "acme\n")
+
+        let server = try await ServerProcess(dataDirectory: directory)
+        defer { _ = server.terminate() }
+        let client = Client(apiHost: server.apiHost, auth: try Credentials(parsing: key))
+        #expect(try await client.namespaces() == ["acme"])
+        _ = server.terminate()
+        #expect(try RunCommandTests.tabula(["namespace", "delete", "acme", "--data-dir", directory.path]).status == 0)
+        #expect(try RunCommandTests.tabula(["namespace", "list", "--data-dir", directory.path]).stdout == "")
+    }
+}
+
+func example(_ path: String) throws -> [UInt8] {
+    Array(try Data(contentsOf: RunCommandTests.repository.appendingPathComponent("examples").appendingPathComponent(path)))
+}

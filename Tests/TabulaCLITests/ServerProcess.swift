@@ -1,0 +1,70 @@
+import Foundation
+import Synchronization
+
+/// A real `tabula serve` process on 127.0.0.1 and a free port, with its own data directory.
+final class ServerProcess: Sendable {
+    let dataDirectory: URL
+    let port: Int
+    private let process: Process
+    private let output = Output()
+
+    /// What the process printed so far; the pipe's handler appends to it from another thread.
+    private final class Output: Sendable {
+        let text = Mutex("")
+    }
+
+    var apiHost: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    var auth: String {
+        get throws { try String(contentsOf: dataDirectory.appendingPathComponent("auth"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+    var stdout: String { output.text.withLock { $0 } }
+
+    /// Starts the server and waits until it listens.
+    init(dataDirectory: URL? = nil) async throws {
+        let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tabula-live-\(UUID().uuidString)")
+        self.dataDirectory = directory
+        process = Process()
+        process.executableURL = try RunCommandTests.executable
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        var found: Int?
+        while found == nil, ContinuousClock.now < deadline, process.isRunning {
+            try await Task.sleep(for: .milliseconds(50))
+            let text = output.text.withLock { $0 }
+            if let range = text.range(of: "listening on http://127.0.0.1:") {
+                found = Int(text[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        guard let found else {
+            process.terminate()
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "tabula serve did not start: \(output.text.withLock { $0 })"])
+        }
+        port = found
+    }
+
+    /// Kills the process without warning (SIGKILL).
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Asks the process to stop (SIGTERM) and returns its exit status.
+    func terminate() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func removeData() {
+        try? FileManager.default.removeItem(at: dataDirectory)
+    }
+}
