@@ -1,1 +1,67 @@
+import Foundation
 import Testing
+@testable import TabulaPlatform
+import TabulaWire
+
+@Suite("Store")
+struct StoreTests {
+    private func withStore(retention: Int = 10_000, _ body: (Store, String) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("tabula.db").path
+        try body(try Store(path: path, activationRetention: retention), path)
+    }
+
+    private func activation(_ id: Int, namespace: String = "guest", name: String = "a", start: Int64) -> Activation {
+        Activation(namespace: namespace, name: name, version: "0.0.1", subject: namespace,
+                   activationId: String(format: "%032x", id), start: start, end: start + 5,
+                   response: Activation.Response(ActivationResponse(status: .success, result: [:])), logs: [], annotations: [])
+    }
+
+    @Test func namespacesAndCredentials() throws {
+        try withStore { store, path throws in
+            let guest = try store.createNamespace("guest")
+            #expect(guest.key.count == 64 && guest.key.allSatisfy { $0.isLetter || $0.isNumber })
+            #expect(UUID(uuidString: guest.uuid) != nil)
+            #expect(try store.authenticate(uuid: guest.uuid, key: guest.key) == "guest")
+            #expect(try store.authenticate(uuid: guest.uuid, key: "x" + guest.key.dropFirst()) == nil)
+            #expect(throws: PlatformError.self) { try store.createNamespace("guest") }
+            #expect(throws: PlatformError.self) { try store.createNamespace("bad/name") }
+            // The key itself is never stored.
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+            for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+                let bytes = try Data(contentsOf: directory.appendingPathComponent(file))
+                #expect(bytes.range(of: Data(guest.key.utf8)) == nil, "\(file) holds the key")
+                #expect(bytes.range(of: Data(guest.uuid.utf8)) != nil || file != "tabula.db-wal", "the check reads the WAL")
+            }
+            // Reopening runs no migration twice and keeps the data.
+            #expect(try Store(path: path).namespaces() == ["guest"])
+        }
+    }
+
+    @Test func actionsAreVersionedAndDeletedWithTheirNamespace() throws {
+        try withStore { store, _ throws in
+            _ = try store.createNamespace("guest")
+            let action = Store.StoredAction(action: Action(namespace: "guest", name: "a", exec: Action.Exec(binary: false)), code: Array("(module)".utf8), digest: "00")
+            #expect(try store.putAction(action, overwrite: false).action.version == "0.0.1")
+            #expect(throws: PlatformError(.conflict, "resource by this name exists")) { try store.putAction(action, overwrite: false) }
+            #expect(try store.putAction(action, overwrite: true).action.version == "0.0.2")
+            #expect(try store.action(namespace: "guest", name: "a")?.code == Array("(module)".utf8))
+            try store.insertActivation(activation(1, start: 1))
+            #expect(try store.deleteNamespace("guest"))
+            #expect(try store.action(namespace: "guest", name: "a") == nil)
+            #expect(try store.activation(namespace: "guest", id: String(format: "%032x", 1)) == nil)
+            #expect(try !store.deleteNamespace("guest"))
+        }
+    }
+
+    @Test func retentionKeepsTheNewestActivations() throws {
+        try withStore(retention: 3) { store, _ throws in
+            _ = try store.createNamespace("guest")
+            for index in 1...5 { try store.insertActivation(activation(index, start: Int64(index))) }
+            let kept = try store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil)
+            #expect(kept.map(\.start) == [5, 4, 3])
+        }
+    }
+}
