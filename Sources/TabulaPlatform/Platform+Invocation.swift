@@ -79,14 +79,21 @@ extension Platform {
         var end = start
         do {
             let initTime = try await pool.checkOut(definition, digest: stored.digest)
-            defer { Task { await pool.checkIn(definition.name) } }
             if let initTime {
                 metrics.coldStarts.increment()
+                metrics.warmActions.record(await pool.warmCount)
                 annotations.append(KeyValue(key: "initTime", value: .integer(Self.milliseconds(initTime))))
             } else {
                 metrics.warmStarts.increment()
             }
-            let invocation = try await enclave.invoke(definition.name, parameters: parameters, activationID: activationID)
+            let invocation: Invocation
+            do {
+                invocation = try await enclave.invoke(definition.name, parameters: parameters, activationID: activationID)
+                await pool.checkIn(definition.name)
+            } catch {
+                await pool.checkIn(definition.name)
+                throw error
+            }
             end = Store.now()
             start = end - Self.milliseconds(invocation.duration)
             response = invocation.response

@@ -39,10 +39,12 @@ struct Namespace: AsyncParsableCommand {
         )
 
         @OptionGroup var store: StoreOptions
+        @OptionGroup var connection: Connection
 
         func run() async throws {
             guard store.dataDir != nil else {
-                throw ValidationError("give --data-dir to list the namespaces in a store")
+                try await connection.listNamespaces()
+                return
             }
             for name in try store.open().namespaces() { print(name) }
         }
