@@ -32,6 +32,9 @@ let package = Package(
     targets: [
         .target(
             name: "TabulaWire",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: settings
         ),
         .target(

@@ -70,6 +70,17 @@ struct InvocationsAPITests {
         }
     }
 
+    @Test func timeLimitIsRecordedInTheActivation() async throws {
+        try await Harness().run { client async throws in
+            try await client.deploy("spin", module: printing("{}", spin: Int(Int32.max)), extra: #","limits":{"timeout":200}"#)
+            let record = try await client.send(.post, "/api/v1/namespaces/_/actions/spin?blocking=true", body: "{}")
+            #expect(record.status == .badGateway)
+            #expect(record.json["response"]?["result"] == ["error": "The action exceeded its time limits of 200 milliseconds."])
+            guard case .array(let annotations) = record.json["annotations"] else { Issue.record("no annotations"); return }
+            #expect(annotations.contains { $0["key"] == "timeout" && $0["value"] == true })
+        }
+    }
+
     @Test func defaultParametersAndFinal() async throws {
         try await Harness().run { client async throws in
             try await client.deploy("echo", module: try example("echo.wat"), extra: #","parameters":[{"key":"region","value":"eu"},{"key":"n","value":1}]"#)
