@@ -93,7 +93,7 @@ public final class Enclave: Sendable {
         guard input.bytes.count <= limits.input else {
             throw EnclaveError(.limitExceeded, "the parameters are \(input.bytes.count) bytes; the limit is \(limits.input) bytes")
         }
-        let activationID = activationID ?? Self.newActivationID()
+        let activationID = activationID ?? ActivationID.random()
         let deadlineMilliseconds = Int64(Date().timeIntervalSince1970 * 1000) + limits.timeoutMilliseconds
         let environment = [
             ("__OW_ACTIVATION_ID", activationID),
@@ -114,17 +114,6 @@ public final class Enclave: Sendable {
             logs: Invocation.logLines(run.stderr, truncated: run.logsTruncated, limit: limits.logs),
             duration: run.duration, sandbox: sandbox.id, sequence: run.sequence, rewind: run.rewind,
             snapshotDigest: sandbox.snapshot.digest)
-    }
-
-    /// A new OpenWhisk activation id: 32 lowercase hex digits.
-    public static func newActivationID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        return [high, low].map { word in
-            let hex = String(word, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
     }
 }
 

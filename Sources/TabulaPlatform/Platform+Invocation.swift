@@ -41,7 +41,7 @@ extension Platform {
         let merged = JSONValue.object(defaults.merging(given) { _, invocation in invocation })
         try admission.enter()
         metrics.queueDepth.record(admission.queued)
-        let activationID = Enclave.newActivationID()
+        let activationID = ActivationID.random()
         let received = Store.now()
         let task = Task {
             defer {

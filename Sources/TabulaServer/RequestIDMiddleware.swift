@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import TabulaEnclave
 import TabulaPlatform
 import TabulaWire
 
@@ -11,7 +10,7 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         var context = context
-        context.requestID = Enclave.newActivationID()
+        context.requestID = ActivationID.random()
         context.maxUploadSize = maxUploadSize
         context.logger[metadataKey: "request"] = .string(context.requestID)
         var response: Response

@@ -9,6 +9,8 @@ public enum Server {
     public static func router(platform: Platform, registry: PrometheusCollectorRegistry) -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: RequestIDMiddleware(maxUploadSize: platform.configuration.maxBodySize))
+        // Method and path only: bodies may carry what a function must keep secret.
+        router.add(middleware: LogRequestsMiddleware(.info))
         Routes(platform: platform, registry: registry).register(on: router)
         return router
     }
