@@ -1,5 +1,6 @@
 public import Foundation
 import TabulaWire
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -38,7 +39,11 @@ public final class Client: Sendable {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        #if canImport(FoundationNetworking)
+        session = URLSession(configuration: configuration, delegate: ChallengeDecliner(), delegateQueue: nil)
+        #else
         session = URLSession(configuration: configuration)
+        #endif
     }
 
     deinit {
@@ -63,6 +68,8 @@ extension Client {
         var path: String
         var status: Int
         var activationID: String?
+        /// The server's `X-Request-ID`, for errors whose body does not carry it.
+        var requestID: String?
         var body: Data
 
         var succeeded: Bool { (200..<300).contains(status) }
@@ -87,7 +94,7 @@ extension Client {
         var error: ClientError {
             let code = ClientError.Code(status: status)
             var message: String
-            var requestID: String?
+            var requestID = requestID
             if let json = try? JSONValue(parsing: body), let text = json["error"]?.stringValue {
                 message = text
                 switch json["code"] {
@@ -97,10 +104,14 @@ extension Client {
                 }
             } else {
                 message = String(decoding: body.prefix(1000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                if message.isEmpty {
+                if message.isEmpty, status == 401 {
+                    message = "The server refused the credentials."
+                } else if message.isEmpty {
                     message = "The server answered \(method) \(path) with \(HTTPURLResponse.localizedString(forStatusCode: status))."
                 }
             }
+            // Server messages are sentences; end them so a hint or a caller's advice can follow.
+            if let last = message.last, !".!?".contains(last) { message += "." }
             if let hint = code.hint { message += " " + hint }
             return ClientError(code, message, status: status, requestID: requestID)
         }
@@ -143,7 +154,7 @@ extension Client {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.data(for: request)
+            (data, response) = try await perform(request)
         } catch let error as URLError where error.code == .timedOut {
             throw ClientError(.timedOut, "The Tabula server at \(apiHost.absoluteString) did not answer \(method) \(path) within \(Int(request.timeoutInterval)) seconds.")
         } catch {
@@ -152,7 +163,37 @@ extension Client {
         guard let http = response as? HTTPURLResponse else {
             throw ClientError(.invalidResponse, "The server at \(apiHost.absoluteString) did not answer over HTTP.")
         }
-        return Reply(method: method, path: path, status: http.statusCode, activationID: http.value(forHTTPHeaderField: "x-openwhisk-activation-id"), body: data)
+        return Reply(
+            method: method, path: path, status: http.statusCode,
+            activationID: http.value(forHTTPHeaderField: "x-openwhisk-activation-id"),
+            requestID: http.value(forHTTPHeaderField: "x-request-id"), body: data)
+    }
+
+    /// Runs one data task, cancelled with the calling task.
+    ///
+    /// A 401 with `WWW-Authenticate` makes swift-corelibs-foundation raise an authentication
+    /// challenge; with no credential to offer, its default handling leaves the task hanging for
+    /// ever. ``ChallengeDecliner`` declines it, which cancels the task after the response
+    /// arrived: that response, without its body, is the answer.
+    private func perform(_ request: URLRequest) async throws -> (Data, URLResponse) {
+        let running = RunningTask()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), any Error>) in
+                let task = session.dataTask(with: request) { data, response, error in
+                    if let response, error == nil {
+                        continuation.resume(returning: (data ?? Data(), response))
+                    } else if let declined = running.task.withLock({ $0?.response as? HTTPURLResponse }), declined.statusCode == 401 {
+                        continuation.resume(returning: (data ?? Data(), declined))
+                    } else {
+                        continuation.resume(throwing: error ?? URLError(.badServerResponse))
+                    }
+                }
+                running.task.withLock { $0 = task }
+                task.resume()
+            }
+        } onCancel: {
+            running.task.withLock { $0?.cancel() }
+        }
     }
 
     /// The path of an entity collection or entity: `namespaces/NS/KIND[/PACKAGE]/NAME`.
@@ -172,3 +213,21 @@ extension Client {
         JSONValue.encode(value)
     }
 }
+
+/// The data task of one request, for its completion handler and its cancellation.
+private final class RunningTask: Sendable {
+    let task = Mutex<URLSessionDataTask?>(nil)
+}
+
+#if canImport(FoundationNetworking)
+/// Declines every authentication challenge: requests carry their own `Authorization` header,
+/// so a challenge means the server refused the key, and that answer is what the caller wants.
+private final class ChallengeDecliner: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
+        completionHandler: @escaping @Sendable (URLSession.AuthChallengeDisposition, URLCredential?) -> Void
+    ) {
+        completionHandler(.cancelAuthenticationChallenge, nil)
+    }
+}
+#endif

@@ -84,14 +84,48 @@ final class WASIHost {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// What a host function does, resolved once per import rather than by name on every call.
+    private enum Handler {
+        case argsSizes, args, environSizes, environ, write, read, fdstat, close, seek, prestat
+        case clockTime, clockResolution, random, exit, yield
+        /// Any other `path_*` function: there is no file system to reach.
+        case path
+        /// Any other `fd_*` function: not supported on stdio, and no other descriptor exists.
+        case descriptor
+        /// Sockets, `poll_oneoff`, `proc_raise`.
+        case unsupported
+
+        init(_ name: String) {
+            switch name {
+            case "args_sizes_get": self = .argsSizes
+            case "args_get": self = .args
+            case "environ_sizes_get": self = .environSizes
+            case "environ_get": self = .environ
+            case "fd_write": self = .write
+            case "fd_read": self = .read
+            case "fd_fdstat_get": self = .fdstat
+            case "fd_close": self = .close
+            case "fd_seek", "fd_tell": self = .seek
+            case "fd_prestat_get", "fd_prestat_dir_name": self = .prestat
+            case "clock_time_get": self = .clockTime
+            case "clock_res_get": self = .clockResolution
+            case "random_get": self = .random
+            case "proc_exit": self = .exit
+            case "sched_yield": self = .yield
+            default: self = name.hasPrefix("path_") ? .path : name.hasPrefix("fd_") ? .descriptor : .unsupported
+            }
+        }
+    }
+
     /// Host functions for the given imports, allocated in `store`.
     func imports(_ names: [String], store: Store) -> Imports {
         var imports = Imports()
         for name in names {
             guard let signature = Self.signatures[name] else { continue }
+            let handler = Handler(name)
             let function = Function(store: store, parameters: signature.parameters, results: signature.results) {
                 [unowned self] _, arguments, results in
-                let errno = try self.call(name, arguments)
+                let errno = try self.call(handler, arguments)
                 if !results.isEmpty { results[0] = .i32(errno.rawValue) }
             }
             imports.define(module: Self.moduleName, name: name, function)
@@ -99,30 +133,29 @@ final class WASIHost {
         return imports
     }
 
-    private func call(_ name: String, _ a: UnsafeBufferPointer<Value>) throws(Stop) -> Errno {
-        switch name {
-        case "args_sizes_get": return sizes(arguments, a[0].i32, a[1].i32)
-        case "args_get": return copyStrings(arguments, a[0].i32, a[1].i32)
-        case "environ_sizes_get": return sizes(environment, a[0].i32, a[1].i32)
-        case "environ_get": return copyStrings(environment, a[0].i32, a[1].i32)
-        case "fd_write": return try write(fd: a[0].i32, iovs: a[1].i32, count: a[2].i32, written: a[3].i32)
-        case "fd_read": return read(fd: a[0].i32, iovs: a[1].i32, count: a[2].i32, read: a[3].i32)
-        case "fd_fdstat_get": return fdstat(fd: a[0].i32, at: a[1].i32)
-        case "fd_close":
+    private func call(_ handler: Handler, _ a: UnsafeBufferPointer<Value>) throws(Stop) -> Errno {
+        switch handler {
+        case .argsSizes: return sizes(arguments, a[0].i32, a[1].i32)
+        case .args: return copyStrings(arguments, a[0].i32, a[1].i32)
+        case .environSizes: return sizes(environment, a[0].i32, a[1].i32)
+        case .environ: return copyStrings(environment, a[0].i32, a[1].i32)
+        case .write: return try write(fd: a[0].i32, iovs: a[1].i32, count: a[2].i32, written: a[3].i32)
+        case .read: return read(fd: a[0].i32, iovs: a[1].i32, count: a[2].i32, read: a[3].i32)
+        case .fdstat: return fdstat(fd: a[0].i32, at: a[1].i32)
+        case .close:
             guard isOpen(a[0].i32) else { return .badf }
             closed[Int(a[0].i32)] = true
             return .success
-        case "fd_seek", "fd_tell": return isOpen(a[0].i32) ? .spipe : .badf
-        case "fd_prestat_get", "fd_prestat_dir_name": return .badf
-        case "clock_time_get": return clockTime(id: a[0].i32, at: a[2].i32)
-        case "clock_res_get": return clockResolution(id: a[0].i32, at: a[1].i32)
-        case "random_get": return random(at: a[0].i32, count: a[1].i32)
-        case "proc_exit": throw .exit(Int32(bitPattern: a[0].i32))
-        case "sched_yield": return .success
-        default:
-            if name.hasPrefix("path_") { return .notcapable }
-            if name.hasPrefix("fd_") { return isOpen(a[0].i32) ? .notsup : .badf }
-            return .notsup
+        case .seek: return isOpen(a[0].i32) ? .spipe : .badf
+        case .prestat: return .badf
+        case .clockTime: return clockTime(id: a[0].i32, at: a[2].i32)
+        case .clockResolution: return clockResolution(id: a[0].i32, at: a[1].i32)
+        case .random: return random(at: a[0].i32, count: a[1].i32)
+        case .exit: throw .exit(Int32(bitPattern: a[0].i32))
+        case .yield: return .success
+        case .path: return .notcapable
+        case .descriptor: return isOpen(a[0].i32) ? .notsup : .badf
+        case .unsupported: return .notsup
         }
     }
 

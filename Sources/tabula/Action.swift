@@ -16,7 +16,7 @@ struct Action: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an action from a WebAssembly module.",
-            discussion: "Options go after NAME and FILE. " + Properties.resolutionHelp)
+            discussion: "Give NAME and FILE before -p and -a, which take the words after them.\n\n" + Properties.resolutionHelp)
 
         @OptionGroup var definition: Definition
         @OptionGroup var connection: Connection
@@ -29,7 +29,7 @@ struct Action: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Replace an action's module and settings, or create it.",
-            discussion: "Parameters and annotations given replace the old ones; without -p/-P (-a/-A) the old ones stay. Options go after NAME and FILE. " + Properties.resolutionHelp)
+            discussion: "Parameters and annotations given replace the old ones; without -p/-P (-a/-A) the old ones stay. Give NAME and FILE before -p and -a, which take the words after them.\n\n" + Properties.resolutionHelp)
 
         @OptionGroup var definition: Definition
         @OptionGroup var connection: Connection
@@ -119,11 +119,14 @@ struct Action: AsyncParsableCommand {
             abstract: "Invoke an action.",
             discussion: """
                 Without --blocking, prints the activation id and returns at once; with it, waits \
-                and prints the activation record; with --result, only the result. \
+                and prints the activation record; with --result, only the result.
+
                 Exit status: 0 when the invocation was accepted or the function succeeded; 1 on \
                 an error (no server, no such action…); 2 when the function failed (its record or \
                 result is printed all the same); 3 when a blocking invocation outlasted the wait \
-                and still runs (fetch it later with `tabula activation get ID`). 
+                and still runs (fetch it later with `tabula activation get ID`).
+
+
                 """ + Properties.resolutionHelp)
 
         @Argument(help: Action.nameHelp)
@@ -137,7 +140,7 @@ struct Action: AsyncParsableCommand {
         @Flag(name: .shortAndLong, help: "Wait for the function to end and print only its result (implies --blocking).")
         var result = false
 
-        @Option(help: "With --blocking, milliseconds to wait before returning with only the activation id (the server's default is 60000).")
+        @Option(help: ArgumentHelp("With --blocking, how long to wait before returning with only the activation id (the server's default is 60000).", valueName: "ms"))
         var timeout: Int?
 
         @OptionGroup var connection: Connection
@@ -203,7 +206,7 @@ extension Action {
         @Option(name: .shortAndLong, help: ArgumentHelp("The log limit.", valueName: "MB"))
         var logsize: Int?
 
-        @Option(name: .shortAndLong, help: "Invocations of this action that may run at once.")
+        @Option(name: .shortAndLong, help: ArgumentHelp("Invocations of this action that may run at once.", valueName: "n"))
         var concurrency: Int?
 
         @OptionGroup var parameters: ParameterOptions
@@ -231,12 +234,18 @@ extension Action {
                 } catch {
                     throw ValidationError("cannot read \(file): \(error.localizedDescription)")
                 }
-                let action = try await client.putAction(
-                    name: name, module: module, isText: Self.isText(module, file: file), main: main,
-                    limits: TabulaWire.Action.Limits(timeout: timeout, memory: memory, logs: logsize, concurrency: concurrency),
-                    parameters: parameters.isEmpty ? nil : try parameters.keyValues(),
-                    annotations: annotation.isEmpty && annotationFile == nil ? nil : try .parsing(pairs: annotation, file: annotationFile, option: "-a/--annotation"),
-                    overwrite: overwrite)
+                let parameters = parameters.isEmpty ? nil : try parameters.keyValues()
+                let annotations = annotation.isEmpty && annotationFile == nil ? nil : try [KeyValue].parsing(pairs: annotation, file: annotationFile, option: "-a/--annotation")
+                let limits = TabulaWire.Action.Limits(timeout: timeout, memory: memory, logs: logsize, concurrency: concurrency)
+                let action: TabulaWire.Action
+                do {
+                    action = try await client.putAction(
+                        name: name, module: module, isText: Self.isText(module, file: file), main: main, limits: limits,
+                        parameters: parameters, annotations: annotations, overwrite: overwrite)
+                } catch var error as ClientError where error.code == .conflict && !overwrite {
+                    error.message += " Use `tabula action update` to replace it."
+                    throw error
+                }
                 connection.json ? connection.emit(json: action) : print("ok: \(overwrite ? "updated" : "created") action \(name)")
             }
         }
@@ -255,7 +264,7 @@ extension Action {
     struct ParameterOptions: ParsableArguments {
         @Option(
             name: [.customShort("p"), .customLong("param")], parsing: .upToNextOption,
-            help: ArgumentHelp("A parameter, repeatable. VALUE is JSON if it parses as JSON, else a string.", valueName: "key value"))
+            help: ArgumentHelp("A parameter, repeatable. VALUE is JSON if it parses as JSON, else a string; for a negative number, ' -5'.", valueName: "key value"))
         var param: [String] = []
 
         @Option(name: [.customShort("P"), .customLong("param-file")], help: ArgumentHelp("A JSON object of parameters ('-' reads stdin); -p wins over it.", valueName: "file"))

@@ -93,7 +93,7 @@ struct Activation: AsyncParsableCommand {
     struct Result: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show an activation's result.",
-            discussion: "--json prints the whole response, {\"result\": …, \"status\": …, \"success\": …}. " + Properties.resolutionHelp)
+            discussion: "--json prints the whole response, {\"result\": …, \"status\": …, \"success\": …}.\n\n" + Properties.resolutionHelp)
 
         @OptionGroup var selection: Selection
         @OptionGroup var connection: Connection
@@ -109,7 +109,7 @@ struct Activation: AsyncParsableCommand {
     struct Logs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show an activation's log lines.",
-            discussion: "--json prints {\"logs\": […]}. " + Properties.resolutionHelp)
+            discussion: "--json prints {\"logs\": […]}.\n\n" + Properties.resolutionHelp)
 
         @OptionGroup var selection: Selection
         @OptionGroup var connection: Connection

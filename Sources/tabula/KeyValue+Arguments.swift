@@ -11,7 +11,7 @@ extension [KeyValue] {
     /// string as typed.
     static func parsing(pairs: [String], file: String?, option: String) throws -> [KeyValue] {
         guard pairs.count.isMultiple(of: 2) else {
-            throw ValidationError("\(option) takes a KEY and a VALUE each time (got \(pairs.count) words; give the positional arguments before the options)")
+            throw ValidationError("\(option) takes a KEY and a VALUE each time (an odd number of values follows it: \(pairs.count); give the positional arguments before the options)")
         }
         var list: [KeyValue] = []
         func add(_ pair: KeyValue) {

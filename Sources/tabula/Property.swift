@@ -6,7 +6,7 @@ import TabulaClient
 struct Property: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Set, show and unset the default server and key.",
-        discussion: "The properties live in the file props in $TABULA_CONFIG_DIR or ~/.tabula. " + Properties.resolutionHelp,
+        discussion: "The properties live in the file props in $TABULA_CONFIG_DIR or ~/.tabula.\n\n" + Properties.resolutionHelp,
         subcommands: [Set.self, Get.self, Unset.self]
     )
 
@@ -43,7 +43,7 @@ struct Property: AsyncParsableCommand {
     struct Get: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the server and key the CLI uses (both when no flag is given).",
-            discussion: "Shows the values in effect, wherever they come from. " + Properties.resolutionHelp)
+            discussion: "Shows the values in effect, wherever they come from.\n\n" + Properties.resolutionHelp)
 
         @Flag(name: .customLong("apihost"), help: "Show the server.")
         var apiHost = false
