@@ -96,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TabulaWireTests",
-            dependencies: ["TabulaWire"],
+            dependencies: ["TabulaWire", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: settings
         ),
         .testTarget(

@@ -78,3 +78,16 @@ struct ServeTests {
 func example(_ path: String) throws -> [UInt8] {
     Array(try Data(contentsOf: RunCommandTests.repository.appendingPathComponent("examples").appendingPathComponent(path)))
 }
+
+extension ServeTests {
+    /// A wrong key is refused at once (Linux's URLSession would otherwise wait for credentials forever).
+    @Test func wrongKeyFailsQuicklyFromTheCLI() async throws {
+        let server = try await ServerProcess()
+        defer { _ = server.terminate(); server.removeData() }
+        let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
+        let wrongKey = "00000000-0000-0000-0000-000000000000:" + String(repeating: "a", count: 64)
+        let output = try RunCommandTests.tabula(["action", "list", "--auth", wrongKey], environment: environment)
+        #expect(output.status == 1)
+        #expect(output.stderr.contains("error:"))
+    }
+}

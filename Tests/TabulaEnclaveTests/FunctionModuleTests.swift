@@ -7,7 +7,7 @@ import TabulaWire
 struct FunctionModuleTests {
     private func loadError(_ module: [UInt8], main: String = "main") async -> EnclaveError? {
         do {
-            try await withEnclave { try await $0.load(module, main: main) }
+            _ = try await withEnclave { try await $0.load(module, main: main) }
             return nil
         } catch let error as EnclaveError {
             return error

@@ -1,0 +1,125 @@
+import Crypto
+import struct Foundation.Data
+
+// The HPKE and AEAD plumbing shared by the client and gateway sides. Kept internal so that the
+// public API speaks only in `[UInt8]` and RFC identifiers, never in Crypto types.
+
+extension ObliviousHTTP {
+    /// The swift-crypto ciphersuite for a KEM and a KDF/AEAD pair, or a clear error if there is none.
+    static func ciphersuite(kem: KeyConfiguration.KEM, _ algorithm: KeyConfiguration.SymmetricAlgorithm) throws -> HPKE.Ciphersuite {
+        let hpkeKEM: HPKE.KEM
+        switch kem {
+        case .x25519HKDFSHA256: hpkeKEM = .Curve25519_HKDF_SHA256
+        case .xWing: hpkeKEM = .XWingMLKEM768X25519
+        default: throw WireError(.unsupportedAlgorithm, "\(kem) is not supported; use \(KeyConfiguration.KEM.x25519HKDFSHA256) or \(KeyConfiguration.KEM.xWing)")
+        }
+        guard algorithm.kdf == .hkdfSHA256 else {
+            throw WireError(.unsupportedAlgorithm, "\(algorithm.kdf) is not supported; use \(KeyConfiguration.KDF.hkdfSHA256)")
+        }
+        let hpkeAEAD: HPKE.AEAD
+        switch algorithm.aead {
+        case .aes128GCM: hpkeAEAD = .AES_GCM_128
+        case .chaCha20Poly1305: hpkeAEAD = .chaChaPoly
+        default: throw WireError(.unsupportedAlgorithm, "\(algorithm.aead) is not supported; use \(KeyConfiguration.AEAD.aes128GCM) or \(KeyConfiguration.AEAD.chaCha20Poly1305)")
+        }
+        return HPKE.Ciphersuite(kem: hpkeKEM, kdf: .HKDF_SHA256, aead: hpkeAEAD)
+    }
+
+    /// A gateway public key loaded for HPKE.
+    enum RecipientPublicKey {
+        case x25519(Curve25519.KeyAgreement.PublicKey)
+        case xWing(XWingMLKEM768X25519.PublicKey)
+
+        init(kem: KeyConfiguration.KEM, bytes: [UInt8]) throws {
+            do {
+                switch kem {
+                case .x25519HKDFSHA256: self = .x25519(try Curve25519.KeyAgreement.PublicKey(rawRepresentation: bytes))
+                case .xWing: self = .xWing(try XWingMLKEM768X25519.PublicKey(rawRepresentation: bytes))
+                default: throw WireError(.unsupportedAlgorithm, "\(kem) is not supported")
+                }
+            } catch let error as WireError {
+                throw error
+            } catch {
+                throw WireError(.malformed, "the \(bytes.count)-byte public key is not a valid \(kem) key (\(error))")
+            }
+        }
+
+        func sender(ciphersuite: HPKE.Ciphersuite, info: [UInt8]) throws -> HPKE.Sender {
+            switch self {
+            case .x25519(let key): try HPKE.Sender(recipientKey: key, ciphersuite: ciphersuite, info: Data(info))
+            case .xWing(let key): try HPKE.Sender(recipientKey: key, ciphersuite: ciphersuite, info: Data(info))
+            }
+        }
+    }
+
+    /// The response half of RFC 9458 §4.4, shared by ``ClientContext`` and ``ServerContext``.
+    ///
+    /// Both sides hold the same exported secret and `enc`; what differs is only who picks the nonce.
+    struct ResponseProtection: Sendable {
+        let aead: KeyConfiguration.AEAD
+        let encapsulatedKey: [UInt8]
+        /// `secret = context.Export("message/bhttp response", max(Nn, Nk))`.
+        let secret: [UInt8]
+
+        /// `max(Nn, Nk)`: the response nonce and the exported secret have this length, so the
+        /// nonce carries at least as much entropy as the key it helps derive.
+        static func nonceByteCount(_ aead: KeyConfiguration.AEAD) -> Int {
+            max(aead.keyByteCount ?? 0, aead.nonceByteCount ?? 0)
+        }
+
+        /// Exports the response secret from a request's HPKE context (sender or recipient).
+        init(aead: KeyConfiguration.AEAD, encapsulatedKey: [UInt8], export: (Data, Int) throws -> SymmetricKey) throws {
+            self.aead = aead
+            self.encapsulatedKey = encapsulatedKey
+            let key = try export(Data(ObliviousHTTP.responseLabel), Self.nonceByteCount(aead))
+            self.secret = key.withUnsafeBytes { Array($0) }
+        }
+
+        /// `prk = Extract(enc ‖ response_nonce, secret)`, then the AEAD key and nonce expanded from it.
+        private func keys(responseNonce: [UInt8]) -> (key: SymmetricKey, nonce: [UInt8]) {
+            let prk = HKDF<SHA256>.extract(inputKeyMaterial: SymmetricKey(data: secret), salt: encapsulatedKey + responseNonce)
+            let key = HKDF<SHA256>.expand(pseudoRandomKey: prk, info: Array("key".utf8), outputByteCount: aead.keyByteCount ?? 0)
+            let nonce = HKDF<SHA256>.expand(pseudoRandomKey: prk, info: Array("nonce".utf8), outputByteCount: aead.nonceByteCount ?? 0)
+            return (key, nonce.withUnsafeBytes { Array($0) })
+        }
+
+        /// `response_nonce ‖ Seal(aead_key, aead_nonce, "", response)`.
+        func seal(_ response: [UInt8], responseNonce: [UInt8]) throws -> [UInt8] {
+            let (key, nonce) = keys(responseNonce: responseNonce)
+            let sealed: [UInt8]
+            switch aead {
+            case .chaCha20Poly1305:
+                let box = try ChaChaPoly.seal(response, using: key, nonce: ChaChaPoly.Nonce(data: nonce))
+                sealed = Array(box.ciphertext) + Array(box.tag)
+            default:
+                let box = try AES.GCM.seal(response, using: key, nonce: AES.GCM.Nonce(data: nonce))
+                sealed = Array(box.ciphertext) + Array(box.tag)
+            }
+            return responseNonce + sealed
+        }
+
+        /// Splits off the response nonce and opens the rest, mapping every failure to a ``WireError``.
+        func open(_ encapsulated: [UInt8]) throws -> [UInt8] {
+            let nonceCount = Self.nonceByteCount(aead)
+            let tagCount = 16
+            guard encapsulated.count >= nonceCount + tagCount else {
+                throw WireError(.truncated, "an encapsulated response with \(aead) has at least \(nonceCount + tagCount) bytes (nonce and tag), not \(encapsulated.count)")
+            }
+            let (key, nonce) = keys(responseNonce: Array(encapsulated[..<nonceCount]))
+            let ciphertext = encapsulated[nonceCount..<(encapsulated.count - tagCount)]
+            let tag = encapsulated[(encapsulated.count - tagCount)...]
+            do {
+                switch aead {
+                case .chaCha20Poly1305:
+                    let box = try ChaChaPoly.SealedBox(nonce: ChaChaPoly.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
+                    return Array(try ChaChaPoly.open(box, using: key))
+                default:
+                    let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
+                    return Array(try AES.GCM.open(box, using: key))
+                }
+            } catch {
+                throw WireError(.authenticationFailed, "the encapsulated response does not authenticate: it was altered, or answers another request")
+            }
+        }
+    }
+}

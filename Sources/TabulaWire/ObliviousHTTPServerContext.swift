@@ -1,0 +1,36 @@
+import Crypto
+
+extension ObliviousHTTP {
+    /// What a gateway keeps after opening a request, to encrypt the response to that request.
+    ///
+    /// Only the client that sent the request can open what this context seals, because the key
+    /// derives from that request's HPKE context and its `enc`.
+    public struct ServerContext: Sendable {
+        let response: ResponseProtection
+
+        init(response: ResponseProtection) {
+            self.response = response
+        }
+
+        /// Encrypts a binary HTTP response as `response_nonce ‖ ct` (RFC 9458 §4.4).
+        ///
+        /// The response nonce is fresh and random, `max(Nn, Nk)` bytes, so that sealing twice for
+        /// one request never reuses an AEAD key and nonce.
+        public func sealResponse(_ response: [UInt8]) throws -> [UInt8] {
+            // SymmetricKey draws from the same CSPRNG as the keys themselves.
+            let nonce = SymmetricKey(size: .init(bitCount: 8 * ResponseProtection.nonceByteCount(self.response.aead)))
+                .withUnsafeBytes { Array($0) }
+            return try sealResponse(response, nonce: nonce)
+        }
+
+        /// Encrypts with a given response nonce: for reproducing RFC test vectors only, since a
+        /// repeated nonce would repeat the AEAD key and nonce.
+        package func sealResponse(_ response: [UInt8], nonce: [UInt8]) throws -> [UInt8] {
+            let expected = ResponseProtection.nonceByteCount(self.response.aead)
+            guard nonce.count == expected else {
+                throw WireError(.malformed, "a response nonce for \(self.response.aead) has \(expected) bytes, not \(nonce.count)")
+            }
+            return try self.response.seal(response, responseNonce: nonce)
+        }
+    }
+}
