@@ -80,7 +80,7 @@ public final class Platform: Service, Sendable {
         } catch let error as EnclaveError {
             throw PlatformError(.badRequest, "The module cannot be deployed: \(error.message)")
         }
-        let stored = try store.putAction(Store.StoredAction(action: action, code: code, digest: Self.hex(Self.sha256(code))), overwrite: overwrite)
+        let stored = try store.putAction(Store.StoredAction(action: action, code: code, digest: Self.sha256(code).hex), overwrite: overwrite)
         await pool.retire(definition.name)
         logger.info("action stored", metadata: ["namespace": "\(namespace)", "action": "\(name)", "version": "\(stored.action.version)"])
         return Self.document(stored, includeCode: false)
@@ -162,9 +162,5 @@ public final class Platform: Service, Sendable {
 
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         Array(SHA256.hash(data: bytes))
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -114,7 +114,7 @@ public final class Store: Sendable {
     }
 
     private static func hash(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        Array(SHA256.hash(data: Data(key.utf8))).hex
     }
 
     static func now() -> Int64 {

@@ -3,16 +3,14 @@ import Hummingbird
 import TabulaPlatform
 import TabulaWire
 
-/// Gives every request an id, returns it as `X-Request-ID`, and turns every error into
+/// Returns every request's id as `X-Request-ID`, and turns every error into
 /// OpenWhisk's error body `{"error": message, "code": request id}` with the matching status.
 struct RequestIDMiddleware: RouterMiddleware {
     let maxUploadSize: Int
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
         var context = context
-        context.requestID = ActivationID.random()
         context.maxUploadSize = maxUploadSize
-        context.logger[metadataKey: "request"] = .string(context.requestID)
         var response: Response
         do {
             response = try await next(request, context)
@@ -21,12 +19,12 @@ struct RequestIDMiddleware: RouterMiddleware {
             if status.code >= 500 {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }
-            response = Response.json(ErrorBody(error: message, code: context.requestID), status: status)
+            response = Response.json(ErrorBody(error: message, code: context.id), status: status)
             if status == .unauthorized {
                 response.headers[.wwwAuthenticate] = #"Basic realm="tabula""#
             }
         }
-        response.headers[HTTPFields.Element.Name("X-Request-ID")!] = context.requestID
+        response.headers[HTTPFields.Element.Name("X-Request-ID")!] = context.id
         return response
     }
 

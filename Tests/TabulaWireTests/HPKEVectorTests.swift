@@ -129,22 +129,6 @@ private struct HPKEVector: Decodable {
 }
 
 private func bytes(_ hex: String) -> [UInt8] {
-    var result: [UInt8] = []
-    var high: UInt8?
-    for character in hex.utf8 {
-        let nibble: UInt8 = switch character {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
-        default: preconditionFailure("not hex: \(hex)")
-        }
-        if let value = high {
-            result.append(value << 4 | nibble)
-            high = nil
-        } else {
-            high = nibble
-        }
-    }
-    precondition(high == nil, "odd-length hex: \(hex)")
-    return result
+    guard let bytes = [UInt8](hex: hex) else { preconditionFailure("not hex: \(hex)") }
+    return bytes
 }
