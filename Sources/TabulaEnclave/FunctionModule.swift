@@ -183,7 +183,7 @@ private struct ModuleAnalysis {
                     for body in bodies {
                         var expression = ExpressionParser(code: body)
                         while let instruction = try expression.parse() {
-                            try instruction(visitor: &scan)
+                            instruction(visitor: &scan)
                         }
                     }
                     rebuildReason = scan.reason

@@ -1,6 +1,4 @@
-public import struct Foundation.Data
-import class Foundation.JSONDecoder
-import class Foundation.JSONEncoder
+public import Foundation
 
 extension JSONValue {
     /// Parses one JSON document.

@@ -70,7 +70,11 @@ struct Serve: AsyncParsableCommand {
         guard try store.namespaces().isEmpty else { return }
         let credentials = try store.createNamespace("guest")
         let auth = directory.appendingPathComponent("auth")
-        FileManager.default.createFile(atPath: auth.path, contents: Data("\(credentials)\n".utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: auth.path, contents: Data("\(credentials)\n".utf8), attributes: [.posixPermissions: 0o600]) else {
+            // Only a hash of the key is stored: without the file it would be lost for good.
+            try store.deleteNamespace("guest")
+            throw ValidationError("cannot write the guest key to \(auth.path); check that the data directory is writable")
+        }
         standardOutput("""
             Created the namespace 'guest'. Its key is in \(auth.path); the tabula CLI on this machine uses it.
             Other clients: export TABULA_AUTH='\(credentials)', or use it as wsk's --auth.
