@@ -28,12 +28,25 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-certificates", exact: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", exact: "1.7.4"),
     ],
     targets: [
         .target(
             name: "TabulaWire",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: settings
+        ),
+        .target(
+            name: "TabulaAttestation",
+            dependencies: [
+                "TabulaWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: settings
         ),
@@ -97,6 +110,11 @@ let package = Package(
         .testTarget(
             name: "TabulaWireTests",
             dependencies: ["TabulaWire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "TabulaAttestationTests",
+            dependencies: ["TabulaAttestation", "TabulaWire"],
             swiftSettings: settings
         ),
         .testTarget(

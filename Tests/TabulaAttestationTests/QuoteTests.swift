@@ -1,0 +1,167 @@
+import Foundation
+import TabulaAttestation
+import Testing
+
+/// Real quotes from shared/testdata (see its README for their sources), verified at a fixed time
+/// because their PCK certificates expire.
+@Suite("Intel DCAP quotes")
+struct QuoteTests {
+    struct Sample: Sendable, CustomStringConvertible {
+        var path: String
+        var version: UInt16
+        var tee: Quote.TEE
+        var reportDataPrefix: String
+        /// Read from the PCK leaf independently (a byte search for the FMSPC OID in its DER).
+        var fmspc: String
+        var description: String { path }
+    }
+
+    static let samples: [Sample] = [
+        Sample(path: "sgx/dcap-qvl-sgx-quote-v3.bin", version: 3, tee: .sgx, reportDataPrefix: "Hello, world!", fmspc: "00a067110000"),
+        Sample(path: "sgx/trustee-occlum-quote-v3.bin", version: 3, tee: .sgx, reportDataPrefix: "test", fmspc: "00606a000000"),
+        Sample(path: "tdx/dcap-qvl-tdx-quote-v4.bin", version: 4, tee: .tdx, reportDataPrefix: "", fmspc: "b0c06f000000"),
+        Sample(path: "tdx/go-tdx-guest-spr-e4-quote-v4.bin", version: 4, tee: .tdx, reportDataPrefix: "", fmspc: "50806f000000"),
+        Sample(path: "tdx/go-tdx-guest-quote-v5.bin", version: 5, tee: .tdx, reportDataPrefix: "", fmspc: "90c06f000000"),
+    ]
+
+    /// 2026-06-01T00:00:00Z, when every sample's certificates are valid.
+    static let now = Date(timeIntervalSince1970: 1_780_272_000)
+
+    static func load(_ sample: Sample) throws -> [UInt8] {
+        let repoRoot = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let url = repoRoot.deletingLastPathComponent()
+            .appendingPathComponent("shared/testdata/attestation").appendingPathComponent(sample.path)
+        return [UInt8](try Data(contentsOf: url))
+    }
+
+    static func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+
+    /// Parses and verifies `bytes`, recording an issue unless an `AttestationError` comes out.
+    static func expectRejected(_ bytes: [UInt8], _ what: String) async {
+        do {
+            let quote = try Quote(bytes: Data(bytes))
+            _ = try await quote.verify(at: now)
+            Issue.record("\(what): accepted")
+        } catch {
+            _ = error as AttestationError
+        }
+    }
+
+    /// Offsets of the signature data parts, derived from the parsed quote.
+    static func layout(_ quote: Quote) -> (signature: Int, key: Int, qeReport: Int, end: Int) {
+        let signature = quote.signedBytes.count + 4
+        // Version 3 lays the QE report out directly; 4 and 5 wrap it in type-6 certification data.
+        let qeReport = signature + 128 + (quote.header.version == 3 ? 0 : 6)
+        return (signature, signature + 64, qeReport, qeReport + 384)
+    }
+
+    @Test("sample parses and verifies with its claims", arguments: samples)
+    func verifies(sample: Sample) async throws {
+        let quote = try Quote(bytes: Data(try Self.load(sample)))
+        #expect(quote.header.version == sample.version)
+        #expect(quote.tee == sample.tee)
+        let claims = try await quote.verify(at: Self.now)
+        #expect(claims.tee == sample.tee)
+        #expect(claims.version == sample.version)
+        #expect(claims.reportData.count == 64)
+        #expect(claims.reportData.starts(with: Data(sample.reportDataPrefix.utf8)))
+        #expect(claims.fmspc.count == 6)
+        #expect(claims.pceID.count == 2)
+        #expect(Self.hex(claims.fmspc) == sample.fmspc)
+        switch sample.tee {
+        case .sgx:
+            #expect(claims.measurement.count == 32)
+            #expect(claims.mrSigner?.count == 32)
+            #expect(claims.attributes?.count == 16)
+            #expect(claims.isvProdID != nil && claims.isvSVN != nil)
+            #expect(claims.rtmr0 == nil && claims.mrSeam == nil)
+        case .tdx:
+            #expect(claims.measurement.count == 48)
+            for rtmr in [claims.rtmr0, claims.rtmr1, claims.rtmr2, claims.rtmr3] { #expect(rtmr?.count == 48) }
+            #expect(claims.mrSeam?.count == 48)
+            #expect(claims.tdAttributes?.count == 8)
+            #expect(claims.teeTcbSvn?.count == 16)
+            #expect(claims.mrSigner == nil)
+            #expect(claims.debug == ((claims.tdAttributes?.first ?? 0) & 1 != 0))
+        }
+        if sample.version == 5 { #expect(quote.bodyType == 3) }
+    }
+
+    @Test("the wrong time fails the chain", arguments: samples)
+    func expired(sample: Sample) async throws {
+        let quote = try Quote(bytes: Data(try Self.load(sample)))
+        let future = Date(timeIntervalSince1970: 4_102_444_800)  // 2100-01-01, after every PCK expiry
+        do {
+            _ = try await quote.verify(at: future)
+            Issue.record("verified in 2100")
+        } catch {
+            #expect(error.code == .untrustedChain)
+        }
+    }
+
+    @Test("a flipped byte in the signed region fails", arguments: samples)
+    func signedRegionMutations(sample: Sample) async throws {
+        let bytes = try Self.load(sample)
+        let signed = try Quote(bytes: Data(bytes)).signedBytes.count
+        for i in 0..<64 {
+            let position = i * (signed - 1) / 63
+            var mutated = bytes
+            mutated[position] ^= 0x01
+            await Self.expectRejected(mutated, "flip at \(position)")
+        }
+    }
+
+    @Test("a flipped byte in the signature, attestation key or QE report fails", arguments: samples)
+    func signatureDataMutations(sample: Sample) async throws {
+        let bytes = try Self.load(sample)
+        let parts = Self.layout(try Quote(bytes: Data(bytes)))
+        let positions = [
+            parts.signature, parts.signature + 63, parts.key, parts.key + 40,
+            parts.qeReport, parts.qeReport + 64, parts.qeReport + 320, parts.qeReport + 383,
+        ]
+        for position in positions {
+            var mutated = bytes
+            mutated[position] ^= 0x80
+            await Self.expectRejected(mutated, "flip at \(position)")
+        }
+    }
+
+    @Test("every truncation before the end of the signature data fails", arguments: samples)
+    func truncations(sample: Sample) async throws {
+        let bytes = try Self.load(sample)
+        let quote = try Quote(bytes: Data(bytes))
+        let end = quote.signedBytes.count + 4
+            + Int(bytes[quote.signedBytes.count]) + Int(bytes[quote.signedBytes.count + 1]) << 8
+        for length in stride(from: 0, to: end, by: 97) {
+            await Self.expectRejected(Array(bytes.prefix(length)), "prefix \(length)")
+        }
+        await Self.expectRejected(Array(bytes.prefix(end - 1)), "prefix \(end - 1)")
+    }
+
+    @Test("random garbage fails without crashing")
+    func garbage() async throws {
+        var generator = SplitMix64(seed: 0x7AB1_1A)
+        let template = try Self.load(Self.samples[2])
+        for round in 0..<200 {
+            let length = Int(generator.next() % 6000)
+            var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            // Half the rounds keep a valid header so the parser gets past the first checks.
+            if round % 2 == 1 { bytes = Array(template.prefix(48)) + bytes }
+            await Self.expectRejected(bytes, "garbage round \(round)")
+        }
+    }
+}
+
+/// A small deterministic generator, so failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
