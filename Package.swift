@@ -96,6 +96,7 @@ let package = Package(
         .executableTarget(
             name: "tabula",
             dependencies: [
+                "TabulaAttestation",
                 "TabulaEnclave",
                 "TabulaWire",
                 "TabulaPlatform",

@@ -1,0 +1,84 @@
+public import Foundation
+public import TabulaWire
+
+/// Hardware evidence of any supported kind, recognised from its bytes and verified.
+///
+/// An AMD SEV-SNP attestation report is exactly 1184 bytes and needs its VCEK; anything else is
+/// read as an Intel DCAP quote (SGX v3, TDX v4 and v5). Hex text, with or without `0x`, is
+/// accepted as well as binary.
+public enum Evidence {
+    /// The claims that every kind of evidence has, plus the kind's own fields.
+    public struct Claims: Sendable, Hashable {
+        /// `sgx`, `tdx` or `sev-snp`.
+        public var tee: String
+        public var version: Int
+        public var reportData: [UInt8]
+        /// MRENCLAVE, MRTD or the SNP launch measurement.
+        public var measurement: [UInt8]
+        public var debug: Bool
+        /// TEE-specific fields, as JSON (hex for byte strings).
+        public var fields: [String: JSONValue]
+
+        public init(tee: String, version: Int, reportData: [UInt8], measurement: [UInt8], debug: Bool, fields: [String: JSONValue] = [:]) {
+            self.tee = tee
+            self.version = version
+            self.reportData = reportData
+            self.measurement = measurement
+            self.debug = debug
+            self.fields = fields
+        }
+    }
+
+    /// The evidence bytes: the input itself, or the bytes its hex text spells.
+    public static func bytes(from input: [UInt8]) -> [UInt8] {
+        var text = String(decoding: input, as: UTF8.self).filter { !$0.isWhitespace }
+        if text.hasPrefix("0x") || text.hasPrefix("0X") { text.removeFirst(2) }
+        if !text.isEmpty, let decoded = [UInt8](hex: text) { return decoded }
+        return input
+    }
+
+    /// Verifies evidence at `time`: every signature and certificate chain up to the pinned vendor roots.
+    ///
+    /// - Parameter certificate: the VCEK or VLEK (DER or PEM), required for SEV-SNP reports.
+    public static func verify(_ evidence: [UInt8], certificate: [UInt8]?, at time: Date) async throws -> Claims {
+        if evidence.count == SNPReport.size {
+            guard let certificate else {
+                throw AttestationError(.unsupported, "this is an SEV-SNP report: give its VCEK or VLEK certificate (--cert)")
+            }
+            let claims = try SNPReport(bytes: evidence).verify(vcek: der(certificate), at: time)
+            return Claims(
+                tee: "sev-snp", version: Int(claims.version), reportData: claims.reportData,
+                measurement: claims.measurement, debug: claims.debug,
+                fields: [
+                    "hostData": .string(claims.hostData.hex), "policy": .integer(Int64(bitPattern: claims.policy)),
+                    "vmpl": .integer(Int64(claims.vmpl)), "reportedTCB": .integer(Int64(bitPattern: claims.reportedTCB)),
+                    "chipID": .string(claims.chipID.hex), "product": .string(claims.product.rawValue),
+                    "signingKey": .string(claims.signingKey.rawValue), "guestSVN": .integer(Int64(claims.guestSVN)),
+                ])
+        }
+        let claims = try await Quote(bytes: Data(evidence)).verify(at: time)
+        var fields: [String: JSONValue] = ["fmspc": .string(Array(claims.fmspc).hex), "pceID": .string(Array(claims.pceID).hex)]
+        let optional: [(String, Data?)] = [
+            ("mrSigner", claims.mrSigner), ("attributes", claims.attributes), ("rtmr0", claims.rtmr0), ("rtmr1", claims.rtmr1),
+            ("rtmr2", claims.rtmr2), ("rtmr3", claims.rtmr3), ("mrSeam", claims.mrSeam), ("tdAttributes", claims.tdAttributes),
+            ("teeTcbSvn", claims.teeTcbSvn),
+        ]
+        for (key, value) in optional { if let value { fields[key] = .string(Array(value).hex) } }
+        if let product = claims.isvProdID { fields["isvProdID"] = .integer(Int64(product)) }
+        if let svn = claims.isvSVN { fields["isvSVN"] = .integer(Int64(svn)) }
+        return Claims(
+            tee: claims.tee.rawValue, version: Int(claims.version), reportData: Array(claims.reportData),
+            measurement: Array(claims.measurement), debug: claims.debug, fields: fields)
+    }
+
+    /// DER from DER or PEM.
+    private static func der(_ certificate: [UInt8]) throws(AttestationError) -> [UInt8] {
+        let text = String(decoding: certificate, as: UTF8.self)
+        guard text.contains("-----BEGIN CERTIFICATE-----") else { return certificate }
+        let body = text.components(separatedBy: "-----BEGIN CERTIFICATE-----")[1].components(separatedBy: "-----END CERTIFICATE-----")[0]
+        guard let decoded = Data(base64Encoded: body.filter { !$0.isWhitespace }) else {
+            throw AttestationError(.malformed, "the certificate's PEM text is not valid base64")
+        }
+        return Array(decoded)
+    }
+}
