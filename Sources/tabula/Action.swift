@@ -53,12 +53,7 @@ struct Action: AsyncParsableCommand {
         func run() async throws {
             try await connection.run { client in
                 let action = try await client.action(name: name, includeCode: code)
-                if connection.json {
-                    connection.emit(json: action)
-                } else {
-                    print("ok: got action \(name)")
-                    print(Connection.pretty(action))
-                }
+                connection.show(action, headline: "ok: got action \(name)")
             }
         }
     }
@@ -169,12 +164,7 @@ struct Action: AsyncParsableCommand {
                     connection.json ? connection.emit(json: value) : print(Connection.pretty(value))
                     if failed { status = ExitCode(2) }
                 case .activation(let activation):
-                    if connection.json {
-                        connection.emit(json: activation)
-                    } else {
-                        print("ok: invoked \(qualified) with id \(activation.activationId)")
-                        print(Connection.pretty(activation))
-                    }
+                    connection.show(activation, headline: "ok: invoked \(qualified) with id \(activation.activationId)")
                     if outcome.failed { status = ExitCode(2) }
                 }
             }

@@ -80,12 +80,7 @@ struct Activation: AsyncParsableCommand {
             try await connection.run { client in
                 let id = try await selection.resolve(client)
                 let activation = try await client.activation(id: id)
-                if connection.json {
-                    connection.emit(json: activation)
-                } else {
-                    print("ok: got activation \(id)")
-                    print(Connection.pretty(activation))
-                }
+                connection.show(activation, headline: "ok: got activation \(id)")
             }
         }
     }

@@ -73,6 +73,16 @@ extension Connection {
         print(String(decoding: JSONValue.encode(value), as: UTF8.self))
     }
 
+    /// A document: one line of JSON with `--json`, else `headline` and the document indented.
+    func show(_ value: some Encodable, headline: String) {
+        if json {
+            emit(json: value)
+        } else {
+            print(headline)
+            print(Self.pretty(value))
+        }
+    }
+
     /// Indented JSON with sorted keys, for people.
     static func pretty(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
