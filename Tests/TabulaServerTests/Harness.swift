@@ -22,12 +22,16 @@ struct Harness {
         store = try Store(path: directory.appendingPathComponent("tabula.db").path)
         guest = try store.createNamespace("guest")
         other = try store.createNamespace("other")
-        platform = Platform(store: store, configuration: configuration, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: Logger(label: "test"))
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        platform = Platform(store: store, configuration: configuration, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
     }
 
     /// Runs `body` against the router, then stops the platform and removes the files.
     func run(_ body: @Sendable (Client) async throws -> Void) async throws {
-        let app = Application(router: Server.router(platform: platform, registry: registry))
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .error
+        let app = Application(router: Server.router(platform: platform, registry: registry), logger: quiet)
         do {
             try await app.test(.router) { client in try await body(Client(client: client, guest: guest, other: other)) }
         } catch {
