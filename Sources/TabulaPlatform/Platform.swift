@@ -53,6 +53,8 @@ public final class Platform: Service, Sendable {
     /// invocation), stores it, and retires its warm sandboxes.
     public func putAction(namespace: String, name: String, body: ActionPut, overwrite: Bool) async throws -> Action {
         try EntityName.validate(name, what: "action")
+        // Checked here to answer 409 before the costly load below; the store checks again when it
+        // writes, which is what decides between two concurrent creates.
         let existing = try store.action(namespace: namespace, name: name)
         if existing != nil && !overwrite {
             throw PlatformError(.conflict, "resource by this name exists")

@@ -61,11 +61,7 @@ struct Action: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the namespace's actions.", discussion: Properties.resolutionHelp)
 
-        @Option(help: "At most this many (1 to 200; the server's default is 30).")
-        var limit: Int?
-
-        @Option(help: "Skip this many first.")
-        var skip: Int?
+        @OptionGroup var page: Page
 
         @Flag(help: "Print only how many actions there are.")
         var count = false
@@ -79,7 +75,7 @@ struct Action: AsyncParsableCommand {
                     connection.json ? connection.emit(json: ["actions": count]) : print(count)
                     return
                 }
-                let actions = try await client.actions(limit: limit, skip: skip)
+                let actions = try await client.actions(limit: page.limit, skip: page.skip)
                 if connection.json {
                     connection.emit(json: actions)
                     return

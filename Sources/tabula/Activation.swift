@@ -17,11 +17,7 @@ struct Activation: AsyncParsableCommand {
         @Argument(help: "Only the activations of this action.")
         var name: String?
 
-        @Option(help: "At most this many (1 to 200; the server's default is 30).")
-        var limit: Int?
-
-        @Option(help: "Skip this many first.")
-        var skip: Int?
+        @OptionGroup var page: Page
 
         @Option(help: ArgumentHelp("Only those that started at or after this time.", valueName: "ms since the epoch"))
         var since: Int64?
@@ -36,7 +32,7 @@ struct Activation: AsyncParsableCommand {
 
         func run() async throws {
             try await connection.run { client in
-                let list = try await client.activations(name: name, limit: limit, skip: skip, since: since, upto: upto, docs: full)
+                let list = try await client.activations(name: name, limit: page.limit, skip: page.skip, since: since, upto: upto, docs: full)
                 if connection.json {
                     connection.emit(json: list)
                 } else if full {

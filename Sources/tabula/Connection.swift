@@ -95,3 +95,12 @@ extension Connection {
         name.hasPrefix("/") ? name : "/\(client.namespace)/\(name)"
     }
 }
+
+/// OpenWhisk's paging options, shared by the list commands.
+struct Page: ParsableArguments {
+    @Option(help: "At most this many (1 to 200; the server's default is 30).")
+    var limit: Int?
+
+    @Option(help: "Skip this many first.")
+    var skip: Int?
+}
