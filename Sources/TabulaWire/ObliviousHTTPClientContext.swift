@@ -19,5 +19,31 @@ extension ObliviousHTTP {
         public func openResponse(_ encapsulated: [UInt8]) throws -> [UInt8] {
             try response.open(encapsulated)
         }
+
+        /// The context as bytes, to open a response later in another process (a non-blocking
+        /// invocation whose result is fetched afterwards): `aead (2) ‖ len(enc) (2) ‖ enc ‖ secret`.
+        ///
+        /// Whoever holds these bytes can read the response: store them only where the client's
+        /// own secrets live (for example a file of mode 0600), and delete them once used.
+        public var serialized: [UInt8] {
+            let aead = response.aead.rawValue
+            let count = response.encapsulatedKey.count
+            return [UInt8(aead >> 8), UInt8(truncatingIfNeeded: aead), UInt8(count >> 8), UInt8(truncatingIfNeeded: count)]
+                + response.encapsulatedKey + response.secret
+        }
+
+        /// Restores a context from ``serialized``.
+        ///
+        /// - Throws: ``WireError`` (``WireError/Code/malformed``) when the bytes are not a context.
+        public init(serialized bytes: [UInt8]) throws {
+            var reader = Reader(bytes, what: "client context")
+            let aead = KeyConfiguration.AEAD(rawValue: try reader.readUInt16())
+            let encapsulatedKey = try reader.readBytes(Int(try reader.readUInt16()))
+            let secret = reader.readRest()
+            guard secret.count == ResponseProtection.nonceByteCount(aead), !secret.isEmpty, aead.keyByteCount != nil else {
+                throw WireError(.malformed, "the client context is not one this version wrote")
+            }
+            self.response = ResponseProtection(aead: aead, encapsulatedKey: encapsulatedKey, secret: secret)
+        }
     }
 }

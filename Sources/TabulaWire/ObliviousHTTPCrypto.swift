@@ -75,6 +75,12 @@ extension ObliviousHTTP {
             self.secret = key.withUnsafeBytes { Array($0) }
         }
 
+        init(aead: KeyConfiguration.AEAD, encapsulatedKey: [UInt8], secret: [UInt8]) {
+            self.aead = aead
+            self.encapsulatedKey = encapsulatedKey
+            self.secret = secret
+        }
+
         /// `prk = Extract(enc ‖ response_nonce, secret)`, then the AEAD key and nonce expanded from it.
         private func keys(responseNonce: [UInt8]) -> (key: SymmetricKey, nonce: [UInt8]) {
             let prk = HKDF<SHA256>.extract(inputKeyMaterial: SymmetricKey(data: secret), salt: encapsulatedKey + responseNonce)
