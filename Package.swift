@@ -54,6 +54,7 @@ let package = Package(
             name: "TabulaEnclave",
             dependencies: [
                 "TabulaWire",
+                "TabulaAttestation",
                 .product(name: "WasmKit", package: "WasmKit"),
                 .product(name: "WasmParser", package: "WasmKit"),
                 .product(name: "WAT", package: "WasmKit"),
@@ -90,7 +91,11 @@ let package = Package(
         ),
         .target(
             name: "TabulaClient",
-            dependencies: ["TabulaWire"],
+            dependencies: [
+                "TabulaWire",
+                "TabulaAttestation",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: settings
         ),
         .executableTarget(
@@ -121,7 +126,8 @@ let package = Package(
         .testTarget(
             name: "TabulaEnclaveTests",
             dependencies: [
-                "TabulaEnclave", "TabulaWire",
+                "TabulaEnclave", "TabulaWire", "TabulaAttestation",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "WasmKit", package: "WasmKit"),
                 .product(name: "WAT", package: "WasmKit"),
             ],
@@ -135,8 +141,9 @@ let package = Package(
         .testTarget(
             name: "TabulaServerTests",
             dependencies: [
-                "TabulaServer", "TabulaPlatform", "TabulaWire",
+                "TabulaServer", "TabulaPlatform", "TabulaWire", "TabulaEnclave", "TabulaAttestation",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: settings
         ),

@@ -67,6 +67,7 @@ extension Client {
         var method: String
         var path: String
         var status: Int
+        var contentType: String?
         var activationID: String?
         /// The server's `X-Request-ID`, for errors whose body does not carry it.
         var requestID: String?
@@ -129,7 +130,10 @@ extension Client {
     }
 
     /// Sends a request under `/api/v1/namespaces/`, each path segment percent-encoded.
-    func send(_ method: String, _ segments: [String], query: [(String, String)] = [], body: Data? = nil, wait: TimeInterval? = nil) async throws -> Reply {
+    func send(
+        _ method: String, _ segments: [String], query: [(String, String)] = [], body: Data? = nil, contentType: String = "application/json",
+        accept: String = "application/json", wait: TimeInterval? = nil
+    ) async throws -> Reply {
         let path = "/api/v1/" + segments.map(Self.encode).joined(separator: "/")
         var text = apiHost.absoluteString
         while text.hasSuffix("/") { text.removeLast() }
@@ -144,10 +148,10 @@ extension Client {
         request.httpMethod = method
         request.timeoutInterval = max(timeout, wait ?? 0)
         request.setValue(credentials.authorizationHeader, forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.setValue(accept, forHTTPHeaderField: "Accept")
         request.setValue("tabula-client", forHTTPHeaderField: "User-Agent")
         if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
             request.httpBody = body
         }
 
@@ -164,7 +168,7 @@ extension Client {
             throw ClientError(.invalidResponse, "The server at \(apiHost.absoluteString) did not answer over HTTP.")
         }
         return Reply(
-            method: method, path: path, status: http.statusCode,
+            method: method, path: path, status: http.statusCode, contentType: http.value(forHTTPHeaderField: "content-type"),
             activationID: http.value(forHTTPHeaderField: "x-openwhisk-activation-id"),
             requestID: http.value(forHTTPHeaderField: "x-request-id"), body: data)
     }

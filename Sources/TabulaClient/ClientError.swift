@@ -35,6 +35,11 @@ public struct ClientError: Error, Sendable, Hashable, CustomStringConvertible {
         case server
         /// Any other status.
         case unexpectedStatus
+        /// The enclave's attestation does not verify, or does not satisfy the reference policy.
+        case attestationFailed
+        /// A sealed answer does not verify: its receipt, or the function certificate, does not
+        /// match what was sent and verified.
+        case verificationFailed
     }
 
     public var code: Code

@@ -12,13 +12,19 @@ public import TabulaWire
 /// functions run in parallel. Call ``shutdown()`` when done.
 public final class Enclave: Sendable {
     private let pool: NIOThreadPool
+    /// The holder of the enclave's keys and attestation; `nil` for an enclave that only runs
+    /// plain invocations (such as `tabula run`).
+    public let monitor: Monitor?
     private let functions = Mutex<[FunctionName: FunctionHost]>([:])
     /// Sandbox ids are unique in the process, across enclaves.
     private static let sandboxIDs = Atomic<Int>(1)
 
-    /// - Parameter threads: how many invocations may run at once across all functions; by default
+    /// - Parameters:
+    ///   - threads: how many invocations may run at once across all functions; by default
     ///   one per core.
-    public init(threads: Int? = nil) {
+    ///   - monitor: the enclave's monitor, for confidential invocations and certificates.
+    public init(threads: Int? = nil, monitor: Monitor? = nil) {
+        self.monitor = monitor
         pool = NIOThreadPool(numberOfThreads: max(1, threads ?? System.coreCount))
         pool.start()
     }
@@ -79,21 +85,39 @@ public final class Enclave: Sendable {
     /// - Parameters:
     ///   - parameters: a JSON object, handed to the function on stdin.
     ///   - activationID: the OpenWhisk activation id (32 hex digits); a new one when `nil`.
-    /// - Throws: ``EnclaveError`` when the function is not loaded or the parameters are refused.
+    ///   - caller: the namespace invoking, checked against the function's policy; `nil` skips the
+    ///     check (a local run).
+    /// - Throws: ``EnclaveError`` when the function is not loaded, the parameters are refused, or
+    ///   the policy forbids the invocation (it requires sealed requests, or another caller).
     ///   What the function itself does wrong is reported in the returned response.
-    public func invoke(_ name: FunctionName, parameters: JSONValue, activationID: String? = nil) async throws -> Invocation {
-        guard let host = functions.withLock({ $0[name] }) else {
-            throw EnclaveError(.unknownFunction, "no function \(name) is loaded")
+    public func invoke(_ name: FunctionName, parameters: JSONValue, activationID: String? = nil, caller: String? = nil) async throws -> Invocation {
+        let host = try host(name)
+        if host.definition.policy.requireConfidential {
+            throw EnclaveError(.confidentialRequired, "the function \(name) accepts only confidential (sealed) invocations; its policy requires them")
+        }
+        if let caller, !host.definition.policy.allows(caller: caller, owner: name.namespace) {
+            throw EnclaveError(.notPermitted, "the namespace \(caller) may not invoke \(name)")
         }
         guard case .object = parameters else {
             throw EnclaveError(.invalidConfiguration, "the parameters must be a JSON object")
         }
+        return try await execute(host, input: WipedBytes(parameters.encoded), activationID: activationID ?? ActivationID.random())
+    }
+
+    func host(_ name: FunctionName) throws(EnclaveError) -> FunctionHost {
+        guard let host = functions.withLock({ $0[name] }) else {
+            throw EnclaveError(.unknownFunction, "no function \(name) is loaded")
+        }
+        return host
+    }
+
+    /// Runs one invocation on a sandbox of `host`, with the parameters already encoded.
+    func execute(_ host: FunctionHost, input: WipedBytes, activationID: String) async throws -> Invocation {
+        let name = host.definition.name
         let limits = host.definition.limits
-        let input = WipedBytes(parameters.encoded)
         guard input.bytes.count <= limits.input else {
             throw EnclaveError(.limitExceeded, "the parameters are \(input.bytes.count) bytes; the limit is \(limits.input) bytes")
         }
-        let activationID = activationID ?? ActivationID.random()
         let deadlineMilliseconds = Int64(Date().timeIntervalSince1970 * 1000) + limits.timeoutMilliseconds
         let environment = [
             ("__OW_ACTIVATION_ID", activationID),
@@ -118,7 +142,7 @@ public final class Enclave: Sendable {
 }
 
 /// Plaintext bytes that are overwritten with zeros when the last reference goes away.
-private final class WipedBytes: @unchecked Sendable {
+final class WipedBytes: @unchecked Sendable {
     var bytes: [UInt8]
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }

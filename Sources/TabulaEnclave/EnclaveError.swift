@@ -25,6 +25,17 @@ public struct EnclaveError: Error, Sendable, Equatable, CustomStringConvertible 
         case snapshotMismatch = "snapshot_mismatch"
         /// The enclave is shutting down.
         case shuttingDown = "shutting_down"
+        /// A sealed request could not be opened: altered, truncated, or sealed to a key this
+        /// enclave does not have (unknown or already erased).
+        case sealedRequest = "sealed_request"
+        /// A sealed request was already opened once in its key epoch.
+        case replayedRequest = "replayed_request"
+        /// The function's policy requires sealed (confidential) invocations.
+        case confidentialRequired = "confidential_required"
+        /// The function's policy does not let this caller invoke it.
+        case notPermitted = "not_permitted"
+        /// No monitor runs in this enclave, so it has no keys and no attestation.
+        case notAttested = "not_attested"
     }
 
     public let code: Code

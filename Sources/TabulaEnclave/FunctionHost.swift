@@ -8,6 +8,9 @@ import Synchronization
 final class FunctionHost: Sendable {
     let definition: FunctionDefinition
     let module: FunctionModule
+    /// The digest of the snapshot every sandbox of this function starts from (rebuilt sandboxes
+    /// are checked against it).
+    let snapshotDigest: [UInt8]
 
     /// What a caller gets: a sandbox, or the right to create one.
     private enum Grant: Sendable {
@@ -26,6 +29,7 @@ final class FunctionHost: Sendable {
     init(definition: FunctionDefinition, module: FunctionModule, first: Sandbox) {
         self.definition = definition
         self.module = module
+        self.snapshotDigest = first.snapshot.digest
         self.pool = Mutex(Pool(idle: [first], count: 1))
     }
 

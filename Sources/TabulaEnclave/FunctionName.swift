@@ -21,15 +21,18 @@ public struct FunctionDefinition: Sendable {
     public var main: String
     public var limits: Limits
     public var capabilities: Capabilities
+    /// Who may invoke it, and whether only sealed requests may.
+    public var policy: Policy
     /// The most sandboxes the function may have, and so the most invocations it runs at once.
     public var maxSandboxes: Int
 
-    public init(name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = [], maxSandboxes: Int = 1) {
+    public init(name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = [], policy: Policy = Policy(), maxSandboxes: Int = 1) {
         self.name = name
         self.module = module
         self.main = main
         self.limits = limits
         self.capabilities = capabilities
+        self.policy = policy
         self.maxSandboxes = maxSandboxes
     }
 }

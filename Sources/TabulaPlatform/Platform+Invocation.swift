@@ -25,11 +25,19 @@ extension Platform {
 
     /// Accepts an invocation and starts it; the record is stored when it ends.
     ///
-    /// Fails at once, before anything runs, for an unknown action (404), parameters the action's
-    /// `final` annotation forbids (400), and a full queue (429).
+    /// Fails at once, before anything runs, for an unknown action (404), a caller or a plain
+    /// request the action's policy forbids (403), parameters the action's `final` annotation
+    /// forbids (400), and a full queue (429).
+    ///
+    /// - Parameter subject: the namespace that sent the request (the caller).
     public func invoke(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> PendingActivation {
-        guard let stored = try store.action(namespace: namespace, name: name) else {
-            throw PlatformError(.notFound, "The requested resource does not exist.")
+        let stored = try storedAction(namespace: namespace, name: name)
+        let definition = definition(for: stored.action, code: stored.code)
+        if definition.policy.requireConfidential {
+            throw PlatformError(.forbidden, "The action /\(namespace)/\(name) accepts only confidential invocations: seal the request to the enclave (tabula action invoke does so unless --plain is given).")
+        }
+        guard definition.policy.allows(caller: subject, owner: namespace) else {
+            throw PlatformError(.forbidden, "The supplied authentication is not authorized to access '\(namespace)'.")
         }
         guard case .object(let given) = parameters else {
             throw PlatformError(.badRequest, "The request content was malformed: the parameters must be a JSON object.")
@@ -39,6 +47,61 @@ extension Platform {
             throw PlatformError(.badRequest, "Request defines parameters that are not allowed (e.g., reserved properties).")
         }
         let merged = JSONValue.object(defaults.merging(given) { _, invocation in invocation })
+        return try start(stored, subject: subject, confidential: false) { definition, activationID in
+            let invocation = try await self.enclave.invoke(definition.name, parameters: merged, activationID: activationID, caller: subject)
+            return Outcome(response: invocation.response, logs: invocation.logs, duration: invocation.duration, rewind: invocation.rewind)
+        }
+    }
+
+    /// Accepts a confidential invocation: `sealed` is the `message/ohttp-req` body.
+    ///
+    /// The enclave opens the request before anything is acknowledged, so a request that does not
+    /// open (altered, sealed to an unknown or erased key) or a replay fails at once with 400. What
+    /// the platform stores is the sealed response and the status class, never plaintext.
+    public func invokeConfidential(namespace: String, name: String, sealed: [UInt8], subject: String) async throws -> PendingActivation {
+        let stored = try storedAction(namespace: namespace, name: name)
+        let request: SealedRequest
+        do {
+            request = try enclave.open(sealed: sealed)
+        } catch {
+            throw error.code == .notAttested
+                ? PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")
+                : PlatformError(.badRequest, "The sealed request was refused: \(error.message)")
+        }
+        let defaults = stored.action.parameters.object
+        let final = stored.action.annotations["final"] == true
+        return try start(stored, subject: subject, confidential: true) { definition, activationID in
+            let outcome = try await self.enclave.invoke(
+                definition.name, sealed: request, caller: subject, defaults: defaults, finalDefaults: final, activationID: activationID)
+            return Outcome(
+                response: ActivationResponse(status: outcome.status, result: [Self.sealedKey: .string(Data(outcome.response).base64EncodedString())]),
+                logs: [], duration: outcome.duration, rewind: outcome.rewind)
+        }
+    }
+
+    /// The member of a confidential activation's `result` that holds the sealed response (base64).
+    public static let sealedKey = "sealed"
+
+    /// What one run gives the activation record.
+    struct Outcome: Sendable {
+        var response: ActivationResponse
+        var logs: [String]
+        var duration: Duration
+        var rewind: Rewind?
+    }
+
+    func storedAction(namespace: String, name: String) throws -> Store.StoredAction {
+        guard let stored = try store.action(namespace: namespace, name: name) else {
+            throw PlatformError(.notFound, "The requested resource does not exist.")
+        }
+        return stored
+    }
+
+    /// Admits an invocation and runs it in a task that stores its record.
+    private func start(
+        _ stored: Store.StoredAction, subject: String, confidential: Bool,
+        body: @escaping @Sendable (FunctionDefinition, String) async throws -> Outcome
+    ) throws -> PendingActivation {
         try admission.enter()
         metrics.queueDepth.record(admission.queued)
         let activationID = ActivationID.random()
@@ -48,7 +111,7 @@ extension Platform {
                 admission.leave()
                 metrics.queueDepth.record(admission.queued)
             }
-            let activation = await run(stored, parameters: merged, activationID: activationID, subject: subject, received: received)
+            let activation = await run(stored, activationID: activationID, subject: subject, received: received, confidential: confidential, body: body)
             do {
                 try store.insertActivation(activation)
             } catch {
@@ -60,7 +123,10 @@ extension Platform {
     }
 
     /// Runs one invocation and makes its record. Never throws: a failure is an activation too.
-    private func run(_ stored: Store.StoredAction, parameters: JSONValue, activationID: String, subject: String, received: Int64) async -> Activation {
+    private func run(
+        _ stored: Store.StoredAction, activationID: String, subject: String, received: Int64, confidential: Bool,
+        body: @Sendable (FunctionDefinition, String) async throws -> Outcome
+    ) async -> Activation {
         let action = stored.action
         let definition = definition(for: action, code: stored.code)
         var annotations = [
@@ -73,6 +139,11 @@ extension Platform {
                 "concurrency": .integer(Int64(definition.maxSandboxes)),
             ]),
         ]
+        if confidential {
+            annotations.append(KeyValue(key: "confidential", value: true))
+            // "simulated" here tells whoever reads the record that no TEE hardware protected it.
+            annotations.append(KeyValue(key: "tee", value: .string(enclave.monitor?.tee ?? "none")))
+        }
         let response: ActivationResponse
         var logs: [String] = []
         var start = Store.now()
@@ -86,25 +157,28 @@ extension Platform {
             } else {
                 metrics.warmStarts.increment()
             }
-            let invocation: Invocation
+            let outcome: Outcome
             do {
-                invocation = try await enclave.invoke(definition.name, parameters: parameters, activationID: activationID)
+                outcome = try await body(definition, activationID)
                 await pool.checkIn(definition.name)
             } catch {
                 await pool.checkIn(definition.name)
                 throw error
             }
             end = Store.now()
-            start = end - Self.milliseconds(invocation.duration)
-            response = invocation.response
-            logs = Self.format(invocation.logs, at: end)
-            metrics.duration.recordNanoseconds(Self.nanoseconds(invocation.duration))
-            metrics.rewind.recordNanoseconds(Self.nanoseconds(invocation.rewind.duration))
-            if case .developerError = response.status, response.result["error"]?.stringValue?.hasPrefix("The action exceeded its time limits") == true {
+            start = end - Self.milliseconds(outcome.duration)
+            response = outcome.response
+            logs = Self.format(outcome.logs, at: end)
+            metrics.duration.recordNanoseconds(Self.nanoseconds(outcome.duration))
+            if let rewind = outcome.rewind {
+                metrics.rewind.recordNanoseconds(Self.nanoseconds(rewind.duration))
+            }
+            if !confidential, case .developerError = response.status, response.result["error"]?.stringValue?.hasPrefix("The action exceeded its time limits") == true {
                 annotations.append(KeyValue(key: "timeout", value: true))
             }
         } catch {
             end = Store.now()
+            // Enclave errors name the function and the limits, never parameters or results.
             let message = (error as? EnclaveError)?.message ?? "\(error)"
             response = .developerError("The action could not be started: \(message)")
             logger.error("invocation failed to start", metadata: ["activation": "\(activationID)", "error": "\(message)"])
@@ -115,6 +189,39 @@ extension Platform {
             namespace: action.namespace, name: action.name, version: action.version, subject: subject,
             activationId: activationID, start: start, end: end, response: Activation.Response(response),
             logs: logs, annotations: annotations)
+    }
+
+    // MARK: Attestation
+
+    /// The attestation bundle of the enclave (see ``Monitor/bundle(nonce:)``).
+    public func attestationBundle(nonce: [UInt8]?) async throws -> AttestationBundle {
+        guard let monitor = enclave.monitor else {
+            throw PlatformError(.unavailable, "This server runs without an attested enclave.")
+        }
+        return try await monitor.bundle(nonce: nonce)
+    }
+
+    /// The current `application/ohttp-keys` list.
+    public func keyConfigurations() throws -> [UInt8] {
+        guard let monitor = enclave.monitor else {
+            throw PlatformError(.unavailable, "This server runs without an attested enclave.")
+        }
+        return monitor.keyConfigurations
+    }
+
+    /// The function certificate of an action, issued by the enclave's identity key; loads the
+    /// action if it is not warm.
+    public func functionCertificate(namespace: String, name: String) async throws -> String {
+        let stored = try storedAction(namespace: namespace, name: name)
+        let definition = definition(for: stored.action, code: stored.code)
+        _ = try await pool.checkOut(definition, digest: stored.digest)
+        let issued = Result { try enclave.functionCertificate(definition.name, version: stored.action.version) }
+        await pool.checkIn(definition.name)
+        do {
+            return try issued.get()
+        } catch let error as EnclaveError where error.code == .notAttested {
+            throw PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")
+        }
     }
 
     /// OpenWhisk's log line format: `<ISO 8601 time> stderr: <line>`.

@@ -3,7 +3,7 @@ import Foundation
 public import Logging
 public import Metrics
 public import ServiceLifecycle
-import TabulaEnclave
+public import TabulaEnclave
 public import TabulaWire
 
 /// The control plane: actions, invocations and activation records, over the store and one enclave.
@@ -19,10 +19,12 @@ public final class Platform: Service, Sendable {
     let metrics: PlatformMetrics
     let logger: Logger
 
-    public init(store: Store, configuration: PlatformConfiguration = PlatformConfiguration(), metricsFactory: any MetricsFactory, logger: Logger) {
+    /// - Parameter monitor: the enclave's monitor (keys and attestation); without one, sealed
+    ///   invocations and attestation requests are refused.
+    public init(store: Store, configuration: PlatformConfiguration = PlatformConfiguration(), monitor: Monitor? = nil, metricsFactory: any MetricsFactory, logger: Logger) {
         self.store = store
         self.configuration = configuration
-        self.enclave = Enclave(threads: configuration.concurrency)
+        self.enclave = Enclave(threads: configuration.concurrency, monitor: monitor)
         self.pool = WarmPool(enclave: enclave, keepAlive: configuration.keepAlive, memoryBudget: configuration.memoryBudget)
         self.admission = Admission(capacity: configuration.concurrency, queueLimit: configuration.queueLimit)
         self.metrics = PlatformMetrics(factory: metricsFactory)
@@ -67,7 +69,10 @@ public final class Platform: Service, Sendable {
             throw PlatformError(.badRequest, "The request content was malformed: exec is required to create an action.")
         }
         if let parameters = body.parameters { action.parameters = parameters }
-        if let annotations = body.annotations { action.annotations = annotations }
+        if let annotations = body.annotations {
+            _ = try Self.policy(from: annotations)
+            action.annotations = annotations
+        }
         if let limits = body.limits { action.limits = try Self.checked(limits) }
         action.limits = Action.Limits(
             timeout: action.limits.timeout ?? 60_000, memory: action.limits.memory ?? 256,
@@ -150,8 +155,43 @@ public final class Platform: Service, Sendable {
         return limits
     }
 
+    /// The policy and capabilities an action's annotations grant (see docs/confidential.md):
+    /// `invokers` (namespaces), `requireConfidential` (a boolean), `capabilities` (`clock`, `random`).
+    static func policy(from annotations: [KeyValue]) throws(PlatformError) -> (Policy, Capabilities) {
+        var policy = Policy()
+        var capabilities: Capabilities = []
+        if let invokers = annotations["invokers"] {
+            guard case .array(let names) = invokers, let strings = Optional(names.compactMap(\.stringValue)), strings.count == names.count else {
+                throw PlatformError(.badRequest, "The annotation invokers must be an array of namespace names.")
+            }
+            policy.invokers = strings
+        }
+        if let required = annotations["requireConfidential"] {
+            guard case .bool(let value) = required else {
+                throw PlatformError(.badRequest, "The annotation requireConfidential must be true or false.")
+            }
+            policy.requireConfidential = value
+        }
+        if let granted = annotations["capabilities"] {
+            guard case .array(let names) = granted else {
+                throw PlatformError(.badRequest, "The annotation capabilities must be an array of \"clock\" and \"random\".")
+            }
+            for name in names {
+                switch name.stringValue {
+                case "clock": capabilities.insert(.clock)
+                case "random": capabilities.insert(.random)
+                default: throw PlatformError(.badRequest, "The capability \(name.encodedString) is unknown: a function may be granted \"clock\" and \"random\".")
+                }
+            }
+        }
+        return (policy, capabilities)
+    }
+
     /// What the enclave needs to run an action.
     func definition(for action: Action, code: [UInt8]) -> FunctionDefinition {
+        // Stored annotations were checked when they were stored; should one not parse, fail
+        // closed: sealed invocations only, by the owner, with no capabilities.
+        let (policy, capabilities) = (try? Self.policy(from: action.annotations)) ?? (Policy(requireConfidential: true), [])
         let limits = Limits(
             memory: (action.limits.memory ?? 256) << 20,
             timeout: .milliseconds(action.limits.timeout ?? 60_000),
@@ -159,7 +199,7 @@ public final class Platform: Service, Sendable {
         return FunctionDefinition(
             name: FunctionName(namespace: action.namespace, name: action.name),
             module: code, main: action.exec.main ?? "main", limits: limits,
-            maxSandboxes: min(action.limits.concurrency ?? 1, configuration.maxSandboxesPerAction))
+            capabilities: capabilities, policy: policy, maxSandboxes: min(action.limits.concurrency ?? 1, configuration.maxSandboxesPerAction))
     }
 
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {

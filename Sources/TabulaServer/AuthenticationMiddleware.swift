@@ -27,6 +27,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
 }
 
 extension ServerContext {
+    /// The namespace the credentials opened.
+    func caller() throws -> String {
+        guard let caller = namespace else {
+            throw PlatformError(.unauthorized, "The resource requires authentication, which was not supplied with the request.")
+        }
+        return caller
+    }
+
     /// The namespace a path names, checked against the caller's: `_` is the caller's own.
     func namespace(_ path: String) throws -> String {
         guard let caller = namespace else {

@@ -17,7 +17,18 @@ struct Routes {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
 
+        // Attestation is public: anyone may check what runs before trusting it with data.
+        router.get("/.well-known/ohttp-gateway") { _, _ in
+            Response(status: .ok, headers: [.contentType: KeyConfiguration.listMediaType, .cacheControl: "no-store"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: try platform.keyConfigurations())))
+        }
+        router.get("/api/v1/attestation", use: attestation)
+
         let api = router.group("api/v1").add(middleware: AuthenticationMiddleware(store: platform.store))
+        api.get("attestation/namespaces/:namespace/actions/:name") { _, context in
+            let namespace = try context.namespace(context.parameters.require("namespace"))
+            let pem = try await platform.functionCertificate(namespace: namespace, name: context.parameters.require("name"))
+            return Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: ResponseBody(byteBuffer: ByteBuffer(string: pem)))
+        }
         api.get("namespaces") { _, context in
             Response.json([try context.namespace("_")])
         }
@@ -78,21 +89,33 @@ struct Routes {
 
     // MARK: Invoke
 
+    /// Invokes an action: plain JSON parameters, or a sealed request (`message/ohttp-req`).
+    ///
+    /// Another namespace than the caller's may be named: the action's policy (`invokers`) decides.
     @Sendable func invoke(_ request: Request, context: ServerContext) async throws -> Response {
-        let namespace = try context.namespace(context.parameters.require("namespace"))
+        let caller = try context.caller()
+        let named = try context.parameters.require("namespace")
+        let namespace = named == "_" ? caller : named
+        let name = try context.parameters.require("name")
         let query = request.uri.queryParameters
         let body = try await request.body.collect(upTo: context.maxUploadSize)
-        let parameters: JSONValue
-        if body.readableBytes == 0 {
-            parameters = [:]
+        let sealed = request.headers[.contentType].map { $0.lowercased().hasPrefix(ObliviousHTTP.requestMediaType) } ?? false
+        let pending: Platform.PendingActivation
+        if sealed {
+            pending = try await platform.invokeConfidential(namespace: namespace, name: name, sealed: Array(buffer: body), subject: caller)
         } else {
-            do {
-                parameters = try JSONValue(parsing: Data(buffer: body))
-            } catch {
-                throw PlatformError(.badRequest, "The request content was malformed: the parameters are not valid JSON.")
+            let parameters: JSONValue
+            if body.readableBytes == 0 {
+                parameters = [:]
+            } else {
+                do {
+                    parameters = try JSONValue(parsing: Data(buffer: body))
+                } catch {
+                    throw PlatformError(.badRequest, "The request content was malformed: the parameters are not valid JSON.")
+                }
             }
+            pending = try await platform.invoke(namespace: namespace, name: name, parameters: parameters, subject: caller)
         }
-        let pending = try await platform.invoke(namespace: namespace, name: context.parameters.require("name"), parameters: parameters, subject: namespace)
         let headers: HTTPFields = [HTTPFields.Element.Name("x-openwhisk-activation-id")!: pending.activationID]
         let accepted = Response.json(["activationId": .string(pending.activationID)] as JSONValue, status: .accepted, headers: headers)
         guard query.get("blocking") == "true" else { return accepted }
@@ -103,6 +126,15 @@ struct Routes {
             return .milliseconds(milliseconds)
         } ?? platform.configuration.blockingTimeout
         guard let activation = await pending.record(within: wait) else { return accepted }
+        if sealed {
+            // The sealed response carries the real status; the outer one says only that it is here.
+            guard case .string(let base64)? = activation.response?.result?[Platform.sealedKey], let bytes = Data(base64Encoded: base64) else {
+                throw PlatformError(.internalError, "The invocation ended without a sealed response: \(activation.response?.status ?? "no status").")
+            }
+            var sealedHeaders = headers
+            sealedHeaders[.contentType] = ObliviousHTTP.responseMediaType
+            return Response(status: .ok, headers: sealedHeaders, body: ResponseBody(byteBuffer: ByteBuffer(data: bytes)))
+        }
         let status: HTTPResponse.Status = switch activation.statusCode {
         case 0: .ok
         case 3: .internalServerError
@@ -112,6 +144,22 @@ struct Routes {
             return Response.json(activation.response?.result ?? [:], status: status, headers: headers)
         }
         return Response.json(activation, status: status, headers: headers)
+    }
+
+    // MARK: Attestation
+
+    /// `GET /api/v1/attestation[?nonce=HEX]`: the attestation bundle.
+    @Sendable func attestation(_ request: Request, context: ServerContext) async throws -> Response {
+        var nonce: [UInt8]?
+        if let text = request.uri.queryParameters.get("nonce") {
+            guard let bytes = [UInt8](hex: text), (1...64).contains(bytes.count) else {
+                throw PlatformError(.badRequest, "The nonce must be 1 to 64 bytes in hex, not \"\(text.prefix(140))\".")
+            }
+            nonce = bytes
+        }
+        var response = Response.json(try await platform.attestationBundle(nonce: nonce))
+        response.headers[.cacheControl] = "no-store"
+        return response
     }
 
     // MARK: Activations

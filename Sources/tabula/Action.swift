@@ -107,15 +107,23 @@ struct Action: AsyncParsableCommand {
 
     struct Invoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Invoke an action.",
+            abstract: "Invoke an action, confidentially unless --plain.",
             discussion: """
-                Without --blocking, prints the activation id and returns at once; with it, waits \
+                By default the invocation is confidential: the CLI fetches the server's attestation \
+                and verifies it against the reference policy (simulated attestation is refused unless \
+                --allow-simulated), verifies the action's function certificate (against --module or \
+                --digest when given), seals the parameters to the enclave, and opens and verifies the \
+                answer and its receipt. Only this machine can read the parameters and the result. \
+                --plain sends an ordinary OpenWhisk invocation that the operator can read.
+
+                Without --blocking, prints the activation id and returns at once (a confidential \
+                result then opens with `tabula activation result ID` on this machine); with it, waits \
                 and prints the activation record; with --result, only the result.
 
                 Exit status: 0 when the invocation was accepted or the function succeeded; 1 on \
-                an error (no server, no such action…); 2 when the function failed (its record or \
-                result is printed all the same); 3 when a blocking invocation outlasted the wait \
-                and still runs (fetch it later with `tabula activation get ID`).
+                an error (no server, no such action, attestation refused…); 2 when the function failed \
+                (its record or result is printed all the same); 3 when a blocking invocation outlasted \
+                the wait and still runs.
 
 
                 """ + Properties.resolutionHelp)
@@ -134,6 +142,10 @@ struct Action: AsyncParsableCommand {
         @Option(help: ArgumentHelp("With --blocking, how long to wait before returning with only the activation id (the server's default is 60000).", valueName: "ms"))
         var timeout: Int?
 
+        @Flag(help: "Send a plain OpenWhisk invocation: no attestation, no encryption to the enclave.")
+        var plain = false
+
+        @OptionGroup var verification: Verification
         @OptionGroup var connection: Connection
 
         func validate() throws {
@@ -144,27 +156,75 @@ struct Action: AsyncParsableCommand {
             var status = ExitCode.success
             try await connection.run { client in
                 let parameters = JSONValue.object(try parameters.keyValues().object)
-                let outcome = try await client.invoke(name: name, parameters: parameters, blocking: blocking || result, result: result, timeout: timeout)
-                let qualified = Connection.qualified(name, client: client)
-                switch outcome {
-                case .accepted(let id):
-                    if connection.json {
-                        connection.emit(json: ["activationId": id])
-                    } else if blocking || result {
-                        print("ok: invoked \(qualified), but the request has not yet finished, with id \(id)")
-                    } else {
-                        print("ok: invoked \(qualified) with id \(id)")
-                    }
-                    if blocking || result { status = ExitCode(3) }
-                case .result(let value, _, let failed):
-                    connection.json ? connection.emit(json: value) : print(Connection.pretty(value))
-                    if failed { status = ExitCode(2) }
-                case .activation(let activation):
-                    connection.show(activation, headline: "ok: invoked \(qualified) with id \(activation.activationId)")
-                    if outcome.failed { status = ExitCode(2) }
-                }
+                status = plain
+                    ? try await invokePlain(client, parameters: parameters)
+                    : try await invokeConfidential(client, parameters: parameters)
             }
             if status != .success { throw status }
+        }
+
+        private func invokePlain(_ client: Client, parameters: JSONValue) async throws -> ExitCode {
+            let outcome = try await client.invoke(name: name, parameters: parameters, blocking: blocking || result, result: result, timeout: timeout)
+            let qualified = Connection.qualified(name, client: client)
+            switch outcome {
+            case .accepted(let id):
+                if connection.json {
+                    connection.emit(json: ["activationId": id])
+                } else if blocking || result {
+                    print("ok: invoked \(qualified), but the request has not yet finished, with id \(id)")
+                } else {
+                    print("ok: invoked \(qualified) with id \(id)")
+                }
+                return blocking || result ? ExitCode(3) : .success
+            case .result(let value, _, let failed):
+                connection.json ? connection.emit(json: value) : print(Connection.pretty(value))
+                return failed ? ExitCode(2) : .success
+            case .activation(let activation):
+                connection.show(activation, headline: "ok: invoked \(qualified) with id \(activation.activationId)")
+                return outcome.failed ? ExitCode(2) : .success
+            }
+        }
+
+        private func invokeConfidential(_ client: Client, parameters: JSONValue) async throws -> ExitCode {
+            let enclave = try await client.attest(policy: try verification.appraisalPolicy())
+            let function = try await client.verifyFunction(name: name, enclave: enclave, expectedDigest: try verification.expectedDigest())
+            let outcome = try await client.invokeConfidential(
+                name: name, parameters: parameters, enclave: enclave, function: function, blocking: blocking || result, timeout: timeout)
+            let qualified = Connection.qualified(name, client: client)
+            switch outcome {
+            case .accepted(let ticket):
+                try Tickets.save(ticket)
+                if connection.json {
+                    connection.emit(json: ["activationId": ticket.activationId])
+                } else {
+                    let state = blocking || result ? ", but the request has not yet finished," : ""
+                    print("ok: invoked \(qualified) confidentially\(state) with id \(ticket.activationId); open its result with `tabula activation result \(ticket.activationId)`")
+                    print(Verification.summary(enclave, function, receipt: nil))
+                }
+                return blocking || result ? ExitCode(3) : .success
+            case .completed(let reply):
+                return Self.show(reply, qualified: qualified, result: result, connection: connection, summary: Verification.summary(enclave, function, receipt: reply.receipt))
+            }
+        }
+
+        /// Prints an opened confidential answer; the exit status says how the function ended.
+        static func show(_ reply: ConfidentialReply, qualified: String, result: Bool, connection: Connection, summary: String) -> ExitCode {
+            guard let outcome = reply.result else {
+                standardError("error: the enclave refused the invocation (\(reply.status)): \(reply.error ?? "no reason given")")
+                return .failure
+            }
+            if connection.json {
+                var document = Verification.json(outcome).objectValue ?? [:]
+                document["receipt"] = reply.receipt.map(Verification.json) ?? .null
+                connection.emit(json: result ? outcome.result : JSONValue.object(document))
+            } else if result {
+                print(Connection.pretty(outcome.result))
+                print(summary)
+            } else {
+                connection.show(outcome, headline: "ok: invoked \(qualified) confidentially with id \(reply.activationID)")
+                print(summary)
+            }
+            return outcome.success ? .success : ExitCode(2)
         }
     }
 }

@@ -84,16 +84,27 @@ struct Activation: AsyncParsableCommand {
     struct Result: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show an activation's result.",
-            discussion: "--json prints the whole response, {\"result\": …, \"status\": …, \"success\": …}.\n\n" + Properties.resolutionHelp)
+            discussion: "--json prints the whole response, {\"result\": …, \"status\": …, \"success\": …}. The sealed result of a confidential invocation made from this machine is opened and its receipt verified.\n\n" + Properties.resolutionHelp)
 
         @OptionGroup var selection: Selection
         @OptionGroup var connection: Connection
 
         func run() async throws {
+            var status = ExitCode.success
             try await connection.run { client in
-                let response = try await client.activationResult(id: try await selection.resolve(client))
+                let id = try await selection.resolve(client)
+                if let ticket = Tickets.load(id) {
+                    guard let reply = try await client.confidentialResult(ticket) else {
+                        throw ValidationError("the activation \(id) has not finished yet; try again later")
+                    }
+                    let function = "/\(ticket.function.namespace)/\(ticket.function.name)"
+                    status = Action.Invoke.show(reply, qualified: function, result: true, connection: connection, summary: "receipt verified: \(function) module sha-256=\(ticket.function.moduleDigest.prefix(16))…, sandbox \(reply.receipt?.sandbox ?? 0), invocation \(reply.receipt?.sequence ?? 0), TEE \(reply.receipt?.tee ?? "unknown")")
+                    return
+                }
+                let response = try await client.activationResult(id: id)
                 connection.json ? connection.emit(json: response) : print(Connection.pretty(response.result))
             }
+            if status != .success { throw status }
         }
     }
 

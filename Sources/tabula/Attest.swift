@@ -6,9 +6,59 @@ import TabulaWire
 /// `tabula attest`: check TEE evidence.
 struct Attest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify TEE evidence (Intel SGX/TDX quotes, AMD SEV-SNP reports).",
-        subcommands: [Verify.self]
+        abstract: "Verify TEE evidence (Intel SGX/TDX quotes, AMD SEV-SNP reports), or a server's attestation.",
+        subcommands: [Verify.self, Show.self]
     )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Fetch and verify the server's attestation bundle, and show what it proves.",
+            discussion: """
+                Verifies the evidence (with a fresh nonce) against the reference policy, that it binds \
+                the enclave's identity key, and that this key signed the current key configurations. \
+                With an action NAME, also verifies its function certificate. Exits 0 only when all of \
+                it verifies.
+
+
+                """ + Properties.resolutionHelp)
+
+        @Argument(help: ArgumentHelp("An action whose function certificate to verify too.", valueName: "name"))
+        var name: String?
+
+        @OptionGroup var verification: Verification
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try await connection.run { client in
+                let enclave = try await client.attest(policy: try verification.appraisalPolicy())
+                var report: [String: JSONValue] = [
+                    "verified": true,
+                    "tee": .string(enclave.tee),
+                    "measurement": .string(enclave.claims.measurement.hex),
+                    "debug": .bool(enclave.claims.debug),
+                    "reportData": .string(enclave.claims.reportData.hex),
+                    "epoch": .integer(Int64(enclave.epoch)),
+                    "expires": .string(enclave.expires),
+                    "identityKey": .string(Data(enclave.identityKey.derRepresentation).base64EncodedString()),
+                    "keyConfigs": .array(enclave.keyConfigurations.map { config in
+                        ["keyId": .integer(Int64(config.keyID)), "kem": .string(config.kem.description),
+                         "suites": .array(config.symmetricAlgorithms.map { .string($0.description) })]
+                    }),
+                    "evidence": .object(enclave.claims.fields),
+                ]
+                if let name {
+                    let function = try await client.verifyFunction(name: name, enclave: enclave, expectedDigest: try verification.expectedDigest())
+                    report["function"] = Verification.json(function.claims)
+                }
+                if connection.json {
+                    connection.emit(json: JSONValue.object(report))
+                } else {
+                    print(enclave.summary)
+                    for key in report.keys.sorted() where key != "verified" { print("\(key): \(Verify.readable(report[key]!))") }
+                }
+            }
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import Prometheus
+import TabulaAttestation
+import TabulaEnclave
 import TabulaPlatform
 import TabulaServer
 
@@ -39,6 +41,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The most activation records kept.")
     var retention = 10_000
 
+    @Option(help: "Where attestation evidence comes from: auto or simulated. auto uses TEE hardware when present and falls back to simulated, loudly.")
+    var tee = "auto"
+
+    @Option(help: "Seconds between HPKE key rotations (a new key epoch).")
+    var keyRotation = 3600
+
+    @Option(help: "Seconds an old epoch's keys still open requests after rotation; then they are erased.")
+    var keyGrace = 600
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -50,19 +61,39 @@ struct Serve: AsyncParsableCommand {
         let store = try Store(path: DataDirectory.database(in: directory), activationRetention: retention)
         try Self.createGuestIfNeeded(store: store, directory: directory)
 
+        let monitor = try await Monitor.start(
+            provider: try teeProvider(directory: directory, logger: logger),
+            configuration: Monitor.Configuration(rotation: .seconds(keyRotation), grace: .seconds(keyGrace)))
+
         let registry = PrometheusCollectorRegistry()
         let platform = Platform(
             store: store,
             configuration: PlatformConfiguration(
                 concurrency: concurrency, queueLimit: queue, maxSandboxesPerAction: sandboxesPerAction,
                 keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20),
+            monitor: monitor,
             metricsFactory: PrometheusMetricsFactory(registry: registry),
             logger: logger)
         let host = self.host
         let app = Server.application(platform: platform, registry: registry, host: host, port: port, logger: logger) { port in
-            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path))")
+            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); TEE: \(monitor.tee))")
         }
         try await app.runService()
+    }
+
+    /// The evidence source `--tee` names.
+    func teeProvider(directory: URL, logger: Logger) throws -> any TEEProvider {
+        guard tee == "auto" || tee == "simulated" else {
+            throw ValidationError("--tee must be auto or simulated; the configfs-tsm and gramine providers are not available yet")
+        }
+        let key = directory.appendingPathComponent("simulated-platform-key.pem")
+        let warning = """
+            WARNING: no TEE hardware is used. Attestation is SIMULATED: evidence is signed by a key in \(key.path), \
+            which anyone with this machine can read. Clients refuse it unless told to allow simulated evidence. \
+            Do not send real confidential data to this server.
+            """
+        logger.warning("\(warning)")
+        return try SimulatedTEE(platformKeyFile: key)
     }
 
     /// On first start: the `guest` namespace and its key in `auth` (owner-only).

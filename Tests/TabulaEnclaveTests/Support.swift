@@ -3,8 +3,8 @@ import TabulaEnclave
 import TabulaWire
 
 /// Runs `body` with a fresh enclave and shuts it down afterwards, whatever happens.
-func withEnclave<T>(threads: Int? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
-    let enclave = Enclave(threads: threads)
+func withEnclave<T>(threads: Int? = nil, monitor: Monitor? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
+    let enclave = Enclave(threads: threads, monitor: monitor)
     do {
         let result = try await body(enclave)
         try await enclave.shutdown()

@@ -3,6 +3,8 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Prometheus
+import TabulaAttestation
+import TabulaEnclave
 import TabulaPlatform
 import TabulaServer
 import TabulaWire
@@ -16,22 +18,25 @@ struct Harness {
     let guest: Store.Credentials
     let other: Store.Credentials
 
-    init(configuration: PlatformConfiguration = PlatformConfiguration(concurrency: 2)) throws {
+    /// - Parameter logger: the platform's and the server's logger; quiet (errors only) by default.
+    init(configuration: PlatformConfiguration = PlatformConfiguration(concurrency: 2), logger: Logger? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try Store(path: directory.appendingPathComponent("tabula.db").path)
         guest = try store.createNamespace("guest")
         other = try store.createNamespace("other")
-        var logger = Logger(label: "test")
-        logger.logLevel = .error
-        platform = Platform(store: store, configuration: configuration, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger)
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .error
+        self.logger = logger ?? quiet
+        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
+        platform = Platform(store: store, configuration: configuration, monitor: monitor, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: self.logger)
     }
+
+    let logger: Logger
 
     /// Runs `body` against the router, then stops the platform and removes the files.
     func run(_ body: @Sendable (Client) async throws -> Void) async throws {
-        var quiet = Logger(label: "test")
-        quiet.logLevel = .error
-        let app = Application(router: Server.router(platform: platform, registry: registry), logger: quiet)
+        let app = Application(router: Server.router(platform: platform, registry: registry), logger: logger)
         do {
             try await app.test(.router) { client in try await body(Client(client: client, guest: guest, other: other)) }
         } catch {
@@ -75,6 +80,23 @@ struct Harness {
             }
             return try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
                 Reply(status: response.status, headers: response.headers, body: String(buffer: response.body))
+            }
+        }
+
+        /// Sends raw bytes with a content type, as the guest namespace unless told otherwise.
+        func send(_ method: HTTPRequest.Method, _ uri: String, bytes: [UInt8], contentType: String, as caller: Caller = .guest) async throws -> (status: HTTPResponse.Status, headers: HTTPFields, body: [UInt8]) {
+            var headers: HTTPFields = [.contentType: contentType]
+            let authorization: String? = switch caller {
+            case .guest: "\(guest.uuid):\(guest.key)"
+            case .other: "\(other.uuid):\(other.key)"
+            case .anonymous: nil
+            case .basic(let text): text
+            }
+            if let authorization {
+                headers[.authorization] = "Basic " + Data(authorization.utf8).base64EncodedString()
+            }
+            return try await client.execute(uri: uri, method: method, headers: headers, body: ByteBuffer(bytes: bytes)) { response in
+                (response.status, response.headers, Array(buffer: response.body))
             }
         }
 

@@ -1,0 +1,167 @@
+import Crypto
+import Foundation
+import TabulaAttestation
+public import TabulaWire
+
+extension Enclave {
+    /// Opens a sealed request (`message/ohttp-req`) with the monitor's keys.
+    ///
+    /// Done before the control plane acknowledges an invocation, so that a request that cannot be
+    /// opened, or a replay, is refused at once with a clear error and never runs.
+    ///
+    /// - Throws: ``EnclaveError`` with ``EnclaveError/Code/sealedRequest`` (altered, truncated,
+    ///   unknown or erased key, or not Binary HTTP), ``EnclaveError/Code/replayedRequest``, or
+    ///   ``EnclaveError/Code/notAttested`` when the enclave has no monitor.
+    public func open(sealed: [UInt8]) throws(EnclaveError) -> SealedRequest {
+        let monitor = try attestedMonitor()
+        var opened = try monitor.open(sealed)
+        do {
+            let request = try BinaryHTTPRequest(decoding: opened.request)
+            return SealedRequest(plaintext: opened.request, request: request, context: opened.context, epoch: opened.epoch)
+        } catch {
+            WASIHost.wipe(&opened.request)
+            throw EnclaveError(.sealedRequest, "the sealed request opened, but what it holds is not a Binary HTTP request (RFC 9292): \(error.message)")
+        }
+    }
+
+    /// Runs a confidential invocation and seals its outcome to the client.
+    ///
+    /// Everything the client should learn, including why a request is refused after it was opened
+    /// (it names another function, expects another module, or the policy forbids the caller), goes
+    /// into the sealed response; the control plane gets only the sealed bytes and the status class.
+    ///
+    /// - Parameters:
+    ///   - name: the function the control plane routed the request to; the sealed request must name it.
+    ///   - caller: the namespace that sent the request, as the control plane authenticated it.
+    ///   - defaults: the action's default parameters, merged under the request's.
+    ///   - finalDefaults: whether the request may not override the defaults.
+    ///   - version: the action's version, for the receipt's function identity.
+    /// - Throws: ``EnclaveError`` only when the function is not loaded or no monitor runs; every
+    ///   other outcome is a sealed response.
+    public func invoke(
+        _ name: FunctionName, sealed: SealedRequest, caller: String, defaults: [String: JSONValue] = [:], finalDefaults: Bool = false,
+        activationID: String
+    ) async throws -> SealedInvocation {
+        let monitor = try attestedMonitor()
+        let host = try host(name)
+        let request = sealed.request
+        let refusal: (status: Int, message: String)? = {
+            let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+            let named = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            // "", "api", "v1", "namespaces", ns, "actions", name
+            guard request.method == "POST", named.count == 7, Array(named[0...3]) == ["", "api", "v1", "namespaces"], named[5] == "actions" else {
+                return (400, "the sealed request must be POST \(Confidential.invokePath(namespace: "{namespace}", name: "{action}")), not \(request.method) \(path)")
+            }
+            let namespaceMatches = named[4] == name.namespace || (named[4] == "_" && caller == name.namespace)
+            guard namespaceMatches, named[6] == name.name else {
+                return (400, "the sealed request is for /\(named[4])/\(named[6]) but was sent to \(name); the enclave runs only the function the sealed request names")
+            }
+            if let expected = request.headerFields.first(where: { $0.name.lowercased() == Confidential.expectDigestField }) {
+                guard let digest = Confidential.digest(fromValue: expected.value) else {
+                    return (400, "the \(Confidential.expectDigestField) field must be sha-256=<64 hex digits>")
+                }
+                guard digest == host.module.digest else {
+                    return (409, "the module of \(name) has digest sha-256=\(host.module.digest.hex), not the expected \(digest.hex); the function was changed or is not the one you verified")
+                }
+            }
+            guard host.definition.policy.allows(caller: caller, owner: name.namespace) else {
+                return (403, "the namespace \(caller) may not invoke \(name): the function's policy does not list it among its invokers")
+            }
+            return nil
+        }()
+        if let refusal {
+            return try seal(status: refusal.status, json: ["error": .string(refusal.message)], for: sealed, monitor: monitor, activationID: activationID, outcome: .applicationError)
+        }
+
+        let parameters: JSONValue
+        switch Self.parameters(request.content, defaults: defaults, finalDefaults: finalDefaults) {
+        case .success(let value): parameters = value
+        case .failure(let message):
+            return try seal(status: 400, json: ["error": .string(message)], for: sealed, monitor: monitor, activationID: activationID, outcome: .applicationError)
+        }
+        let invocation: Invocation
+        do {
+            invocation = try await execute(host, input: WipedBytes(parameters.encoded), activationID: activationID)
+        } catch let error as EnclaveError {
+            let status = error.code == .limitExceeded ? 413 : 500
+            return try seal(status: status, json: ["error": .string(error.message)], for: sealed, monitor: monitor, activationID: activationID, outcome: status == 413 ? .applicationError : .internalError)
+        }
+
+        let result = ConfidentialResult(
+            activationId: activationID, status: invocation.response.status.rawValue, success: invocation.response.success,
+            result: invocation.response.result, logs: invocation.logs)
+        var body = Array(JSONValue.encode(result))
+        defer { WASIHost.wipe(&body) }
+        let receipt = Receipt(
+            activationId: activationID, namespace: name.namespace, name: name.name, moduleDigest: host.module.digest.hex,
+            snapshotDigest: invocation.snapshotDigest.hex, policyDigest: host.definition.policyDigest.hex,
+            sandbox: invocation.sandbox, sequence: invocation.sequence,
+            requestDigest: Array(SHA256.hash(data: sealed.plaintext)).hex, responseDigest: Array(SHA256.hash(data: body)).hex,
+            epoch: sealed.epoch, tee: monitor.tee, issuedAt: Int64(Date().timeIntervalSince1970 * 1000))
+        let receiptBytes = Array(JSONValue.encode(receipt))
+        let fields = [
+            BinaryHTTPField("content-type", "application/json"),
+            BinaryHTTPField(Confidential.receiptField, Data(receiptBytes).base64EncodedString()),
+            BinaryHTTPField(Confidential.receiptSignatureField, Data(try monitor.sign(receiptBytes)).base64EncodedString()),
+        ]
+        // OpenWhisk's blocking statuses: 200 for success, 502 when the function failed.
+        let status = invocation.response.success ? 200 : 502
+        var inner = try BinaryHTTPResponse(status: status, headerFields: fields, content: body).encoded()
+        defer { WASIHost.wipe(&inner) }
+        return SealedInvocation(
+            activationID: activationID, response: try sealed.context.sealResponse(inner), status: invocation.response.status,
+            duration: invocation.duration, rewind: invocation.rewind)
+    }
+
+    /// Issues the certificate of a loaded function: what a client checks a module digest against.
+    ///
+    /// - Parameter version: the action's version, as the control plane numbers it.
+    public func functionCertificate(_ name: FunctionName, version: String) throws -> String {
+        let monitor = try attestedMonitor()
+        let host = try host(name)
+        let claims = FunctionClaims(
+            namespace: name.namespace, name: name.name, version: version, moduleDigest: host.module.digest.hex,
+            policyDigest: host.definition.policyDigest.hex, snapshotDigest: host.snapshotDigest.hex,
+            limits: host.definition.limitsClaims, epoch: monitor.epoch)
+        do {
+            return try monitor.functionCertificate(claims)
+        } catch {
+            throw EnclaveError(.notAttested, "the function certificate of \(name) could not be issued: \(error)")
+        }
+    }
+
+    private func attestedMonitor() throws(EnclaveError) -> Monitor {
+        guard let monitor else {
+            throw EnclaveError(.notAttested, "this enclave runs without a monitor, so it has no keys for sealed requests")
+        }
+        return monitor
+    }
+
+    /// Seals a response that carries no result: a refusal or a failure to run.
+    private func seal(
+        status: Int, json: JSONValue, for sealed: SealedRequest, monitor: Monitor, activationID: String, outcome: ActivationResponse.Status
+    ) throws -> SealedInvocation {
+        let inner = try BinaryHTTPResponse(status: status, headerFields: [BinaryHTTPField("content-type", "application/json")], content: json.encoded).encoded()
+        return SealedInvocation(activationID: activationID, response: try sealed.context.sealResponse(inner), status: outcome, duration: .zero, rewind: nil)
+    }
+
+    private enum Parameters {
+        case success(JSONValue)
+        case failure(String)
+    }
+
+    /// The request's JSON object merged over the defaults, or why it cannot be.
+    private static func parameters(_ content: [UInt8], defaults: [String: JSONValue], finalDefaults: Bool) -> Parameters {
+        var given: [String: JSONValue] = [:]
+        if !content.isEmpty {
+            guard let value = try? JSONValue(parsing: content), case .object(let members) = value else {
+                return .failure("the parameters must be one JSON object")
+            }
+            given = members
+        }
+        if finalDefaults, given.keys.contains(where: { defaults[$0] != nil }) {
+            return .failure("Request defines parameters that are not allowed (e.g., reserved properties).")
+        }
+        return .success(.object(defaults.merging(given) { _, invocation in invocation }))
+    }
+}

@@ -1,0 +1,246 @@
+public import Crypto
+public import Foundation
+import Synchronization
+public import TabulaAttestation
+public import TabulaWire
+
+/// The enclave's monitor: the only holder of its long-term keys and of its attestation.
+///
+/// It holds an identity signing key (P-256), made fresh at every start and bound to the TEE's
+/// evidence through the identity certificate, and the HPKE keys that clients seal requests to.
+/// HPKE keys live in epochs: a new epoch (new keys, new key ids) starts every ``Configuration/rotation``;
+/// the previous epoch's keys still open requests for ``Configuration/grace`` after it ended, then
+/// are dropped. Each epoch remembers the requests it opened, so a replayed request is refused.
+/// Nothing outside this type can read a private key: the rest of the enclave asks it to open,
+/// sign and issue.
+public final class Monitor: Sendable {
+    public struct Configuration: Sendable {
+        /// How long an epoch's keys are current.
+        public var rotation: Duration
+        /// How long after its epoch ended a key still opens requests (clients with a stale bundle).
+        public var grace: Duration
+        /// How long the identity certificate is valid.
+        public var validity: Duration
+
+        public init(rotation: Duration = .seconds(3600), grace: Duration = .seconds(600), validity: Duration = .seconds(86_400 * 365)) {
+            self.rotation = rotation
+            self.grace = grace
+            self.validity = validity
+        }
+    }
+
+    /// `sgx`, `tdx`, `sev-snp`, or `simulated`.
+    public var tee: String { provider.tee }
+    /// The identity certificate without a nonce, made at start.
+    public let identity: IdentityCertificate.Issued
+    public let configuration: Configuration
+    /// When the identity certificate, and every certificate it issues, expires.
+    public let notValidAfter: Date
+    let started: Date
+    private let provider: any TEEProvider
+    private let identityKey: P256.Signing.PrivateKey
+    private let keyring: Mutex<Keyring>
+    private let clock: @Sendable () -> Date
+
+    /// Starts a monitor: a new identity key, its certificate with fresh evidence, the first epoch.
+    ///
+    /// - Parameter clock: the time source; tests pass a settable one to exercise rotation.
+    public static func start(
+        provider: any TEEProvider, configuration: Configuration = Configuration(),
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) async throws -> Monitor {
+        guard configuration.rotation > .zero, configuration.grace >= .zero else {
+            throw EnclaveError(.invalidConfiguration, "the key rotation period must be positive and the grace period not negative")
+        }
+        let key = P256.Signing.PrivateKey()
+        let now = clock()
+        let identity = try await IdentityCertificate.issue(
+            identityKey: key, provider: provider, nonce: nil,
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(configuration.validity.seconds))
+        return try Monitor(provider: provider, identityKey: key, identity: identity, configuration: configuration, started: now, clock: clock)
+    }
+
+    private init(provider: any TEEProvider, identityKey: P256.Signing.PrivateKey, identity: IdentityCertificate.Issued, configuration: Configuration, started: Date, clock: @escaping @Sendable () -> Date) throws {
+        self.provider = provider
+        self.identityKey = identityKey
+        self.identity = identity
+        self.configuration = configuration
+        self.started = started
+        self.notValidAfter = started.addingTimeInterval(configuration.validity.seconds)
+        self.clock = clock
+        let base = UInt8.random(in: 0...UInt8.max)
+        let first = try Epoch(number: 0, starts: started, rotation: configuration.rotation, keyIDBase: base, identityKey: identityKey)
+        self.keyring = Mutex(Keyring(current: first, previous: nil, keyIDBase: base))
+    }
+
+    /// The identity key's public half: what receipts and certificates are checked with.
+    public var identityPublicKey: P256.Signing.PublicKey { identityKey.publicKey }
+
+    // MARK: Attestation
+
+    /// The attestation bundle: evidence, identity certificate, and the current epoch's signed keys.
+    ///
+    /// - Parameter nonce: up to 64 bytes from the client; when given, fresh evidence and a fresh
+    ///   certificate carry it, proving the evidence is no older than the client's request.
+    public func bundle(nonce: [UInt8]? = nil) async throws -> AttestationBundle {
+        let identity: IdentityCertificate.Issued
+        if let nonce {
+            let now = clock()
+            identity = try await IdentityCertificate.issue(
+                identityKey: identityKey, provider: provider, nonce: nonce,
+                notValidBefore: now.addingTimeInterval(-60), notValidAfter: notValidAfter)
+        } else {
+            identity = self.identity
+        }
+        let epoch = currentEpoch()
+        return AttestationBundle(
+            tee: tee, evidence: Data(identity.evidence).base64EncodedString(), certificate: identity.pem,
+            keyConfigs: Data(epoch.list).base64EncodedString(), keyConfigsSignature: Data(epoch.signature).base64EncodedString(),
+            epoch: epoch.number, expires: epoch.expires)
+    }
+
+    /// The current epoch's `application/ohttp-keys` list (what `/.well-known/ohttp-gateway` serves).
+    public var keyConfigurations: [UInt8] { currentEpoch().list }
+
+    /// The current key epoch's number.
+    public var epoch: UInt64 { currentEpoch().number }
+
+    /// Issues the certificate of a loaded function, signed by the identity key.
+    func functionCertificate(_ claims: FunctionClaims) throws -> String {
+        let now = clock()
+        return try FunctionCertificate.issue(claims, identityKey: identityKey, notValidBefore: now.addingTimeInterval(-60), notValidAfter: notValidAfter)
+    }
+
+    /// An ECDSA P-256/SHA-256 signature (DER) by the identity key.
+    func sign(_ message: [UInt8]) throws -> [UInt8] {
+        Array(try identityKey.signature(for: message).derRepresentation)
+    }
+
+    // MARK: Opening requests
+
+    /// A request opened by one of the epoch keys.
+    struct Opened {
+        var request: [UInt8]
+        var context: ObliviousHTTP.ServerContext
+        var epoch: UInt64
+    }
+
+    /// Opens a sealed request: finds the key its header names, decrypts, and refuses a replay.
+    func open(_ sealed: [UInt8]) throws(EnclaveError) -> Opened {
+        guard let keyID = sealed.first else {
+            throw EnclaveError(.sealedRequest, "the sealed request is empty")
+        }
+        let now = clock()
+        let found: (GatewayKeyEntry)? = keyring.withLock { keyring in
+            keyring.advance(to: now, configuration: configuration, started: started, identityKey: identityKey)
+            return keyring.key(id: keyID)
+        }
+        guard let (key, epoch) = found else {
+            throw EnclaveError(.sealedRequest, "the request is sealed to key \(keyID), which this enclave does not have (unknown, or erased after its epoch); fetch the attestation bundle again")
+        }
+        let opened: (request: [UInt8], context: ObliviousHTTP.ServerContext)
+        do {
+            opened = try key.decapsulateRequest(sealed)
+        } catch let error as WireError {
+            throw EnclaveError(.sealedRequest, "the sealed request cannot be opened: \(error.message)")
+        } catch {
+            throw EnclaveError(.sealedRequest, "the sealed request cannot be opened: \(error)")
+        }
+        // Only requests that authenticate are remembered, so garbage cannot fill the set.
+        let fingerprint = Array(SHA256.hash(data: sealed).prefix(16))
+        let fresh = keyring.withLock { $0.remember(fingerprint, epoch: epoch) }
+        guard fresh else {
+            throw EnclaveError(.replayedRequest, "this sealed request was already received; seal every invocation afresh")
+        }
+        return Opened(request: opened.request, context: opened.context, epoch: epoch)
+    }
+
+    private func currentEpoch() -> Epoch {
+        let now = clock()
+        return keyring.withLock { keyring in
+            keyring.advance(to: now, configuration: configuration, started: started, identityKey: identityKey)
+            return keyring.current
+        }
+    }
+}
+
+typealias GatewayKeyEntry = (key: ObliviousHTTP.GatewayKey, epoch: UInt64)
+
+extension Monitor {
+    /// The keys of one epoch, their signed list, and the requests they opened.
+    struct Epoch: Sendable {
+        let number: UInt64
+        let starts: Date
+        let ends: Date
+        let keys: [ObliviousHTTP.GatewayKey]
+        let list: [UInt8]
+        let signature: [UInt8]
+        let expires: String
+        /// The first 16 bytes of SHA-256 of each request opened, for replay detection.
+        var seen: Set<[UInt8]> = []
+
+        /// New keys: X25519 (the default suite) and X-Wing (post-quantum hybrid), each accepting
+        /// AES-128-GCM and ChaCha20-Poly1305; key ids advance by two per epoch, so the ids of the
+        /// current and the previous epoch never collide.
+        init(number: UInt64, starts: Date, rotation: Duration, keyIDBase: UInt8, identityKey: P256.Signing.PrivateKey) throws {
+            self.number = number
+            self.starts = starts
+            self.ends = starts.addingTimeInterval(rotation.seconds)
+            let id = keyIDBase &+ UInt8(truncatingIfNeeded: number &* 2)
+            keys = [
+                try .generate(keyID: id, kem: .x25519HKDFSHA256),
+                try .generate(keyID: id &+ 1, kem: .xWing),
+            ]
+            list = KeyConfiguration.encodeList(keys.map(\.configuration))
+            expires = ends.formatted(.iso8601)
+            signature = Array(try identityKey.signature(for: AttestationBundle.signedMessage(epoch: number, expires: expires, keyConfigs: list)).derRepresentation)
+        }
+    }
+
+    /// The current epoch and the previous one while its grace period lasts.
+    struct Keyring: Sendable {
+        var current: Epoch
+        var previous: Epoch?
+        let keyIDBase: UInt8
+
+        /// Starts the epoch `now` falls in, if it is not the current one, and drops the previous
+        /// epoch's keys once their grace period is over.
+        mutating func advance(to now: Date, configuration: Configuration, started: Date, identityKey: P256.Signing.PrivateKey) {
+            let elapsed = max(0, now.timeIntervalSince(started))
+            let number = UInt64(elapsed / configuration.rotation.seconds)
+            if number > current.number {
+                let starts = started.addingTimeInterval(Double(number) * configuration.rotation.seconds)
+                // Key generation cannot fail for these built-in suites; keep the old epoch if it does.
+                if let next = try? Epoch(number: number, starts: starts, rotation: configuration.rotation, keyIDBase: keyIDBase, identityKey: identityKey) {
+                    previous = number == current.number + 1 ? current : nil
+                    current = next
+                }
+            }
+            if let previous, now >= previous.ends.addingTimeInterval(configuration.grace.seconds) {
+                self.previous = nil
+            }
+        }
+
+        func key(id: UInt8) -> GatewayKeyEntry? {
+            for epoch in [current] + (previous.map { [$0] } ?? []) {
+                if let key = epoch.keys.first(where: { $0.keyID == id }) { return (key, epoch.number) }
+            }
+            return nil
+        }
+
+        /// Records a request; `false` when it was seen before (or its epoch is gone meanwhile).
+        mutating func remember(_ fingerprint: [UInt8], epoch: UInt64) -> Bool {
+            if current.number == epoch { return current.seen.insert(fingerprint).inserted }
+            if previous?.number == epoch { return previous!.seen.insert(fingerprint).inserted }
+            return false
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as `TimeInterval`.
+    var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}

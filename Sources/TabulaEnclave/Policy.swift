@@ -1,0 +1,61 @@
+import Crypto
+public import TabulaWire
+
+/// What a function's owner allows, enforced by the enclave on every invocation.
+///
+/// The control plane reads the policy from the action's annotations and hands it to the enclave
+/// with the module; its digest goes into the function certificate, so a client sees the policy it
+/// is trusting. The owner's namespace may always invoke its functions.
+public struct Policy: Sendable, Hashable {
+    /// Namespaces besides the owner's that may invoke the function; `nil` or empty: the owner only.
+    public var invokers: [String]?
+    /// Refuse plain (unsealed) invocations: parameters must reach the function only through the
+    /// enclave's end-to-end encryption.
+    public var requireConfidential: Bool
+
+    public init(invokers: [String]? = nil, requireConfidential: Bool = false) {
+        self.invokers = invokers
+        self.requireConfidential = requireConfidential
+    }
+
+    /// Whether `caller` may invoke a function that `owner` owns.
+    public func allows(caller: String, owner: String) -> Bool {
+        caller == owner || invokers?.contains(caller) == true
+    }
+}
+
+extension FunctionDefinition {
+    /// The policy, capabilities and limits as canonical JSON: what the policy digest covers.
+    public var policyDocument: JSONValue {
+        var capabilities: [JSONValue] = []
+        if self.capabilities.contains(.clock) { capabilities.append("clock") }
+        if self.capabilities.contains(.random) { capabilities.append("random") }
+        return [
+            "invokers": .array((policy.invokers ?? []).sorted().map(JSONValue.string)),
+            "requireConfidential": .bool(policy.requireConfidential),
+            "capabilities": .array(capabilities),
+            "limits": limitsDocument,
+        ]
+    }
+
+    /// The limits a client can see in the function certificate.
+    public var limitsDocument: JSONValue {
+        .object(limitsClaims.mapValues(JSONValue.integer))
+    }
+
+    var limitsClaims: [String: Int64] {
+        var claims: [String: Int64] = [
+            "timeout": limits.timeoutMilliseconds,
+            "memory": Int64(limits.memory >> 20),
+            "logs": Int64(limits.logs >> 20),
+            "concurrency": Int64(maxSandboxes),
+        ]
+        if let fuel = limits.fuel { claims["fuel"] = Int64(clamping: fuel) }
+        return claims
+    }
+
+    /// SHA-256 of ``policyDocument``'s canonical encoding.
+    public var policyDigest: [UInt8] {
+        Array(SHA256.hash(data: policyDocument.encoded))
+    }
+}

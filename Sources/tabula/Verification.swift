@@ -1,0 +1,90 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import TabulaAttestation
+import TabulaClient
+import TabulaWire
+
+/// The reference values a confidential command checks the server against.
+struct Verification: ParsableArguments {
+    @Flag(help: "Accept simulated attestation (a server without TEE hardware): for development only, it proves nothing.")
+    var allowSimulated = false
+
+    @Option(help: ArgumentHelp("An appraisal policy (JSON: tees, measurements, allowDebug, allowSimulated); see docs/attestation.md.", valueName: "file"))
+    var policy: String?
+
+    @Option(help: ArgumentHelp("The module you expect the action to run: its SHA-256 must match the function certificate.", valueName: "file"))
+    var module: String?
+
+    @Option(help: ArgumentHelp("The SHA-256 (hex) of the module you expect the action to run.", valueName: "hex"))
+    var digest: String?
+
+    /// The appraisal policy: the file's, or the default (no debug TEEs, no simulated evidence),
+    /// with `--allow-simulated` applied.
+    func appraisalPolicy() throws -> AppraisalPolicy {
+        var appraisal = try policy.map { path in
+            do {
+                return try JSONDecoder().decode(AppraisalPolicy.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            } catch {
+                throw ValidationError("cannot read the policy \(path): \(error.localizedDescription)")
+            }
+        } ?? AppraisalPolicy()
+        if allowSimulated { appraisal.allowSimulated = true }
+        return appraisal
+    }
+
+    /// The module digest `--module` or `--digest` names, if any.
+    func expectedDigest() throws -> [UInt8]? {
+        if let module {
+            guard let bytes = FileManager.default.contents(atPath: module) else {
+                throw ValidationError("cannot read the module \(module)")
+            }
+            return Array(SHA256.hash(data: bytes))
+        }
+        if let digest {
+            guard let bytes = [UInt8](hex: digest.hasPrefix("sha-256=") ? String(digest.dropFirst(8)) : digest), bytes.count == 32 else {
+                throw ValidationError("--digest must be 64 hex digits (a SHA-256)")
+            }
+            return bytes
+        }
+        return nil
+    }
+
+    /// Any encodable value as JSON.
+    static func json(_ value: some Encodable) -> JSONValue {
+        (try? JSONValue(parsing: JSONValue.encode(value))) ?? .null
+    }
+
+    /// One line: what was attested, the function's module, and the receipt.
+    static func summary(_ enclave: AttestedEnclave, _ function: AttestedFunction, receipt: Receipt?) -> String {
+        var line = "attestation: \(enclave.summary); function /\(function.claims.namespace)/\(function.claims.name) module sha-256=\(function.claims.moduleDigest.prefix(16))…"
+        if let receipt {
+            line += "; receipt verified (sandbox \(receipt.sandbox), invocation \(receipt.sequence))"
+        }
+        return line
+    }
+}
+
+/// Tickets of confidential invocations that answered later: kept owner-only in the data
+/// directory, so that `tabula activation result ID` can open the sealed result.
+enum Tickets {
+    static func directory() throws -> URL {
+        let url = try DataDirectory.prepare(DataDirectory.default).appendingPathComponent("confidential")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return url
+    }
+
+    static func save(_ ticket: ConfidentialTicket) throws {
+        let file = try directory().appendingPathComponent("\(ticket.activationId).json")
+        guard FileManager.default.createFile(atPath: file.path, contents: JSONValue.encode(ticket), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(file.path): the sealed result could not be opened later")
+        }
+    }
+
+    static func load(_ activationID: String) -> ConfidentialTicket? {
+        guard let directory = try? directory(),
+              let data = FileManager.default.contents(atPath: directory.appendingPathComponent("\(activationID).json").path)
+        else { return nil }
+        return try? JSONDecoder().decode(ConfidentialTicket.self, from: data)
+    }
+}
