@@ -19,12 +19,53 @@ struct ServeTests {
         let create = try RunCommandTests.tabula(["action", "create", "hasher", "examples/c/hasher.wasm"], environment: environment)
         #expect(create.status == 0, "\(create.stderr)")
         #expect(create.stdout.contains("ok: created action hasher"))
-        let invoke = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result"], environment: environment)
+        let invoke = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result", "--plain"], environment: environment)
         #expect(invoke.status == 0, "\(invoke.stderr)")
         #expect(invoke.stdout.contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
         let list = try RunCommandTests.tabula(["activation", "list", "--json"], environment: environment)
         #expect(list.status == 0)
         #expect(list.stdout.contains("hasher"))
+    }
+
+    @Test func invokeIsConfidentialByDefaultAndRefusesSimulatedAttestationUnlessAllowed() async throws {
+        let server = try await ServerProcess()
+        defer { _ = server.terminate(); server.removeData() }
+        #expect(server.stderr.contains("SIMULATED"), "the server warns that attestation is simulated")
+        let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
+        #expect(try RunCommandTests.tabula(["action", "create", "hasher", "examples/c/hasher.wasm"], environment: environment).status == 0)
+
+        let refused = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result"], environment: environment)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("simulated"), "\(refused.stderr)")
+
+        let sealed = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result", "--allow-simulated", "--module", "examples/c/hasher.wasm"], environment: environment)
+        #expect(sealed.status == 0, "\(sealed.stderr)")
+        #expect(sealed.stdout.contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        #expect(sealed.stdout.contains("attestation: SIMULATED"))
+        #expect(sealed.stdout.contains("receipt verified"))
+
+        let otherModule = try RunCommandTests.tabula(["action", "invoke", "hasher", "--result", "--allow-simulated", "--module", "examples/echo.wat"], environment: environment)
+        #expect(otherModule.status == 1)
+        #expect(otherModule.stderr.contains("not the expected"), "\(otherModule.stderr)")
+
+        let accepted = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--allow-simulated", "--json"], environment: environment)
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        let id = try #require(try JSONValue(parsing: accepted.stdout)["activationId"]?.stringValue)
+        var result = try RunCommandTests.tabula(["activation", "result", id], environment: environment)
+        for _ in 0..<50 where result.status != 0 {
+            try await Task.sleep(for: .milliseconds(100))
+            result = try RunCommandTests.tabula(["activation", "result", id], environment: environment)
+        }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        #expect(result.stdout.contains("receipt verified"))
+
+        let show = try RunCommandTests.tabula(["attest", "show", "hasher", "--allow-simulated", "--json"], environment: environment)
+        #expect(show.status == 0, "\(show.stderr)")
+        let report = try JSONValue(parsing: show.stdout)
+        #expect(report["tee"] == "simulated")
+        #expect(report["function"]?["name"] == "hasher")
+        #expect(try RunCommandTests.tabula(["attest", "show"], environment: environment).status == 1)
     }
 
     @Test func acknowledgedActionsSurviveSIGKILL() async throws {

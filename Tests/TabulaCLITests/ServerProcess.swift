@@ -7,6 +7,7 @@ final class ServerProcess: Sendable {
     let port: Int
     private let process: Process
     private let output = Output()
+    private let errorOutput = Output()
 
     /// What the process printed so far; the pipe's handler appends to it from another thread.
     private final class Output: Sendable {
@@ -18,6 +19,7 @@ final class ServerProcess: Sendable {
         get throws { try String(contentsOf: dataDirectory.appendingPathComponent("auth"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
     }
     var stdout: String { output.text.withLock { $0 } }
+    var stderr: String { errorOutput.text.withLock { $0 } }
 
     /// Starts the server and waits until it listens.
     init(dataDirectory: URL? = nil) async throws {
@@ -28,11 +30,13 @@ final class ServerProcess: Sendable {
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path]
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        let errorPipe = Pipe()
+        process.standardError = errorPipe
+        for (pipe, output) in [(pipe, self.output), (errorPipe, self.errorOutput)] {
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            }
         }
         try process.run()
         let deadline = ContinuousClock.now + .seconds(60)
