@@ -3,17 +3,18 @@ public import TabulaWire
 
 /// Hardware evidence of any supported kind, recognised from its bytes and verified.
 ///
-/// An AMD SEV-SNP attestation report is exactly 1184 bytes and needs its VCEK; anything else is
-/// read as an Intel DCAP quote (SGX v3, TDX v4 and v5). Hex text, with or without `0x`, is
+/// Evidence that begins with `TABULA-SIMULATED` is ``SimulatedTEE``'s (from a machine without TEE
+/// hardware); an AMD SEV-SNP attestation report is exactly 1184 bytes and needs its VCEK; anything
+/// else is read as an Intel DCAP quote (SGX v3, TDX v4 and v5). Hex text, with or without `0x`, is
 /// accepted as well as binary.
 public enum Evidence {
     /// The claims that every kind of evidence has, plus the kind's own fields.
     public struct Claims: Sendable, Hashable {
-        /// `sgx`, `tdx` or `sev-snp`.
+        /// `sgx`, `tdx`, `sev-snp` or `simulated`.
         public var tee: String
         public var version: Int
         public var reportData: [UInt8]
-        /// MRENCLAVE, MRTD or the SNP launch measurement.
+        /// MRENCLAVE, MRTD, the SNP launch measurement, or the simulated TEE's constant.
         public var measurement: [UInt8]
         public var debug: Bool
         /// TEE-specific fields, as JSON (hex for byte strings).
@@ -40,7 +41,20 @@ public enum Evidence {
     /// Verifies evidence at `time`: every signature and certificate chain up to the pinned vendor roots.
     ///
     /// - Parameter certificate: the VCEK or VLEK (DER or PEM), required for SEV-SNP reports.
+    /// Simulated evidence verifies when its platform key signed it; the claims say `simulated`, and
+    /// their fields hold the platform key's hash and a notice that it proves nothing.
     public static func verify(_ evidence: [UInt8], certificate: [UInt8]?, at time: Date) async throws -> Claims {
+        if SimulatedEvidence.recognises(evidence) {
+            let simulated = try SimulatedEvidence(bytes: evidence)
+            let platformKey = try simulated.verify()
+            return Claims(
+                tee: "simulated", version: Int(simulated.version), reportData: simulated.reportData,
+                measurement: simulated.measurement, debug: false,
+                fields: [
+                    "platformKey": .string(SimulatedTEE.keyID(platformKey)),
+                    "notice": .string("simulated evidence from a machine without TEE hardware: it proves nothing about where the code runs"),
+                ])
+        }
         if evidence.count == SNPReport.size {
             guard let certificate else {
                 throw AttestationError(.unsupported, "this is an SEV-SNP report: give its VCEK or VLEK certificate (--cert)")
@@ -69,6 +83,14 @@ public enum Evidence {
         return Claims(
             tee: claims.tee.rawValue, version: Int(claims.version), reportData: Array(claims.reportData),
             measurement: Array(claims.measurement), debug: claims.debug, fields: fields)
+    }
+
+    /// The report data of `evidence`, read without verifying anything: for checks that should come
+    /// before the (costlier) verification and name a binding failure as such.
+    static func unverifiedReportData(_ evidence: [UInt8]) throws -> [UInt8] {
+        if SimulatedEvidence.recognises(evidence) { return try SimulatedEvidence(bytes: evidence).reportData }
+        if evidence.count == SNPReport.size { return try SNPReport(bytes: evidence).reportData }
+        return Array(try Quote(bytes: evidence).reportData)
     }
 
     /// DER from DER or PEM.
