@@ -149,7 +149,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TabulaCLITests",
-            dependencies: ["tabula", "TabulaClient", "TabulaWire"],
+            dependencies: [
+                "tabula", "TabulaClient", "TabulaWire", "TabulaAttestation",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: settings
         ),
     ]

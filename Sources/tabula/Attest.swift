@@ -64,8 +64,8 @@ struct Attest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify evidence and appraise it against a policy.",
             discussion: """
-                FILE is an Intel DCAP quote (SGX v3, TDX v4/v5) or an AMD SEV-SNP report (1184 bytes, \
-                needs --cert), binary or hex text. Signatures and certificate chains are checked up to \
+                FILE is an Intel DCAP quote (SGX v3, TDX v4/v5), an AMD SEV-SNP report (1184 bytes, \
+                needs --cert), or Tabula's simulated evidence, binary or hex text. Signatures and certificate chains are checked up to \
                 the pinned Intel and AMD roots. Without --policy, the default policy refuses debug-mode \
                 TEEs and simulated evidence. Exits 0 only when the evidence verifies and the policy holds.
                 """
@@ -83,6 +83,9 @@ struct Attest: AsyncParsableCommand {
         @Option(help: "An appraisal policy (JSON).")
         var policy: String?
 
+        @Flag(help: "Accept simulated evidence (from a server without TEE hardware); it proves nothing.")
+        var allowSimulated = false
+
         @Flag(help: "Print the result as JSON.")
         var json = false
 
@@ -98,7 +101,8 @@ struct Attest: AsyncParsableCommand {
             }
             let evidence = Evidence.bytes(from: try Self.read(file))
             let certificate = try cert.map(Self.read)
-            let appraisal = try policy.map { try JSONDecoder().decode(AppraisalPolicy.self, from: Data(try Self.read($0))) } ?? AppraisalPolicy()
+            var appraisal = try policy.map { try JSONDecoder().decode(AppraisalPolicy.self, from: Data(try Self.read($0))) } ?? AppraisalPolicy()
+            if allowSimulated { appraisal.allowSimulated = true }
 
             var report: [String: JSONValue] = [:]
             var passed = false

@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Crypto
+import TabulaAttestation
 import TabulaClient
 import TabulaWire
 
@@ -66,6 +68,61 @@ struct ServeTests {
         #expect(report["tee"] == "simulated")
         #expect(report["function"]?["name"] == "hasher")
         #expect(try RunCommandTests.tabula(["attest", "show"], environment: environment).status == 1)
+    }
+
+    @Test func sdkVerifiesEveryLinkOfTheChain() async throws {
+        let server = try await ServerProcess()
+        defer { _ = server.terminate(); server.removeData() }
+        let client = Client(apiHost: server.apiHost, auth: try Credentials(parsing: try server.auth))
+        try await client.putAction(name: "echo", module: try example("echo.wat"), isText: true)
+
+        let refused = await #expect(throws: ClientError.self) { try await client.attest() }
+        #expect(refused?.code == .attestationFailed)
+        let enclave = try await client.attest(policy: AppraisalPolicy(allowSimulated: true))
+        #expect(enclave.tee == "simulated")
+        #expect(enclave.summary.hasPrefix("SIMULATED"))
+        let strict = await #expect(throws: ClientError.self) {
+            try await client.attest(policy: AppraisalPolicy(measurements: [String(repeating: "00", count: 48)], allowSimulated: true))
+        }
+        #expect(strict?.message.contains("reference measurements") == true)
+
+        let wrongModule = await #expect(throws: ClientError.self) {
+            try await client.verifyFunction(name: "echo", enclave: enclave, expectedDigest: [UInt8](repeating: 1, count: 32))
+        }
+        #expect(wrongModule?.code == .verificationFailed)
+        let function = try await client.verifyFunction(name: "echo", enclave: enclave)
+
+        guard case .completed(let reply) = try await client.invokeConfidential(name: "echo", parameters: ["n": 7], enclave: enclave, function: function) else {
+            Issue.record("a blocking invocation of echo completes")
+            return
+        }
+        #expect(reply.succeeded)
+        #expect(reply.result?.result == ["n": 7])
+        #expect(reply.receipt?.moduleDigest == function.claims.moduleDigest)
+
+        guard case .accepted(let ticket) = try await client.invokeConfidential(name: "echo", parameters: ["later": 1], enclave: enclave, function: function, blocking: false) else {
+            Issue.record("a non-blocking invocation is accepted")
+            return
+        }
+        var opened: ConfidentialReply?
+        for _ in 0..<100 where opened == nil {
+            opened = try await client.confidentialResult(ticket)
+            if opened == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(opened?.result?.result == ["later": 1])
+
+        // A receipt that does not match what the client verified is refused.
+        var otherModule = ticket
+        otherModule.function.moduleDigest = String(repeating: "ab", count: 32)
+        let mismatch = await #expect(throws: ClientError.self) { try await client.confidentialResult(otherModule) }
+        #expect(mismatch?.code == .verificationFailed)
+        var otherKey = ticket
+        otherKey.identityKey = P256.Signing.PrivateKey().publicKey.x963Representation.base64EncodedString()
+        let unsigned = await #expect(throws: ClientError.self) { try await client.confidentialResult(otherKey) }
+        #expect(unsigned?.message.contains("not signed by the attested identity key") == true)
+        var otherRequest = ticket
+        otherRequest.requestDigest = String(repeating: "cd", count: 32)
+        await #expect(throws: ClientError.self) { try await client.confidentialResult(otherRequest) }
     }
 
     @Test func acknowledgedActionsSurviveSIGKILL() async throws {
