@@ -1,0 +1,175 @@
+import Crypto
+import Foundation
+@testable import TabulaAttestation
+import TabulaWire
+import Testing
+
+@Suite("Identity certificate")
+struct IdentityCertificateTests {
+    static let now = Date(timeIntervalSince1970: 1_780_272_000)
+    static let start = now.addingTimeInterval(-3600)
+    static let end = now.addingTimeInterval(86400)
+
+    static func issue(
+        key: P256.Signing.PrivateKey = P256.Signing.PrivateKey(), nonce: [UInt8]? = nil
+    ) async throws -> IdentityCertificate.Issued {
+        try await IdentityCertificate.issue(
+            identityKey: key, provider: SimulatedTEE.ephemeral(), nonce: nonce, notValidBefore: start, notValidAfter: end)
+    }
+
+    /// Verifies and returns the error's code, or nil when verification succeeded.
+    static func failure(
+        _ certificate: [UInt8], nonce: [UInt8]? = nil, at time: Date = now
+    ) async -> AttestationError.Code? {
+        do {
+            _ = try await IdentityCertificate.verify(certificate, nonce: nonce, at: time)
+            return nil
+        } catch let error as AttestationError {
+            return error.code
+        } catch {
+            Issue.record("not an AttestationError: \(error)")
+            return .unsupported
+        }
+    }
+
+    @Test func roundTripWithoutNonce() async throws {
+        let key = P256.Signing.PrivateKey()
+        let issued = try await Self.issue(key: key)
+        #expect(issued.pem.hasPrefix("-----BEGIN CERTIFICATE-----"))
+        for form in [issued.der, Array(issued.pem.utf8)] {
+            let verified = try await IdentityCertificate.verify(form, nonce: nil, at: Self.now)
+            #expect(verified.publicKey.rawRepresentation == key.publicKey.rawRepresentation)
+            #expect(verified.nonce == nil)
+            #expect(verified.der == issued.der)
+            #expect(verified.claims.tee == "simulated")
+            #expect(AppraisalPolicy().appraise(verified.claims).count == 1)
+            let claims = IdentityCertificate.Claims(publicKeyHash: Array(SHA256.hash(data: key.publicKey.derRepresentation)), nonce: nil)
+            #expect(verified.claims.reportData == Array(SHA256.hash(data: claims.encoded)) + [UInt8](repeating: 0, count: 32))
+        }
+        let claims = try await Evidence.verify(issued.evidence, certificate: nil, at: Self.now)
+        #expect(claims.tee == "simulated")
+    }
+
+    @Test func roundTripWithNonce() async throws {
+        let nonce = Array("a fresh nonce from the client".utf8)
+        let issued = try await Self.issue(nonce: nonce)
+        let verified = try await IdentityCertificate.verify(issued.der, nonce: nonce, at: Self.now)
+        #expect(verified.nonce == nonce)
+        // Without an expected nonce the certificate still verifies and reports its nonce.
+        #expect(try await IdentityCertificate.verify(issued.der, nonce: nil, at: Self.now).nonce == nonce)
+    }
+
+    @Test func wrongOrMissingNonce() async throws {
+        let issued = try await Self.issue(nonce: [1, 2, 3])
+        #expect(await Self.failure(issued.der, nonce: [1, 2, 4]) == .bindingMismatch)
+        #expect(await Self.failure(issued.der, nonce: []) == .bindingMismatch)
+        let withoutNonce = try await Self.issue()
+        #expect(await Self.failure(withoutNonce.der, nonce: [1, 2, 3]) == .bindingMismatch)
+    }
+
+    @Test func claimsFormatIsTheInteroperableOne() throws {
+        let hash = [UInt8](repeating: 0xAB, count: 32)
+        let claims = IdentityCertificate.Claims(publicKeyHash: hash, nonce: [9])
+        // {"nonce": h'09', "pubkey-hash": h'<[1, h'ab…']>'}, keys in deterministic order.
+        let expected = "a2" + "65" + Array("nonce".utf8).hex + "4109" + "6b" + Array("pubkey-hash".utf8).hex
+            + "5824" + "820158" + "20" + hash.hex
+        #expect(claims.encoded.hex == expected)
+        #expect(try IdentityCertificate.Claims(decoding: claims.encoded) == claims)
+    }
+
+    @Test func evidenceBindingAnotherKey() async throws {
+        let key = P256.Signing.PrivateKey()
+        let other = P256.Signing.PrivateKey()
+        let claims = IdentityCertificate.Claims(publicKeyHash: Array(SHA256.hash(data: other.publicKey.derRepresentation)), nonce: nil).encoded
+        let evidence = try await SimulatedTEE.ephemeral().evidence(reportData: IdentityCertificate.Claims.reportData(binding: claims))
+        let forged = try IdentityCertificate.make(
+            identityKey: key, claims: claims, evidence: evidence, notValidBefore: Self.start, notValidAfter: Self.end)
+        #expect(await Self.failure(forged) == .bindingMismatch)
+    }
+
+    @Test func evidenceOverOtherClaims() async throws {
+        let key = P256.Signing.PrivateKey()
+        let claims = IdentityCertificate.Claims(publicKeyHash: Array(SHA256.hash(data: key.publicKey.derRepresentation)), nonce: nil).encoded
+        let evidence = try await SimulatedTEE.ephemeral().evidence(reportData: [UInt8](repeating: 0, count: 64))
+        let forged = try IdentityCertificate.make(
+            identityKey: key, claims: claims, evidence: evidence, notValidBefore: Self.start, notValidAfter: Self.end)
+        #expect(await Self.failure(forged) == .bindingMismatch)
+    }
+
+    @Test func evidenceWithABadSignature() async throws {
+        let key = P256.Signing.PrivateKey()
+        let claims = IdentityCertificate.Claims(publicKeyHash: Array(SHA256.hash(data: key.publicKey.derRepresentation)), nonce: nil).encoded
+        var evidence = try await SimulatedTEE.ephemeral().evidence(reportData: IdentityCertificate.Claims.reportData(binding: claims))
+        evidence[20] ^= 0x01  // in the measurement: covered by the platform signature
+        let forged = try IdentityCertificate.make(
+            identityKey: key, claims: claims, evidence: evidence, notValidBefore: Self.start, notValidAfter: Self.end)
+        #expect(await Self.failure(forged) == .badSignature)
+    }
+
+    @Test func everyTamperedByteFails() async throws {
+        let issued = try await Self.issue(nonce: [7, 7, 7])
+        for index in issued.der.indices {
+            var tampered = issued.der
+            tampered[index] ^= 0x01
+            if await Self.failure(tampered, nonce: [7, 7, 7]) == nil {
+                Issue.record("byte \(index) flipped still verifies")
+            }
+        }
+        for length in stride(from: 0, to: issued.der.count, by: 7) {
+            #expect(await Self.failure(Array(issued.der.prefix(length))) == .malformed)
+        }
+    }
+
+    /// swift-certificates accepts a signature BIT STRING that declares an unused bit; the byte is not signed.
+    @Test func signatureBitStringWithUnusedBitsFails() async throws {
+        var der = try await Self.issue().der
+        let index = try #require(der.indices.dropFirst(2).first { der[$0 - 2] == 0x03 && Int(der[$0 - 1]) == der.count - $0 && der[$0] == 0 })
+        der[index] = 1
+        #expect(await Self.failure(der) == .malformed)
+    }
+
+    @Test func outsideTheValidityPeriod() async throws {
+        let issued = try await Self.issue()
+        #expect(await Self.failure(issued.der, at: Self.end.addingTimeInterval(1)) == .untrustedChain)
+        #expect(await Self.failure(issued.der, at: Self.start.addingTimeInterval(-1)) == .untrustedChain)
+        #expect(await Self.failure(issued.der, at: Self.end) == nil)
+    }
+
+    @Test func garbageAndOtherPEM() async {
+        #expect(await Self.failure([]) == .malformed)
+        #expect(await Self.failure(Array("hello".utf8)) == .malformed)
+        let key = Array(P256.Signing.PrivateKey().pemRepresentation.utf8)
+        #expect(await Self.failure(key) == .malformed)
+    }
+
+    @Test func providerMustReturn64ByteReportData() async {
+        struct Broken: TEEProvider {
+            var tee: String { "simulated" }
+            func evidence(reportData: [UInt8]) async throws -> [UInt8] {
+                try await SimulatedTEE.ephemeral().evidence(reportData: [UInt8](repeating: 1, count: 64))
+            }
+        }
+        await #expect(throws: AttestationError.self) {
+            _ = try await IdentityCertificate.issue(
+                identityKey: P256.Signing.PrivateKey(), provider: Broken(), nonce: nil,
+                notValidBefore: Self.start, notValidAfter: Self.end)
+        }
+    }
+
+    /// The Gramine sample carries the same extension: its claims decode and its quote binds them.
+    @Test func gramineSampleExtensionDecodes() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("shared/testdata/attestation/ratls/gramine-cert.pem")
+        let der = try IdentityCertificate.der(Array(try Data(contentsOf: url)))
+        let certificate = try DERCertificate(der: der)
+        #expect(certificate.signatureAlgorithm == DERCertificate.ecdsaWithSHA256NullParameters)
+        let value = try #require(certificate.extensionValue(oid: IdentityCertificate.extensionOIDContent))
+        let (quote, encodedClaims) = try IdentityCertificate.parseExtensionValue(value)
+        let claims = try IdentityCertificate.Claims(decoding: encodedClaims)
+        #expect(claims.nonce == nil)
+        #expect(claims.publicKeyHash == Array(SHA256.hash(data: certificate.subjectPublicKeyInfo)))
+        #expect(try Evidence.unverifiedReportData(quote) == IdentityCertificate.Claims.reportData(binding: encodedClaims))
+        #expect(CBOR.tagged(60000, .array([.bytes(quote), .bytes(encodedClaims)])).encoded == value)
+    }
+}
