@@ -51,8 +51,13 @@ let package = Package(
             swiftSettings: settings
         ),
         .target(
+            name: "CPageTracker",
+            path: "Sources/CPageTracker"
+        ),
+        .target(
             name: "TabulaEnclave",
             dependencies: [
+                "CPageTracker",
                 "TabulaWire",
                 "TabulaAttestation",
                 .product(name: "WasmKit", package: "WasmKit"),

@@ -1,5 +1,4 @@
 public import Crypto
-public import Foundation
 public import TabulaAttestation
 public import TabulaWire
 

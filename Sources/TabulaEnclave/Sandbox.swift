@@ -33,6 +33,9 @@ final class Sandbox: @unchecked Sendable {
     private(set) var broken: EnclaveError?
 
     private let deadline = Deadline()
+    /// The pages written since the last rewind; `nil` when the memory cannot be tracked, and the
+    /// rewind compares every page instead.
+    private var pages: DirtyPages?
 
     init(id: Int, module: FunctionModule, limits: Limits, name: String) throws(EnclaveError) {
         self.id = id
@@ -46,7 +49,16 @@ final class Sandbox: @unchecked Sendable {
         wasi.memory = memory
         initializationLogs = try Self.initialize(module: module, instance: instance, store: store, wasi: wasi, limits: limits, name: name, deadline: deadline)
         snapshot = Snapshot(memory: memory, globals: globals)
+        pages = DirtyPages(memory: memory, engine: engine)
     }
+
+    deinit {
+        // Unprotect the memory while its mapping certainly exists, before the store goes.
+        pages = nil
+    }
+
+    /// Whether rewinds follow the pages written (rather than comparing the whole memory).
+    var tracksWrittenPages: Bool { pages != nil }
 
     // MARK: Running an invocation
 
@@ -97,8 +109,9 @@ final class Sandbox: @unchecked Sendable {
         let logsTruncated = wasi.stderrTruncated
 
         let rewindStarted = clock.now
+        let tracked = pages != nil
         let kind = rewind(poisoned: poisoned)
-        let rewind = Rewind(kind: kind, duration: clock.now - rewindStarted)
+        let rewind = Rewind(kind: kind, duration: clock.now - rewindStarted, tracked: tracked)
         return Run(termination: termination, stdout: output.stdout, stderr: output.stderr, logsTruncated: logsTruncated, duration: duration, sequence: sequence, rewind: rewind)
     }
 
@@ -124,7 +137,15 @@ final class Sandbox: @unchecked Sendable {
         } else {
             reason = nil
         }
-        guard let reason else {
+        var failure: String?
+        if reason == nil, let pages {
+            if let restored = pages.restore(from: snapshot.contents) {
+                snapshot.restore(globals: globals)
+                return .inPlace(chunks: restored)
+            }
+            failure = "a written page could not be write-protected again"
+        }
+        guard let reason = reason ?? failure else {
             return .inPlace(chunks: snapshot.rewind(memory: memory, globals: globals))
         }
         do {
@@ -138,6 +159,7 @@ final class Sandbox: @unchecked Sendable {
     /// Replaces the instance with a fresh one from the compiled module, re-runs the
     /// (deterministic) initialisation and checks that it reproduces the snapshot.
     private func rebuild() throws(EnclaveError) {
+        pages = nil
         let built = try Self.instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter)
         wasi.memory = built.memory
         wasi.capabilities = []
@@ -146,6 +168,7 @@ final class Sandbox: @unchecked Sendable {
             throw EnclaveError(.snapshotMismatch, "a rebuilt sandbox of \(name) did not reproduce its snapshot (initialisation is not deterministic); the sandbox is retired")
         }
         (store, instance, entry, memory, globals) = built
+        pages = DirtyPages(memory: memory, engine: engine)
     }
 
     // MARK: Building
@@ -209,6 +232,9 @@ public struct Rewind: Sendable, Hashable {
 
     public var kind: Kind
     public var duration: Duration
+    /// Whether the sandbox tracked the pages written (by write protection), so that the rewind
+    /// touched only those; otherwise it compared every page with the snapshot.
+    public var tracked: Bool
 }
 
 /// Refuses memory growth past the function's limit, and remembers that it did.

@@ -26,6 +26,9 @@ final class Snapshot {
 
     var memoryByteCount: Int { memory.count }
 
+    /// The memory contents at snapshot time, for a rewind that copies only the pages written.
+    var contents: UnsafeRawPointer { UnsafeRawPointer(memory.baseAddress!) }
+
     init(memory live: Memory?, globals: [Global]) {
         let count = live?.byteCount ?? 0
         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: Self.chunkSize)
@@ -70,10 +73,15 @@ final class Snapshot {
                 }
             }
         }
+        restore(globals: globals)
+        return restored
+    }
+
+    /// Puts the mutable globals back as they were.
+    func restore(globals: [Global]) {
         for (global, value) in zip(globals, self.globals) where global.value != value {
             try? global.assign(value)
         }
-        return restored
     }
 
     /// Whether a freshly initialised instance reproduces this snapshot exactly.

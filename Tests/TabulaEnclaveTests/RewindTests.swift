@@ -217,6 +217,46 @@ struct RewindTests {
         }
     }
 
+    @Test func rewindTracksThePagesWrittenEvenWhenTheyHoldTheSameBytes() async throws {
+        try await withEnclave { enclave in
+            // 64 MiB; four stores of zero, which a comparison with the snapshot would not notice.
+            let name = try await enclave.load(probe("""
+                (func (export "main")
+                  (call $begin)
+                  (i32.store (i32.const 1048576) (i32.const 0))
+                  (i32.store (i32.const 9437184) (i32.const 0))
+                  (i32.store (i32.const 33554432) (i32.const 0))
+                  (i32.store (i32.const 67104768) (i32.const 0))
+                  (call $end))
+                """, memory: "1024"), limits: Limits(memory: 64 << 20))
+            for _ in 0..<3 {
+                let invocation = try await enclave.invoke(name, parameters: [:])
+                #expect(invocation.rewind.tracked)
+                guard case .inPlace(let pages) = invocation.rewind.kind else {
+                    Issue.record("expected an in-place rewind, got \(invocation.rewind.kind)")
+                    return
+                }
+                // The four stores, plus the probe's output and iovec pages.
+                #expect(pages >= 5 && pages <= 8, "\(pages) pages")
+            }
+        }
+    }
+
+    @Test func trackedRewindRestoresWhatTheHostWroteAndWhatTheFunctionWrote() async throws {
+        // Input copied in by fd_read (the host) lands in page 1; the function copies it to the last
+        // page. A rewind that missed either would show the first input to the second invocation.
+        try await expectNoLeak(probe("""
+            (func (export "main")
+              (local $i i32)
+              (call $begin)
+              (call $num (i32.load8_u (i32.const 65000)))
+              (call $num (i32.load8_u (i32.const 4096)))
+              (drop (call $read))
+              (memory.copy (i32.const 65000) (i32.const 4096) (i32.const 64))
+              (call $end))
+            """), expected: #"{"status":"success","success":true,"result":{"v":[0,0]}}"#)
+    }
+
     @Test func modulesThatDropSegmentsAreRebuiltWithAReason() async throws {
         try await withEnclave { enclave in
             let name = try await enclave.load(probe("""
