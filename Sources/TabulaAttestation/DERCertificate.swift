@@ -100,6 +100,25 @@ struct DERCertificate: Sendable {
 
     // MARK: Reading
 
+    /// DER from DER or PEM (`CERTIFICATE`): input that starts with a SEQUENCE tag is DER.
+    static func der(_ input: [UInt8]) throws(AttestationError) -> [UInt8] {
+        guard input.first != 0x30 else { return input }
+        let text = String(decoding: input, as: UTF8.self)
+        guard text.contains("-----BEGIN") else {
+            throw AttestationError(.malformed, "certificate: neither DER nor PEM")
+        }
+        let document: PEMDocument
+        do {
+            document = try PEMDocument(pemString: text)
+        } catch {
+            throw AttestationError(.malformed, "certificate: the PEM text does not parse (\(error))")
+        }
+        guard document.discriminator == "CERTIFICATE" else {
+            throw AttestationError(.malformed, "certificate: the PEM block is \(document.discriminator), not CERTIFICATE")
+        }
+        return document.derBytes
+    }
+
     /// Parses a DER certificate signed with ecdsa-with-SHA256; verifies nothing but the structure.
     init(der: [UInt8]) throws(AttestationError) {
         func bad(_ what: String) -> AttestationError { AttestationError(.malformed, "certificate: \(what)") }

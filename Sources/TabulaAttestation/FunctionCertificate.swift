@@ -51,7 +51,7 @@ public enum FunctionCertificate {
     /// validity (`.untrustedChain`); the claims extension is present and holds canonical JSON of
     /// ``FunctionClaims`` (`.malformed`).
     public static func verify(_ pem: [UInt8], identityKey: P256.Signing.PublicKey, at time: Date) throws -> FunctionClaims {
-        let certificate = try DERCertificate(der: IdentityCertificate.der(pem))
+        let certificate = try DERCertificate(der: DERCertificate.der(pem))
         guard certificate.signatureAlgorithm == DERCertificate.ecdsaWithSHA256 else {
             throw AttestationError(.unsupported, "function certificate: the signature algorithm is not ecdsa-with-SHA256 (without parameters)")
         }

@@ -120,7 +120,7 @@ public enum IdentityCertificate {
     public static func verify(
         _ certificate: [UInt8], nonce: [UInt8]?, evidenceCertificate: [UInt8]? = nil, at time: Date
     ) async throws -> Verified {
-        let der = try Self.der(certificate)
+        let der = try DERCertificate.der(certificate)
         let parsed = try DERCertificate(der: der)
         let publicKey = try Self.verifySelfSignature(parsed)
 
@@ -169,22 +169,6 @@ public enum IdentityCertificate {
             }
         }
         return Verified(claims: evidenceClaims, publicKey: publicKey, nonce: claims.nonce, der: der)
-    }
-
-    /// DER from DER or PEM (`CERTIFICATE`).
-    static func der(_ input: [UInt8]) throws(AttestationError) -> [UInt8] {
-        let text = String(decoding: input, as: UTF8.self)
-        guard text.contains("-----BEGIN") else { return input }
-        let document: PEMDocument
-        do {
-            document = try PEMDocument(pemString: text)
-        } catch {
-            throw AttestationError(.malformed, "certificate: the PEM text does not parse (\(error))")
-        }
-        guard document.discriminator == "CERTIFICATE" else {
-            throw AttestationError(.malformed, "certificate: the PEM block is \(document.discriminator), not CERTIFICATE")
-        }
-        return document.derBytes
     }
 
     /// The P-256 key of a self-signed certificate whose signature verifies.

@@ -17,7 +17,7 @@ struct FunctionCertificateTests {
         limits: ["timeout": 60_000, "memory": 256, "logs": 10, "concurrency": 1], epoch: UInt64.max)
 
     static func der(_ pem: String) throws -> [UInt8] {
-        try IdentityCertificate.der(Array(pem.utf8))
+        try DERCertificate.der(Array(pem.utf8))
     }
 
     static func failure(_ certificate: [UInt8], key: P256.Signing.PublicKey, at time: Date = now) -> AttestationError.Code? {

@@ -157,11 +157,11 @@ struct IdentityCertificateTests {
     }
 
     /// The Gramine sample carries the same extension: its claims decode and its quote binds them.
-    @Test func gramineSampleExtensionDecodes() throws {
+    @Test func gramineSampleExtensionDecodes() async throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("shared/testdata/attestation/ratls/gramine-cert.pem")
-        let der = try IdentityCertificate.der(Array(try Data(contentsOf: url)))
+        let der = try DERCertificate.der(Array(try Data(contentsOf: url)))
         let certificate = try DERCertificate(der: der)
         #expect(certificate.signatureAlgorithm == DERCertificate.ecdsaWithSHA256NullParameters)
         let value = try #require(certificate.extensionValue(oid: IdentityCertificate.extensionOIDContent))
@@ -171,5 +171,8 @@ struct IdentityCertificateTests {
         #expect(claims.publicKeyHash == Array(SHA256.hash(data: certificate.subjectPublicKeyInfo)))
         #expect(try Evidence.unverifiedReportData(quote) == IdentityCertificate.Claims.reportData(binding: encodedClaims))
         #expect(CBOR.tagged(60000, .array([.bytes(quote), .bytes(encodedClaims)])).encoded == value)
+        // The quote itself verifies to the Intel root while its PCK chain is valid.
+        let verified = try await Evidence.verify(quote, certificate: nil, at: Self.now)
+        #expect(verified.tee == "sgx")
     }
 }
