@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "TabulaEnclave", targets: ["TabulaEnclave"]),
         .library(name: "TabulaWire", targets: ["TabulaWire"]),
         .library(name: "TabulaClient", targets: ["TabulaClient"]),
+        .library(name: "TabulaBench", targets: ["TabulaBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
@@ -95,6 +96,21 @@ let package = Package(
             swiftSettings: settings
         ),
         .target(
+            name: "TabulaBench",
+            dependencies: [
+                "TabulaEnclave", "TabulaAttestation", "TabulaWire", "TabulaPlatform", "TabulaServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: settings
+        ),
+        .target(
             name: "TabulaClient",
             dependencies: [
                 "TabulaWire",
@@ -112,6 +128,7 @@ let package = Package(
                 "TabulaPlatform",
                 "TabulaServer",
                 "TabulaClient",
+                "TabulaBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -104,6 +104,25 @@ public final class Enclave: Sendable {
         return try await execute(host, input: WipedBytes(parameters.encoded), activationID: activationID ?? ActivationID.random())
     }
 
+    /// Runs one invocation in a sandbox made for it from the compiled module (instantiated and
+    /// initialised anew) and then dropped: the "vanilla" baseline that reuse is measured against.
+    package func invokeFresh(_ name: FunctionName, parameters: JSONValue) async throws -> Invocation {
+        let host = try host(name)
+        let limits = host.definition.limits
+        let input = WipedBytes(parameters.encoded)
+        let activationID = ActivationID.random()
+        let environment = [("__OW_ACTIVATION_ID", activationID), ("__OW_ACTION_NAME", name.description), ("__OW_NAMESPACE", name.namespace), ("__OW_DEADLINE", "0")]
+        return try await pool.runIfActive {
+            let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false)
+            let run = try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities, rewind: false)
+            return Invocation(
+                activationID: activationID, response: Invocation.response(for: run, limits: limits),
+                logs: Invocation.logLines(run.stderr, truncated: run.logsTruncated, limit: limits.logs),
+                duration: run.duration, sandbox: sandbox.id, sequence: run.sequence, rewind: run.rewind,
+                snapshotDigest: sandbox.snapshot.digest)
+        }
+    }
+
     func host(_ name: FunctionName) throws(EnclaveError) -> FunctionHost {
         guard let host = functions.withLock({ $0[name] }) else {
             throw EnclaveError(.unknownFunction, "no function \(name) is loaded")

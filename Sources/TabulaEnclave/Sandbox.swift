@@ -37,7 +37,9 @@ final class Sandbox: @unchecked Sendable {
     /// rewind compares every page instead.
     private var pages: DirtyPages?
 
-    init(id: Int, module: FunctionModule, limits: Limits, name: String) throws(EnclaveError) {
+    /// - Parameter reusable: take the snapshot and track written pages, for rewinds; a sandbox used
+    ///   once (the benchmarks' "vanilla" baseline) needs neither.
+    init(id: Int, module: FunctionModule, limits: Limits, name: String, reusable: Bool = true) throws(EnclaveError) {
         self.id = id
         self.module = module
         self.limits = limits
@@ -48,8 +50,8 @@ final class Sandbox: @unchecked Sendable {
         (store, instance, entry, memory, globals) = built
         wasi.memory = memory
         initializationLogs = try Self.initialize(module: module, instance: instance, store: store, wasi: wasi, limits: limits, name: name, deadline: deadline)
-        snapshot = Snapshot(memory: memory, globals: globals)
-        pages = DirtyPages(memory: memory, engine: engine)
+        snapshot = reusable ? Snapshot(memory: memory, globals: globals) : Snapshot(memory: nil, globals: [])
+        pages = reusable ? DirtyPages(memory: memory, engine: engine) : nil
     }
 
     deinit {
@@ -73,8 +75,9 @@ final class Sandbox: @unchecked Sendable {
         var rewind: Rewind
     }
 
-    /// Runs the entry point once on the snapshot state, then rewinds.
-    func run(input: [UInt8], environment: [(String, String)], capabilities: Capabilities) throws(EnclaveError) -> Run {
+    /// Runs the entry point once on the snapshot state, then rewinds (unless `rewind` is false: a
+    /// sandbox used once and dropped, as the "vanilla" baseline of the benchmarks does).
+    func run(input: [UInt8], environment: [(String, String)], capabilities: Capabilities, rewind rewinds: Bool = true) throws(EnclaveError) -> Run {
         if let broken { throw broken }
         sequence += 1
         wasi.capabilities = capabilities
@@ -110,7 +113,7 @@ final class Sandbox: @unchecked Sendable {
 
         let rewindStarted = clock.now
         let tracked = pages != nil
-        let kind = rewind(poisoned: poisoned)
+        let kind = rewinds ? rewind(poisoned: poisoned) : .rebuilt(reason: "not rewound: the sandbox is used once")
         let rewind = Rewind(kind: kind, duration: clock.now - rewindStarted, tracked: tracked)
         return Run(termination: termination, stdout: output.stdout, stderr: output.stderr, logsTruncated: logsTruncated, duration: duration, sequence: sequence, rewind: rewind)
     }

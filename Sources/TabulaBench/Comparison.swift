@@ -1,0 +1,219 @@
+import Foundation
+import TabulaEnclave
+
+/// The side-by-side comparison `tabula bench` runs: a cold start, a fresh sandbox per invocation
+/// ("vanilla") and a warm sandbox with rewind, plus the rewind alone, the cryptography, HTTP load
+/// and memory over many invocations. Every figure comes from this one run on this machine.
+public struct Comparison: Codable, Sendable {
+    /// Always `simulated`: the benchmark's enclaves have no TEE hardware.
+    public var tee = "simulated"
+    public var coldP50Us: Double
+    public var coldP99Us: Double
+    public var vanillaP50Us: Double
+    public var vanillaP99Us: Double
+    public var warmP50Us: Double
+    public var warmP99Us: Double
+    /// The same for echo with a 16 MiB memory.
+    public var vanilla16MiBP50Us: Double
+    public var warm16MiBP50Us: Double
+    /// The enclave's part of a warm confidential invocation of echo: open, run, rewind, seal, sign.
+    public var warmConfidentialP50Us: Double
+    public var warmConfidentialP99Us: Double
+    /// Seal and open of a request and its answer, client and gateway sides, without a function.
+    public var sealOpenP50Us: Double
+    /// The rewind after a call that writes 4 pages of a 64 MiB memory, and how many pages it restored.
+    public var rewindP50Us: Double
+    public var rewindPages: Int
+    /// Copying the whole 64 MiB memory, what a rewind without page tracking would cost at best.
+    public var fullCopyP50Us: Double
+    public var httpThroughputRps: Double
+    public var httpP50Ms: Double
+    public var httpP99Ms: Double
+    public var httpClients: Int
+    /// Resident memory growth over `memoryInvocations` warm invocations, after a warm-up.
+    public var residentGrowthKiB: Int
+    public var memoryInvocations: Int
+
+    public var coldOverWarm: Double { coldP50Us / max(warmP50Us, 0.001) }
+    public var vanillaOverWarm16MiB: Double { vanilla16MiBP50Us / max(warm16MiBP50Us, 0.001) }
+    public var fullCopyOverRewind: Double { fullCopyP50Us / max(rewindP50Us, 0.001) }
+
+    /// The targets of the performance issue, each with whether this run met it.
+    public var targets: [(name: String, met: Bool)] {
+        [
+            ("cold / warm ≥ 100", coldOverWarm >= 100),
+            ("vanilla / warm ≥ 3 (16 MiB)", vanillaOverWarm16MiB >= 3),
+            ("rewind of 4 pages ≤ 1/20 of a 64 MiB copy", fullCopyOverRewind >= 20),
+            ("warm confidential p50 ≤ 50 µs", warmConfidentialP50Us <= 50),
+            ("HTTP ≥ 5000 confidential invocations/s", httpThroughputRps >= 5000),
+            ("HTTP p99 ≤ 20 ms", httpP99Ms <= 20),
+            ("resident memory flat (≤ 1 MiB growth)", residentGrowthKiB <= 1024),
+        ]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tee, coldP50Us, coldP99Us, vanillaP50Us, vanillaP99Us, warmP50Us, warmP99Us, vanilla16MiBP50Us, warm16MiBP50Us
+        case warmConfidentialP50Us, warmConfidentialP99Us, sealOpenP50Us, rewindP50Us, rewindPages, fullCopyP50Us
+        case httpThroughputRps, httpP50Ms, httpP99Ms, httpClients, residentGrowthKiB, memoryInvocations
+        case coldOverWarm, vanillaOverWarm16MiB, fullCopyOverRewind
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tee, forKey: .tee)
+        let figures: [(CodingKeys, Double)] = [
+            (.coldP50Us, coldP50Us), (.coldP99Us, coldP99Us), (.vanillaP50Us, vanillaP50Us), (.vanillaP99Us, vanillaP99Us),
+            (.warmP50Us, warmP50Us), (.warmP99Us, warmP99Us), (.vanilla16MiBP50Us, vanilla16MiBP50Us), (.warm16MiBP50Us, warm16MiBP50Us),
+            (.warmConfidentialP50Us, warmConfidentialP50Us), (.warmConfidentialP99Us, warmConfidentialP99Us), (.sealOpenP50Us, sealOpenP50Us),
+            (.rewindP50Us, rewindP50Us), (.fullCopyP50Us, fullCopyP50Us), (.httpThroughputRps, httpThroughputRps),
+            (.httpP50Ms, httpP50Ms), (.httpP99Ms, httpP99Ms), (.coldOverWarm, coldOverWarm),
+            (.vanillaOverWarm16MiB, vanillaOverWarm16MiB), (.fullCopyOverRewind, fullCopyOverRewind),
+        ]
+        for (key, value) in figures { try container.encode((value * 100).rounded() / 100, forKey: key) }
+        try container.encode(rewindPages, forKey: .rewindPages)
+        try container.encode(httpClients, forKey: .httpClients)
+        try container.encode(residentGrowthKiB, forKey: .residentGrowthKiB)
+        try container.encode(memoryInvocations, forKey: .memoryInvocations)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func value(_ key: CodingKeys) throws -> Double { try container.decode(Double.self, forKey: key) }
+        coldP50Us = try value(.coldP50Us); coldP99Us = try value(.coldP99Us)
+        vanillaP50Us = try value(.vanillaP50Us); vanillaP99Us = try value(.vanillaP99Us)
+        warmP50Us = try value(.warmP50Us); warmP99Us = try value(.warmP99Us)
+        vanilla16MiBP50Us = try value(.vanilla16MiBP50Us); warm16MiBP50Us = try value(.warm16MiBP50Us)
+        warmConfidentialP50Us = try value(.warmConfidentialP50Us); warmConfidentialP99Us = try value(.warmConfidentialP99Us)
+        sealOpenP50Us = try value(.sealOpenP50Us); rewindP50Us = try value(.rewindP50Us)
+        rewindPages = try container.decode(Int.self, forKey: .rewindPages)
+        fullCopyP50Us = try value(.fullCopyP50Us); httpThroughputRps = try value(.httpThroughputRps)
+        httpP50Ms = try value(.httpP50Ms); httpP99Ms = try value(.httpP99Ms)
+        httpClients = try container.decode(Int.self, forKey: .httpClients)
+        residentGrowthKiB = try container.decode(Int.self, forKey: .residentGrowthKiB)
+        memoryInvocations = try container.decode(Int.self, forKey: .memoryInvocations)
+    }
+
+    init(
+        cold: Samples, vanilla: Samples, warm: Samples, vanilla16: Samples, warm16: Samples, confidential: Samples,
+        sealOpen: Samples, rewind: Samples, rewindPages: Int, fullCopy: Samples, http: LoadTest.Result, httpClients: Int,
+        residentGrowthKiB: Int, memoryInvocations: Int
+    ) {
+        coldP50Us = cold.p50Microseconds; coldP99Us = cold.p99Microseconds
+        vanillaP50Us = vanilla.p50Microseconds; vanillaP99Us = vanilla.p99Microseconds
+        warmP50Us = warm.p50Microseconds; warmP99Us = warm.p99Microseconds
+        vanilla16MiBP50Us = vanilla16.p50Microseconds; warm16MiBP50Us = warm16.p50Microseconds
+        warmConfidentialP50Us = confidential.p50Microseconds; warmConfidentialP99Us = confidential.p99Microseconds
+        sealOpenP50Us = sealOpen.p50Microseconds
+        rewindP50Us = rewind.p50Microseconds
+        self.rewindPages = rewindPages
+        fullCopyP50Us = fullCopy.p50Microseconds
+        httpThroughputRps = http.throughput
+        httpP50Ms = http.latency.p50Microseconds / 1000
+        httpP99Ms = http.latency.p99Microseconds / 1000
+        self.httpClients = httpClients
+        self.residentGrowthKiB = residentGrowthKiB
+        self.memoryInvocations = memoryInvocations
+    }
+}
+
+extension Comparison {
+    /// Runs every measurement for `duration` each.
+    ///
+    /// - Parameters:
+    ///   - memoryInvocations: warm invocations over which resident memory is watched.
+    ///   - progress: the phase and the fraction of the whole run done, for a progress bar.
+    public static func run(
+        duration: Duration, httpClients: Int = 32, memoryInvocations: Int = 100_000,
+        progress: @escaping @Sendable (String, Double) -> Void = { _, _ in }
+    ) async throws -> Comparison {
+        let phases = 10.0
+        func step(_ index: Double, _ name: String) { progress(name, index / phases) }
+
+        step(0, "cold starts (monitor, enclave, compile, instantiate, init)")
+        let cold = try await Samples.measure(for: duration, minimum: 5) {
+            try await Workload.coldStart(module: Modules.echo())
+        }
+
+        let echo = try await Workload.start(module: Modules.echo())
+        step(1, "warm invocations with rewind (echo, 2 MiB)")
+        for _ in 0..<200 { try await echo.invokeWarm() }
+        let warm = try await Samples.measure(for: duration) { try await echo.invokeWarm() }
+        step(2, "fresh sandbox per invocation (echo, 2 MiB)")
+        let vanilla = try await Samples.measure(for: duration) { try await echo.invokeFresh() }
+        step(3, "warm confidential invocations (echo)")
+        for _ in 0..<200 { _ = try await echo.invokeConfidential() }
+        let confidential = try await Samples.collect(for: duration) { try await echo.invokeConfidential() }
+        step(4, "seal and open")
+        let sealOpen = try await Samples.measure(for: duration) { try echo.sealAndOpen() }
+        try await echo.shutdown()
+
+        let echo16 = try await Workload.start(module: Modules.echo(memoryMiB: 16))
+        step(5, "warm and fresh invocations (echo, 16 MiB)")
+        for _ in 0..<100 { try await echo16.invokeWarm() }
+        let warm16 = try await Samples.measure(for: duration / 2) { try await echo16.invokeWarm() }
+        let vanilla16 = try await Samples.measure(for: duration / 2) { try await echo16.invokeFresh() }
+        try await echo16.shutdown()
+
+        step(6, "rewind of 4 pages of 64 MiB, and a full 64 MiB copy")
+        let writer = try await Workload.start(module: Modules.pageWriter(memoryMiB: 64, pages: 4), parameters: [:])
+        var rewindPages = 0
+        var rewinds: [Int64] = []
+        let clock = ContinuousClock()
+        let rewindEnd = clock.now + duration / 2
+        while rewinds.count < 5 || clock.now < rewindEnd {
+            let invocation = try await writer.invokeWarm()
+            if case .inPlace(let pages) = invocation.rewind.kind { rewindPages = pages }
+            rewinds.append(Samples.nanoseconds(invocation.rewind.duration))
+        }
+        try await writer.shutdown()
+        let fullCopy = Self.measureCopy(bytes: 64 << 20, duration: duration / 2)
+
+        step(7, "confidential invocations over loopback HTTP (\(httpClients) clients)")
+        let http = try await LoadTest.run(clients: httpClients, duration: duration) { fraction in
+            progress("confidential invocations over loopback HTTP (\(httpClients) clients)", (7 + fraction * 2) / phases)
+        }
+
+        step(9, "resident memory over \(memoryInvocations) warm invocations")
+        let steady = try await Workload.start(module: Modules.echo())
+        for _ in 0..<max(1000, memoryInvocations / 10) { try await steady.invokeWarm() }
+        let before = Self.residentBytes()
+        for index in 0..<memoryInvocations {
+            try await steady.invokeWarm()
+            if index % 5000 == 0 { progress("resident memory over \(memoryInvocations) warm invocations", (9 + Double(index) / Double(memoryInvocations)) / phases) }
+        }
+        let after = Self.residentBytes()
+        try await steady.shutdown()
+        progress("done", 1)
+
+        return Comparison(
+            cold: cold, vanilla: vanilla, warm: warm, vanilla16: vanilla16, warm16: warm16, confidential: confidential,
+            sealOpen: sealOpen, rewind: Samples(rewinds), rewindPages: rewindPages, fullCopy: fullCopy, http: http,
+            httpClients: httpClients, residentGrowthKiB: max(0, after - before) / 1024, memoryInvocations: memoryInvocations)
+    }
+
+    /// Times copying `bytes` between two buffers already touched (so no page faults count).
+    static func measureCopy(bytes: Int, duration: Duration) -> Samples {
+        let source = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 4096)
+        let target = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 4096)
+        defer { source.deallocate(); target.deallocate() }
+        source.initializeMemory(as: UInt8.self, repeating: 1)
+        target.initializeMemory(as: UInt8.self, repeating: 2)
+        let clock = ContinuousClock()
+        let end = clock.now + duration
+        var samples: [Int64] = []
+        while samples.count < 5 || clock.now < end {
+            let start = clock.now
+            target.copyMemory(from: UnsafeRawBufferPointer(source))
+            samples.append(Samples.nanoseconds(clock.now - start))
+        }
+        return Samples(samples)
+    }
+
+    /// The process's resident set, from `/proc/self/statm`; 0 where there is none.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

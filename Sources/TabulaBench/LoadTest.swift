@@ -1,0 +1,163 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import TabulaAttestation
+import TabulaEnclave
+import TabulaPlatform
+import TabulaServer
+public import TabulaWire
+
+/// Confidential invocations of echo over loopback HTTP: a real `tabula serve` (server, SQLite
+/// store, enclave) in this process, driven by concurrent clients on keep-alive connections.
+///
+/// Requests are sealed before the clock starts, so that the clients' HPKE work does not compete
+/// with the server's for the cores being measured; answers are opened (not their receipts
+/// verified) as they arrive.
+public enum LoadTest {
+    public struct Result: Sendable {
+        public var requests: Int
+        public var seconds: Double
+        public var latency: Samples
+        public var throughput: Double { Double(requests) / seconds }
+    }
+
+    /// - Parameters:
+    ///   - clients: concurrent connections, each with one request in flight.
+    ///   - duration: how long the clients send.
+    ///   - expectedRate: requests per second to seal ahead of time (more are sealed on the fly).
+    public static func run(clients: Int, duration: Duration, expectedRate: Int = 8000, progress: @escaping @Sendable (Double) -> Void = { _ in }) async throws -> Result {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var logger = Logger(label: "tabula-bench")
+        logger.logLevel = .error
+
+        let store = try Store(path: directory.appendingPathComponent("tabula.db").path)
+        let credentials = try store.createNamespace("bench")
+        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
+        let platform = Platform(
+            store: store, configuration: PlatformConfiguration(concurrency: System.coreCount, queueLimit: clients * 4, maxSandboxesPerAction: System.coreCount),
+            monitor: monitor, metricsFactory: NOOPMetricsHandler.instance, logger: logger)
+        _ = try await platform.putAction(
+            namespace: "bench", name: "echo",
+            body: ActionPut(exec: Action.Exec(kind: "wasm", code: String(decoding: Modules.echo(), as: UTF8.self)), limits: Action.Limits(concurrency: System.coreCount)),
+            overwrite: true)
+
+        let listening = AsyncStream<Int>.makeStream()
+        let app = Server.application(platform: platform, registry: PrometheusCollectorRegistry(), host: "127.0.0.1", port: 0, logger: logger) { port in
+            listening.continuation.yield(port)
+        }
+        let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
+        let serving = Task { try await services.run() }
+        defer { serving.cancel() }
+        var ports = listening.stream.makeAsyncIterator()
+        guard let port = await ports.next() else { throw BenchError("the in-process server did not start") }
+
+        let configuration = try KeyConfiguration.decodeList(monitor.keyConfigurations)[0]
+        let sealer = Sealer(configuration: configuration, path: Confidential.invokePath(namespace: "bench", name: "echo"))
+        let perClient = max(1, expectedRate * Int(duration.components.seconds + 1) / clients)
+        var batches: [[Sealed]] = []
+        for index in 0..<clients {
+            batches.append(try (0..<perClient).map { _ in try sealer.seal() })
+            progress(Double(index + 1) / Double(clients) * 0.3)
+        }
+        let authorization = "Basic " + Data(credentials.description.utf8).base64EncodedString()
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + duration
+        let latencies = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for batch in batches {
+                group.addTask {
+                    try await Connection.drive(port: port, authorization: authorization, requests: batch, sealer: sealer, until: end)
+                }
+            }
+            group.addTask {
+                while clock.now < end {
+                    try await Task.sleep(for: .milliseconds(200))
+                    progress(0.3 + 0.7 * min(1, Double(Samples.nanoseconds(clock.now - start)) / Double(Samples.nanoseconds(duration))))
+                }
+                return []
+            }
+            var all: [Int64] = []
+            for try await part in group { all += part }
+            return all
+        }
+        let seconds = Double(Samples.nanoseconds(clock.now - start)) / 1e9
+        await services.triggerGracefulShutdown()
+        _ = try? await serving.value
+        return Result(requests: latencies.count, seconds: seconds, latency: Samples(latencies))
+    }
+
+    struct Sealed: Sendable {
+        let body: [UInt8]
+        let context: ObliviousHTTP.ClientContext
+    }
+
+    /// Seals echo's request the way a client does.
+    struct Sealer: Sendable {
+        let configuration: KeyConfiguration
+        let path: String
+
+        func seal() throws -> Sealed {
+            let inner = try BinaryHTTPRequest(method: "POST", authority: "127.0.0.1", path: path, content: Array(#"{"name":"Ada"}"#.utf8)).encoded()
+            let (body, context) = try ObliviousHTTP.encapsulateRequest(inner, to: configuration)
+            return Sealed(body: body, context: context)
+        }
+    }
+
+    /// One keep-alive HTTP/1.1 connection sending one request at a time.
+    enum Connection {
+        static func drive(port: Int, authorization: String, requests: [Sealed], sealer: Sealer, until end: ContinuousClock.Instant) async throws -> [Int64] {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            let clock = ContinuousClock()
+            var latencies: [Int64] = []
+            latencies.reserveCapacity(requests.count)
+            try await channel.executeThenClose { inbound, outbound in
+                var responses = inbound.makeAsyncIterator()
+                var index = 0
+                while clock.now < end {
+                    let sealed = index < requests.count ? requests[index] : try sealer.seal()
+                    index += 1
+                    var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/api/v1/namespaces/_/actions/echo?blocking=true")
+                    head.headers.add(name: "Host", value: "127.0.0.1")
+                    head.headers.add(name: "Authorization", value: authorization)
+                    head.headers.add(name: "Content-Type", value: ObliviousHTTP.requestMediaType)
+                    head.headers.add(name: "Content-Length", value: String(sealed.body.count))
+                    let started = clock.now
+                    try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(ByteBuffer(bytes: sealed.body))), .end(nil)])
+                    var status: HTTPResponseStatus?
+                    var body = ByteBuffer()
+                    receiving: while let part = try await responses.next() {
+                        switch part {
+                        case .head(let response): status = response.status
+                        case .body(var chunk): body.writeBuffer(&chunk)
+                        case .end: break receiving
+                        }
+                    }
+                    latencies.append(Samples.nanoseconds(clock.now - started))
+                    guard status == .ok else {
+                        throw BenchError("a confidential invocation over HTTP answered \(status.map { "\($0.code)" } ?? "nothing"): \(String(buffer: body))")
+                    }
+                    let inner = try BinaryHTTPResponse(decoding: try sealed.context.openResponse(Array(buffer: body)))
+                    guard inner.status == 200 else {
+                        throw BenchError("the enclave answered \(inner.status): \(String(decoding: inner.content, as: UTF8.self))")
+                    }
+                }
+            }
+            return latencies
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import TabulaAttestation
+public import TabulaEnclave
+public import TabulaWire
+
+/// One function loaded in a warm enclave with its own monitor (simulated TEE): what the
+/// benchmarks drive, one operation per call.
+public final class Workload: Sendable {
+    public let enclave: Enclave
+    public let monitor: Monitor
+    public let name: FunctionName
+    public let parameters: JSONValue
+    private let configuration: KeyConfiguration
+    /// A key of the same suite as the monitor's, for timing the cryptography alone.
+    private let gatewayKey: ObliviousHTTP.GatewayKey
+
+    private init(enclave: Enclave, monitor: Monitor, name: FunctionName, parameters: JSONValue) throws {
+        self.enclave = enclave
+        self.monitor = monitor
+        self.name = name
+        self.parameters = parameters
+        configuration = try KeyConfiguration.decodeList(monitor.keyConfigurations)[0]
+        gatewayKey = try .generate(keyID: 0)
+    }
+
+    /// Starts an enclave (one thread, a fresh monitor) and loads `module` as `bench/function`.
+    public static func start(module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"], memoryLimitMiB: Int = 128) async throws -> Workload {
+        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
+        let enclave = Enclave(threads: 1, monitor: monitor)
+        let name = FunctionName(namespace: "bench", name: "function")
+        do {
+            try await enclave.load(FunctionDefinition(name: name, module: module, main: main, limits: Limits(memory: memoryLimitMiB << 20)))
+            return try Workload(enclave: enclave, monitor: monitor, name: name, parameters: parameters)
+        } catch {
+            try? await enclave.shutdown()
+            throw error
+        }
+    }
+
+    public func shutdown() async throws {
+        try await enclave.shutdown()
+    }
+
+    /// A cold start: a new monitor (identity key, evidence, HPKE keys), a new enclave, the module
+    /// compiled, instantiated and initialised, and its first invocation.
+    public static func coldStart(module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"]) async throws {
+        let workload = try await start(module: module, main: main, parameters: parameters)
+        try await workload.invokeWarm()
+        try await workload.shutdown()
+    }
+
+    /// One invocation on the warm sandbox, rewound afterwards.
+    @discardableResult
+    public func invokeWarm() async throws -> Invocation {
+        let invocation = try await enclave.invoke(name, parameters: parameters)
+        try Self.check(invocation.response.success, invocation.response.result)
+        return invocation
+    }
+
+    /// One invocation in a sandbox instantiated and initialised for it from the compiled module.
+    public func invokeFresh() async throws {
+        let invocation = try await enclave.invokeFresh(name, parameters: parameters)
+        try Self.check(invocation.response.success, invocation.response.result)
+    }
+
+    /// A request sealed to the enclave the way a client seals it, with the context to open the answer.
+    public func seal() throws -> (encapsulated: [UInt8], context: ObliviousHTTP.ClientContext) {
+        let inner = try BinaryHTTPRequest(
+            method: "POST", authority: "bench", path: Confidential.invokePath(namespace: name.namespace, name: name.name),
+            headerFields: [BinaryHTTPField("content-type", "application/json")], content: parameters.encoded
+        ).encoded()
+        return try ObliviousHTTP.encapsulateRequest(inner, to: configuration)
+    }
+
+    /// One confidential invocation, timing the enclave's part only: opening the request, running
+    /// the function, sealing the answer with its signed receipt. The client's sealing and opening
+    /// happen outside the time returned, and the answer is checked.
+    public func invokeConfidential() async throws -> Duration {
+        let (request, context) = try seal()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let sealed = try enclave.open(sealed: request)
+        let outcome = try await enclave.invoke(name, sealed: sealed, caller: name.namespace, activationID: ActivationID.random())
+        let elapsed = clock.now - start
+        let response = try BinaryHTTPResponse(decoding: try context.openResponse(outcome.response))
+        try Self.check(response.status == 200, .string(String(decoding: response.content, as: UTF8.self)))
+        return elapsed
+    }
+
+    /// The cryptography of one confidential round trip, without a function or a receipt: the
+    /// client seals a request, the gateway opens it and seals an answer, the client opens that.
+    public func sealAndOpen() throws {
+        let inner = Array(parameters.encoded)
+        let (request, context) = try ObliviousHTTP.encapsulateRequest(inner, to: gatewayKey.configuration)
+        let (opened, server) = try gatewayKey.decapsulateRequest(request)
+        _ = try context.openResponse(try server.sealResponse(opened))
+    }
+
+    static func check(_ success: Bool, _ result: JSONValue) throws {
+        guard success else {
+            throw BenchError("the benchmark function failed: \(result.encodedString)")
+        }
+    }
+}
+
+/// A benchmark that could not run.
+public struct BenchError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
