@@ -20,9 +20,10 @@ import X509
 ///   SubjectPublicKeyInfo]`), and `"nonce"` = bstr when a nonce was given;
 /// - the evidence's report data is SHA-256 of the encoded claims followed by 32 zero bytes.
 ///
-/// Certificates are written with swift-certificates and read with the strict DER walk of `DERCertificate`
-/// (see there why). The tag 60000 is used for every kind of evidence (also SEV-SNP and simulated, which some RA-TLS
-/// implementations tag differently); the verifier recognises the kind from the evidence bytes.
+/// Certificates are written with swift-certificates and read with the strict DER walk of
+/// `DERCertificate` (see there why). The tag 60000 is used for every kind of evidence (also SEV-SNP and
+/// simulated, which some RA-TLS implementations tag differently); the verifier recognises the kind
+/// from the evidence bytes.
 public enum IdentityCertificate {
     /// A freshly issued certificate.
     public struct Issued: Sendable {
@@ -115,6 +116,7 @@ public enum IdentityCertificate {
     /// VCEK/VLEK for SNP); when `nonce` is given it must equal the claims' nonce. Each failure throws
     /// AttestationError with a message naming the failed check (.bindingMismatch for binding failures).
     ///
+    /// An unknown critical extension fails the extension step (`.unsupported`), as X.509 requires.
     /// The evidence's claims are not appraised here: pass `Verified.claims` to an `AppraisalPolicy`
     /// (which, by default, refuses simulated evidence).
     public static func verify(

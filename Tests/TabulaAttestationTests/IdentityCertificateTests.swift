@@ -135,6 +135,23 @@ struct IdentityCertificateTests {
         #expect(await Self.failure(issued.der, at: Self.end) == nil)
     }
 
+    @Test func missingExtensionOrUnknownCriticalExtension() async throws {
+        let key = P256.Signing.PrivateKey()
+        let name = try FunctionCertificate.issuerName()
+        func make(_ extensions: [DERCertificate.Extension]) throws -> [UInt8] {
+            try DERCertificate.signed(
+                issuer: name, subject: name, subjectPublicKeyInfo: Array(key.publicKey.derRepresentation),
+                notBefore: Self.start, notAfter: Self.end, extensions: extensions, issuerKey: key)
+        }
+        #expect(await Self.failure(try make([])) == .malformed)
+        let issued = try await Self.issue(key: key)
+        let value = try #require(try DERCertificate(der: issued.der).extensionValue(oid: IdentityCertificate.extensionOIDContent))
+        let ratls = DERCertificate.Extension(oid: IdentityCertificate.extensionOIDContent, critical: false, value: value)
+        #expect(await Self.failure(try make([ratls])) == nil)
+        #expect(await Self.failure(try make([ratls, .init(oid: [0x2A, 0x03], critical: true, value: [0x05, 0x00])])) == .unsupported)
+        #expect(await Self.failure(try make([ratls, .init(oid: [0x2A, 0x03], critical: false, value: [0x05, 0x00])])) == nil)
+    }
+
     @Test func garbageAndOtherPEM() async {
         #expect(await Self.failure([]) == .malformed)
         #expect(await Self.failure(Array("hello".utf8)) == .malformed)
