@@ -90,10 +90,15 @@ extension Platform {
         var rewind: Rewind?
     }
 
+    /// The action as last stored: from memory when this process stored or read it before (it is
+    /// the store's only writer of actions), else from the database.
     func storedAction(namespace: String, name: String) throws -> Store.StoredAction {
+        let key = FunctionName(namespace: namespace, name: name)
+        if let cached = actionCache.withLock({ $0[key] }) { return cached }
         guard let stored = try store.action(namespace: namespace, name: name) else {
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
+        remember(stored)
         return stored
     }
 
@@ -113,7 +118,7 @@ extension Platform {
             }
             let activation = await run(stored, activationID: activationID, subject: subject, received: received, confidential: confidential, body: body)
             do {
-                try store.insertActivation(activation)
+                try await store.insertActivation(activation)
             } catch {
                 logger.error("cannot store an activation record", metadata: ["activation": "\(activationID)", "error": "\(error)"])
             }
@@ -226,11 +231,12 @@ extension Platform {
 
     /// OpenWhisk's log line format: `<ISO 8601 time> stderr: <line>`.
     static func format(_ lines: [String], at milliseconds: Int64) -> [String] {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let time = formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        guard !lines.isEmpty else { return [] }
+        let time = Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(Self.logTimeStyle)
         return lines.map { "\(time) stderr: \($0)" }
     }
+
+    private static let logTimeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 public import Logging
 public import Metrics
 public import ServiceLifecycle
@@ -18,6 +19,11 @@ public final class Platform: Service, Sendable {
     let admission: Admission
     let metrics: PlatformMetrics
     let logger: Logger
+    /// Actions recently stored or invoked, so that an invocation reads neither the database nor
+    /// the module's bytes (see ``storedAction(namespace:name:)``).
+    let actionCache = Mutex<[FunctionName: Store.StoredAction]>([:])
+    /// The most actions ``actionCache`` holds before it starts over.
+    static let actionCacheLimit = 1024
 
     /// - Parameter monitor: the enclave's monitor (keys and attestation); without one, sealed
     ///   invocations and attestation requests are refused.
@@ -88,6 +94,7 @@ public final class Platform: Service, Sendable {
             throw PlatformError(.badRequest, "The module cannot be deployed: \(error.message)")
         }
         let stored = try store.putAction(Store.StoredAction(action: action, code: code, digest: Self.sha256(code).hex), overwrite: overwrite)
+        remember(stored)
         await pool.retire(definition.name)
         logger.info("action stored", metadata: ["namespace": "\(namespace)", "action": "\(name)", "version": "\(stored.action.version)"])
         return Self.document(stored, includeCode: false)
@@ -105,12 +112,24 @@ public final class Platform: Service, Sendable {
     }
 
     public func deleteAction(namespace: String, name: String) async throws -> Action {
-        guard let stored = try store.deleteAction(namespace: namespace, name: name) else {
+        let key = FunctionName(namespace: namespace, name: name)
+        let deleted = try store.deleteAction(namespace: namespace, name: name)
+        // After the delete: an invocation that read the action just before cannot bring it back.
+        actionCache.withLock { _ = $0.removeValue(forKey: key) }
+        guard let stored = deleted else {
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
         await pool.retire(FunctionName(namespace: namespace, name: name))
         logger.info("action deleted", metadata: ["namespace": "\(namespace)", "action": "\(name)"])
         return Self.document(stored, includeCode: false)
+    }
+
+    func remember(_ stored: Store.StoredAction) {
+        let key = FunctionName(namespace: stored.action.namespace, name: stored.action.name)
+        actionCache.withLock { cache in
+            if cache.count >= Self.actionCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[key] = stored
+        }
     }
 
     static func document(_ stored: Store.StoredAction, includeCode: Bool) -> Action {

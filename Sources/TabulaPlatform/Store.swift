@@ -197,13 +197,21 @@ public final class Store: Sendable {
     // MARK: Activations
 
     /// Stores an activation record and prunes the oldest beyond the retention bound.
-    public func insertActivation(_ activation: Activation) throws {
-        try database.write { db in
+    /// Stores an activation record, and deletes the oldest records beyond the retention bound.
+    ///
+    /// Asynchronous: it waits for the database's single writer without holding a thread, so that
+    /// invocations that end together do not stall the server's other work.
+    public func insertActivation(_ activation: Activation) async throws {
+        let document = Self.encode(activation)
+        let retention = Int64(activationRetention)
+        try await database.write { db in
             try db.execute(sql: "INSERT INTO activation (id, namespace, name, start, document) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [activation.activationId, activation.namespace, activation.name, activation.start, Self.encode(activation)])
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM activation") ?? 0
-            if count > activationRetention {
-                try db.execute(sql: "DELETE FROM activation WHERE id IN (SELECT id FROM activation ORDER BY start, rowid LIMIT ?)", arguments: [count - activationRetention])
+                           arguments: [activation.activationId, activation.namespace, activation.name, activation.start, document])
+            // Row ids grow with every insert: the rows `retention` or more inserts old go, in
+            // one range delete by the primary key rather than a count of the whole table.
+            let newest = db.lastInsertedRowID
+            if newest > retention {
+                try db.execute(sql: "DELETE FROM activation WHERE rowid <= ?", arguments: [newest - retention])
             }
         }
     }

@@ -29,6 +29,9 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Print the results as one JSON object.")
     var json = false
 
+    @Flag(help: "Run only the HTTP load (for profiling the server).")
+    var httpOnly = false
+
     func validate() throws {
         guard duration > 0 else { throw ValidationError("--duration must be a positive number of seconds") }
         guard clients > 0 else { throw ValidationError("--clients must be positive") }
@@ -37,6 +40,18 @@ struct Bench: AsyncParsableCommand {
 
     func run() async throws {
         let bar = ProgressBar()
+        if httpOnly {
+            let result = try await LoadTest.run(clients: clients, duration: .milliseconds(Int(duration * 1000))) { bar.show("confidential invocations over loopback HTTP", $0) }
+            bar.finish()
+            let figures: JSONValue = [
+                "httpThroughputRps": .number((result.throughput * 100).rounded() / 100),
+                "httpP50Ms": .number((result.latency.p50Microseconds / 10).rounded() / 100),
+                "httpP99Ms": .number((result.latency.p99Microseconds / 10).rounded() / 100),
+                "httpClients": .integer(Int64(clients)),
+            ]
+            print(json ? figures.encodedString : String(format: "%d clients: %.0f confidential invocations/s, p50 %.2f ms, p99 %.2f ms", clients, result.throughput, result.latency.p50Microseconds / 1000, result.latency.p99Microseconds / 1000))
+            return
+        }
         let comparison = try await Comparison.run(
             duration: .milliseconds(Int(duration * 1000)), httpClients: clients, memoryInvocations: invocations,
             progress: { phase, fraction in bar.show(phase, fraction) })

@@ -5,12 +5,12 @@ import TabulaWire
 
 @Suite("Store")
 struct StoreTests {
-    private func withStore(retention: Int = 10_000, _ body: (Store, String) throws -> Void) throws {
+    private func withStore(retention: Int = 10_000, _ body: (Store, String) async throws -> Void) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("tabula.db").path
-        try body(try Store(path: path, activationRetention: retention), path)
+        try await body(try Store(path: path, activationRetention: retention), path)
     }
 
     private func activation(_ id: Int, namespace: String = "guest", name: String = "a", start: Int64) -> Activation {
@@ -19,8 +19,8 @@ struct StoreTests {
                    response: Activation.Response(ActivationResponse(status: .success, result: [:])), logs: [], annotations: [])
     }
 
-    @Test func namespacesAndCredentials() throws {
-        try withStore { store, path throws in
+    @Test func namespacesAndCredentials() async throws {
+        try await withStore { store, path async throws in
             let guest = try store.createNamespace("guest")
             #expect(guest.key.count == 64 && guest.key.allSatisfy { $0.isLetter || $0.isNumber })
             #expect(UUID(uuidString: guest.uuid) != nil)
@@ -41,15 +41,15 @@ struct StoreTests {
         }
     }
 
-    @Test func actionsAreVersionedAndDeletedWithTheirNamespace() throws {
-        try withStore { store, _ throws in
+    @Test func actionsAreVersionedAndDeletedWithTheirNamespace() async throws {
+        try await withStore { store, _ async throws in
             _ = try store.createNamespace("guest")
             let action = Store.StoredAction(action: Action(namespace: "guest", name: "a", exec: Action.Exec(binary: false)), code: Array("(module)".utf8), digest: "00")
             #expect(try store.putAction(action, overwrite: false).action.version == "0.0.1")
             #expect(throws: PlatformError(.conflict, "resource by this name exists")) { try store.putAction(action, overwrite: false) }
             #expect(try store.putAction(action, overwrite: true).action.version == "0.0.2")
             #expect(try store.action(namespace: "guest", name: "a")?.code == Array("(module)".utf8))
-            try store.insertActivation(activation(1, start: 1))
+            try await store.insertActivation(activation(1, start: 1))
             #expect(try store.deleteNamespace("guest"))
             #expect(try store.action(namespace: "guest", name: "a") == nil)
             #expect(try store.activation(namespace: "guest", id: String(format: "%032x", 1)) == nil)
@@ -57,10 +57,10 @@ struct StoreTests {
         }
     }
 
-    @Test func retentionKeepsTheNewestActivations() throws {
-        try withStore(retention: 3) { store, _ throws in
+    @Test func retentionKeepsTheNewestActivations() async throws {
+        try await withStore(retention: 3) { store, _ async throws in
             _ = try store.createNamespace("guest")
-            for index in 1...5 { try store.insertActivation(activation(index, start: Int64(index))) }
+            for index in 1...5 { try await store.insertActivation(activation(index, start: Int64(index))) }
             let kept = try store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil)
             #expect(kept.map(\.start) == [5, 4, 3])
         }
