@@ -4,9 +4,9 @@ public import TabulaWire
 /// Hardware evidence of any supported kind, recognised from its bytes and verified.
 ///
 /// Evidence that begins with `TABULA-SIMULATED` is ``SimulatedTEE``'s (from a machine without TEE
-/// hardware); an AMD SEV-SNP attestation report is exactly 1184 bytes and needs its VCEK; anything
-/// else is read as an Intel DCAP quote (SGX v3, TDX v4 and v5). Hex text, with or without `0x`, is
-/// accepted as well as binary.
+/// hardware); an AMD SEV-SNP attestation report is exactly 1184 bytes and needs its VCEK (or the host's
+/// certificate table holding it); anything else is read as an Intel DCAP quote (SGX v3, TDX v4 and
+/// v5). Hex text, with or without `0x`, is accepted as well as binary.
 public enum Evidence {
     /// The claims that every kind of evidence has, plus the kind's own fields.
     public struct Claims: Sendable, Hashable {
@@ -40,7 +40,9 @@ public enum Evidence {
 
     /// Verifies evidence at `time`: every signature and certificate chain up to the pinned vendor roots.
     ///
-    /// - Parameter certificate: the VCEK or VLEK (DER or PEM), required for SEV-SNP reports.
+    /// - Parameter certificate: for SEV-SNP reports (required): the VCEK or VLEK (DER or PEM), or the
+    ///   host's certificate table (``SNPCertificateTable``, configfs-tsm's `auxblob`), recognised by its
+    ///   GUIDs; from a table the key the report names (VCEK or VLEK) is used, with its ASK and ARK.
     /// Simulated evidence verifies when its platform key signed it; the claims say `simulated`, and
     /// their fields hold the platform key's hash and a notice that it proves nothing.
     public static func verify(_ evidence: [UInt8], certificate: [UInt8]?, at time: Date) async throws -> Claims {
@@ -56,19 +58,7 @@ public enum Evidence {
                 ])
         }
         if evidence.count == SNPReport.size {
-            guard let certificate else {
-                throw AttestationError(.unsupported, "this is an SEV-SNP report: give its VCEK or VLEK certificate (--cert)")
-            }
-            let claims = try SNPReport(bytes: evidence).verify(vcek: der(certificate), at: time)
-            return Claims(
-                tee: "sev-snp", version: Int(claims.version), reportData: claims.reportData,
-                measurement: claims.measurement, debug: claims.debug,
-                fields: [
-                    "hostData": .string(claims.hostData.hex), "policy": .integer(Int64(bitPattern: claims.policy)),
-                    "vmpl": .integer(Int64(claims.vmpl)), "reportedTCB": .integer(Int64(bitPattern: claims.reportedTCB)),
-                    "chipID": .string(claims.chipID.hex), "product": .string(claims.product.rawValue),
-                    "signingKey": .string(claims.signingKey.rawValue), "guestSVN": .integer(Int64(claims.guestSVN)),
-                ])
+            return try verifySNP(evidence, certificate: certificate, at: time)
         }
         let claims = try await Quote(bytes: Data(evidence)).verify(at: time)
         var fields: [String: JSONValue] = ["fmspc": .string(Array(claims.fmspc).hex), "pceID": .string(Array(claims.pceID).hex)]
@@ -83,6 +73,38 @@ public enum Evidence {
         return Claims(
             tee: claims.tee.rawValue, version: Int(claims.version), reportData: Array(claims.reportData),
             measurement: Array(claims.measurement), debug: claims.debug, fields: fields)
+    }
+
+    /// An SEV-SNP report with its VCEK or VLEK, given alone or in a certificate table.
+    private static func verifySNP(_ evidence: [UInt8], certificate: [UInt8]?, at time: Date) throws -> Claims {
+        guard let certificate else {
+            throw AttestationError(.unsupported, "this is an SEV-SNP report: give its VCEK or VLEK certificate, or the host's certificate table (--cert)")
+        }
+        let report = try SNPReport(bytes: evidence)
+        let leaf: [UInt8]
+        var chain: [[UInt8]] = []
+        if SNPCertificateTable.recognises(certificate) {
+            let table = try SNPCertificateTable(bytes: certificate)
+            // The report names the key that signed it (signer info bits 2-4: 0 VCEK, 1 VLEK).
+            let kind: SNPCertificateTable.Kind = (report.signerInfo >> 2) & 0b111 == 1 ? .vlek : .vcek
+            guard let found = table[kind] else {
+                throw AttestationError(.unsupported, "the SEV-SNP certificate table has no \(kind.rawValue), the key that signed this report")
+            }
+            leaf = found
+            chain += [table[.ask], table[.ark]].compactMap { $0 }
+        } else {
+            leaf = try der(certificate)
+        }
+        let claims = try report.verify(vcek: leaf, chain: chain, at: time)
+        return Claims(
+            tee: "sev-snp", version: Int(claims.version), reportData: claims.reportData,
+            measurement: claims.measurement, debug: claims.debug,
+            fields: [
+                "hostData": .string(claims.hostData.hex), "policy": .integer(Int64(bitPattern: claims.policy)),
+                "vmpl": .integer(Int64(claims.vmpl)), "reportedTCB": .integer(Int64(bitPattern: claims.reportedTCB)),
+                "chipID": .string(claims.chipID.hex), "product": .string(claims.product.rawValue),
+                "signingKey": .string(claims.signingKey.rawValue), "guestSVN": .integer(Int64(claims.guestSVN)),
+            ])
     }
 
     /// The report data of `evidence`, read without verifying anything: for checks that should come

@@ -142,30 +142,39 @@ public struct SNPReport: Sendable, Hashable {
     ///
     /// - Parameters:
     ///   - vcek: the DER certificate of the VCEK or VLEK (from AMD KDS or the host's certificate table).
+    ///   - chain: extra ASK, ASVK or ARK certificates (from the host's certificate table or AMD KDS). An
+    ///     ASK or ASVK is used only when a pinned ARK signed it; an ARK must be one of the pinned ARKs,
+    ///     byte for byte, so that no certificate given with the evidence can become a root.
     ///   - time: the time at which certificates must be valid (normally now).
-    public func verify(vcek: [UInt8], at time: Date) throws -> SNPClaims {
+    public func verify(vcek: [UInt8], chain: [[UInt8]] = [], at time: Date) throws -> SNPClaims {
         guard signatureAlgorithm == 1 else {
             throw AttestationError(.unsupported, "SEV-SNP report: signature algorithm \(signatureAlgorithm), expected 1 (ECDSA P-384)")
         }
         let leaf = try RSAPSSCertificate(der: vcek)
+        let extra = try chain.map { try RSAPSSCertificate(der: $0) }
+        try Self.checkGivenRoots(extra)
 
         // Find the product and key kind by the leaf's issuer name, then let the signatures decide.
-        var found: (SNPProduct, SNPClaims.SigningKey, SNPProduct.Chain)?
+        var found: (product: SNPProduct, key: SNPClaims.SigningKey, ark: RSAPSSCertificate, issuer: RSAPSSCertificate)?
         for product in SNPProduct.allCases {
             let chain = try product.builtInChain()
             if leaf.issuer == chain.ask.subject {
-                found = (product, .vcek, chain)
+                found = (product, .vcek, chain.ark, chain.ask)
             } else if leaf.issuer == chain.asvk.subject {
-                found = (product, .vlek, chain)
+                found = (product, .vlek, chain.ark, chain.asvk)
             }
             if found != nil { break }
+        }
+        if found == nil {
+            found = try Self.extraIssuer(of: leaf, among: extra)
         }
         guard let found else {
             throw AttestationError(.untrustedChain, "SEV-SNP: \(leaf.commonName) is not issued by a known AMD ASK or ASVK")
         }
-        let (product, signingKey, chain) = found
-        try chain.verify(at: time)
-        try leaf.verify(issuedBy: signingKey == .vcek ? chain.ask : chain.asvk, at: time)
+        let (product, signingKey) = (found.product, found.key)
+        try product.builtInChain().verify(at: time)
+        try found.issuer.verify(issuedBy: found.ark, at: time)
+        try leaf.verify(issuedBy: found.issuer, at: time)
 
         // Signer info bits 2-4 name the key the firmware used; a VLEK certificate must not vouch for a
         // report the firmware says it signed with the VCEK, or the other way round.
@@ -194,6 +203,34 @@ public struct SNPReport: Sendable, Hashable {
             familyID: familyID,
             imageID: imageID
         )
+    }
+
+    /// Refuses a self-signed certificate given with the evidence unless it is byte for byte one of the
+    /// pinned ARKs: a root offered alongside must never be mistaken for AMD's.
+    private static func checkGivenRoots(_ extra: [RSAPSSCertificate]) throws {
+        for certificate in extra where certificate.subject == certificate.issuer {
+            let pinned = try SNPProduct.allCases.contains { try $0.builtInChain().ark.der == certificate.der }
+            guard pinned else {
+                throw AttestationError(
+                    .untrustedChain, "SEV-SNP: the given root \(certificate.commonName) is not one of the pinned AMD ARKs")
+            }
+        }
+    }
+
+    /// The issuer of `leaf` among certificates given with the evidence: an ASK or ASVK signed by a
+    /// pinned ARK (which the caller checks).
+    private static func extraIssuer(
+        of leaf: RSAPSSCertificate, among extra: [RSAPSSCertificate]
+    ) throws -> (product: SNPProduct, key: SNPClaims.SigningKey, ark: RSAPSSCertificate, issuer: RSAPSSCertificate)? {
+        var pinned: [(SNPProduct, RSAPSSCertificate)] = []
+        for product in SNPProduct.allCases { pinned.append((product, try product.builtInChain().ark)) }
+        for candidate in extra where candidate.subject == leaf.issuer && candidate.subject != candidate.issuer {
+            guard let (product, ark) = pinned.first(where: { $0.1.subject == candidate.issuer }) else { continue }
+            // The name says which kind of key the intermediate certifies: AMD calls the ASVK "SEV-VLEK-<product>".
+            let key: SNPClaims.SigningKey = candidate.commonName.contains("VLEK") ? .vlek : .vcek
+            return (product, key, ark, candidate)
+        }
+        return nil
     }
 
     /// Verifies the ECDSA signature at 0x2A0 with the leaf's P-384 key.

@@ -65,7 +65,7 @@ struct Attest: AsyncParsableCommand {
             abstract: "Verify evidence and appraise it against a policy.",
             discussion: """
                 FILE is an Intel DCAP quote (SGX v3, TDX v4/v5), an AMD SEV-SNP report (1184 bytes, \
-                needs --cert), or Tabula's simulated evidence, binary or hex text. Signatures and certificate chains are checked up to \
+                needs --cert: its VCEK or VLEK, or the certificate table a configfs-tsm guest gets as auxblob), or Tabula's simulated evidence, binary or hex text. Signatures and certificate chains are checked up to \
                 the pinned Intel and AMD roots. Without --policy, the default policy refuses debug-mode \
                 TEEs and simulated evidence. Exits 0 only when the evidence verifies and the policy holds.
                 """
@@ -74,7 +74,7 @@ struct Attest: AsyncParsableCommand {
         @Argument(help: "The evidence file.")
         var file: String
 
-        @Option(help: "The VCEK or VLEK certificate (DER or PEM), for SEV-SNP reports.")
+        @Option(help: "SEV-SNP: the VCEK or VLEK certificate (DER or PEM), or the host's certificate table (configfs-tsm auxblob).")
         var cert: String?
 
         @Option(help: "Verify at this time (ISO 8601), instead of now.")

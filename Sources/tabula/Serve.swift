@@ -41,7 +41,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The most activation records kept.")
     var retention = 10_000
 
-    @Option(help: "Where attestation evidence comes from: auto or simulated. auto uses TEE hardware when present and falls back to simulated, loudly.")
+    @Option(help: "Where attestation evidence comes from: auto, simulated, configfs-tsm (a TDX or SEV-SNP guest, Linux 6.7+) or gramine (SGX under Gramine). auto uses configfs-tsm or gramine when present and falls back to simulated, loudly. Roots: $TABULA_TSM_ROOT, $TABULA_GRAMINE_ROOT.")
     var tee = "auto"
 
     @Option(help: "Seconds between HPKE key rotations (a new key epoch).")
@@ -82,9 +82,44 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// The evidence source `--tee` names.
+    ///
+    /// `configfs-tsm` reads the report interface at `$TABULA_TSM_ROOT` (default
+    /// `/sys/kernel/config/tsm/report`), `gramine` the attestation interface at `$TABULA_GRAMINE_ROOT`
+    /// (default `/dev/attestation`); either fails loudly when unusable. `auto` takes configfs-tsm when its
+    /// root exists, else Gramine when its `quote` file exists, else the simulated TEE with a warning. A
+    /// root that exists but does not work (a kernel with configfs-tsm built in but no TDX or SNP guest
+    /// driver, or no permission) is logged and skipped: falling back is safe, because clients refuse
+    /// simulated evidence unless told otherwise.
     func teeProvider(directory: URL, logger: Logger) throws -> any TEEProvider {
-        guard tee == "auto" || tee == "simulated" else {
-            throw ValidationError("--tee must be auto or simulated; the configfs-tsm and gramine providers are not available yet")
+        let environment = ProcessInfo.processInfo.environment
+        let tsmRoot = environment["TABULA_TSM_ROOT"].map { URL(fileURLWithPath: $0) } ?? ConfigfsTSM.defaultRoot
+        let gramineRoot = environment["TABULA_GRAMINE_ROOT"].map { URL(fileURLWithPath: $0) } ?? Gramine.defaultRoot
+        func configfs() throws -> any TEEProvider {
+            let provider = try ConfigfsTSM(root: tsmRoot)
+            logger.info("TEE: \(provider.tee) evidence from configfs-tsm at \(tsmRoot.path) (provider \(provider.provider))")
+            return provider
+        }
+        func gramine() throws -> any TEEProvider {
+            let provider = try Gramine(root: gramineRoot)
+            logger.info("TEE: sgx evidence (DCAP quotes) from Gramine at \(gramineRoot.path)")
+            return provider
+        }
+        switch tee {
+        case "configfs-tsm":
+            return try configfs()
+        case "gramine":
+            return try gramine()
+        case "auto":
+            if FileManager.default.fileExists(atPath: tsmRoot.path) {
+                do { return try configfs() } catch { logger.warning("--tee auto: configfs-tsm is present but unusable: \(error)") }
+            }
+            if FileManager.default.fileExists(atPath: gramineRoot.appendingPathComponent("quote").path) {
+                do { return try gramine() } catch { logger.warning("--tee auto: Gramine's attestation interface is present but unusable: \(error)") }
+            }
+        case "simulated":
+            break
+        default:
+            throw ValidationError("--tee must be auto, simulated, configfs-tsm or gramine")
         }
         let key = directory.appendingPathComponent("simulated-platform-key.pem")
         let warning = """

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TabulaAttestation
 import TabulaWire
 
 /// `tabula attest verify` on the real samples, through the real binary.
@@ -7,9 +8,28 @@ import TabulaWire
 struct AttestCommandTests {
     static let samples = RunCommandTests.repository.deletingLastPathComponent().appendingPathComponent("shared/testdata/attestation")
 
-    private func verify(_ arguments: [String]) throws -> (status: Int32, report: JSONValue) {
-        let output = try RunCommandTests.tabula(["attest", "verify"] + arguments + ["--at", "2026-06-01T00:00:00Z", "--json"])
+    private func verify(_ arguments: [String], at time: String = "2026-06-01T00:00:00Z") throws -> (status: Int32, report: JSONValue) {
+        let output = try RunCommandTests.tabula(["attest", "verify"] + arguments + ["--at", time, "--json"])
         return (output.status, (try? JSONValue(parsing: output.stdout)) ?? .null)
+    }
+
+    /// DER certificates from PEM text.
+    private static func der(_ pem: String) -> [[UInt8]] {
+        pem.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst().map { block in
+            let body = block.components(separatedBy: "-----END CERTIFICATE-----")[0].filter { !$0.isWhitespace }
+            return [UInt8](Data(base64Encoded: body) ?? Data())
+        }
+    }
+
+    private func sample(_ path: String) -> String {
+        Self.samples.appendingPathComponent(path).path
+    }
+
+    /// Writes `bytes` to a new temporary file and returns its path (removed by the caller).
+    private func temporary(_ bytes: [UInt8], _ suffix: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("attest-\(UUID().uuidString)\(suffix)")
+        try Data(bytes).write(to: url)
+        return url
     }
 
     @Test func tdxQuotePassesTheDefaultPolicy() throws {
@@ -58,4 +78,19 @@ struct AttestCommandTests {
         #expect(badReport["verified"] == false)
         #expect(badReport["error"]?.stringValue?.isEmpty == false)
     }
+
+    @Test func snpWithTheHostsCertificateTable() throws {
+        let askArk = Self.der(String(decoding: try Data(contentsOf: Self.samples.appendingPathComponent("snp/ask_ark_milan.pem")), as: UTF8.self))
+        let table = SNPCertificateTable(entries: [
+            .init(.vcek, certificate: Array(try Data(contentsOf: Self.samples.appendingPathComponent("snp/trustee-milan-vcek.der")))),
+            .init(.ask, certificate: askArk[0]),
+            .init(.ark, certificate: askArk[1]),
+        ])
+        let file = try temporary(table.bytes, ".auxblob")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, report) = try verify([sample("snp/trustee-milan-report.bin"), "--cert", file.path])
+        #expect(status == 0)
+        #expect(report["tee"] == "sev-snp")
+    }
 }
+
