@@ -1,10 +1,13 @@
 /// What a verifier accepts beyond authentic evidence: a JSON document.
 ///
 /// ```json
-/// {"tees": ["tdx", "sev-snp"], "measurements": ["<hex>", …], "allowDebug": false, "allowSimulated": false}
+/// {"tees": ["tdx", "sev-snp"], "measurements": ["<hex>", …], "allowDebug": false, "allowSimulated": false,
+///  "acceptedTCBStatuses": ["UpToDate", "SWHardeningNeeded"],
+///  "minimumSNPTCB": {"bootloader": 4, "tee": 0, "snp": 22, "microcode": 213}}
 /// ```
-/// Every field is optional. The default refuses debug-mode TEEs and simulated evidence and accepts
-/// any TEE kind and measurement.
+/// Every field is optional. The default refuses debug-mode TEEs and simulated evidence, accepts any
+/// TEE kind and measurement, and, for Intel quotes verified with collateral, only the TCB status
+/// `UpToDate`.
 public struct AppraisalPolicy: Codable, Sendable, Hashable {
     /// TEE kinds accepted (`sgx`, `tdx`, `sev-snp`, `simulated`); all when absent.
     public var tees: [String]?
@@ -12,12 +15,24 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
     public var measurements: [String]?
     public var allowDebug: Bool?
     public var allowSimulated: Bool?
+    /// Intel TCB statuses accepted (``TCBStatus`` raw values, e.g. `UpToDate`). When absent, a quote
+    /// verified with Intel's TCB info must be `UpToDate` and one verified without passes; when set,
+    /// every Intel quote must have been verified with a TCB info and have one of these statuses.
+    public var acceptedTCBStatuses: [String]?
+    /// The lowest SEV-SNP TCB accepted: each component of the reported TCB (which the VCEK or VLEK
+    /// certificate vouches for) must be at least this; `fmc` applies to Turin and later only.
+    public var minimumSNPTCB: SNPTCBVersion?
 
-    public init(tees: [String]? = nil, measurements: [String]? = nil, allowDebug: Bool? = nil, allowSimulated: Bool? = nil) {
+    public init(
+        tees: [String]? = nil, measurements: [String]? = nil, allowDebug: Bool? = nil, allowSimulated: Bool? = nil,
+        acceptedTCBStatuses: [String]? = nil, minimumSNPTCB: SNPTCBVersion? = nil
+    ) {
         self.tees = tees
         self.measurements = measurements
         self.allowDebug = allowDebug
         self.allowSimulated = allowSimulated
+        self.acceptedTCBStatuses = acceptedTCBStatuses
+        self.minimumSNPTCB = minimumSNPTCB
     }
 
     /// The reasons the claims fail the policy; empty when they pass.
@@ -34,6 +49,37 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
         }
         if let measurements, !measurements.map({ $0.lowercased() }).contains(claims.measurement.hex) {
             reasons.append("the measurement \(claims.measurement.hex) is not one of the reference measurements")
+        }
+        reasons += appraiseTCB(claims)
+        return reasons
+    }
+
+    private func appraiseTCB(_ claims: Evidence.Claims) -> [String] {
+        var reasons: [String] = []
+        let unknown = (acceptedTCBStatuses ?? []).filter { TCBStatus(rawValue: $0) == nil }
+        if !unknown.isEmpty {
+            let known = TCBStatus.allCases.map(\.rawValue).joined(separator: ", ")
+            reasons.append("the policy names unknown TCB statuses \(unknown.joined(separator: ", ")) (known: \(known))")
+        }
+        if claims.tee == "sgx" || claims.tee == "tdx" {
+            let accepted = acceptedTCBStatuses ?? [TCBStatus.upToDate.rawValue]
+            if let status = claims.tcbStatus {
+                if !accepted.contains(status.rawValue) {
+                    reasons.append("the TCB status \(status.rawValue) is not accepted (accepted: \(accepted.joined(separator: ", ")))")
+                }
+            } else if acceptedTCBStatuses != nil {
+                reasons.append("the policy requires a TCB status, but the quote was verified without Intel's TCB info (give collateral)")
+            }
+        }
+        if claims.tee == "sev-snp", let minimumSNPTCB {
+            if let tcb = claims.snpTCB {
+                let below = tcb.shortfalls(against: minimumSNPTCB)
+                if !below.isEmpty {
+                    reasons.append("the SEV-SNP reported TCB is below the minimum: \(below.joined(separator: ", "))")
+                }
+            } else {
+                reasons.append("the SEV-SNP reported TCB is unknown")
+            }
         }
         return reasons
     }

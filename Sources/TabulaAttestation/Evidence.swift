@@ -19,14 +19,23 @@ public enum Evidence {
         public var debug: Bool
         /// TEE-specific fields, as JSON (hex for byte strings).
         public var fields: [String: JSONValue]
+        /// Intel quotes verified with a TCB info: the platform's TCB status. Nil otherwise.
+        public var tcbStatus: TCBStatus?
+        /// SEV-SNP: the TCB version the report was signed at, decoded for the product. Nil otherwise.
+        public var snpTCB: SNPTCBVersion?
 
-        public init(tee: String, version: Int, reportData: [UInt8], measurement: [UInt8], debug: Bool, fields: [String: JSONValue] = [:]) {
+        public init(
+            tee: String, version: Int, reportData: [UInt8], measurement: [UInt8], debug: Bool, fields: [String: JSONValue] = [:],
+            tcbStatus: TCBStatus? = nil, snpTCB: SNPTCBVersion? = nil
+        ) {
             self.tee = tee
             self.version = version
             self.reportData = reportData
             self.measurement = measurement
             self.debug = debug
             self.fields = fields
+            self.tcbStatus = tcbStatus
+            self.snpTCB = snpTCB
         }
     }
 
@@ -40,12 +49,22 @@ public enum Evidence {
 
     /// Verifies evidence at `time`: every signature and certificate chain up to the pinned vendor roots.
     ///
-    /// - Parameter certificate: for SEV-SNP reports (required): the VCEK or VLEK (DER or PEM), or the
-    ///   host's certificate table (``SNPCertificateTable``, configfs-tsm's `auxblob`), recognised by its
-    ///   GUIDs; from a table the key the report names (VCEK or VLEK) is used, with its ASK and ARK.
+    /// - Parameters:
+    ///   - certificate: for SEV-SNP reports (required): the VCEK or VLEK (DER or PEM), or the host's
+    ///     certificate table (``SNPCertificateTable``, configfs-tsm's `auxblob`), recognised by its GUIDs;
+    ///     from a table the key the report names (VCEK or VLEK) is used, and its ASK and ARK join `chain`.
+    ///   - chain: extra certificates (PEM, one or more, or one DER): for SEV-SNP the ASK, ASVK or ARK from
+    ///     the host or AMD KDS; for Intel the PCK chain of a quote that carries none, or the TCB Signing
+    ///     certificate of collateral given as PCS responses. They never become roots: the vendor roots
+    ///     stay pinned.
+    ///   - collateral: Intel's TCB info, QE identity and CRLs; with a TCB info the claims get a
+    ///     ``TCBStatus`` (`tcbStatus`, and the details in `fields["tcb"]`).
     /// Simulated evidence verifies when its platform key signed it; the claims say `simulated`, and
     /// their fields hold the platform key's hash and a notice that it proves nothing.
-    public static func verify(_ evidence: [UInt8], certificate: [UInt8]?, at time: Date) async throws -> Claims {
+    public static func verify(
+        _ evidence: [UInt8], certificate: [UInt8]?, chain: [UInt8]? = nil, collateral: IntelCollateral? = nil, at time: Date
+    ) async throws -> Claims {
+        let extra = try chain.map(certificates) ?? []
         if SimulatedEvidence.recognises(evidence) {
             let simulated = try SimulatedEvidence(bytes: evidence)
             let platformKey = try simulated.verify()
@@ -58,10 +77,26 @@ public enum Evidence {
                 ])
         }
         if evidence.count == SNPReport.size {
-            return try verifySNP(evidence, certificate: certificate, at: time)
+            return try verifySNP(evidence, certificate: certificate, chain: extra, at: time)
         }
-        let claims = try await Quote(bytes: Data(evidence)).verify(at: time)
-        var fields: [String: JSONValue] = ["fmspc": .string(Array(claims.fmspc).hex), "pceID": .string(Array(claims.pceID).hex)]
+        let claims = try await Quote(bytes: Data(evidence)).verify(at: time, chain: extra, collateral: collateral)
+        var fields: [String: JSONValue] = [
+            "fmspc": .string(Array(claims.fmspc).hex), "pceID": .string(Array(claims.pceID).hex),
+            "pceSVN": .integer(Int64(claims.pceSVN)), "tcbComponents": .array(claims.tcbComponents.map { .integer(Int64($0)) }),
+        ]
+        if !claims.crlIssuers.isEmpty { fields["crls"] = .array(claims.crlIssuers.map(JSONValue.string)) }
+        if let tcb = claims.tcb {
+            fields["tcbStatus"] = .string(tcb.status.rawValue)
+            fields["advisoryIDs"] = .array(tcb.advisoryIDs.map(JSONValue.string))
+            var details: [String: JSONValue] = [
+                "platformStatus": .string(tcb.platformStatus.rawValue),
+                "collateralNextUpdate": .string(ISO8601DateFormatter().string(from: tcb.nextUpdate)),
+            ]
+            if let qe = tcb.qeStatus { details["qeStatus"] = .string(qe.rawValue) }
+            if let module = tcb.tdxModuleStatus { details["tdxModuleStatus"] = .string(module.rawValue) }
+            if let date = tcb.tcbDate { details["tcbDate"] = .string(date) }
+            fields["tcb"] = .object(details)
+        }
         let optional: [(String, Data?)] = [
             ("mrSigner", claims.mrSigner), ("attributes", claims.attributes), ("rtmr0", claims.rtmr0), ("rtmr1", claims.rtmr1),
             ("rtmr2", claims.rtmr2), ("rtmr3", claims.rtmr3), ("mrSeam", claims.mrSeam), ("tdAttributes", claims.tdAttributes),
@@ -72,17 +107,17 @@ public enum Evidence {
         if let svn = claims.isvSVN { fields["isvSVN"] = .integer(Int64(svn)) }
         return Claims(
             tee: claims.tee.rawValue, version: Int(claims.version), reportData: Array(claims.reportData),
-            measurement: Array(claims.measurement), debug: claims.debug, fields: fields)
+            measurement: Array(claims.measurement), debug: claims.debug, fields: fields, tcbStatus: claims.tcb?.status)
     }
 
     /// An SEV-SNP report with its VCEK or VLEK, given alone or in a certificate table.
-    private static func verifySNP(_ evidence: [UInt8], certificate: [UInt8]?, at time: Date) throws -> Claims {
+    private static func verifySNP(_ evidence: [UInt8], certificate: [UInt8]?, chain: [[UInt8]], at time: Date) throws -> Claims {
         guard let certificate else {
             throw AttestationError(.unsupported, "this is an SEV-SNP report: give its VCEK or VLEK certificate, or the host's certificate table (--cert)")
         }
         let report = try SNPReport(bytes: evidence)
         let leaf: [UInt8]
-        var chain: [[UInt8]] = []
+        var chain = chain
         if SNPCertificateTable.recognises(certificate) {
             let table = try SNPCertificateTable(bytes: certificate)
             // The report names the key that signed it (signer info bits 2-4: 0 VCEK, 1 VLEK).
@@ -96,15 +131,29 @@ public enum Evidence {
             leaf = try der(certificate)
         }
         let claims = try report.verify(vcek: leaf, chain: chain, at: time)
+        let tcb = SNPTCBVersion(raw: claims.reportedTCB, product: claims.product)
+        var tcbFields: [String: JSONValue] = [
+            "bootloader": .integer(Int64(tcb.bootloader)), "tee": .integer(Int64(tcb.tee)),
+            "snp": .integer(Int64(tcb.snp)), "microcode": .integer(Int64(tcb.microcode)),
+        ]
+        if let fmc = tcb.fmc { tcbFields["fmc"] = .integer(Int64(fmc)) }
+        let fields: [String: JSONValue] = [
+            "hostData": .string(claims.hostData.hex), "policy": .integer(Int64(bitPattern: claims.policy)),
+            "vmpl": .integer(Int64(claims.vmpl)), "reportedTCB": .integer(Int64(bitPattern: claims.reportedTCB)),
+            "reportedTCBVersion": .object(tcbFields),
+            "chipID": .string(claims.chipID.hex), "product": .string(claims.product.rawValue),
+            "signingKey": .string(claims.signingKey.rawValue), "guestSVN": .integer(Int64(claims.guestSVN)),
+        ]
         return Claims(
             tee: "sev-snp", version: Int(claims.version), reportData: claims.reportData,
-            measurement: claims.measurement, debug: claims.debug,
-            fields: [
-                "hostData": .string(claims.hostData.hex), "policy": .integer(Int64(bitPattern: claims.policy)),
-                "vmpl": .integer(Int64(claims.vmpl)), "reportedTCB": .integer(Int64(bitPattern: claims.reportedTCB)),
-                "chipID": .string(claims.chipID.hex), "product": .string(claims.product.rawValue),
-                "signingKey": .string(claims.signingKey.rawValue), "guestSVN": .integer(Int64(claims.guestSVN)),
-            ])
+            measurement: claims.measurement, debug: claims.debug, fields: fields, snpTCB: tcb)
+    }
+
+    /// The DER certificates of `bytes`: every certificate of a PEM text, or one DER certificate.
+    static func certificates(_ bytes: [UInt8]) throws -> [[UInt8]] {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.contains("-----BEGIN CERTIFICATE-----") else { return bytes.isEmpty ? [] : [bytes] }
+        return try IntelCollateral.certificates(pem: text)
     }
 
     /// The report data of `evidence`, read without verifying anything: for checks that should come

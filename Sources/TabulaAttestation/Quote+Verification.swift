@@ -1,27 +1,65 @@
 public import Foundation
 import Crypto
 import SwiftASN1
-@_spi(FixedExpiryValidationTime) import X509
+import X509
 
 extension Quote {
     /// Verifies the quote back to the pinned Intel SGX Root CA and returns what it asserts.
     ///
     /// Checks, in order: the attestation key's signature over header and body; that the QE report
     /// data is SHA-256(attestation key ‖ QE auth data) followed by zeros; the PCK's signature over the
-    /// QE report; the PCK chain to the pinned root at `time`; and reads FMSPC and PCE ID from the PCK
-    /// certificate. TCB status and QE identity (which need Intel collateral) are not checked here.
+    /// QE report; the PCK chain to the pinned root at `time` (and against the CRLs in `collateral`);
+    /// and reads FMSPC, PCE ID and the TCB from the PCK certificate. With a TCB info in `collateral`,
+    /// also judges the TCB status (``TCBEvaluation``), checking the QE identity too when it is given.
     ///
-    /// - Parameter time: The time at which the certificates must be valid (fixed in tests, since they expire).
+    /// - Parameters:
+    ///   - time: The time at which the certificates and collateral must be valid (fixed in tests, since they expire).
+    ///   - chain: Extra certificates (DER): the PCK chain when the quote carries none (certification
+    ///     data types 1-3) or only its leaf (type 4), and the TCB Signing certificate for collateral
+    ///     given as PCS responses. They are only ever intermediates or signers; the root stays pinned.
+    ///   - collateral: Intel's TCB info, QE identity and CRLs, all optional.
     /// - Throws: ``AttestationError`` naming the check that failed.
-    public func verify(at time: Date) async throws(AttestationError) -> QuoteClaims {
+    public func verify(at time: Date, chain: [[UInt8]] = [], collateral: IntelCollateral? = nil) async throws(AttestationError) -> QuoteClaims {
         try verifyQuoteSignature()
         try verifyQEReportBinding()
-        let chain = try Self.parsePCKChain(certification.pckChainPEM)
-        let leaf = chain[0]
+        var extra: [Certificate] = []
+        for der in chain {
+            do {
+                extra.append(try Certificate(derEncoded: der))
+            } catch {
+                throw AttestationError(.malformed, "an extra certificate does not parse: \(error)")
+            }
+        }
+        let carried = try certification.pckChainPEM.isEmpty ? [] : Self.parsePCKChain(certification.pckChainPEM)
+        let leaf: Certificate
+        if let first = carried.first {
+            leaf = first
+        } else if let signer = extra.first(where: { qeReportSigned(by: $0) }) {
+            leaf = signer
+        } else {
+            throw AttestationError(
+                .untrustedChain,
+                "the quote carries no PCK certificate (certification data type \(certification.pckCertificationType)) and none of the given certificates signed its QE report; give the platform's PCK chain (--chain)")
+        }
         try verifyQEReportSignature(by: leaf)
-        try await Self.verifyPCKChain(chain, at: time)
-        let (fmspc, pceID) = try Self.sgxExtensionValues(of: leaf)
-        return QuoteClaims(quote: self, fmspc: fmspc, pceID: pceID)
+        let others = (carried + extra).filter { $0 != leaf }
+        let (_, crlIssuers) = try await IntelChain.validate(
+            leaf, intermediates: others, crls: collateral?.crls ?? [], at: time, what: "PCK certificate chain")
+        let pck = try PCKExtension(certificate: leaf)
+        var claims = QuoteClaims(quote: self, pck: pck)
+        claims.crlIssuers = crlIssuers
+        if let collateral, collateral.hasTCBInfo {
+            claims.tcb = try await evaluate(collateral, pck: pck, offered: others + collateral.certificateObjects(), at: time)
+        }
+        return claims
+    }
+
+    /// Whether `certificate`'s key signed the QE report (to find the PCK among given certificates).
+    private func qeReportSigned(by certificate: Certificate) -> Bool {
+        guard let key = P256.Signing.PublicKey(certificate.publicKey),
+              let signature = try? P256.Signing.ECDSASignature(rawRepresentation: certification.qeReportSignature)
+        else { return false }
+        return key.isValidSignature(signature, for: certification.qeReport.raw)
     }
 
     /// (1) The attestation key signed header ‖ body.
@@ -85,69 +123,7 @@ extension Quote {
         return certificates
     }
 
-    /// (4) The chain leads from the PCK to the pinned Intel SGX Root CA at `time`.
-    static func verifyPCKChain(_ chain: [Certificate], at time: Date) async throws(AttestationError) {
-        let root: Certificate
-        do {
-            root = try Certificate(pemEncoded: IntelRootCA.pem)
-        } catch {
-            throw AttestationError(.untrustedChain, "pinned Intel SGX Root CA does not parse: \(error)")
-        }
-        // The chain's own root is only offered as an intermediate: trust comes from the pinned copy
-        // alone, so a forged self-signed "root" cannot anchor the chain.
-        var verifier = Verifier(rootCertificates: CertificateStore([root])) {
-            RFC5280Policy(fixedExpiryValidationTime: time)
-        }
-        let result = await verifier.validate(leaf: chain[0], intermediates: CertificateStore(Array(chain.dropFirst())))
-        switch result {
-        case .validCertificate:
-            return
-        case .couldNotValidate(let failures):
-            let reasons = failures.map { "\($0.policyFailureReason)" }.joined(separator: "; ")
-            throw AttestationError(
-                .untrustedChain,
-                "PCK certificate chain does not verify to the Intel SGX Root CA at \(time)"
-                    + (reasons.isEmpty ? "" : ": \(reasons)"))
-        }
-    }
-
     static let sgxExtensionOID: ASN1ObjectIdentifier = [1, 2, 840, 113_741, 1, 13, 1]
     static let pceIDOID: ASN1ObjectIdentifier = [1, 2, 840, 113_741, 1, 13, 1, 3]
     static let fmspcOID: ASN1ObjectIdentifier = [1, 2, 840, 113_741, 1, 13, 1, 4]
-
-    /// (5) Reads FMSPC and PCE ID from the PCK certificate's SGX extension.
-    static func sgxExtensionValues(of leaf: Certificate) throws(AttestationError) -> (fmspc: Data, pceID: Data) {
-        guard let ext = leaf.extensions[oid: sgxExtensionOID] else {
-            throw AttestationError(.malformed, "PCK certificate has no SGX extension (1.2.840.113741.1.13.1)")
-        }
-        var fmspc: Data?
-        var pceID: Data?
-        do {
-            // A SEQUENCE of SEQUENCE { OID, value }; only the two OCTET STRING values needed are read.
-            let root = try DER.parse(ext.value)
-            guard case .constructed(let entries) = root.content else {
-                throw AttestationError(.malformed, "PCK SGX extension is not a SEQUENCE")
-            }
-            for entry in entries {
-                guard case .constructed(let pair) = entry.content else { continue }
-                var fields = pair.makeIterator()
-                guard let oidNode = fields.next(), let valueNode = fields.next() else { continue }
-                let oid = try ASN1ObjectIdentifier(derEncoded: oidNode)
-                guard oid == fmspcOID || oid == pceIDOID else { continue }
-                let value = try ASN1OctetString(derEncoded: valueNode)
-                if oid == fmspcOID { fmspc = Data(value.bytes) } else { pceID = Data(value.bytes) }
-            }
-        } catch let error as AttestationError {
-            throw error
-        } catch {
-            throw AttestationError(.malformed, "PCK SGX extension does not parse: \(error)")
-        }
-        guard let fmspc, fmspc.count == 6 else {
-            throw AttestationError(.malformed, "PCK SGX extension has no 6-byte FMSPC")
-        }
-        guard let pceID, pceID.count == 2 else {
-            throw AttestationError(.malformed, "PCK SGX extension has no 2-byte PCE ID")
-        }
-        return (fmspc, pceID)
-    }
 }

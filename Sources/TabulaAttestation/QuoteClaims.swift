@@ -2,9 +2,9 @@ public import Foundation
 
 /// What a verified Intel DCAP quote asserts about the enclave or trust domain that produced it.
 ///
-/// Only returned by ``Quote/verify(at:)``, so every field is backed by a valid signature chain to the
-/// Intel SGX Root CA. TCB status (whether the platform is up to date) is not judged here: that needs
-/// Intel's TCB info collateral, keyed by ``fmspc`` and ``pceID``.
+/// Only returned by ``Quote/verify(at:chain:collateral:)``, so every field is backed by a valid signature
+/// chain to the Intel SGX Root CA. The TCB status (whether the platform is up to date) is in ``tcb``
+/// when Intel's TCB info collateral was given.
 public struct QuoteClaims: Sendable, Hashable, Codable {
     /// The TEE kind: SGX or TDX.
     public var tee: Quote.TEE
@@ -45,14 +45,25 @@ public struct QuoteClaims: Sendable, Hashable, Codable {
     public var fmspc: Data
     /// The provisioning certification enclave's ID, 2 bytes from the PCK certificate.
     public var pceID: Data
+    /// The PCE security version of the TCB the PCK certificate was issued for.
+    public var pceSVN: Int
+    /// The 16 SGX TCB component SVNs of the PCK certificate.
+    public var tcbComponents: [Int]
+
+    /// The TCB status from Intel's collateral; nil when no TCB info was given.
+    public var tcb: TCBEvaluation?
+    /// The CAs whose CRLs were checked against the PCK chain (e.g. "Intel SGX PCK Platform CA").
+    public var crlIssuers: [String] = []
 
     /// Collects the claims of a quote whose verification succeeded.
-    init(quote: Quote, fmspc: Data, pceID: Data) {
+    init(quote: Quote, pck: Quote.PCKExtension) {
         tee = quote.tee
         version = quote.header.version
         reportData = quote.reportData
-        self.fmspc = fmspc
-        self.pceID = pceID
+        fmspc = pck.fmspc
+        pceID = pck.pceID
+        pceSVN = pck.pceSVN
+        tcbComponents = pck.tcbComponents
         switch quote.body {
         case .sgx(let report):
             measurement = report.mrEnclave

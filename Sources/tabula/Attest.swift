@@ -65,9 +65,11 @@ struct Attest: AsyncParsableCommand {
             abstract: "Verify evidence and appraise it against a policy.",
             discussion: """
                 FILE is an Intel DCAP quote (SGX v3, TDX v4/v5), an AMD SEV-SNP report (1184 bytes, \
-                needs --cert: its VCEK or VLEK, or the certificate table a configfs-tsm guest gets as auxblob), or Tabula's simulated evidence, binary or hex text. Signatures and certificate chains are checked up to \
-                the pinned Intel and AMD roots. Without --policy, the default policy refuses debug-mode \
-                TEEs and simulated evidence. Exits 0 only when the evidence verifies and the policy holds.
+                needs --cert), or Tabula's simulated evidence, binary or hex text. Signatures and certificate chains are checked up to \
+                the pinned Intel and AMD roots. With Intel collateral (--collateral), the quote also gets a TCB status, \
+                and the default policy accepts only UpToDate. Without --policy, the default policy refuses debug-mode \
+                TEEs and simulated evidence. Exits 0 only when the evidence verifies and the policy holds. \
+                File formats: docs/attestation.md.
                 """
         )
 
@@ -76,6 +78,12 @@ struct Attest: AsyncParsableCommand {
 
         @Option(help: "SEV-SNP: the VCEK or VLEK certificate (DER or PEM), or the host's certificate table (configfs-tsm auxblob).")
         var cert: String?
+
+        @Option(help: "Extra certificates (PEM): the ASK/ARK for SEV-SNP; for Intel, the PCK chain of a quote that carries none, or the TCB Signing certificate of PCS responses.")
+        var chain: String?
+
+        @Option(help: "Intel collateral (repeatable): a collateral bundle JSON, a PCS TCB info or QE identity response, a CRL (DER or PEM), or PEM certificates.")
+        var collateral: [String] = []
 
         @Option(help: "Verify at this time (ISO 8601), instead of now.")
         var at: String?
@@ -101,13 +109,26 @@ struct Attest: AsyncParsableCommand {
             }
             let evidence = Evidence.bytes(from: try Self.read(file))
             let certificate = try cert.map(Self.read)
+            let extra = try chain.map(Self.read)
             var appraisal = try policy.map { try JSONDecoder().decode(AppraisalPolicy.self, from: Data(try Self.read($0))) } ?? AppraisalPolicy()
             if allowSimulated { appraisal.allowSimulated = true }
 
             var report: [String: JSONValue] = [:]
             var passed = false
             do {
-                let claims = try await Evidence.verify(evidence, certificate: certificate, at: time)
+                var intel: IntelCollateral?
+                if !collateral.isEmpty {
+                    var files = IntelCollateral()
+                    for path in collateral {
+                        do {
+                            try files.add(try Self.read(path))
+                        } catch let error as AttestationError {
+                            throw AttestationError(error.code, "\(path): \(error.message)")
+                        }
+                    }
+                    intel = files
+                }
+                let claims = try await Evidence.verify(evidence, certificate: certificate, chain: extra, collateral: intel, at: time)
                 let reasons = appraisal.appraise(claims)
                 passed = reasons.isEmpty
                 report = claims.fields.merging([

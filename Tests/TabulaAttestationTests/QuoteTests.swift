@@ -1,5 +1,5 @@
 import Foundation
-import TabulaAttestation
+@testable import TabulaAttestation
 import Testing
 
 /// Real quotes from shared/testdata (see its README for their sources), verified at a fixed time
@@ -137,6 +137,79 @@ struct QuoteTests {
             await Self.expectRejected(Array(bytes.prefix(length)), "prefix \(length)")
         }
         await Self.expectRejected(Array(bytes.prefix(end - 1)), "prefix \(end - 1)")
+    }
+
+    /// `bytes` with its PCK certification data replaced by `type` and `data`, and the enclosing sizes
+    /// fixed. Nothing signed changes: the quote signature covers header and body, the PCK signature
+    /// the QE report, and the certificates in the certification data are checked on their own.
+    static func replacingPCKCertification(_ bytes: [UInt8], type: UInt16, data: [UInt8]) throws -> [UInt8] {
+        func le16(_ value: Int) -> [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF)] }
+        func le32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(value >> (8 * $0) & 0xFF) } }
+        func read16(_ offset: Int) -> Int { Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 }
+        let quote = try Quote(bytes: Data(bytes))
+        let signed = quote.signedBytes.count
+        let signatureStart = signed + 4
+        let wrapped = quote.header.version != 3
+        let qeStart = signatureStart + 128 + (wrapped ? 6 : 0)
+        let pckTypeAt = qeStart + 384 + 64 + 2 + read16(qeStart + 384 + 64)
+        let inner = Array(bytes[qeStart..<pckTypeAt]) + le16(Int(type)) + le32(data.count) + data
+        var signature = Array(bytes[signatureStart..<(signatureStart + 128)])
+        if wrapped { signature += le16(6) + le32(inner.count) }
+        signature += inner
+        return Array(bytes[0..<signed]) + le32(signature.count) + signature
+    }
+
+    @Test("a quote that carries no PCK chain verifies with the chain given alongside", arguments: [UInt16(1), 2, 3], [2, 0])
+    func pckChainGiven(type: UInt16, sampleIndex: Int) async throws {
+        let original = try Self.load(Self.samples[sampleIndex])
+        let quote = try Quote(bytes: Data(original))
+        let pem = String(decoding: quote.certification.pckChainPEM.filter { $0 != 0 }, as: UTF8.self)
+        let chain = try IntelCollateral.certificates(pem: pem)
+        // Types 1-3: the PPID (clear, RSA-2048 or RSA-3072 encrypted), CPU SVN, PCE SVN and PCE ID.
+        let ppidSize = [1: 16, 2: 256, 3: 384][Int(type)]!
+        let stripped = try Self.replacingPCKCertification(original, type: type, data: [UInt8](repeating: 0x5A, count: ppidSize + 20))
+        let parsed = try Quote(bytes: Data(stripped))
+        #expect(parsed.certification.pckCertificationType == type)
+        #expect(parsed.certification.pckChainPEM.isEmpty)
+        do {
+            _ = try await parsed.verify(at: Self.now)
+            Issue.record("verified without a PCK chain")
+        } catch {
+            #expect(error.code == .untrustedChain)
+            #expect(error.message.contains("--chain"))
+        }
+        let claims = try await parsed.verify(at: Self.now, chain: chain)
+        #expect(Self.hex(claims.fmspc) == Self.samples[sampleIndex].fmspc)
+        // The PCK is found among the given certificates by its signature over the QE report, whatever the order.
+        #expect(try await parsed.verify(at: Self.now, chain: chain.reversed()).fmspc == claims.fmspc)
+        // Another platform's chain did not sign this QE report.
+        let otherQuote = try Quote(bytes: Data(try Self.load(Self.samples[1])))
+        let other = try IntelCollateral.certificates(pem: String(decoding: otherQuote.certification.pckChainPEM.filter { $0 != 0 }, as: UTF8.self))
+        do {
+            _ = try await parsed.verify(at: Self.now, chain: other)
+            Issue.record("verified with another platform's PCK chain")
+        } catch {
+            #expect(error.code == .untrustedChain)
+        }
+    }
+
+    @Test("a quote that carries only its PCK leaf (type 4) verifies with the intermediate given alongside")
+    func pckLeafOnly() async throws {
+        let original = try Self.load(Self.samples[2])
+        let quote = try Quote(bytes: Data(original))
+        let pem = String(decoding: quote.certification.pckChainPEM.filter { $0 != 0 }, as: UTF8.self)
+        let leafPEM = pem.components(separatedBy: "-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+        let chain = try IntelCollateral.certificates(pem: pem)
+        let leafOnly = try Self.replacingPCKCertification(original, type: 4, data: Array(leafPEM.utf8))
+        let parsed = try Quote(bytes: Data(leafOnly))
+        do {
+            _ = try await parsed.verify(at: Self.now)
+            Issue.record("verified without the intermediate CA")
+        } catch {
+            #expect(error.code == .untrustedChain)
+        }
+        let claims = try await parsed.verify(at: Self.now, chain: [chain[1]])
+        #expect(Self.hex(claims.fmspc) == Self.samples[2].fmspc)
     }
 
     @Test("random garbage fails without crashing")

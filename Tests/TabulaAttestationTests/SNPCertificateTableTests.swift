@@ -60,6 +60,7 @@ struct SNPCertificateTableTests {
         let claims = try await Evidence.verify(report, certificate: try Self.table().bytes, at: AttestationSamples.now)
         #expect(claims.tee == "sev-snp")
         #expect(claims.fields["signingKey"] == "VCEK")
+        #expect(claims.snpTCB == SNPTCBVersion(bootloader: 2, tee: 0, snp: 5, microcode: 68))
         // Without a VCEK in it, the table cannot vouch for the report.
         var noVCEK = try Self.table()
         noVCEK.entries.removeFirst()

@@ -79,7 +79,49 @@ struct AttestCommandTests {
         #expect(badReport["error"]?.stringValue?.isEmpty == false)
     }
 
-    @Test func snpWithTheHostsCertificateTable() throws {
+    @Test func intelCollateralGivesATCBStatus() throws {
+        // dcap-qvl's collateral was current in July 2025.
+        let july = "2025-07-01T00:00:00Z"
+        let (status, report) = try verify([sample("tdx/dcap-qvl-tdx-quote-v4.bin"), "--collateral", sample("tdx/dcap-qvl-tdx-quote-v4.collateral.json")], at: july)
+        #expect(status == 0)
+        #expect(report["tcbStatus"] == "UpToDate")
+        #expect(report["tcb"]?["qeStatus"] == "UpToDate")
+        #expect(report["crls"] == ["Intel SGX PCK Platform CA", "Intel SGX Root CA"])
+
+        let sgx = [sample("sgx/dcap-qvl-sgx-quote-v3.bin"), "--collateral", sample("sgx/dcap-qvl-sgx-quote-v3.collateral.json")]
+        let (sgxStatus, sgxReport) = try verify(sgx, at: july)
+        #expect(sgxStatus != 0)
+        #expect(sgxReport["verified"] == true)
+        #expect(sgxReport["policy"] == "fail")
+        #expect(sgxReport["tcbStatus"] == "ConfigurationAndSWHardeningNeeded")
+        #expect(sgxReport["advisoryIDs"] == ["INTEL-SA-00289", "INTEL-SA-00615"])
+        let policy = try temporary(Array(#"{"acceptedTCBStatuses": ["UpToDate", "ConfigurationAndSWHardeningNeeded"]}"#.utf8), ".json")
+        defer { try? FileManager.default.removeItem(at: policy) }
+        #expect(try verify(sgx + ["--policy", policy.path], at: july).status == 0)
+
+        // A year later the collateral is stale: the quote is not verified with it.
+        let (staleStatus, stale) = try verify(sgx)
+        #expect(staleStatus != 0)
+        #expect(stale["verified"] == false)
+        #expect(stale["error"]?.stringValue?.contains("expired") == true)
+    }
+
+    @Test func pcsResponseWithItsSigningChain() throws {
+        // PCS sends the TCB Signing chain in a header; here it comes from dcap-qvl's bundle, as PEM.
+        let bundle = try JSONValue(parsing: try Data(contentsOf: Self.samples.appendingPathComponent("tdx/dcap-qvl-tdx-quote-v4.collateral.json")))
+        let chain = try temporary(Array(bundle["tcb_info_issuer_chain"]!.stringValue!.utf8), ".pem")
+        defer { try? FileManager.default.removeItem(at: chain) }
+        let arguments = [sample("tdx/go-tdx-guest-quote-v5.bin"), "--collateral", sample("tdx/sample_tcbinfo_response_v5")]
+        let (status, report) = try verify(arguments + ["--chain", chain.path], at: "2026-02-15T00:00:00Z")
+        #expect(status == 0)
+        #expect(report["tcbStatus"] == "UpToDate")
+        #expect(report["tcb"]?["tdxModuleStatus"] == "UpToDate")
+        let (unsigned, unsignedReport) = try verify(arguments, at: "2026-02-15T00:00:00Z")
+        #expect(unsigned != 0)
+        #expect(unsignedReport["error"]?.stringValue?.contains("TCB Signing") == true)
+    }
+
+    @Test func snpWithTheHostsCertificateTableOrAnExtraChain() throws {
         let askArk = Self.der(String(decoding: try Data(contentsOf: Self.samples.appendingPathComponent("snp/ask_ark_milan.pem")), as: UTF8.self))
         let table = SNPCertificateTable(entries: [
             .init(.vcek, certificate: Array(try Data(contentsOf: Self.samples.appendingPathComponent("snp/trustee-milan-vcek.der")))),
@@ -91,6 +133,13 @@ struct AttestCommandTests {
         let (status, report) = try verify([sample("snp/trustee-milan-report.bin"), "--cert", file.path])
         #expect(status == 0)
         #expect(report["tee"] == "sev-snp")
+        #expect(report["reportedTCBVersion"]?["snp"] == 8)
+
+        let (chainStatus, chained) = try verify([
+            sample("snp/trustee-milan-report.bin"), "--cert", sample("snp/trustee-milan-vcek.der"), "--chain", sample("snp/ask_ark_milan.pem"),
+        ])
+        #expect(chainStatus == 0)
+        #expect(chained["verified"] == true)
     }
 }
 
