@@ -3,7 +3,12 @@ public import Foundation
 extension JSONValue {
     /// Parses one JSON document.
     public init(parsing bytes: some Sequence<UInt8>) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        let parsed = try bytes.withContiguousStorageIfAvailable { try Parser.parse($0) }
+        if let parsed {
+            self = parsed
+        } else {
+            self = try Array(bytes).withUnsafeBufferPointer { try Parser.parse($0) }
+        }
     }
 
     /// Parses one JSON document from text.
@@ -13,7 +18,10 @@ extension JSONValue {
 
     /// The canonical encoding: compact, keys sorted, slashes unescaped.
     public var encoded: [UInt8] {
-        Array(Self.encode(self))
+        var output: [UInt8] = []
+        output.reserveCapacity(64)
+        write(to: &output)
+        return output
     }
 
     /// The canonical encoding as text.
@@ -22,11 +30,20 @@ extension JSONValue {
     }
 
     /// Encodes any `Encodable` value the canonical way (compact, keys sorted).
+    ///
+    /// Dates and data use their own `Encodable` conformances (numbers and arrays), unlike
+    /// `JSONEncoder`'s strategies; our wire types carry neither.
     public static func encode(_ value: some Encodable) -> Data {
+        Data(bytes(value))
+    }
+
+    /// ``encode(_:)`` as bytes.
+    public static func bytes(_ value: some Encodable) -> [UInt8] {
+        if let json = try? JSONValueEncoder.encode(value) { return json.encoded }
+        // An integer beyond `Int64` (or a conformance that throws): Foundation's encoder, with
+        // the same canonical options, writes what `JSONValue` cannot hold.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding our own value types cannot fail: they hold no non-finite numbers
-        // (the decoder never produces them) and no non-string keys.
-        return (try? encoder.encode(value)) ?? Data("null".utf8)
+        return (try? encoder.encode(value)).map { Array($0) } ?? Array("null".utf8)
     }
 }
