@@ -137,13 +137,15 @@ public enum Evidence {
             "snp": .integer(Int64(tcb.snp)), "microcode": .integer(Int64(tcb.microcode)),
         ]
         if let fmc = tcb.fmc { tcbFields["fmc"] = .integer(Int64(fmc)) }
-        let fields: [String: JSONValue] = [
+        var fields: [String: JSONValue] = [
             "hostData": .string(claims.hostData.hex), "policy": .integer(Int64(bitPattern: claims.policy)),
             "vmpl": .integer(Int64(claims.vmpl)), "reportedTCB": .integer(Int64(bitPattern: claims.reportedTCB)),
             "reportedTCBVersion": .object(tcbFields),
             "chipID": .string(claims.chipID.hex), "product": .string(claims.product.rawValue),
             "signingKey": .string(claims.signingKey.rawValue), "guestSVN": .integer(Int64(claims.guestSVN)),
         ]
+        if let vector = report.launchMitigationVector { fields["launchMitigationVector"] = .integer(Int64(bitPattern: vector)) }
+        if let vector = report.currentMitigationVector { fields["currentMitigationVector"] = .integer(Int64(bitPattern: vector)) }
         return Claims(
             tee: "sev-snp", version: Int(claims.version), reportData: claims.reportData,
             measurement: claims.measurement, debug: claims.debug, fields: fields, snpTCB: tcb)

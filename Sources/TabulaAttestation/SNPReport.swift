@@ -2,18 +2,25 @@ public import Foundation
 import Crypto
 import SwiftASN1
 
-/// An AMD SEV-SNP attestation report (SEV-SNP firmware ABI, `ATTESTATION_REPORT`, versions 2 and 3).
+/// An AMD SEV-SNP attestation report (SEV-SNP firmware ABI, `ATTESTATION_REPORT`, versions 2, 3 and 5).
 ///
 /// The report is 1184 (0x4A0) bytes: the guest's launch measurement and 64 bytes of its own data,
 /// signed with ECDSA P-384/SHA-384 over bytes 0x000-0x29F by a VCEK (or VLEK) whose certificate AMD
 /// issues. Parsing only decodes the fields; nothing is trusted until `verify(vcek:at:)` returns.
+///
+/// Version 3 added the CPUID family, model and stepping in reserved bytes at 0x188; version 5 (newer
+/// firmware, ABI 1.58 Table 23) adds LAUNCH_MIT_VECTOR at 0x1F8 and CURRENT_MIT_VECTOR at 0x200, in
+/// what was reserved space after LAUNCH_TCB. Every other offset, the size and the signed range are
+/// unchanged, so one parser reads all three. Version 4 is refused: no layout for it was confirmed.
 public struct SNPReport: Sendable, Hashable {
     /// The size of a report.
     public static let size = 0x4A0
     /// The signed part of a report: everything before the signature.
     static let signedSize = 0x2A0
+    /// The versions whose layout this parser knows.
+    static let versions: Set<UInt32> = [2, 3, 5]
 
-    /// The report format version (2 or 3).
+    /// The report format version (2, 3 or 5).
     public let version: UInt32
     /// The guest security version number.
     public let guestSVN: UInt32
@@ -67,12 +74,16 @@ public struct SNPReport: Sendable, Hashable {
     public let committedMajor: UInt8
     /// The TCB version at launch.
     public let launchTCB: UInt64
+    /// The verified mitigation vector when the guest was launched (version 5; nil before).
+    public let launchMitigationVector: UInt64?
+    /// The current verified mitigation vector (version 5; nil before).
+    public let currentMitigationVector: UInt64?
     /// The raw report.
     public let bytes: [UInt8]
 
     /// Decodes a report.
     ///
-    /// Throws `.malformed` unless `bytes` is exactly 1184 bytes of a version 2 or 3 report; callers that
+    /// Throws `.malformed` unless `bytes` is exactly 1184 bytes of a version 2, 3 or 5 report; callers that
     /// hold a firmware response buffer slice the report out first.
     public init(bytes input: some Collection<UInt8>) throws {
         let bytes = Array(input)
@@ -90,8 +101,8 @@ public struct SNPReport: Sendable, Hashable {
         func slice(_ offset: Int, _ count: Int) -> [UInt8] { Array(bytes[offset..<offset + count]) }
 
         version = u32(0x00)
-        guard version == 2 || version == 3 else {
-            throw AttestationError(.malformed, "SEV-SNP report: version \(version), expected 2 or 3")
+        guard Self.versions.contains(version) else {
+            throw AttestationError(.malformed, "SEV-SNP report: version \(version), expected 2, 3 or 5")
         }
         guestSVN = u32(0x04)
         policy = u64(0x08)
@@ -122,6 +133,8 @@ public struct SNPReport: Sendable, Hashable {
         committedMinor = u8(0x1ED)
         committedMajor = u8(0x1EE)
         launchTCB = u64(0x1F0)
+        launchMitigationVector = version >= 5 ? u64(0x1F8) : nil
+        currentMitigationVector = version >= 5 ? u64(0x200) : nil
         self.bytes = bytes
     }
 

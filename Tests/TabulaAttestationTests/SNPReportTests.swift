@@ -200,6 +200,32 @@ struct SNPReportTests {
         }
     }
 
+    @Test("a version 5 report parses, with its mitigation vectors; its version byte is signed")
+    func version5() throws {
+        var bytes = try SNPSamples.load("trustee-milan-report.bin")
+        let vcek = try SNPSamples.load("trustee-milan-vcek.der")
+        #expect(try SNPReport(bytes: bytes).launchMitigationVector == nil)
+        bytes[0] = 5
+        for index in 0..<8 {
+            bytes[0x1F8 + index] = UInt8(index + 1)
+            bytes[0x200 + index] = UInt8(0x10 + index)
+        }
+        let report = try SNPReport(bytes: bytes)
+        #expect(report.version == 5)
+        #expect(report.launchMitigationVector == 0x0807_0605_0403_0201)
+        #expect(report.currentMitigationVector == 0x1716_1514_1312_1110)
+        // Every field before them reads as in versions 2 and 3.
+        let original = try SNPReport(bytes: SNPSamples.load("trustee-milan-report.bin"))
+        #expect(report.measurement == original.measurement)
+        #expect(report.launchTCB == original.launchTCB)
+        #expect(report.chipID == original.chipID)
+        // The sample was signed as version 2: changing the version (or the vectors) breaks the signature.
+        let error = try #require(throws: AttestationError.self) { try report.verify(vcek: vcek, at: SNPSamples.now) }
+        #expect(error.code == .badSignature)
+        bytes[0] = 4
+        #expect(throws: AttestationError.self) { try SNPReport(bytes: bytes) }
+    }
+
     @Test("truncated and garbage certificates throw instead of crashing")
     func malformedCertificates() throws {
         let report = try SNPReport(bytes: SNPSamples.load("go-sev-guest-milan-report.bin"))
