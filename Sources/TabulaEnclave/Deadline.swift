@@ -8,12 +8,15 @@ import WasmKit
 /// rereads at every charge. When the deadline passes, the timer sets that counter to zero, which
 /// ends the run with an out-of-fuel trap at the next charge. That write races with the
 /// interpreter's own read-modify-write of the counter (which can put some fuel back), so the timer
-/// repeats it every millisecond until the run is over. Timers run on a shared dispatch queue: no
-/// thread per sandbox or per invocation.
-final class Deadline: Sendable {
+/// repeats it every millisecond until the run is over.
+///
+/// Each sandbox has one dispatch timer, re-armed for every run and pushed to the distant future
+/// when the run ends: no thread per sandbox, and nothing left pending per invocation (a timer
+/// scheduled per run would stay queued for the whole timeout, however short the run).
+// Unchecked: the dispatch timer is not marked `Sendable`, but its methods may be called from any
+// thread; everything else is under the mutex.
+final class Deadline: @unchecked Sendable {
     private struct State: ~Copyable {
-        /// Distinguishes runs, so that a timer left from an earlier run does nothing.
-        var generation: UInt64 = 0
         var running = false
         var expired = false
         var store: StoreReference?
@@ -26,22 +29,33 @@ final class Deadline: Sendable {
     }
 
     private static let retry = DispatchTimeInterval.milliseconds(1)
+    private static let queue = DispatchQueue(label: "tabula.deadline", attributes: .concurrent)
     private let state = Mutex(State())
+    private let timer: any DispatchSourceTimer
+
+    init() {
+        timer = DispatchSource.makeTimerSource(queue: Self.queue)
+        timer.setEventHandler { [weak self] in self?.fire() }
+        timer.schedule(deadline: .distantFuture)
+        timer.activate()
+    }
+
+    deinit {
+        timer.cancel()
+    }
 
     /// Gives the store its fuel and starts the timer for one run.
     func arm(store: Store, timeout: Duration, fuel: UInt64?) {
         store.fuel = Fuel(remaining: fuel ?? .max)
         let reference = StoreReference(store: store)
-        let generation = state.withLock { state in
-            state.generation &+= 1
+        state.withLock { state in
             state.running = true
             state.expired = false
             state.store = reference
-            return state.generation
         }
         let (seconds, attoseconds) = timeout.components
         let nanoseconds = Int(clamping: seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue &+ attoseconds / 1_000_000_000)
-        schedule(generation: generation, after: .nanoseconds(nanoseconds))
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: Self.retry)
     }
 
     /// Stops the timer of the run in progress.
@@ -50,6 +64,7 @@ final class Deadline: Sendable {
             state.running = false
             state.store = nil
         }
+        timer.schedule(deadline: .distantFuture)
     }
 
     /// Whether the deadline of the last run passed before it ended.
@@ -57,16 +72,12 @@ final class Deadline: Sendable {
         state.withLock { $0.expired }
     }
 
-    private func schedule(generation: UInt64, after delay: DispatchTimeInterval) {
-        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [weak self] in
-            guard let self else { return }
-            let stillRunning = self.state.withLock { state -> Bool in
-                guard state.running, state.generation == generation, let reference = state.store else { return false }
-                state.expired = true
-                reference.store.fuel = Fuel(remaining: 0)
-                return true
-            }
-            if stillRunning { self.schedule(generation: generation, after: Self.retry) }
+    /// The deadline passed: out of fuel, now and every millisecond until the run ends.
+    private func fire() {
+        state.withLock { state in
+            guard state.running, let reference = state.store else { return }
+            state.expired = true
+            reference.store.fuel = Fuel(remaining: 0)
         }
     }
 }
