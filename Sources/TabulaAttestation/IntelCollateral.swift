@@ -123,6 +123,12 @@ public struct IntelCollateral: Sendable {
         self[keyPath: slot] = value
     }
 
+    /// The certificates that came with the collateral, parsed; ones that do not parse are left out
+    /// (they could not sign anything anyway).
+    func certificateObjects() -> [Certificate] {
+        certificates.compactMap { try? Certificate(derEncoded: $0) }
+    }
+
     /// DER certificates from PEM text.
     static func certificates(pem: String) throws(AttestationError) -> [[UInt8]] {
         do {

@@ -172,14 +172,6 @@ extension Quote {
     }
 }
 
-extension IntelCollateral {
-    /// The certificates that came with the collateral, parsed; ones that do not parse are left out
-    /// (they could not sign anything anyway).
-    func certificateObjects() -> [Certificate] {
-        certificates.compactMap { try? Certificate(derEncoded: $0) }
-    }
-}
-
 extension Array where Element == UInt8 {
     /// Lower-case hex, for messages.
     fileprivate var hexString: String { map { String(format: "%02x", $0) }.joined() }

@@ -50,6 +50,9 @@ extension Quote {
         claims.crlIssuers = crlIssuers
         if let collateral, collateral.hasTCBInfo {
             claims.tcb = try await evaluate(collateral, pck: pck, offered: others + collateral.certificateObjects(), at: time)
+        } else if collateral?.qeIdentity != nil {
+            // A QE identity only refines the platform's status, which needs the TCB info.
+            throw AttestationError(.unsupported, "the collateral has a QE identity but no TCB info; give the TCB info too")
         }
         return claims
     }

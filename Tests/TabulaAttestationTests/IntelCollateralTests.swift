@@ -205,6 +205,15 @@ struct IntelCollateralTests {
         #expect(try IntelCollateral(files: [response]).hasTCBInfo)
     }
 
+    @Test("a QE identity without a TCB info is refused rather than ignored")
+    func qeIdentityAlone() async throws {
+        let collateral = try Self.collateral("tdx/sample_qeIdentity_response")
+        let error = await #expect(throws: AttestationError.self) {
+            _ = try await Self.quote("tdx/go-tdx-guest-spr-e4-quote-v4.bin").verify(at: Self.july2023, collateral: collateral)
+        }
+        #expect(error?.message.contains("no TCB info") == true)
+    }
+
     @Test("the signed bytes of a PCS response are the member's value exactly")
     func rawMember() throws {
         let text = #"{ "a" : "x\"}" , "tcbInfo":{"k":[1,{"s":"]}"}],"n":null} ,"signature":"ab"}"#
