@@ -136,22 +136,30 @@ extension Comparison {
 
         let echo = try await Workload.start(module: Modules.echo())
         step(1, "warm invocations with rewind (echo, 2 MiB)")
-        for _ in 0..<200 { try await echo.invokeWarm() }
-        let warm = try await Samples.measure(for: duration) { try await echo.invokeWarm() }
+        let warm = try await echo.onEnclaveThreads {
+            for _ in 0..<200 { try await echo.invokeWarm() }
+            return try await Samples.measure(for: duration) { try await echo.invokeWarm() }
+        }
         step(2, "fresh sandbox per invocation (echo, 2 MiB)")
-        let vanilla = try await Samples.measure(for: duration) { try await echo.invokeFresh() }
+        let vanilla = try await echo.onEnclaveThreads {
+            try await Samples.measure(for: duration) { try await echo.invokeFresh() }
+        }
         step(3, "warm confidential invocations (echo)")
-        for _ in 0..<200 { _ = try await echo.invokeConfidential() }
-        let confidential = try await Samples.collect(for: duration) { try await echo.invokeConfidential() }
+        let confidential = try await echo.onEnclaveThreads {
+            for _ in 0..<200 { _ = try await echo.invokeConfidential() }
+            return try await Samples.collect(for: duration) { try await echo.invokeConfidential() }
+        }
         step(4, "seal and open")
         let sealOpen = try await Samples.measure(for: duration) { try echo.sealAndOpen() }
         try await echo.shutdown()
 
         let echo16 = try await Workload.start(module: Modules.echo(memoryMiB: 16))
         step(5, "warm and fresh invocations (echo, 16 MiB)")
-        for _ in 0..<100 { try await echo16.invokeWarm() }
-        let warm16 = try await Samples.measure(for: duration / 2) { try await echo16.invokeWarm() }
-        let vanilla16 = try await Samples.measure(for: duration / 2) { try await echo16.invokeFresh() }
+        let (warm16, vanilla16) = try await echo16.onEnclaveThreads {
+            for _ in 0..<100 { try await echo16.invokeWarm() }
+            let warm = try await Samples.measure(for: duration / 2) { try await echo16.invokeWarm() }
+            return (warm, try await Samples.measure(for: duration / 2) { try await echo16.invokeFresh() })
+        }
         try await echo16.shutdown()
 
         step(6, "rewind of 4 pages of 64 MiB, and a full 64 MiB copy")
@@ -160,10 +168,12 @@ extension Comparison {
         var rewinds: [Int64] = []
         let clock = ContinuousClock()
         let rewindEnd = clock.now + duration / 2
-        while rewinds.count < 5 || clock.now < rewindEnd {
-            let invocation = try await writer.invokeWarm()
-            if case .inPlace(let pages) = invocation.rewind.kind { rewindPages = pages }
-            rewinds.append(Samples.nanoseconds(invocation.rewind.duration))
+        try await writer.onEnclaveThreads {
+            while rewinds.count < 5 || clock.now < rewindEnd {
+                let invocation = try await writer.invokeWarm()
+                if case .inPlace(let pages) = invocation.rewind.kind { rewindPages = pages }
+                rewinds.append(Samples.nanoseconds(invocation.rewind.duration))
+            }
         }
         try await writer.shutdown()
         let fullCopy = Self.measureCopy(bytes: 64 << 20, duration: duration / 2)
@@ -175,13 +185,15 @@ extension Comparison {
 
         step(9, "resident memory over \(memoryInvocations) warm invocations")
         let steady = try await Workload.start(module: Modules.echo())
-        for _ in 0..<max(1000, memoryInvocations / 10) { try await steady.invokeWarm() }
-        let before = Self.residentBytes()
-        for index in 0..<memoryInvocations {
-            try await steady.invokeWarm()
-            if index % 5000 == 0 { progress("resident memory over \(memoryInvocations) warm invocations", (9 + Double(index) / Double(memoryInvocations)) / phases) }
+        let (before, after) = try await steady.onEnclaveThreads {
+            for _ in 0..<max(1000, memoryInvocations / 10) { try await steady.invokeWarm() }
+            let before = Self.residentBytes()
+            for index in 0..<memoryInvocations {
+                try await steady.invokeWarm()
+                if index % 5000 == 0 { progress("resident memory over \(memoryInvocations) warm invocations", (9 + Double(index) / Double(memoryInvocations)) / phases) }
+            }
+            return (before, Self.residentBytes())
         }
-        let after = Self.residentBytes()
         try await steady.shutdown()
         progress("done", 1)
 

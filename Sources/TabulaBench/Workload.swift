@@ -37,6 +37,12 @@ public final class Workload: Sendable {
         }
     }
 
+    /// Runs `body` on the enclave's threads, as the platform runs invocations: each invocation
+    /// inside then runs its sandbox inline, with no hand-off to another thread.
+    public func onEnclaveThreads<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(enclave.taskExecutor) { try await body() }
+    }
+
     public func shutdown() async throws {
         try await enclave.shutdown()
     }

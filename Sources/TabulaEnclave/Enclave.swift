@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import NIOPosix
 import Synchronization
 public import TabulaWire
 
@@ -11,7 +10,9 @@ public import TabulaWire
 /// thread pool, never on the caller's thread or an event loop, so invocations of different
 /// functions run in parallel. Call ``shutdown()`` when done.
 public final class Enclave: Sendable {
-    private let pool: NIOThreadPool
+    private let executor: EnclaveExecutor
+    /// Invocations and loads in progress, and who waits for them to end (``shutdown()``).
+    private let activity = Mutex(Activity())
     /// The holder of the enclave's keys and attestation; `nil` for an enclave that only runs
     /// plain invocations (such as `tabula run`).
     public let monitor: Monitor?
@@ -25,13 +26,51 @@ public final class Enclave: Sendable {
     ///   - monitor: the enclave's monitor, for confidential invocations and certificates.
     public init(threads: Int? = nil, monitor: Monitor? = nil) {
         self.monitor = monitor
-        pool = NIOThreadPool(numberOfThreads: max(1, threads ?? System.coreCount))
-        pool.start()
+        executor = EnclaveExecutor(threads: max(1, threads ?? System.coreCount), name: "tabula-enclave")
     }
 
-    /// Stops the thread pool; invocations still running finish first.
+    /// Refuses new work, waits for the invocations still running, then stops the threads.
     public func shutdown() async throws {
-        try await pool.shutdownGracefully()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = activity.withLock { activity in
+                activity.closed = true
+                if activity.inProgress == 0 { return true }
+                activity.waiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+        executor.shutdown()
+    }
+
+    /// The executor whose threads run sandboxes: a task that prefers it runs invocations inline.
+    package var taskExecutor: any TaskExecutor { executor }
+
+    private struct Activity: ~Copyable {
+        var inProgress = 0
+        var closed = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Runs blocking work (compiling, instantiating, running a sandbox) on the enclave's threads:
+    /// inline when the calling task already runs there.
+    func onEnclaveThread<T: Sendable>(_ work: @Sendable () throws -> T) async throws -> T {
+        let open = activity.withLock { activity in
+            if activity.closed { return false }
+            activity.inProgress += 1
+            return true
+        }
+        guard open else { throw EnclaveError(.shuttingDown, "the enclave is shutting down") }
+        defer {
+            let waiters = activity.withLock { activity -> [CheckedContinuation<Void, Never>] in
+                activity.inProgress -= 1
+                guard activity.inProgress == 0 else { return [] }
+                defer { activity.waiters.removeAll() }
+                return activity.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+        return try await withTaskExecutorPreference(executor) { try work() }
     }
 
     /// Loads (or replaces) a function: checks and compiles the module, builds its first sandbox,
@@ -55,7 +94,7 @@ public final class Enclave: Sendable {
             throw EnclaveError(.invalidConfiguration, "a function needs at least one sandbox")
         }
         let id = Self.sandboxIDs.add(1, ordering: .relaxed).oldValue
-        return try await pool.runIfActive { () throws -> (FunctionHost, FunctionInfo) in
+        return try await onEnclaveThread { () throws -> (FunctionHost, FunctionInfo) in
             let clock = ContinuousClock()
             let started = clock.now
             let module = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory)
@@ -112,7 +151,7 @@ public final class Enclave: Sendable {
         let input = WipedBytes(parameters.encoded)
         let activationID = ActivationID.random()
         let environment = [("__OW_ACTIVATION_ID", activationID), ("__OW_ACTION_NAME", name.description), ("__OW_NAMESPACE", name.namespace), ("__OW_DEADLINE", "0")]
-        return try await pool.runIfActive {
+        return try await onEnclaveThread {
             let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false)
             let run = try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities, rewind: false)
             return Invocation(
@@ -144,11 +183,11 @@ public final class Enclave: Sendable {
             ("__OW_NAMESPACE", name.namespace),
             ("__OW_DEADLINE", String(deadlineMilliseconds)),
         ]
-        let sandbox = try await host.acquire(threads: pool) { () throws(EnclaveError) in
+        let sandbox = try await host.acquire(on: self) { () throws(EnclaveError) in
             try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description)
         }
         defer { host.release(sandbox) }
-        let run = try await pool.runIfActive {
+        let run = try await onEnclaveThread {
             try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities)
         }
         return Invocation(

@@ -1,4 +1,3 @@
-import NIOPosix
 import Synchronization
 
 /// A loaded function and its sandboxes.
@@ -34,7 +33,7 @@ final class FunctionHost: Sendable {
     }
 
     /// Takes a sandbox for one invocation; give it back with ``release(_:)``.
-    func acquire(threads: NIOThreadPool, create: @escaping @Sendable () throws(EnclaveError) -> Sandbox) async throws -> Sandbox {
+    func acquire(on enclave: Enclave, create: @escaping @Sendable () throws(EnclaveError) -> Sandbox) async throws -> Sandbox {
         let grant = await withCheckedContinuation { (continuation: CheckedContinuation<Grant, Never>) in
             let immediate: Grant? = pool.withLock { pool in
                 if let sandbox = pool.idle.popLast() { return .sandbox(sandbox) }
@@ -52,7 +51,7 @@ final class FunctionHost: Sendable {
             return sandbox
         case .create:
             do {
-                return try await threads.runIfActive { try create() }
+                return try await enclave.onEnclaveThread { try create() }
             } catch {
                 discardSlot()
                 throw error

@@ -111,7 +111,8 @@ extension Platform {
         metrics.queueDepth.record(admission.queued)
         let activationID = ActivationID.random()
         let received = Store.now()
-        let task = Task {
+        // On the enclave's threads from the start, so that the sandbox runs inline.
+        let task = Task(executorPreference: enclave.taskExecutor) { [self] in
             defer {
                 admission.leave()
                 metrics.queueDepth.record(admission.queued)
