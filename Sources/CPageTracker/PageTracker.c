@@ -121,3 +121,25 @@ int tabula_page_tracker_protect(void *address, size_t length, int writable) {
     int protection = writable ? (PROT_READ | PROT_WRITE) : PROT_READ;
     return mprotect(address, length, protection) == 0 ? 0 : errno;
 }
+
+int tabula_page_tracker_self_test(void) {
+    size_t size = tabula_page_tracker_page_size();
+    void *page = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) return errno;
+    // Volatile: the signal handler writes it, which the compiler cannot see.
+    static volatile uint8_t dirty;
+    dirty = 0;
+    int slot = tabula_page_tracker_register(page, size, (uint8_t *)&dirty);
+    if (slot < 0) {
+        munmap(page, size);
+        return ENOSPC;
+    }
+    int result = tabula_page_tracker_protect(page, size, 0);
+    if (result == 0) {
+        *(volatile uint8_t *)page = 1;
+        result = (dirty == 1 && *(volatile uint8_t *)page == 1) ? 0 : ENOTSUP;
+    }
+    tabula_page_tracker_unregister(slot);
+    munmap(page, size);
+    return result;
+}

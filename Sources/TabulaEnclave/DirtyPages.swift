@@ -19,7 +19,8 @@ final class DirtyPages {
     private let dirty: UnsafeMutableBufferPointer<UInt8>
     static let pageSize = Int(tabula_page_tracker_page_size())
 
-    /// Whether the handler is installed, after WasmKit's own.
+    /// Whether the handler is installed, after WasmKit's own, and a write to a protected page is
+    /// seen to fault (where protection is not enforced, tracking would miss writes).
     static let available: Bool = {
         // WasmKit installs its trap guard on first execution; ours must come after it, to see write
         // faults first. Running an empty function makes WasmKit install its guard now.
@@ -30,7 +31,7 @@ final class DirtyPages {
               let function = instance.exports[function: "f"],
               (try? function.invoke()) != nil
         else { return false }
-        return tabula_page_tracker_install() == 0
+        return tabula_page_tracker_install() == 0 && tabula_page_tracker_self_test() == 0
     }()
 
     /// Starts tracking `memory`, now read-only; `nil` when it cannot be tracked.

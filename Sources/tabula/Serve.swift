@@ -50,6 +50,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds an old epoch's keys still open requests after rotation; then they are erased.")
     var keyGrace = 600
 
+    func validate() throws {
+        guard ["auto", "simulated", "configfs-tsm", "gramine"].contains(tee) else {
+            throw ValidationError("--tee must be auto, simulated, configfs-tsm or gramine")
+        }
+        guard keyRotation > 0, keyGrace >= 0 else {
+            throw ValidationError("--key-rotation must be positive and --key-grace not negative")
+        }
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

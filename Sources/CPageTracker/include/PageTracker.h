@@ -31,4 +31,9 @@ void tabula_page_tracker_unregister(int slot);
 /// Returns 0, or an errno.
 int tabula_page_tracker_protect(void *address, size_t length, int writable);
 
+/// Checks on a scratch page that a write to a protected page really faults and is recorded.
+/// Returns 0 when it does. Some environments accept mprotect without enforcing it (Gramine on
+/// SGX1 makes it a no-op): tracking there would miss writes, so callers must not use it.
+int tabula_page_tracker_self_test(void);
+
 #endif
