@@ -65,7 +65,9 @@ struct Attest: AsyncParsableCommand {
             abstract: "Verify evidence and appraise it against a policy.",
             discussion: """
                 FILE is an Intel DCAP quote (SGX v3, TDX v4/v5), an AMD SEV-SNP report (1184 bytes, \
-                needs --cert), or Tabula's simulated evidence, binary or hex text. Signatures and certificate chains are checked up to \
+                needs --cert), Tabula's simulated evidence, binary or hex text, or a PEM RA-TLS certificate \
+                (the interoperable extension, as Tabula's identity certificate has, or Gramine's legacy one), whose \
+                key binding is checked too. Signatures and certificate chains are checked up to \
                 the pinned Intel and AMD roots. With Intel collateral (--collateral), the quote also gets a TCB status, \
                 and the default policy accepts only UpToDate. Without --policy, the default policy refuses debug-mode \
                 TEEs and simulated evidence. Exits 0 only when the evidence verifies and the policy holds. \
@@ -107,7 +109,8 @@ struct Attest: AsyncParsableCommand {
             } else {
                 time = Date()
             }
-            let evidence = Evidence.bytes(from: try Self.read(file))
+            let input = try Self.read(file)
+            let evidence = Evidence.bytes(from: input)
             let certificate = try cert.map(Self.read)
             let extra = try chain.map(Self.read)
             var appraisal = try policy.map { try JSONDecoder().decode(AppraisalPolicy.self, from: Data(try Self.read($0))) } ?? AppraisalPolicy()
@@ -128,7 +131,15 @@ struct Attest: AsyncParsableCommand {
                     }
                     intel = files
                 }
-                let claims = try await Evidence.verify(evidence, certificate: certificate, chain: extra, collateral: intel, at: time)
+                var claims: Evidence.Claims
+                // A quote carries its PCK chain as PEM text too: only a file that *is* PEM is a certificate.
+                if String(decoding: input.prefix(64), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("-----BEGIN CERTIFICATE-----") {
+                    // An RA-TLS certificate (Tabula's identity certificate, Gramine's): the evidence
+                    // it carries, and the binding of the certificate's key to that evidence.
+                    claims = try await RATLSCertificate.verify(input, evidenceCertificate: certificate, at: time)
+                } else {
+                    claims = try await Evidence.verify(evidence, certificate: certificate, chain: extra, collateral: intel, at: time)
+                }
                 let reasons = appraisal.appraise(claims)
                 passed = reasons.isEmpty
                 report = claims.fields.merging([

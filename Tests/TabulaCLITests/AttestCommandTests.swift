@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 import TabulaAttestation
@@ -30,6 +31,33 @@ struct AttestCommandTests {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("attest-\(UUID().uuidString)\(suffix)")
         try Data(bytes).write(to: url)
         return url
+    }
+
+    @Test func identityCertificateIsVerifiedAsRATLS() async throws {
+        let key = P256.Signing.PrivateKey()
+        let now = Date()
+        let issued = try await IdentityCertificate.issue(
+            identityKey: key, provider: SimulatedTEE.ephemeral(), nonce: nil,
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(3600))
+        let file = try temporary(Array(issued.pem.utf8), ".pem")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let time = ISO8601DateFormatter().string(from: now)
+        let refused = try verify([file.path], at: time)
+        #expect(refused.status == 1)
+        #expect(refused.report["verified"] == true && refused.report["policy"] == "fail")
+        let allowed = try verify([file.path, "--allow-simulated"], at: time)
+        #expect(allowed.status == 0)
+        #expect(allowed.report["tee"] == "simulated")
+        #expect(allowed.report["certificateKeyBound"] == true)
+
+        var tampered = Array(issued.pem.utf8)
+        let index = tampered.count / 2
+        tampered[index] = tampered[index] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let bad = try temporary(tampered, ".pem")
+        defer { try? FileManager.default.removeItem(at: bad) }
+        let broken = try verify([bad.path, "--allow-simulated"], at: time)
+        #expect(broken.status == 1)
+        #expect(broken.report["verified"] == false)
     }
 
     @Test func tdxQuotePassesTheDefaultPolicy() throws {

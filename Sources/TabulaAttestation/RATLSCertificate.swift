@@ -1,0 +1,76 @@
+import Crypto
+public import Foundation
+
+/// RA-TLS certificates of either kind: a TLS key bound to TEE evidence inside its certificate.
+///
+/// - The **interoperable** extension (OID 2.23.133.5.4.9, CBOR tag 60000 around `[evidence,
+///   claims]`): Tabula's identity certificate and newer Gramine versions; see
+///   ``IdentityCertificate/verify(_:nonce:evidenceCertificate:at:)``.
+/// - Gramine's **legacy** extension (OID 1.2.840.113741.1337.6): the raw SGX quote, whose report
+///   data begins with SHA-256 of the certificate's DER SubjectPublicKeyInfo.
+///
+/// Either way the certificate must be self-signed by its key (ECDSA P-256 or P-384), valid at the
+/// given time, and its key bound to evidence that verifies.
+public enum RATLSCertificate {
+    /// What the certificate proved: the evidence's claims, plus `raTLS` (`interoperable` or
+    /// `legacy`) and `certificateKeyBound` in ``Evidence/Claims/fields``.
+    public static func verify(_ certificate: [UInt8], evidenceCertificate: [UInt8]? = nil, at time: Date) async throws -> Evidence.Claims {
+        let der = try DERCertificate.der(certificate)
+        let parsed = try DERCertificate(der: der)
+        // Gramine puts both extensions in its certificates; the legacy one is checked on its own
+        // (and its keys are P-384, which the interoperable path, built for Tabula's, does not take).
+        let legacy = parsed.extensionValue(oid: legacyOIDContent) ?? parsed.extensionValue(oid: [0x06, 0x09] + legacyOIDContent)
+        if legacy == nil, parsed.extensionValue(oid: IdentityCertificate.extensionOIDContent) != nil {
+            var claims = try await IdentityCertificate.verify(certificate, nonce: nil, evidenceCertificate: evidenceCertificate, at: time).claims
+            claims.fields["raTLS"] = "interoperable"
+            claims.fields["certificateKeyBound"] = true
+            return claims
+        }
+        guard let quote = legacy else {
+            throw AttestationError(.malformed, "RA-TLS certificate: neither the interoperable (2.23.133.5.4.9) nor Gramine's legacy (1.2.840.113741.1337.6) evidence extension")
+        }
+        try verifySelfSignature(parsed)
+        guard parsed.notBefore <= time, time <= parsed.notAfter else {
+            throw AttestationError(.untrustedChain, "RA-TLS certificate: not valid at \(time) (valid from \(parsed.notBefore) to \(parsed.notAfter))")
+        }
+        var claims = try await Evidence.verify(quote, certificate: evidenceCertificate, at: time)
+        guard claims.reportData.count >= 32, Array(claims.reportData.prefix(32)) == Array(SHA256.hash(data: parsed.subjectPublicKeyInfo)) else {
+            throw AttestationError(.bindingMismatch, "RA-TLS certificate: the quote's report data does not begin with SHA-256 of the certificate's public key")
+        }
+        claims.fields["raTLS"] = "legacy"
+        claims.fields["certificateKeyBound"] = true
+        return claims
+    }
+
+    /// The content bytes of OID 1.2.840.113741.1337.6 (Gramine's legacy quote extension). Gramine
+    /// writes them with their own tag and length in front (so other tools show "0.6.9.42.840…");
+    /// both spellings are accepted.
+    static let legacyOIDContent: [UInt8] = [0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x8A, 0x39, 0x06]
+
+    /// ecdsa-with-SHA256 and ecdsa-with-SHA384 AlgorithmIdentifiers (without parameters).
+    private static let ecdsaWithSHA384: [UInt8] = [0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03]
+
+    /// Checks the self-signature with the certificate's own P-256 or P-384 key.
+    private static func verifySelfSignature(_ certificate: DERCertificate) throws(AttestationError) {
+        guard certificate.issuer == certificate.subject else {
+            throw AttestationError(.badSignature, "RA-TLS certificate: not self-signed (the issuer is not the subject)")
+        }
+        let sha384 = certificate.signatureAlgorithm == ecdsaWithSHA384
+        guard sha384 || [DERCertificate.ecdsaWithSHA256, DERCertificate.ecdsaWithSHA256NullParameters].contains(certificate.signatureAlgorithm) else {
+            throw AttestationError(.unsupported, "RA-TLS certificate: the signature algorithm is not ECDSA with SHA-256 or SHA-384")
+        }
+        let valid: Bool
+        if let key = try? P256.Signing.PublicKey(derRepresentation: certificate.subjectPublicKeyInfo),
+           let signature = try? P256.Signing.ECDSASignature(derRepresentation: certificate.signature) {
+            valid = sha384 ? key.isValidSignature(signature, for: SHA384.hash(data: certificate.tbs)) : key.isValidSignature(signature, for: SHA256.hash(data: certificate.tbs))
+        } else if let key = try? P384.Signing.PublicKey(derRepresentation: certificate.subjectPublicKeyInfo),
+                  let signature = try? P384.Signing.ECDSASignature(derRepresentation: certificate.signature) {
+            valid = sha384 ? key.isValidSignature(signature, for: SHA384.hash(data: certificate.tbs)) : key.isValidSignature(signature, for: SHA256.hash(data: certificate.tbs))
+        } else {
+            throw AttestationError(.unsupported, "RA-TLS certificate: the key is not ECDSA P-256 or P-384, or the signature is not DER")
+        }
+        guard valid else {
+            throw AttestationError(.badSignature, "RA-TLS certificate: the self-signature does not verify")
+        }
+    }
+}
