@@ -72,24 +72,32 @@ final class DirtyPages {
     func restore(from snapshot: UnsafeRawPointer) -> Int? {
         var restored = 0
         var page = 0
+        var first = -1
+        var last = -1
         let pages = dirty.count
         while page < pages {
             guard dirty[page] != 0 else {
                 page += 1
                 continue
             }
-            // A run of written pages is copied and protected in one go.
+            // A run of written pages is copied in one go.
             var end = page
             while end < pages, dirty[end] != 0 {
                 dirty[end] = 0
                 end += 1
             }
             let offset = page * Self.pageSize
-            let byteCount = (end - page) * Self.pageSize
-            (base + offset).copyMemory(from: snapshot + offset, byteCount: byteCount)
-            guard tabula_page_tracker_protect(base + offset, byteCount, 0) == 0 else { return nil }
+            (base + offset).copyMemory(from: snapshot + offset, byteCount: (end - page) * Self.pageSize)
+            if first < 0 { first = page }
+            last = end
             restored += end - page
             page = end
+        }
+        // One protection change over the span of written pages: each `mprotect` costs a TLB
+        // shootdown on every core running this process, far more than re-protecting the read-only
+        // pages in between, so one call beats one per run.
+        if first >= 0, tabula_page_tracker_protect(base + first * Self.pageSize, (last - first) * Self.pageSize, 0) != 0 {
+            return nil
         }
         return restored
     }
