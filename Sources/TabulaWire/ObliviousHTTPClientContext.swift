@@ -1,3 +1,5 @@
+import Crypto
+
 extension ObliviousHTTP {
     /// What a client keeps after sending a request, to open the gateway's response.
     ///
@@ -29,7 +31,7 @@ extension ObliviousHTTP {
             let aead = response.aead.rawValue
             let count = response.encapsulatedKey.count
             return [UInt8(aead >> 8), UInt8(truncatingIfNeeded: aead), UInt8(count >> 8), UInt8(truncatingIfNeeded: count)]
-                + response.encapsulatedKey + response.secret
+                + response.encapsulatedKey + response.secret.withUnsafeBytes { Array($0) }
         }
 
         /// Restores a context from ``serialized``.
@@ -39,8 +41,8 @@ extension ObliviousHTTP {
             var reader = Reader(bytes, what: "client context")
             let aead = KeyConfiguration.AEAD(rawValue: try reader.readUInt16())
             let encapsulatedKey = try reader.readBytes(Int(try reader.readUInt16()))
-            let secret = reader.readRest()
-            guard secret.count == ResponseProtection.nonceByteCount(aead), !secret.isEmpty, aead.keyByteCount != nil else {
+            let secret = SymmetricKey(data: reader.readRest())
+            guard secret.bitCount == 8 * ResponseProtection.nonceByteCount(aead), secret.bitCount > 0, aead.keyByteCount != nil else {
                 throw WireError(.malformed, "the client context is not one this version wrote")
             }
             self.response = ResponseProtection(aead: aead, encapsulatedKey: encapsulatedKey, secret: secret)

@@ -58,8 +58,10 @@ extension ObliviousHTTP {
     struct ResponseProtection: Sendable {
         let aead: KeyConfiguration.AEAD
         let encapsulatedKey: [UInt8]
-        /// `secret = context.Export("message/bhttp response", max(Nn, Nk))`.
-        let secret: [UInt8]
+        /// `secret = context.Export("message/bhttp response", max(Nn, Nk))`. Kept as a
+        /// `SymmetricKey`, whose storage swift-crypto overwrites with zeros when the last copy goes:
+        /// a per-request context is erased as soon as its response is sealed or opened.
+        let secret: SymmetricKey
 
         /// `max(Nn, Nk)`: the response nonce and the exported secret have this length, so the
         /// nonce carries at least as much entropy as the key it helps derive.
@@ -72,10 +74,10 @@ extension ObliviousHTTP {
             self.aead = aead
             self.encapsulatedKey = encapsulatedKey
             let key = try export(Data(ObliviousHTTP.responseLabel), Self.nonceByteCount(aead))
-            self.secret = key.withUnsafeBytes { Array($0) }
+            self.secret = key
         }
 
-        init(aead: KeyConfiguration.AEAD, encapsulatedKey: [UInt8], secret: [UInt8]) {
+        init(aead: KeyConfiguration.AEAD, encapsulatedKey: [UInt8], secret: SymmetricKey) {
             self.aead = aead
             self.encapsulatedKey = encapsulatedKey
             self.secret = secret
@@ -83,7 +85,7 @@ extension ObliviousHTTP {
 
         /// `prk = Extract(enc ‖ response_nonce, secret)`, then the AEAD key and nonce expanded from it.
         private func keys(responseNonce: [UInt8]) -> (key: SymmetricKey, nonce: [UInt8]) {
-            let prk = HKDF<SHA256>.extract(inputKeyMaterial: SymmetricKey(data: secret), salt: encapsulatedKey + responseNonce)
+            let prk = HKDF<SHA256>.extract(inputKeyMaterial: secret, salt: encapsulatedKey + responseNonce)
             let key = HKDF<SHA256>.expand(pseudoRandomKey: prk, info: Array("key".utf8), outputByteCount: aead.keyByteCount ?? 0)
             let nonce = HKDF<SHA256>.expand(pseudoRandomKey: prk, info: Array("nonce".utf8), outputByteCount: aead.nonceByteCount ?? 0)
             return (key, nonce.withUnsafeBytes { Array($0) })

@@ -47,7 +47,7 @@ struct ObliviousHTTPTests {
 
         let (request, context) = try gateway.decapsulateRequest(encapsulatedRequest)
         #expect(request == bytes(vector.requestBHTTP))
-        #expect(context.response.secret == bytes(vector.exportedSecret))
+        #expect(context.response.secret.withUnsafeBytes { Array($0) } == bytes(vector.exportedSecret))
         let response = try context.sealResponse(bytes(vector.responseBHTTP), nonce: bytes(vector.responseNonce))
         #expect(response == bytes(vector.encapsulatedResponse))
     }
