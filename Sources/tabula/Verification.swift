@@ -13,6 +13,9 @@ struct Verification: ParsableArguments {
     @Option(help: ArgumentHelp("An appraisal policy (JSON: tees, measurements, allowDebug, allowSimulated); see docs/attestation.md.", valueName: "file"))
     var policy: String?
 
+    @Option(help: ArgumentHelp("For an enclave on AMD SEV-SNP: its VCEK or VLEK (DER or PEM), or the host's certificate table.", valueName: "file"))
+    var cert: String?
+
     @Option(help: ArgumentHelp("The module you expect the action to run: its SHA-256 must match the function certificate.", valueName: "file"))
     var module: String?
 
@@ -31,6 +34,16 @@ struct Verification: ParsableArguments {
         } ?? AppraisalPolicy()
         if allowSimulated { appraisal.allowSimulated = true }
         return appraisal
+    }
+
+    /// The certificate `--cert` names, if any.
+    func evidenceCertificate() throws -> [UInt8]? {
+        try cert.map { path in
+            guard let bytes = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read the certificate \(path)")
+            }
+            return Array(bytes)
+        }
     }
 
     /// The module digest `--module` or `--digest` names, if any.
