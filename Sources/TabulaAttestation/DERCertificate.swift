@@ -42,7 +42,11 @@ struct DERCertificate: Sendable {
     /// The same with NULL parameters, as mbedTLS (and so Gramine) writes it, against RFC 5758.
     static let ecdsaWithSHA256NullParameters: [UInt8] =
         [0x30, 0x0C, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02, 0x05, 0x00]
-    private static let ecdsaAlgorithms = [ecdsaWithSHA256, ecdsaWithSHA256NullParameters]
+    /// AlgorithmIdentifier ecdsa-with-SHA384 (1.2.840.10045.4.3.3), parameters absent.
+    static let ecdsaWithSHA384: [UInt8] = [0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03]
+    /// What the parser accepts; each certificate kind then requires its own (identity and function
+    /// certificates: ecdsa-with-SHA256 only).
+    private static let ecdsaAlgorithms = [ecdsaWithSHA256, ecdsaWithSHA256NullParameters, ecdsaWithSHA384]
 
     // MARK: Writing
 
@@ -129,7 +133,7 @@ struct DERCertificate: Sendable {
             guard top.count == 3 else { throw bad("certificate must have 3 elements") }
             signatureAlgorithm = Array(top[1].encodedBytes)
             guard Self.ecdsaAlgorithms.contains(signatureAlgorithm) else {
-                throw AttestationError(.unsupported, "certificate: the signature algorithm is not ecdsa-with-SHA256")
+                throw AttestationError(.unsupported, "certificate: the signature algorithm is not ECDSA with SHA-256 or SHA-384")
             }
             guard top[2].identifier == .bitString, case .primitive(let bits) = top[2].content,
                   bits.first == 0, bits.count > 1

@@ -47,18 +47,13 @@ public enum RATLSCertificate {
     /// both spellings are accepted.
     static let legacyOIDContent: [UInt8] = [0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x8A, 0x39, 0x06]
 
-    /// ecdsa-with-SHA256 and ecdsa-with-SHA384 AlgorithmIdentifiers (without parameters).
-    private static let ecdsaWithSHA384: [UInt8] = [0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03]
-
     /// Checks the self-signature with the certificate's own P-256 or P-384 key.
     private static func verifySelfSignature(_ certificate: DERCertificate) throws(AttestationError) {
         guard certificate.issuer == certificate.subject else {
             throw AttestationError(.badSignature, "RA-TLS certificate: not self-signed (the issuer is not the subject)")
         }
-        let sha384 = certificate.signatureAlgorithm == ecdsaWithSHA384
-        guard sha384 || [DERCertificate.ecdsaWithSHA256, DERCertificate.ecdsaWithSHA256NullParameters].contains(certificate.signatureAlgorithm) else {
-            throw AttestationError(.unsupported, "RA-TLS certificate: the signature algorithm is not ECDSA with SHA-256 or SHA-384")
-        }
+        // The parser admits only ECDSA with SHA-256 or SHA-384.
+        let sha384 = certificate.signatureAlgorithm == DERCertificate.ecdsaWithSHA384
         let valid: Bool
         if let key = try? P256.Signing.PublicKey(derRepresentation: certificate.subjectPublicKeyInfo),
            let signature = try? P256.Signing.ECDSASignature(derRepresentation: certificate.signature) {

@@ -172,7 +172,7 @@ extension Comparison {
             while rewinds.count < 5 || clock.now < rewindEnd {
                 let invocation = try await writer.invokeWarm()
                 if case .inPlace(let pages) = invocation.rewind.kind { rewindPages = pages }
-                rewinds.append(Samples.nanoseconds(invocation.rewind.duration))
+                rewinds.append(invocation.rewind.duration.nanoseconds)
             }
         }
         try await writer.shutdown()
@@ -216,7 +216,7 @@ extension Comparison {
         while samples.count < 5 || clock.now < end {
             let start = clock.now
             target.copyMemory(from: UnsafeRawBufferPointer(source))
-            samples.append(Samples.nanoseconds(clock.now - start))
+            samples.append((clock.now - start).nanoseconds)
         }
         return Samples(samples)
     }

@@ -81,7 +81,7 @@ public enum LoadTest {
             group.addTask {
                 while clock.now < end {
                     try await Task.sleep(for: .milliseconds(200))
-                    progress(0.3 + 0.7 * min(1, Double(Samples.nanoseconds(clock.now - start)) / Double(Samples.nanoseconds(duration))))
+                    progress(0.3 + 0.7 * min(1, (clock.now - start).seconds / duration.seconds))
                 }
                 return []
             }
@@ -89,7 +89,7 @@ public enum LoadTest {
             for try await part in group { all += part }
             return all
         }
-        let seconds = Double(Samples.nanoseconds(clock.now - start)) / 1e9
+        let seconds = (clock.now - start).seconds
         await services.triggerGracefulShutdown()
         _ = try? await serving.value
         return Result(requests: latencies.count, seconds: seconds, latency: Samples(latencies))
@@ -147,7 +147,7 @@ public enum LoadTest {
                         case .end: break receiving
                         }
                     }
-                    latencies.append(Samples.nanoseconds(clock.now - started))
+                    latencies.append((clock.now - started).nanoseconds)
                     guard status == .ok else {
                         throw BenchError("a confidential invocation over HTTP answered \(status.map { "\($0.code)" } ?? "nothing"): \(String(buffer: body))")
                     }

@@ -1,4 +1,5 @@
 import Foundation
+import TabulaEnclave
 
 /// Durations measured for one operation, and their percentiles.
 public struct Samples: Sendable {
@@ -33,7 +34,7 @@ public struct Samples: Sendable {
         while samples.count < maximum, samples.count < minimum || clock.now < end {
             let start = clock.now
             try await body()
-            samples.append(nanoseconds(clock.now - start))
+            samples.append((clock.now - start).nanoseconds)
         }
         return Samples(samples)
     }
@@ -48,13 +49,9 @@ public struct Samples: Sendable {
         var samples: [Int64] = []
         samples.reserveCapacity(min(maximum, 100_000))
         while samples.count < maximum, samples.count < minimum || clock.now < end {
-            samples.append(nanoseconds(try await body()))
+            samples.append(try await body().nanoseconds)
         }
         return Samples(samples)
     }
 
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }

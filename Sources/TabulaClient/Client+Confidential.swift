@@ -157,14 +157,11 @@ extension Client {
         let reply = try await send("GET", segments("activations") + [ticket.activationId, "result"])
         if reply.status == 404 { return nil }
         let response = try reply.decode(JSONValue.self, what: "activation result")
-        guard case .string(let base64)? = response["result"]?[Self.sealedKey], let sealed = Data(base64Encoded: base64) else {
+        guard case .string(let base64)? = response["result"]?[Confidential.sealedResultKey], let sealed = Data(base64Encoded: base64) else {
             throw ClientError(.invalidResponse, "The activation \(ticket.activationId) holds no sealed result: it was not a confidential invocation.")
         }
         return try Self.open(Array(sealed), ticket: ticket)
     }
-
-    /// The member of a confidential activation's result that holds the sealed response.
-    static let sealedKey = "sealed"
 
     /// Opens a sealed answer and verifies its receipt against what the ticket remembers.
     static func open(_ sealed: [UInt8], ticket: ConfidentialTicket) throws -> ConfidentialReply {

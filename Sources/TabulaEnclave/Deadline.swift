@@ -53,9 +53,7 @@ final class Deadline: @unchecked Sendable {
             state.expired = false
             state.store = reference
         }
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = Int(clamping: seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue &+ attoseconds / 1_000_000_000)
-        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: Self.retry)
+        timer.schedule(deadline: .now() + .nanoseconds(Int(clamping: timeout.nanoseconds)), repeating: Self.retry)
     }
 
     /// Stops the timer of the run in progress.

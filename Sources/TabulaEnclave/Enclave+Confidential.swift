@@ -35,7 +35,6 @@ extension Enclave {
     ///   - caller: the namespace that sent the request, as the control plane authenticated it.
     ///   - defaults: the action's default parameters, merged under the request's.
     ///   - finalDefaults: whether the request may not override the defaults.
-    ///   - version: the action's version, for the receipt's function identity.
     /// - Throws: ``EnclaveError`` only when the function is not loaded or no monitor runs; every
     ///   other outcome is a sealed response.
     public func invoke(
@@ -73,15 +72,19 @@ extension Enclave {
             return try seal(status: refusal.status, json: ["error": .string(refusal.message)], for: sealed, monitor: monitor, activationID: activationID, outcome: .applicationError)
         }
 
-        let parameters: JSONValue
-        switch Self.parameters(request.content, defaults: defaults, finalDefaults: finalDefaults) {
-        case .success(let value): parameters = value
-        case .failure(let message):
-            return try seal(status: 400, json: ["error": .string(message)], for: sealed, monitor: monitor, activationID: activationID, outcome: .applicationError)
+        var given: [String: JSONValue] = [:]
+        if !request.content.isEmpty {
+            guard let value = try? JSONValue(parsing: request.content), case .object(let members) = value else {
+                return try seal(status: 400, json: ["error": "the parameters must be one JSON object"], for: sealed, monitor: monitor, activationID: activationID, outcome: .applicationError)
+            }
+            given = members
+        }
+        guard let parameters = Parameters.merge(given, defaults: defaults, final: finalDefaults) else {
+            return try seal(status: 400, json: ["error": .string(Parameters.finalViolation)], for: sealed, monitor: monitor, activationID: activationID, outcome: .applicationError)
         }
         let invocation: Invocation
         do {
-            invocation = try await execute(host, input: WipedBytes(parameters.encoded), activationID: activationID)
+            invocation = try await execute(host, input: WipedBytes(JSONValue.object(parameters).encoded), activationID: activationID)
         } catch let error as EnclaveError {
             let status = error.code == .limitExceeded ? 413 : 500
             return try seal(status: status, json: ["error": .string(error.message)], for: sealed, monitor: monitor, activationID: activationID, outcome: status == 413 ? .applicationError : .internalError)
@@ -94,7 +97,7 @@ extension Enclave {
         defer { WASIHost.wipe(&body) }
         let receipt = Receipt(
             activationId: activationID, namespace: name.namespace, name: name.name, moduleDigest: host.module.digest.hex,
-            snapshotDigest: invocation.snapshotDigest.hex, policyDigest: host.definition.policyDigest.hex,
+            snapshotDigest: invocation.snapshotDigest.hex, policyDigest: host.policyDigest.hex,
             sandbox: invocation.sandbox, sequence: invocation.sequence,
             requestDigest: Array(SHA256.hash(data: sealed.plaintext)).hex, responseDigest: Array(SHA256.hash(data: body)).hex,
             epoch: sealed.epoch, tee: monitor.tee, issuedAt: Int64(Date().timeIntervalSince1970 * 1000))
@@ -121,7 +124,7 @@ extension Enclave {
         let host = try host(name)
         let claims = FunctionClaims(
             namespace: name.namespace, name: name.name, version: version, moduleDigest: host.module.digest.hex,
-            policyDigest: host.definition.policyDigest.hex, snapshotDigest: host.snapshotDigest.hex,
+            policyDigest: host.policyDigest.hex, snapshotDigest: host.snapshotDigest.hex,
             limits: host.definition.limitsClaims, epoch: monitor.epoch)
         do {
             return try monitor.functionCertificate(claims)
@@ -143,25 +146,5 @@ extension Enclave {
     ) throws -> SealedInvocation {
         let inner = try BinaryHTTPResponse(status: status, headerFields: [BinaryHTTPField("content-type", "application/json")], content: json.encoded).encoded()
         return SealedInvocation(activationID: activationID, response: try sealed.context.sealResponse(inner), status: outcome, duration: .zero, rewind: nil)
-    }
-
-    private enum Parameters {
-        case success(JSONValue)
-        case failure(String)
-    }
-
-    /// The request's JSON object merged over the defaults, or why it cannot be.
-    private static func parameters(_ content: [UInt8], defaults: [String: JSONValue], finalDefaults: Bool) -> Parameters {
-        var given: [String: JSONValue] = [:]
-        if !content.isEmpty {
-            guard let value = try? JSONValue(parsing: content), case .object(let members) = value else {
-                return .failure("the parameters must be one JSON object")
-            }
-            given = members
-        }
-        if finalDefaults, given.keys.contains(where: { defaults[$0] != nil }) {
-            return .failure("Request defines parameters that are not allowed (e.g., reserved properties).")
-        }
-        return .success(.object(defaults.merging(given) { _, invocation in invocation }))
     }
 }

@@ -146,20 +146,7 @@ public final class Enclave: Sendable {
     /// Runs one invocation in a sandbox made for it from the compiled module (instantiated and
     /// initialised anew) and then dropped: the "vanilla" baseline that reuse is measured against.
     package func invokeFresh(_ name: FunctionName, parameters: JSONValue) async throws -> Invocation {
-        let host = try host(name)
-        let limits = host.definition.limits
-        let input = WipedBytes(parameters.encoded)
-        let activationID = ActivationID.random()
-        let environment = [("__OW_ACTIVATION_ID", activationID), ("__OW_ACTION_NAME", name.description), ("__OW_NAMESPACE", name.namespace), ("__OW_DEADLINE", "0")]
-        return try await onEnclaveThread {
-            let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false)
-            let run = try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities, rewind: false)
-            return Invocation(
-                activationID: activationID, response: Invocation.response(for: run, limits: limits),
-                logs: Invocation.logLines(run.stderr, truncated: run.logsTruncated, limit: limits.logs),
-                duration: run.duration, sandbox: sandbox.id, sequence: run.sequence, rewind: run.rewind,
-                snapshotDigest: sandbox.snapshot.digest)
-        }
+        try await execute(try host(name), input: WipedBytes(parameters.encoded), activationID: ActivationID.random(), fresh: true)
     }
 
     func host(_ name: FunctionName) throws(EnclaveError) -> FunctionHost {
@@ -170,7 +157,10 @@ public final class Enclave: Sendable {
     }
 
     /// Runs one invocation on a sandbox of `host`, with the parameters already encoded.
-    func execute(_ host: FunctionHost, input: WipedBytes, activationID: String) async throws -> Invocation {
+    ///
+    /// - Parameter fresh: run in a sandbox made for this invocation and dropped after it, instead
+    ///   of a reused one (the benchmarks' baseline).
+    func execute(_ host: FunctionHost, input: WipedBytes, activationID: String, fresh: Bool = false) async throws -> Invocation {
         let name = host.definition.name
         let limits = host.definition.limits
         guard input.bytes.count <= limits.input else {
@@ -183,6 +173,20 @@ public final class Enclave: Sendable {
             ("__OW_NAMESPACE", name.namespace),
             ("__OW_DEADLINE", String(deadlineMilliseconds)),
         ]
+        @Sendable func invocation(_ run: Sandbox.Run, in sandbox: Sandbox) -> Invocation {
+            Invocation(
+                activationID: activationID,
+                response: Invocation.response(for: run, limits: limits),
+                logs: Invocation.logLines(run.stderr, truncated: run.logsTruncated, limit: limits.logs),
+                duration: run.duration, sandbox: sandbox.id, sequence: run.sequence, rewind: run.rewind,
+                snapshotDigest: sandbox.snapshot.digest)
+        }
+        if fresh {
+            return try await onEnclaveThread {
+                let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false)
+                return invocation(try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities, rewind: false), in: sandbox)
+            }
+        }
         let sandbox = try await host.acquire(on: self) { () throws(EnclaveError) in
             try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description)
         }
@@ -190,12 +194,7 @@ public final class Enclave: Sendable {
         let run = try await onEnclaveThread {
             try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities)
         }
-        return Invocation(
-            activationID: activationID,
-            response: Invocation.response(for: run, limits: limits),
-            logs: Invocation.logLines(run.stderr, truncated: run.logsTruncated, limit: limits.logs),
-            duration: run.duration, sandbox: sandbox.id, sequence: run.sequence, rewind: run.rewind,
-            snapshotDigest: sandbox.snapshot.digest)
+        return invocation(run, in: sandbox)
     }
 }
 

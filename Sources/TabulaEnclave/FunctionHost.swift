@@ -10,6 +10,8 @@ final class FunctionHost: Sendable {
     /// The digest of the snapshot every sandbox of this function starts from (rebuilt sandboxes
     /// are checked against it).
     let snapshotDigest: [UInt8]
+    /// SHA-256 of the policy document, computed once: receipts and certificates carry it.
+    let policyDigest: [UInt8]
 
     /// What a caller gets: a sandbox, or the right to create one.
     private enum Grant: Sendable {
@@ -29,6 +31,7 @@ final class FunctionHost: Sendable {
         self.definition = definition
         self.module = module
         self.snapshotDigest = first.snapshot.digest
+        self.policyDigest = definition.policyDigest
         self.pool = Mutex(Pool(idle: [first], count: 1))
     }
 

@@ -40,8 +40,7 @@ public struct Limits: Sendable, Hashable {
 
     /// The timeout in whole milliseconds, as OpenWhisk states it.
     public var timeoutMilliseconds: Int64 {
-        let (seconds, attoseconds) = timeout.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        timeout.milliseconds
     }
 
     func validate() throws(EnclaveError) {

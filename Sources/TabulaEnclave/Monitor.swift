@@ -70,7 +70,7 @@ public final class Monitor: Sendable {
         self.clock = clock
         let base = UInt8.random(in: 0...UInt8.max)
         let first = try Epoch(number: 0, starts: started, rotation: configuration.rotation, keyIDBase: base, identityKey: identityKey)
-        self.keyring = Mutex(Keyring(current: first, previous: nil, keyIDBase: base))
+        self.keyring = Mutex(Keyring(current: first, keyIDBase: base))
     }
 
     /// The identity key's public half: what receipts and certificates are checked with.
@@ -148,9 +148,13 @@ public final class Monitor: Sendable {
         }
         // Only requests that authenticate are remembered, so garbage cannot fill the set.
         let fingerprint = Array(SHA256.hash(data: sealed).prefix(16))
-        let fresh = keyring.withLock { $0.remember(fingerprint, epoch: epoch) }
-        guard fresh else {
+        switch keyring.withLock({ $0.remember(fingerprint, epoch: epoch) }) {
+        case .first:
+            break
+        case .replay:
             throw EnclaveError(.replayedRequest, "this sealed request was already received; seal every invocation afresh")
+        case .expired:
+            throw EnclaveError(.sealedRequest, "the key this request is sealed to was erased while it was being opened; fetch the attestation bundle again")
         }
         return Opened(request: opened.request, context: opened.context, epoch: epoch)
     }
@@ -167,7 +171,7 @@ public final class Monitor: Sendable {
 typealias GatewayKeyEntry = (key: ObliviousHTTP.GatewayKey, epoch: UInt64)
 
 extension Monitor {
-    /// The keys of one epoch, their signed list, and the requests they opened.
+    /// The keys of one epoch and their signed list.
     struct Epoch: Sendable {
         let number: UInt64
         let starts: Date
@@ -176,8 +180,6 @@ extension Monitor {
         let list: [UInt8]
         let signature: [UInt8]
         let expires: String
-        /// The first 16 bytes of SHA-256 of each request opened, for replay detection.
-        var seen: Set<[UInt8]> = []
 
         /// New keys: X25519 (the default suite) and X-Wing (post-quantum hybrid), each accepting
         /// AES-128-GCM and ChaCha20-Poly1305; key ids advance by two per epoch, so the ids of the
@@ -197,50 +199,60 @@ extension Monitor {
         }
     }
 
-    /// The current epoch and the previous one while its grace period lasts.
+    /// The current epoch and the previous one while its grace period lasts, and the requests each
+    /// opened.
     struct Keyring: Sendable {
         var current: Epoch
         var previous: Epoch?
         let keyIDBase: UInt8
+        /// By epoch, the first 16 bytes of SHA-256 of each request opened, for replay refusal. Kept
+        /// apart from the epochs so that reading an epoch never copies (or later forces a copy of)
+        /// a set that may hold millions of entries.
+        var seen: [UInt64: Set<[UInt8]>] = [:]
+
+        init(current: Epoch, keyIDBase: UInt8) {
+            self.current = current
+            self.keyIDBase = keyIDBase
+        }
 
         /// Starts the epoch `now` falls in, if it is not the current one, and drops the previous
         /// epoch's keys once their grace period is over.
         mutating func advance(to now: Date, configuration: Configuration, started: Date, identityKey: P256.Signing.PrivateKey) {
             let elapsed = max(0, now.timeIntervalSince(started))
             let number = UInt64(elapsed / configuration.rotation.seconds)
+            var dropped = false
             if number > current.number {
                 let starts = started.addingTimeInterval(Double(number) * configuration.rotation.seconds)
                 // Key generation cannot fail for these built-in suites; keep the old epoch if it does.
                 if let next = try? Epoch(number: number, starts: starts, rotation: configuration.rotation, keyIDBase: keyIDBase, identityKey: identityKey) {
+                    dropped = previous != nil || number != current.number + 1
                     previous = number == current.number + 1 ? current : nil
                     current = next
                 }
             }
             if let previous, now >= previous.ends.addingTimeInterval(configuration.grace.seconds) {
                 self.previous = nil
+                dropped = true
+            }
+            if dropped {
+                seen = seen.filter { $0.key == current.number || $0.key == previous?.number }
             }
         }
 
         func key(id: UInt8) -> GatewayKeyEntry? {
-            for epoch in [current] + (previous.map { [$0] } ?? []) {
-                if let key = epoch.keys.first(where: { $0.keyID == id }) { return (key, epoch.number) }
-            }
+            if let key = current.keys.first(where: { $0.keyID == id }) { return (key, current.number) }
+            if let previous, let key = previous.keys.first(where: { $0.keyID == id }) { return (key, previous.number) }
             return nil
         }
 
-        /// Records a request; `false` when it was seen before (or its epoch is gone meanwhile).
-        mutating func remember(_ fingerprint: [UInt8], epoch: UInt64) -> Bool {
-            if current.number == epoch { return current.seen.insert(fingerprint).inserted }
-            if previous?.number == epoch { return previous!.seen.insert(fingerprint).inserted }
-            return false
+        enum Sighting {
+            case first, replay, expired
         }
-    }
-}
 
-extension Duration {
-    /// The duration in seconds, as `TimeInterval`.
-    var seconds: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+        /// Records an opened request of `epoch`.
+        mutating func remember(_ fingerprint: [UInt8], epoch: UInt64) -> Sighting {
+            guard epoch == current.number || epoch == previous?.number else { return .expired }
+            return seen[epoch, default: []].insert(fingerprint).inserted ? .first : .replay
+        }
     }
 }

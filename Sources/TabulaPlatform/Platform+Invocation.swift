@@ -31,8 +31,8 @@ extension Platform {
     ///
     /// - Parameter subject: the namespace that sent the request (the caller).
     public func invoke(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> PendingActivation {
-        let stored = try storedAction(namespace: namespace, name: name)
-        let definition = definition(for: stored.action, code: stored.code)
+        let deployed = try deployedAction(namespace: namespace, name: name)
+        let definition = deployed.definition
         if definition.policy.requireConfidential {
             throw PlatformError(.forbidden, "The action /\(namespace)/\(name) accepts only confidential invocations: seal the request to the enclave (tabula action invoke does so unless --plain is given).")
         }
@@ -42,13 +42,11 @@ extension Platform {
         guard case .object(let given) = parameters else {
             throw PlatformError(.badRequest, "The request content was malformed: the parameters must be a JSON object.")
         }
-        let defaults = stored.action.parameters.object
-        if stored.action.annotations["final"] == true, given.keys.contains(where: { defaults[$0] != nil }) {
-            throw PlatformError(.badRequest, "Request defines parameters that are not allowed (e.g., reserved properties).")
+        guard let merged = Parameters.merge(given, defaults: deployed.stored.action.parameters.object, final: deployed.final) else {
+            throw PlatformError(.badRequest, Parameters.finalViolation)
         }
-        let merged = JSONValue.object(defaults.merging(given) { _, invocation in invocation })
-        return try start(stored, subject: subject, confidential: false) { definition, activationID in
-            let invocation = try await self.enclave.invoke(definition.name, parameters: merged, activationID: activationID, caller: subject)
+        return try start(deployed, subject: subject, confidential: false) { definition, activationID in
+            let invocation = try await self.enclave.invoke(definition.name, parameters: .object(merged), activationID: activationID, caller: subject)
             return Outcome(response: invocation.response, logs: invocation.logs, duration: invocation.duration, rewind: invocation.rewind)
         }
     }
@@ -59,7 +57,7 @@ extension Platform {
     /// open (altered, sealed to an unknown or erased key) or a replay fails at once with 400. What
     /// the platform stores is the sealed response and the status class, never plaintext.
     public func invokeConfidential(namespace: String, name: String, sealed: [UInt8], subject: String) async throws -> PendingActivation {
-        let stored = try storedAction(namespace: namespace, name: name)
+        let deployed = try deployedAction(namespace: namespace, name: name)
         let request: SealedRequest
         do {
             request = try enclave.open(sealed: sealed)
@@ -68,19 +66,15 @@ extension Platform {
                 ? PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")
                 : PlatformError(.badRequest, "The sealed request was refused: \(error.message)")
         }
-        let defaults = stored.action.parameters.object
-        let final = stored.action.annotations["final"] == true
-        return try start(stored, subject: subject, confidential: true) { definition, activationID in
+        let defaults = deployed.stored.action.parameters.object
+        return try start(deployed, subject: subject, confidential: true) { definition, activationID in
             let outcome = try await self.enclave.invoke(
-                definition.name, sealed: request, caller: subject, defaults: defaults, finalDefaults: final, activationID: activationID)
+                definition.name, sealed: request, caller: subject, defaults: defaults, finalDefaults: deployed.final, activationID: activationID)
             return Outcome(
-                response: ActivationResponse(status: outcome.status, result: [Self.sealedKey: .string(Data(outcome.response).base64EncodedString())]),
+                response: ActivationResponse(status: outcome.status, result: [Confidential.sealedResultKey: .string(Data(outcome.response).base64EncodedString())]),
                 logs: [], duration: outcome.duration, rewind: outcome.rewind)
         }
     }
-
-    /// The member of a confidential activation's `result` that holds the sealed response (base64).
-    public static let sealedKey = "sealed"
 
     /// What one run gives the activation record.
     struct Outcome: Sendable {
@@ -90,21 +84,21 @@ extension Platform {
         var rewind: Rewind?
     }
 
-    /// The action as last stored: from memory when this process stored or read it before (it is
-    /// the store's only writer of actions), else from the database.
-    func storedAction(namespace: String, name: String) throws -> Store.StoredAction {
+    /// The action as last stored, with what the enclave needs to run it: from memory when this
+    /// process stored or read it before (it is the store's only writer of actions), else from the
+    /// database.
+    func deployedAction(namespace: String, name: String) throws -> Deployed {
         let key = FunctionName(namespace: namespace, name: name)
         if let cached = actionCache.withLock({ $0[key] }) { return cached }
         guard let stored = try store.action(namespace: namespace, name: name) else {
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
-        remember(stored)
-        return stored
+        return remember(stored)
     }
 
     /// Admits an invocation and runs it in a task that stores its record.
     private func start(
-        _ stored: Store.StoredAction, subject: String, confidential: Bool,
+        _ deployed: Deployed, subject: String, confidential: Bool,
         body: @escaping @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) throws -> PendingActivation {
         try admission.enter()
@@ -117,7 +111,7 @@ extension Platform {
                 admission.leave()
                 metrics.queueDepth.record(admission.queued)
             }
-            let activation = await run(stored, activationID: activationID, subject: subject, received: received, confidential: confidential, body: body)
+            let activation = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, body: body)
             do {
                 try await store.insertActivation(activation)
             } catch {
@@ -130,20 +124,15 @@ extension Platform {
 
     /// Runs one invocation and makes its record. Never throws: a failure is an activation too.
     private func run(
-        _ stored: Store.StoredAction, activationID: String, subject: String, received: Int64, confidential: Bool,
+        _ deployed: Deployed, activationID: String, subject: String, received: Int64, confidential: Bool,
         body: @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) async -> Activation {
-        let action = stored.action
-        let definition = definition(for: action, code: stored.code)
+        let action = deployed.stored.action
+        let definition = deployed.definition
         var annotations = [
             KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")),
             KeyValue(key: "kind", value: "wasm"),
-            KeyValue(key: "limits", value: [
-                "timeout": .integer(definition.limits.timeoutMilliseconds),
-                "memory": .integer(Int64(definition.limits.memory >> 20)),
-                "logs": .integer(Int64(definition.limits.logs >> 20)),
-                "concurrency": .integer(Int64(definition.maxSandboxes)),
-            ]),
+            KeyValue(key: "limits", value: definition.limitsDocument),
         ]
         if confidential {
             annotations.append(KeyValue(key: "confidential", value: true))
@@ -155,11 +144,11 @@ extension Platform {
         var start = Store.now()
         var end = start
         do {
-            let initTime = try await pool.checkOut(definition, digest: stored.digest)
+            let initTime = try await pool.checkOut(definition, digest: deployed.stored.digest)
             if let initTime {
                 metrics.coldStarts.increment()
                 metrics.warmActions.record(await pool.warmCount)
-                annotations.append(KeyValue(key: "initTime", value: .integer(Self.milliseconds(initTime))))
+                annotations.append(KeyValue(key: "initTime", value: .integer(initTime.milliseconds)))
             } else {
                 metrics.warmStarts.increment()
             }
@@ -172,12 +161,12 @@ extension Platform {
                 throw error
             }
             end = Store.now()
-            start = end - Self.milliseconds(outcome.duration)
+            start = end - outcome.duration.milliseconds
             response = outcome.response
             logs = Self.format(outcome.logs, at: end)
-            metrics.duration.recordNanoseconds(Self.nanoseconds(outcome.duration))
+            metrics.duration.recordNanoseconds(outcome.duration.nanoseconds)
             if let rewind = outcome.rewind {
-                metrics.rewind.recordNanoseconds(Self.nanoseconds(rewind.duration))
+                metrics.rewind.recordNanoseconds(rewind.duration.nanoseconds)
             }
             if !confidential, case .developerError = response.status, response.result["error"]?.stringValue?.hasPrefix("The action exceeded its time limits") == true {
                 annotations.append(KeyValue(key: "timeout", value: true))
@@ -201,27 +190,29 @@ extension Platform {
 
     /// The attestation bundle of the enclave (see ``Monitor/bundle(nonce:)``).
     public func attestationBundle(nonce: [UInt8]?) async throws -> AttestationBundle {
-        guard let monitor = enclave.monitor else {
-            throw PlatformError(.unavailable, "This server runs without an attested enclave.")
-        }
-        return try await monitor.bundle(nonce: nonce)
+        try await attestedMonitor().bundle(nonce: nonce)
     }
 
     /// The current `application/ohttp-keys` list.
     public func keyConfigurations() throws -> [UInt8] {
+        try attestedMonitor().keyConfigurations
+    }
+
+    private func attestedMonitor() throws(PlatformError) -> Monitor {
         guard let monitor = enclave.monitor else {
             throw PlatformError(.unavailable, "This server runs without an attested enclave.")
         }
-        return monitor.keyConfigurations
+        return monitor
     }
 
     /// The function certificate of an action, issued by the enclave's identity key; loads the
     /// action if it is not warm.
     public func functionCertificate(namespace: String, name: String) async throws -> String {
-        let stored = try storedAction(namespace: namespace, name: name)
-        let definition = definition(for: stored.action, code: stored.code)
-        _ = try await pool.checkOut(definition, digest: stored.digest)
-        let issued = Result { try enclave.functionCertificate(definition.name, version: stored.action.version) }
+        _ = try attestedMonitor()  // before loading the action for nothing
+        let deployed = try deployedAction(namespace: namespace, name: name)
+        let definition = deployed.definition
+        _ = try await pool.checkOut(definition, digest: deployed.stored.digest)
+        let issued = Result { try enclave.functionCertificate(definition.name, version: deployed.stored.action.version) }
         await pool.checkIn(definition.name)
         do {
             return try issued.get()
@@ -239,15 +230,6 @@ extension Platform {
 
     private static let logTimeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 
     // MARK: Activations
 

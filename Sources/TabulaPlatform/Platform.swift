@@ -20,8 +20,8 @@ public final class Platform: Service, Sendable {
     let metrics: PlatformMetrics
     let logger: Logger
     /// Actions recently stored or invoked, so that an invocation reads neither the database nor
-    /// the module's bytes (see ``storedAction(namespace:name:)``).
-    let actionCache = Mutex<[FunctionName: Store.StoredAction]>([:])
+    /// the module's bytes (see ``deployedAction(namespace:name:)``).
+    let actionCache = Mutex<[FunctionName: Deployed]>([:])
     /// The most actions ``actionCache`` holds before it starts over.
     static let actionCacheLimit = 1024
 
@@ -124,12 +124,25 @@ public final class Platform: Service, Sendable {
         return Self.document(stored, includeCode: false)
     }
 
-    func remember(_ stored: Store.StoredAction) {
-        let key = FunctionName(namespace: stored.action.namespace, name: stored.action.name)
+    /// An action as stored, and what its annotations and limits make of it for the enclave:
+    /// worked out once per version rather than per invocation.
+    struct Deployed: Sendable {
+        let stored: Store.StoredAction
+        let definition: FunctionDefinition
+        /// Whether invocations may not override the default parameters (the `final` annotation).
+        let final: Bool
+    }
+
+    @discardableResult
+    func remember(_ stored: Store.StoredAction) -> Deployed {
+        let deployed = Deployed(
+            stored: stored, definition: definition(for: stored.action, code: stored.code),
+            final: stored.action.annotations["final"] == true)
         actionCache.withLock { cache in
             if cache.count >= Self.actionCacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[key] = stored
+            cache[deployed.definition.name] = deployed
         }
+        return deployed
     }
 
     static func document(_ stored: Store.StoredAction, includeCode: Bool) -> Action {

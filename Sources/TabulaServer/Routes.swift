@@ -128,7 +128,7 @@ struct Routes {
         guard let activation = await pending.record(within: wait) else { return accepted }
         if sealed {
             // The sealed response carries the real status; the outer one says only that it is here.
-            guard case .string(let base64)? = activation.response?.result?[Platform.sealedKey], let bytes = Data(base64Encoded: base64) else {
+            guard case .string(let base64)? = activation.response?.result?[Confidential.sealedResultKey], let bytes = Data(base64Encoded: base64) else {
                 throw PlatformError(.internalError, "The invocation ended without a sealed response: \(activation.response?.status ?? "no status").")
             }
             var sealedHeaders = headers

@@ -13,6 +13,10 @@ public enum Confidential {
     /// the receipt's JSON bytes.
     public static let receiptSignatureField = "tabula-receipt-signature"
 
+    /// The member of a confidential activation's `result` that holds the sealed response (base64
+    /// of `message/ohttp-res`): all the store and `…/activations/{id}/result` ever see of it.
+    public static let sealedResultKey = "sealed"
+
     /// The invoke path of an action, as both the outer and the inner request use it.
     public static func invokePath(namespace: String, name: String) -> String {
         "/api/v1/namespaces/\(namespace)/actions/\(name)"
