@@ -10,9 +10,13 @@ import WasmKit
 /// interpreter's own read-modify-write of the counter (which can put some fuel back), so the timer
 /// repeats it every millisecond until the run is over.
 ///
-/// Each sandbox has one dispatch timer, re-armed for every run and pushed to the distant future
-/// when the run ends: no thread per sandbox, and nothing left pending per invocation (a timer
-/// scheduled per run would stay queued for the whole timeout, however short the run).
+/// Each sandbox has one dispatch timer, and arming it for a run costs no system call in the common
+/// case. Rescheduling a dispatch timer wakes Dispatch's manager thread (an `eventfd` write and a
+/// context switch), which cost more than a whole warm invocation; so the timer is rescheduled
+/// only when a run's deadline is earlier than the time it is already set to fire. When it fires
+/// early (its run ended and later runs have later deadlines), it finds the current run's deadline
+/// still ahead and sets itself to that. With the same timeout for every run, the timer fires
+/// about once per timeout however many runs there are.
 // Unchecked: the dispatch timer is not marked `Sendable`, but its methods may be called from any
 // thread; everything else is under the mutex.
 final class Deadline: @unchecked Sendable {
@@ -20,6 +24,10 @@ final class Deadline: @unchecked Sendable {
         var running = false
         var expired = false
         var store: StoreReference?
+        /// When the current run must end, in `DispatchTime` uptime nanoseconds.
+        var deadline: UInt64 = 0
+        /// When the timer is set to fire next; `nil` when it is idle.
+        var firesAt: UInt64?
     }
 
     /// `Store` is not `Sendable`. The timer is the one place that touches a store from another
@@ -44,25 +52,31 @@ final class Deadline: @unchecked Sendable {
         timer.cancel()
     }
 
-    /// Gives the store its fuel and starts the timer for one run.
+    /// Gives the store its fuel and sets the deadline of one run.
     func arm(store: Store, timeout: Duration, fuel: UInt64?) {
         store.fuel = Fuel(remaining: fuel ?? .max)
         let reference = StoreReference(store: store)
+        let now = DispatchTime.now().uptimeNanoseconds
+        let deadline = now &+ UInt64(clamping: max(0, timeout.nanoseconds))
+        // The timer is rescheduled under the lock, here and in `fire`, so that the two never
+        // overwrite each other's schedule with a stale one.
         state.withLock { state in
             state.running = true
             state.expired = false
             state.store = reference
+            state.deadline = deadline
+            if let firesAt = state.firesAt, firesAt <= deadline { return }
+            state.firesAt = deadline
+            timer.schedule(deadline: DispatchTime(uptimeNanoseconds: deadline))
         }
-        timer.schedule(deadline: .now() + .nanoseconds(Int(clamping: timeout.nanoseconds)), repeating: Self.retry)
     }
 
-    /// Stops the timer of the run in progress.
+    /// Ends the run in progress; the timer stays set, to be reused by the next run.
     func disarm() {
         state.withLock { state in
             state.running = false
             state.store = nil
         }
-        timer.schedule(deadline: .distantFuture)
     }
 
     /// Whether the deadline of the last run passed before it ended.
@@ -70,12 +84,25 @@ final class Deadline: @unchecked Sendable {
         state.withLock { $0.expired }
     }
 
-    /// The deadline passed: out of fuel, now and every millisecond until the run ends.
+    /// The timer fired: out of fuel if the run in progress is past its deadline (and again every
+    /// millisecond until it ends), otherwise wait for that run's deadline, or go idle.
     private func fire() {
+        let now = DispatchTime.now().uptimeNanoseconds
         state.withLock { state in
-            guard state.running, let reference = state.store else { return }
+            guard state.running, let reference = state.store else {
+                state.firesAt = nil
+                timer.schedule(deadline: .distantFuture)
+                return
+            }
+            guard now >= state.deadline else {
+                state.firesAt = state.deadline
+                timer.schedule(deadline: DispatchTime(uptimeNanoseconds: state.deadline))
+                return
+            }
             state.expired = true
             reference.store.fuel = Fuel(remaining: 0)
+            state.firesAt = now
+            timer.schedule(deadline: .now() + Self.retry, repeating: Self.retry)
         }
     }
 }

@@ -37,17 +37,20 @@ final class FunctionHost: Sendable {
 
     /// Takes a sandbox for one invocation; give it back with ``release(_:)``.
     func acquire(on enclave: Enclave, create: @escaping @Sendable () throws(EnclaveError) -> Sandbox) async throws -> Sandbox {
-        let grant = await withCheckedContinuation { (continuation: CheckedContinuation<Grant, Never>) in
-            let immediate: Grant? = pool.withLock { pool in
-                if let sandbox = pool.idle.popLast() { return .sandbox(sandbox) }
-                if pool.count < definition.maxSandboxes {
-                    pool.count += 1
-                    return .create
+        // The common case, an idle sandbox or room for one, takes no suspension: a continuation
+        // resumed at once still re-enqueues the task on its executor.
+        let grant: Grant
+        if let immediate = pool.withLock({ pool in Self.grantNow(&pool, limit: definition.maxSandboxes) }) {
+            grant = immediate
+        } else {
+            grant = await withCheckedContinuation { (continuation: CheckedContinuation<Grant, Never>) in
+                let immediate: Grant? = pool.withLock { pool in
+                    if let grant = Self.grantNow(&pool, limit: definition.maxSandboxes) { return grant }
+                    pool.waiters.append(continuation)
+                    return nil
                 }
-                pool.waiters.append(continuation)
-                return nil
+                if let immediate { continuation.resume(returning: immediate) }
             }
-            if let immediate { continuation.resume(returning: immediate) }
         }
         switch grant {
         case .sandbox(let sandbox):
@@ -60,6 +63,14 @@ final class FunctionHost: Sendable {
                 throw error
             }
         }
+    }
+
+    /// An idle sandbox, or the right to create one while below `limit`; `nil` when the caller must wait.
+    private static func grantNow(_ pool: inout Pool, limit: Int) -> Grant? {
+        if let sandbox = pool.idle.popLast() { return .sandbox(sandbox) }
+        guard pool.count < limit else { return nil }
+        pool.count += 1
+        return .create
     }
 
     /// Returns a sandbox after its invocation (and rewind). A sandbox that could not be rewound is

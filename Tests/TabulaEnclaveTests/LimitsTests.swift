@@ -55,6 +55,29 @@ struct LimitsTests {
         try await expectLimit(["spin": true], limits: Limits(timeout: .milliseconds(150)), message: "The action exceeded its time limits of 150 milliseconds.")
     }
 
+    /// The deadline timer is set once and reused: runs that end early leave it set for an earlier
+    /// run's deadline. A later run that spins must still be stopped at its own deadline, not
+    /// sooner and not much later, and twice in a row.
+    @Test func timeoutAfterManyShortRuns() async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(runaway, limits: Limits(timeout: .milliseconds(300)))
+            for _ in 0..<50 { #expect(try await enclave.call(name, ["x": 1]) == clean) }
+            // Let the deadline of the first short run pass, so the timer fires with no run in progress.
+            try await Task.sleep(for: .milliseconds(350))
+            for _ in 0..<2 {
+                #expect(try await enclave.call(name, ["x": 1]) == clean)
+                try await Task.sleep(for: .milliseconds(150))
+                let clock = ContinuousClock()
+                let started = clock.now
+                let failed = try await enclave.invoke(name, parameters: ["spin": true])
+                #expect(failed.response.result["error"] == "The action exceeded its time limits of 300 milliseconds.")
+                #expect(clock.now - started >= .milliseconds(300))
+                #expect(clock.now - started < .seconds(5))
+            }
+            #expect(try await enclave.call(name, ["x": 1]) == clean)
+        }
+    }
+
     @Test func stackExhaustion() async throws {
         try await expectLimit(["deep": true], limits: Limits(stack: 64 << 10), message: "The action exhausted its call stack (64 KiB).")
     }
