@@ -11,7 +11,7 @@ import TabulaAttestation
 import TabulaEnclave
 import TabulaPlatform
 import TabulaServer
-public import TabulaWire
+import TabulaWire
 
 /// Confidential invocations of echo over loopback HTTP: a real `tabula serve` (server, SQLite
 /// store, enclave) in this process, driven by concurrent clients on keep-alive connections.

@@ -65,4 +65,44 @@ struct StoreTests {
             #expect(kept.map(\.start) == [5, 4, 3])
         }
     }
+
+    /// Concurrent inserts are committed in batches: every caller returns only once its own record is
+    /// stored, retention still holds, and a record that cannot be stored (its namespace does not
+    /// exist) fails alone without undoing the records committed with it.
+    @Test func concurrentInsertsAreCommittedTogetherAndFailAlone() async throws {
+        try await withStore { store, path async throws in
+            _ = try store.createNamespace("guest")
+            let other = try Store(path: path)
+            @Sendable func insert(_ store: Store, _ indexes: ClosedRange<Int>) async -> [Int: Bool] {
+                await withTaskGroup(of: (Int, Bool).self) { group in
+                    for index in indexes {
+                        group.addTask {
+                            let record = activation(index, namespace: index % 50 == 0 ? "nobody" : "guest", start: Int64(index))
+                            do {
+                                try await store.insertActivation(record)
+                                // Committed: another connection to the same file sees it at once.
+                                return (index, try other.activation(namespace: "guest", id: String(format: "%032x", index)) != nil)
+                            } catch {
+                                return (index, false)
+                            }
+                        }
+                    }
+                    var outcomes: [Int: Bool] = [:]
+                    for await (index, stored) in group { outcomes[index] = stored }
+                    return outcomes
+                }
+            }
+            let outcomes = await insert(store, 1...200)
+            #expect(outcomes.filter { !$0.value }.keys.sorted() == [50, 100, 150, 200])
+            let all = try store.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
+            #expect(all.count == 196)
+
+            let pruning = try Store(path: path, activationRetention: 150)
+            _ = await insert(pruning, 201...260)
+            let kept = try store.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
+            #expect(kept.count == 150)
+            #expect(kept.allSatisfy { $0.start % 50 != 0 })
+            #expect(Set(kept.map(\.start)).isSuperset(of: (201...260).filter { $0 % 50 != 0 }.map(Int64.init)))
+        }
+    }
 }
