@@ -19,7 +19,7 @@ extension Enclave {
             let request = try BinaryHTTPRequest(decoding: opened.request)
             return SealedRequest(plaintext: opened.request, request: request, context: opened.context, epoch: opened.epoch)
         } catch {
-            WASIHost.wipe(&opened.request)
+            opened.request.wipe()
             throw EnclaveError(.sealedRequest, "the sealed request opened, but what it holds is not a Binary HTTP request (RFC 9292): \(error.message)")
         }
     }
@@ -94,7 +94,7 @@ extension Enclave {
             activationId: activationID, status: invocation.response.status.rawValue, success: invocation.response.success,
             result: invocation.response.result, logs: invocation.logs)
         var body = Array(JSONValue.encode(result))
-        defer { WASIHost.wipe(&body) }
+        defer { body.wipe() }
         let receipt = Receipt(
             activationId: activationID, namespace: name.namespace, name: name.name, moduleDigest: host.module.digest.hex,
             snapshotDigest: invocation.snapshotDigest.hex, policyDigest: host.policyDigest.hex,
@@ -110,7 +110,7 @@ extension Enclave {
         // OpenWhisk's blocking statuses: 200 for success, 502 when the function failed.
         let status = invocation.response.success ? 200 : 502
         var inner = try BinaryHTTPResponse(status: status, headerFields: fields, content: body).encoded()
-        defer { WASIHost.wipe(&inner) }
+        defer { inner.wipe() }
         return SealedInvocation(
             activationID: activationID, response: try sealed.context.sealResponse(inner), status: invocation.response.status,
             duration: invocation.duration, rewind: invocation.rewind)

@@ -204,5 +204,5 @@ final class WipedBytes: @unchecked Sendable {
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    deinit { WASIHost.wipe(&bytes) }
+    deinit { bytes.wipe() }
 }

@@ -21,8 +21,8 @@ public final class SealedRequest: @unchecked Sendable {
     }
 
     deinit {
-        WASIHost.wipe(&plaintext)
-        WASIHost.wipe(&request.content)
+        plaintext.wipe()
+        request.content.wipe()
     }
 }
 

@@ -64,24 +64,15 @@ final class WASIHost {
         // Explicit copies: wiping a buffer that a result still shared would copy it rather than
         // zero it.
         let result = (stdout.withUnsafeBufferPointer { Array($0) }, stderr.withUnsafeBufferPointer { Array($0) })
-        Self.wipe(&stdin)
-        Self.wipe(&stdout)
-        Self.wipe(&stderr)
-        for index in arguments.indices { Self.wipe(&arguments[index]) }
-        for index in environment.indices { Self.wipe(&environment[index]) }
+        stdin.wipe()
+        stdout.wipe()
+        stderr.wipe()
+        for index in arguments.indices { arguments[index].wipe() }
+        for index in environment.indices { environment[index].wipe() }
         arguments.removeAll()
         environment.removeAll()
         stdinOffset = 0
         return result
-    }
-
-    /// Overwrites a buffer with zeros before emptying it, keeping its storage for the next use.
-    static func wipe(_ buffer: inout [UInt8]) {
-        buffer.withUnsafeMutableBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            base.initializeMemory(as: UInt8.self, repeating: 0, count: raw.count)
-        }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// What a host function does, resolved once per import rather than by name on every call.

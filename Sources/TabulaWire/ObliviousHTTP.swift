@@ -67,16 +67,10 @@ public enum ObliviousHTTP {
             }
             algorithm = preferred
         }
-        let hpkeSuite = try ObliviousHTTP.ciphersuite(kem: configuration.kem, algorithm)
+        _ = try ObliviousHTTP.ciphersuite(kem: configuration.kem, algorithm)
         let publicKey = try RecipientPublicKey(kem: configuration.kem, bytes: configuration.publicKey)
         let hdr = ObliviousHTTP.header(keyID: configuration.keyID, kem: configuration.kem, algorithm)
-
-        var sender = try publicKey.sender(ciphersuite: hpkeSuite, info: ObliviousHTTP.info(header: hdr))
-        let encapsulatedKey = Array(sender.encapsulatedKey)
-        let ciphertext = Array(try sender.seal(request))
-        let response = try ResponseProtection(aead: algorithm.aead, encapsulatedKey: encapsulatedKey) { label, count in
-            try sender.exportSecret(context: label, outputByteCount: count)
-        }
+        let (encapsulatedKey, ciphertext, response) = try publicKey.seal(request, algorithm: algorithm, info: ObliviousHTTP.info(header: hdr), kem: configuration.kem)
         return (hdr + encapsulatedKey + ciphertext, ClientContext(response: response))
     }
 }

@@ -44,10 +44,24 @@ extension ObliviousHTTP {
             }
         }
 
-        func sender(ciphersuite: HPKE.Ciphersuite, info: [UInt8]) throws -> HPKE.Sender {
+        /// Sets up the sender's HPKE context: `enc`, the sealed request and the response secret.
+        func seal(_ request: [UInt8], algorithm: KeyConfiguration.SymmetricAlgorithm, info: [UInt8], kem: KeyConfiguration.KEM) throws -> (encapsulatedKey: [UInt8], ciphertext: [UInt8], response: ResponseProtection) {
             switch self {
-            case .x25519(let key): try HPKE.Sender(recipientKey: key, ciphersuite: ciphersuite, info: Data(info))
-            case .xWing(let key): try HPKE.Sender(recipientKey: key, ciphersuite: ciphersuite, info: Data(info))
+            case .x25519(let key):
+                var (encapsulatedKey, context) = try X25519HPKE.setupSender(recipient: key, info: info, aead: algorithm.aead)
+                defer { context.erase() }
+                let ciphertext = try context.seal(request)
+                var secret = context.export(ObliviousHTTP.responseLabel, length: ResponseProtection.nonceByteCount(algorithm.aead))
+                defer { secret.wipe() }
+                return (encapsulatedKey, ciphertext, ResponseProtection(aead: algorithm.aead, encapsulatedKey: encapsulatedKey, secret: SymmetricKey(data: secret)))
+            case .xWing(let key):
+                var sender = try HPKE.Sender(recipientKey: key, ciphersuite: try ObliviousHTTP.ciphersuite(kem: kem, algorithm), info: Data(info))
+                let encapsulatedKey = Array(sender.encapsulatedKey)
+                let ciphertext = Array(try sender.seal(request))
+                let response = try ResponseProtection(aead: algorithm.aead, encapsulatedKey: encapsulatedKey) { label, count in
+                    try sender.exportSecret(context: label, outputByteCount: count)
+                }
+                return (encapsulatedKey, ciphertext, response)
             }
         }
     }
@@ -84,26 +98,26 @@ extension ObliviousHTTP {
         }
 
         /// `prk = Extract(enc ‖ response_nonce, secret)`, then the AEAD key and nonce expanded from it.
-        private func keys(responseNonce: [UInt8]) -> (key: SymmetricKey, nonce: [UInt8]) {
-            let prk = HKDF<SHA256>.extract(inputKeyMaterial: secret, salt: encapsulatedKey + responseNonce)
-            let key = HKDF<SHA256>.expand(pseudoRandomKey: prk, info: Array("key".utf8), outputByteCount: aead.keyByteCount ?? 0)
-            let nonce = HKDF<SHA256>.expand(pseudoRandomKey: prk, info: Array("nonce".utf8), outputByteCount: aead.nonceByteCount ?? 0)
-            return (key, nonce.withUnsafeBytes { Array($0) })
+        private func keys(responseNonce: [UInt8]) -> (key: [UInt8], nonce: [UInt8]) {
+            var secretBytes = secret.withUnsafeBytes { Array($0) }
+            var prk = HKDFSHA256.extract(salt: encapsulatedKey + responseNonce, secretBytes)
+            defer {
+                secretBytes.wipe()
+                prk.wipe()
+            }
+            return (HKDFSHA256.expand(prk: prk, info: Self.keyLabel, length: aead.keyByteCount ?? 0),
+                    HKDFSHA256.expand(prk: prk, info: Self.nonceLabel, length: aead.nonceByteCount ?? 0))
         }
+
+        private static let keyLabel = Array("key".utf8)
+        private static let nonceLabel = Array("nonce".utf8)
 
         /// `response_nonce ‖ Seal(aead_key, aead_nonce, "", response)`.
         func seal(_ response: [UInt8], responseNonce: [UInt8]) throws -> [UInt8] {
-            let (key, nonce) = keys(responseNonce: responseNonce)
-            let sealed: [UInt8]
-            switch aead {
-            case .chaCha20Poly1305:
-                let box = try ChaChaPoly.seal(response, using: key, nonce: ChaChaPoly.Nonce(data: nonce))
-                sealed = Array(box.ciphertext) + Array(box.tag)
-            default:
-                let box = try AES.GCM.seal(response, using: key, nonce: AES.GCM.Nonce(data: nonce))
-                sealed = Array(box.ciphertext) + Array(box.tag)
-            }
-            return responseNonce + sealed
+            let derived = keys(responseNonce: responseNonce)
+            var key = derived.key
+            defer { key.wipe() }
+            return responseNonce + (try aead.seal(response, key: key, nonce: derived.nonce))
         }
 
         /// Splits off the response nonce and opens the rest, mapping every failure to a ``WireError``.
@@ -113,18 +127,11 @@ extension ObliviousHTTP {
             guard encapsulated.count >= nonceCount + tagCount else {
                 throw WireError(.truncated, "an encapsulated response with \(aead) has at least \(nonceCount + tagCount) bytes (nonce and tag), not \(encapsulated.count)")
             }
-            let (key, nonce) = keys(responseNonce: Array(encapsulated[..<nonceCount]))
-            let ciphertext = encapsulated[nonceCount..<(encapsulated.count - tagCount)]
-            let tag = encapsulated[(encapsulated.count - tagCount)...]
+            let derived = keys(responseNonce: Array(encapsulated[..<nonceCount]))
+            var key = derived.key
+            defer { key.wipe() }
             do {
-                switch aead {
-                case .chaCha20Poly1305:
-                    let box = try ChaChaPoly.SealedBox(nonce: ChaChaPoly.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
-                    return Array(try ChaChaPoly.open(box, using: key))
-                default:
-                    let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
-                    return Array(try AES.GCM.open(box, using: key))
-                }
+                return try aead.open(encapsulated[nonceCount...], key: key, nonce: derived.nonce)
             } catch {
                 throw WireError(.authenticationFailed, "the encapsulated response does not authenticate: it was altered, or answers another request")
             }

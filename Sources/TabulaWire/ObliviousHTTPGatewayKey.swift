@@ -114,20 +114,25 @@ extension ObliviousHTTP {
 
             let header = Array(encapsulated[..<ObliviousHTTP.headerByteCount])
             let ciphersuite = try ObliviousHTTP.ciphersuite(kem: kem, algorithm)
-            let info = Data(ObliviousHTTP.info(header: header))
+            let info = ObliviousHTTP.info(header: header)
             do {
-                var recipient: HPKE.Recipient
                 switch privateKey {
                 case .x25519(let key):
-                    recipient = try HPKE.Recipient(privateKey: key, ciphersuite: ciphersuite, info: info, encapsulatedKey: Data(encapsulatedKey))
+                    var context = try X25519HPKE.setupRecipient(encapsulatedKey: encapsulatedKey, privateKey: key, info: info, aead: algorithm.aead)
+                    defer { context.erase() }
+                    let request = try context.open(ciphertext)
+                    var secret = context.export(ObliviousHTTP.responseLabel, length: ResponseProtection.nonceByteCount(algorithm.aead))
+                    defer { secret.wipe() }
+                    let response = ResponseProtection(aead: algorithm.aead, encapsulatedKey: encapsulatedKey, secret: SymmetricKey(data: secret))
+                    return (request, ServerContext(response: response))
                 case .xWing(let key):
-                    recipient = try HPKE.Recipient(privateKey: key, ciphersuite: ciphersuite, info: info, encapsulatedKey: Data(encapsulatedKey))
+                    var recipient = try HPKE.Recipient(privateKey: key, ciphersuite: ciphersuite, info: Data(info), encapsulatedKey: Data(encapsulatedKey))
+                    let request = try recipient.open(ciphertext)
+                    let response = try ResponseProtection(aead: algorithm.aead, encapsulatedKey: encapsulatedKey) { label, count in
+                        try recipient.exportSecret(context: label, outputByteCount: count)
+                    }
+                    return (Array(request), ServerContext(response: response))
                 }
-                let request = try recipient.open(ciphertext)
-                let response = try ResponseProtection(aead: algorithm.aead, encapsulatedKey: encapsulatedKey) { label, count in
-                    try recipient.exportSecret(context: label, outputByteCount: count)
-                }
-                return (Array(request), ServerContext(response: response))
             } catch {
                 // One answer for every cryptographic failure: distinguishing a bad `enc` from a bad
                 // tag would tell an attacker which part of a forgery to work on.

@@ -1,11 +1,72 @@
 import Crypto
 import Foundation
 import Testing
+@testable import TabulaWire
 
 /// RFC 9180 Appendix A.1 and A.2 (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, base mode), run against
-/// the swift-crypto HPKE that Oblivious HTTP is built on: if these fail, nothing above can be right.
+/// both HPKEs Oblivious HTTP is built on: swift-crypto's (X-Wing keys) and ``X25519HPKE`` (X25519
+/// keys), with RFC 5869's HKDF vectors under the latter. If these fail, nothing above can be right.
 @Suite("HPKE RFC 9180 vectors")
 struct HPKEVectorTests {
+    @Test("RFC 5869 A.1 and A.3: HKDF-SHA256 extract and expand")
+    func hkdf() {
+        let ikm = [UInt8](repeating: 0x0B, count: 22)
+        let prk = HKDFSHA256.extract(salt: Array(0x00...0x0C), ikm)
+        #expect(prk == bytes("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"))
+        #expect(HKDFSHA256.expand(prk: prk, info: Array(0xF0...0xF9), length: 42)
+            == bytes("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"))
+        let unsalted = HKDFSHA256.extract(salt: [], ikm)
+        #expect(unsalted == bytes("19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04"))
+        #expect(HKDFSHA256.expand(prk: unsalted, info: [], length: 42)
+            == bytes("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"))
+        // A key longer than SHA-256's block is hashed first (RFC 2104 §2).
+        let longKey = [UInt8](repeating: 0xAA, count: 131)
+        #expect(HKDFSHA256.authenticationCode(key: longKey, Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8))
+            == bytes("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"))
+    }
+
+    @Test("A.1 and A.2 with X25519HPKE: sender and recipient derive the vectors' keys, seal and open every message, export every value",
+          arguments: [KeyConfiguration.AEAD.aes128GCM, .chaCha20Poly1305])
+    func x25519HPKE(aead: KeyConfiguration.AEAD) throws {
+        let vectors = try HPKEVector.load().filter { $0.mode == 0 && $0.kemID == 0x0020 && $0.kdfID == 0x0001 && $0.aeadID == Int(aead.rawValue) }
+        try #require(vectors.count == 1)
+        let vector = vectors[0]
+        let ephemeral = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: bytes(vector.skEm))
+        let recipientKey = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: bytes(vector.skRm))
+        let (encapsulatedKey, sender) = try X25519HPKE.setupSender(
+            recipient: recipientKey.publicKey, info: bytes(vector.info), aead: aead, ephemeral: ephemeral)
+        #expect(encapsulatedKey == bytes(vector.enc))
+        let recipient = try X25519HPKE.setupRecipient(encapsulatedKey: bytes(vector.enc), privateKey: recipientKey, info: bytes(vector.info), aead: aead)
+        for context in [sender, recipient] {
+            #expect(context.key == bytes(vector.key))
+            #expect(context.baseNonce == bytes(vector.baseNonce))
+            #expect(context.exporterSecret == bytes(vector.exporterSecret))
+        }
+        for encryption in vector.encryptions {
+            let sequenceNumber = UInt64(encryption.sequenceNumber)
+            #expect(try sender.seal(bytes(encryption.pt), authenticating: bytes(encryption.aad), sequenceNumber: sequenceNumber) == bytes(encryption.ct))
+            #expect(try recipient.open(bytes(encryption.ct), authenticating: bytes(encryption.aad), sequenceNumber: sequenceNumber) == bytes(encryption.pt))
+            // At any other sequence number the message does not open.
+            #expect(throws: (any Error).self) {
+                try recipient.open(bytes(encryption.ct), authenticating: bytes(encryption.aad), sequenceNumber: sequenceNumber + 1)
+            }
+        }
+        for export in vector.exports {
+            #expect(recipient.export(bytes(export.exporterContext), length: export.length) == bytes(export.exportedValue))
+        }
+    }
+
+    @Test("X25519HPKE refuses an all-zero shared secret (a small-order enc) and a short enc")
+    func smallOrderPoint() throws {
+        let key = Curve25519.KeyAgreement.PrivateKey()
+        #expect(throws: (any Error).self) {
+            try X25519HPKE.setupRecipient(encapsulatedKey: [UInt8](repeating: 0, count: 32), privateKey: key, info: [], aead: .aes128GCM)
+        }
+        #expect(throws: (any Error).self) {
+            try X25519HPKE.setupRecipient(encapsulatedKey: [UInt8](repeating: 9, count: 31), privateKey: key, info: [], aead: .aes128GCM)
+        }
+    }
+
     @Test("A.1: X25519, HKDF-SHA256, AES-128-GCM, base mode")
     func aes128GCM() throws {
         try checkBaseModeVectors(aeadID: 0x0001, aead: .AES_GCM_128)
@@ -105,17 +166,19 @@ private struct HPKEVector: Decodable {
     var kdfID: Int
     var aeadID: Int
     var info: String
+    var skEm: String
     var skRm: String
     var pkRm: String
     var enc: String
     var key: String
     var baseNonce: String
+    var exporterSecret: String
     var encryptions: [Encryption]
     var exports: [Export]
 
     enum CodingKeys: String, CodingKey {
         case mode, kemID = "kem_id", kdfID = "kdf_id", aeadID = "aead_id", info, skRm, pkRm, enc, key
-        case baseNonce = "base_nonce", encryptions, exports
+        case skEm, baseNonce = "base_nonce", exporterSecret = "exporter_secret", encryptions, exports
     }
 
     /// `shared/` sits beside the repository root, three directories above this file.
