@@ -3,23 +3,14 @@ import TabulaEnclave
 public import TabulaWire
 
 extension Platform {
-    /// An invocation that was accepted: its id, and the task that produces its record.
+    /// An invocation that was accepted: its id, and its record once stored.
     public struct PendingActivation: Sendable {
         public let activationID: String
-        public let task: Task<Activation, Never>
+        let completion: ActivationCompletion
 
         /// The record, if it is ready within `timeout`; `nil` when the invocation is still running.
         public func record(within timeout: Duration) async -> Activation? {
-            await withTaskGroup(of: Activation?.self) { group in
-                group.addTask { await task.value }
-                group.addTask {
-                    try? await Task.sleep(for: timeout)
-                    return nil
-                }
-                let first = await group.next() ?? nil
-                group.cancelAll()
-                return first
-            }
+            await completion.wait(timeout: timeout)
         }
     }
 
@@ -106,7 +97,8 @@ extension Platform {
         let activationID = ActivationID.random()
         let received = Store.now()
         // On the enclave's threads from the start, so that the sandbox runs inline.
-        let task = Task(executorPreference: enclave.taskExecutor) { [self] in
+        let completion = ActivationCompletion()
+        Task(executorPreference: enclave.taskExecutor) { [self] in
             defer {
                 admission.leave()
                 metrics.queueDepth.record(admission.queued)
@@ -117,9 +109,9 @@ extension Platform {
             } catch {
                 logger.error("cannot store an activation record", metadata: ["activation": "\(activationID)", "error": "\(error)"])
             }
-            return activation
+            completion.complete(activation)
         }
-        return PendingActivation(activationID: activationID, task: task)
+        return PendingActivation(activationID: activationID, completion: completion)
     }
 
     /// Runs one invocation and makes its record. Never throws: a failure is an activation too.
