@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TabulaWire
+@testable import TabulaWire
 
 @Suite("JSON values: parsing and canonical encoding")
 struct JSONValueTests {
@@ -44,5 +44,40 @@ struct JSONValueTests {
         // Integers beyond Int64 are written exactly, not rounded through Double.
         let huge = Sample(name: "", count: 0, nested: [:], optional: "o", big: .max)
         #expect(String(decoding: JSONValue.bytes(huge), as: UTF8.self).contains("18446744073709551615"))
+    }
+
+    /// The hand-built values of the per-invocation types say exactly what their `Encodable`
+    /// conformances say (compared through Foundation's encoder), optional members absent or not.
+    @Test func handBuiltValuesMatchTheirEncodableConformances() throws {
+        func viaFoundation(_ value: some Encodable) throws -> JSONValue {
+            try JSONValue(parsing: JSONEncoder().encode(value))
+        }
+        let response = Activation.Response(ActivationResponse(status: .applicationError, result: ["error": "no", "n": 1.5]))
+        var bare = Activation.Response(ActivationResponse(status: .success, result: [:]))
+        bare.result = nil
+        let annotations = [KeyValue(key: "limits", value: ["timeout": 60000, "memory": 256]), KeyValue(key: "confidential", value: true)]
+        let activations = [
+            Activation(namespace: "ns", name: "a", version: "0.0.2", subject: "who", activationId: String(repeating: "f", count: 32),
+                       start: 1_700_000_000_000, end: 1_700_000_000_250, response: response, logs: ["one", "two \"quoted\""], annotations: annotations),
+            Activation(namespace: "ns", name: "a", version: "0.0.1", subject: "who", activationId: "id", start: 1, end: 2,
+                       response: nil, logs: nil, annotations: [], publish: true),
+            Activation(namespace: "ns", name: "a", version: "0.0.1", subject: "who", activationId: "id", start: 1, end: 2,
+                       response: bare, logs: [], annotations: []),
+        ]
+        for activation in activations {
+            #expect(activation.jsonValue == (try viaFoundation(activation)))
+            #expect(try JSONValue(parsing: JSONValue.bytes(activation)) == (try viaFoundation(activation)))
+        }
+        let receipt = Receipt(
+            activationId: "id", namespace: "ns", name: "a", moduleDigest: "00", snapshotDigest: "11", policyDigest: "22", sandbox: 3,
+            sequence: 9, requestDigest: "33", responseDigest: "44", epoch: 7, tee: "simulated", issuedAt: 1_700_000_000_000)
+        #expect(receipt.jsonValue == (try viaFoundation(receipt)))
+        var huge = receipt
+        huge.sequence = .max
+        #expect(huge.jsonValue == nil)
+        #expect(String(decoding: JSONValue.bytes(huge), as: UTF8.self).contains("18446744073709551615"))
+        let result = ConfidentialResult(activationId: "id", status: "success", success: true, result: ["v": [1, "x", nil]], logs: ["l"])
+        #expect(result.jsonValue == (try viaFoundation(result)))
+        #expect(KeyValue(key: "k", value: [1, 2]).jsonValue == (try viaFoundation(KeyValue(key: "k", value: [1, 2]))))
     }
 }
