@@ -13,11 +13,15 @@ public final class Store: Sendable {
     private let database: DatabasePool
     /// The most activation records kept; older ones are deleted as new ones arrive.
     public let activationRetention: Int
+    /// How long credentials read from the database are trusted from memory.
+    public let credentialLifetime: Duration
     /// Activation records waiting for the next group commit (see ``insertActivation(_:)``).
     private let pendingRecords = Mutex(PendingRecords())
+    /// Namespaces by credential uuid, recently read (see ``authenticate(uuid:key:)``).
+    private let credentials = Mutex<[String: KnownCredential]>([:])
 
     /// Opens (creating and migrating if needed) the database at `path`.
-    public init(path: String, activationRetention: Int = 10_000) throws {
+    public init(path: String, activationRetention: Int = 10_000, credentialLifetime: Duration = .seconds(5)) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         do {
@@ -27,6 +31,7 @@ public final class Store: Sendable {
             throw PlatformError(.internalError, "cannot open the database at \(path): \(error)")
         }
         self.activationRetention = activationRetention
+        self.credentialLifetime = credentialLifetime
     }
 
     private static var migrator: DatabaseMigrator {
@@ -92,7 +97,10 @@ public final class Store: Sendable {
     /// Deletes a namespace with its actions and activations; `false` when there was none.
     @discardableResult
     public func deleteNamespace(_ name: String) throws -> Bool {
-        try database.write { db in
+        // Forgotten before and after: a request authenticating meanwhile may have read the row again.
+        forgetCredentials(of: name)
+        defer { forgetCredentials(of: name) }
+        return try database.write { db in
             try db.execute(sql: "DELETE FROM activation WHERE namespace = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM action WHERE namespace = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM namespace WHERE name = ?", arguments: [name])
@@ -101,13 +109,43 @@ public final class Store: Sendable {
     }
 
     /// The namespace these credentials open, or `nil`.
+    ///
+    /// Every request authenticates, so what a uuid names (its namespace and key hash) is kept in
+    /// memory for `credentialLifetime`: a namespace deleted through this store stops
+    /// authenticating at once, one deleted by another process (`tabula namespace delete` while
+    /// the server runs) within that time.
     public func authenticate(uuid: String, key: String) throws -> String? {
-        try database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT name, keyHash FROM namespace WHERE uuid = ?", arguments: [uuid]) else { return nil }
-            let stored: String = row["keyHash"]
-            // Compare digests, not keys: equal-length hex strings, and the key itself is never stored.
-            return stored == Self.hash(key) ? row["name"] : nil
+        let now = ContinuousClock.now
+        let known = credentials.withLock { cache -> KnownCredential? in
+            guard let entry = cache[uuid], now < entry.expires else { return nil }
+            return entry
         }
+        let entry: KnownCredential
+        if let known {
+            entry = known
+        } else {
+            let row = try database.read { db in
+                try Row.fetchOne(db, sql: "SELECT name, keyHash FROM namespace WHERE uuid = ?", arguments: [uuid])
+            }
+            guard let row else { return nil }
+            entry = KnownCredential(namespace: row["name"], keyHash: row["keyHash"], expires: now + credentialLifetime)
+            credentials.withLock { cache in
+                if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+                cache[uuid] = entry
+            }
+        }
+        // Compare digests, not keys: equal-length hex strings, and the key itself is never stored.
+        return entry.keyHash == Self.hash(key) ? entry.namespace : nil
+    }
+
+    private func forgetCredentials(of namespace: String) {
+        credentials.withLock { cache in cache = cache.filter { $0.value.namespace != namespace } }
+    }
+
+    struct KnownCredential {
+        var namespace: String
+        var keyHash: String
+        var expires: ContinuousClock.Instant
     }
 
     private static func randomKey() -> String {

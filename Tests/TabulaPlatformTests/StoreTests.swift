@@ -41,6 +41,25 @@ struct StoreTests {
         }
     }
 
+    /// Credentials are remembered for a while: a namespace deleted through the same store stops
+    /// authenticating at once, one deleted by another process once the remembered entry expires.
+    @Test func rememberedCredentialsFollowDeletions() async throws {
+        try await withStore { store, path async throws in
+            let remembering = try Store(path: path, credentialLifetime: .milliseconds(300))
+            let guest = try remembering.createNamespace("guest")
+            let other = try remembering.createNamespace("other")
+            #expect(try remembering.authenticate(uuid: guest.uuid, key: guest.key) == "guest")
+            #expect(try remembering.authenticate(uuid: other.uuid, key: other.key) == "other")
+            #expect(try remembering.authenticate(uuid: guest.uuid, key: other.key) == nil)
+            #expect(try remembering.deleteNamespace("guest"))
+            #expect(try remembering.authenticate(uuid: guest.uuid, key: guest.key) == nil)
+            // Deleted by another connection (as by `tabula namespace delete` while serving).
+            #expect(try store.deleteNamespace("other"))
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try remembering.authenticate(uuid: other.uuid, key: other.key) == nil)
+        }
+    }
+
     @Test func actionsAreVersionedAndDeletedWithTheirNamespace() async throws {
         try await withStore { store, _ async throws in
             _ = try store.createNamespace("guest")
