@@ -139,7 +139,7 @@ extension Platform {
             let initTime = try await pool.checkOut(definition, digest: deployed.stored.digest)
             if let initTime {
                 metrics.coldStarts.increment()
-                metrics.warmActions.record(await pool.warmCount)
+                metrics.warmActions.record(pool.warmCount)
                 annotations.append(KeyValue(key: "initTime", value: .integer(initTime.milliseconds)))
             } else {
                 metrics.warmStarts.increment()
@@ -147,9 +147,9 @@ extension Platform {
             let outcome: Outcome
             do {
                 outcome = try await body(definition, activationID)
-                await pool.checkIn(definition.name)
+                pool.checkIn(definition.name)
             } catch {
-                await pool.checkIn(definition.name)
+                pool.checkIn(definition.name)
                 throw error
             }
             end = Store.now()
@@ -205,7 +205,7 @@ extension Platform {
         let definition = deployed.definition
         _ = try await pool.checkOut(definition, digest: deployed.stored.digest)
         let issued = Result { try enclave.functionCertificate(definition.name, version: deployed.stored.action.version) }
-        await pool.checkIn(definition.name)
+        pool.checkIn(definition.name)
         do {
             return try issued.get()
         } catch let error as EnclaveError where error.code == .notAttested {

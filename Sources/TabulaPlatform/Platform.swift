@@ -43,8 +43,8 @@ public final class Platform: Service, Sendable {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
-                await self.pool.sweep()
-                self.metrics.warmActions.record(await self.pool.warmCount)
+                self.pool.sweep()
+                self.metrics.warmActions.record(self.pool.warmCount)
             }
         }
         try await shutdown()
@@ -95,7 +95,7 @@ public final class Platform: Service, Sendable {
         }
         let stored = try store.putAction(Store.StoredAction(action: action, code: code, digest: Self.sha256(code).hex), overwrite: overwrite)
         remember(stored)
-        await pool.retire(definition.name)
+        pool.retire(definition.name)
         logger.info("action stored", metadata: ["namespace": "\(namespace)", "action": "\(name)", "version": "\(stored.action.version)"])
         return Self.document(stored, includeCode: false)
     }
@@ -119,7 +119,7 @@ public final class Platform: Service, Sendable {
         guard let stored = deleted else {
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
-        await pool.retire(FunctionName(namespace: namespace, name: name))
+        pool.retire(FunctionName(namespace: namespace, name: name))
         logger.info("action deleted", metadata: ["namespace": "\(namespace)", "action": "\(name)"])
         return Self.document(stored, includeCode: false)
     }

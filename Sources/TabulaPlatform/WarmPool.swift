@@ -1,11 +1,16 @@
+import Synchronization
 import TabulaEnclave
 
 /// Which actions are loaded in the enclave, and when to load and unload them.
 ///
 /// The first invocation of an action (or of a new version) loads it: a cold start. Later ones find
-/// it warm. Actions idle beyond the keep-alive are unloaded by ``sweep(now:)``; when loading would
+/// it warm. Actions idle beyond the keep-alive are unloaded by ``sweep()``; when loading would
 /// exceed the memory budget, the least recently used idle actions are unloaded first.
-actor WarmPool {
+///
+/// A class behind a mutex rather than an actor: every invocation checks an action out and back
+/// in, and an actor made each of those an executor hop; a warm check-out is now a dictionary
+/// lookup under a lock, and only a load is awaited.
+final class WarmPool: Sendable {
     private struct Entry {
         var digest: String
         var memory: Int
@@ -17,7 +22,7 @@ actor WarmPool {
     private let enclave: Enclave
     private let keepAlive: Duration
     private let memoryBudget: Int
-    private var entries: [FunctionName: Entry] = [:]
+    private let entries = Mutex<[FunctionName: Entry]>([:])
     private let clock = ContinuousClock()
 
     init(enclave: Enclave, keepAlive: Duration, memoryBudget: Int) {
@@ -27,70 +32,97 @@ actor WarmPool {
     }
 
     /// Warm actions and the sandboxes they may hold.
-    var warmCount: Int { entries.count }
+    var warmCount: Int { entries.withLock { $0.count } }
 
     /// Makes sure `definition` (with module digest `digest`) is loaded and marks it in use.
     /// Returns the load time when this call was a cold start.
     func checkOut(_ definition: FunctionDefinition, digest: String) async throws -> Duration? {
         let name = definition.name
-        if var entry = entries[name], entry.digest == digest {
-            entry.inFlight += 1
-            entry.lastUsed = clock.now
-            let loading = entry.loading
-            entries[name] = entry
-            guard let loading else { return nil }
+        enum Step {
+            case warm
+            case waitFor(Task<FunctionInfo, any Error>)
+            case load(Task<FunctionInfo, any Error>)
+        }
+        let now = clock.now
+        let step = entries.withLock { entries -> Step in
+            if var entry = entries[name], entry.digest == digest {
+                entry.inFlight += 1
+                entry.lastUsed = now
+                entries[name] = entry
+                return entry.loading.map { .waitFor($0) } ?? .warm
+            }
+            if entries[name] != nil { retire(name, in: &entries) }
+            let memory = definition.limits.memory * definition.maxSandboxes
+            evict(toFit: memory, in: &entries)
+            let loading = Task { [enclave] in try await enclave.load(definition) }
+            entries[name] = Entry(digest: digest, memory: memory, lastUsed: now, inFlight: 1, loading: loading)
+            return .load(loading)
+        }
+        switch step {
+        case .warm:
+            return nil
+        case .waitFor(let loading):
             do {
                 _ = try await loading.value
                 return nil
             } catch {
-                entries[name]?.inFlight -= 1
+                entries.withLock { $0[name]?.inFlight -= 1 }
                 throw error
             }
-        }
-        if entries[name] != nil { retire(name) }
-        let memory = definition.limits.memory * definition.maxSandboxes
-        evict(toFit: memory)
-        let loading = Task { [enclave] in try await enclave.load(definition) }
-        entries[name] = Entry(digest: digest, memory: memory, lastUsed: clock.now, inFlight: 1, loading: loading)
-        do {
-            let info = try await loading.value
-            entries[name]?.loading = nil
-            return info.initTime
-        } catch {
-            if entries[name]?.digest == digest { entries[name] = nil }
-            throw error
+        case .load(let loading):
+            do {
+                let info = try await loading.value
+                entries.withLock { entries in
+                    if entries[name]?.digest == digest { entries[name]?.loading = nil }
+                }
+                return info.initTime
+            } catch {
+                entries.withLock { entries in
+                    if entries[name]?.digest == digest { entries[name] = nil }
+                }
+                throw error
+            }
         }
     }
 
     /// Marks one invocation of `name` finished.
     func checkIn(_ name: FunctionName) {
-        guard var entry = entries[name] else { return }
-        entry.inFlight = max(0, entry.inFlight - 1)
-        entry.lastUsed = clock.now
-        entries[name] = entry
+        let now = clock.now
+        entries.withLock { entries in
+            guard var entry = entries[name] else { return }
+            entry.inFlight = max(0, entry.inFlight - 1)
+            entry.lastUsed = now
+            entries[name] = entry
+        }
     }
 
     /// Unloads an action, after an update or a delete; invocations in progress finish on their
     /// sandboxes, which then go away.
     func retire(_ name: FunctionName) {
-        entries[name] = nil
-        enclave.unload(name)
+        entries.withLock { retire(name, in: &$0) }
     }
 
     /// Unloads actions idle for longer than the keep-alive.
     func sweep() {
         let now = clock.now
-        for (name, entry) in entries where entry.inFlight == 0 && entry.loading == nil && now - entry.lastUsed > keepAlive {
-            retire(name)
+        entries.withLock { entries in
+            for (name, entry) in entries where entry.inFlight == 0 && entry.loading == nil && now - entry.lastUsed > keepAlive {
+                retire(name, in: &entries)
+            }
         }
     }
 
+    private func retire(_ name: FunctionName, in entries: inout [FunctionName: Entry]) {
+        entries[name] = nil
+        enclave.unload(name)
+    }
+
     /// Unloads least recently used idle actions until `memory` more fits in the budget.
-    private func evict(toFit memory: Int) {
+    private func evict(toFit memory: Int, in entries: inout [FunctionName: Entry]) {
         var used = entries.values.reduce(0) { $0 + $1.memory }
         let idle = entries.filter { $0.value.inFlight == 0 && $0.value.loading == nil }.sorted { $0.value.lastUsed < $1.value.lastUsed }
         for (name, entry) in idle where used + memory > memoryBudget {
-            retire(name)
+            retire(name, in: &entries)
             used -= entry.memory
         }
     }

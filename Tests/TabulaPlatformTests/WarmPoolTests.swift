@@ -25,7 +25,7 @@ struct WarmPoolTests {
     /// Whether checking `definition` out was a cold start; checks it back in.
     private func isCold(_ pool: WarmPool, _ definition: FunctionDefinition, digest: String = "1") async throws -> Bool {
         let initTime = try await pool.checkOut(definition, digest: digest)
-        await pool.checkIn(definition.name)
+        pool.checkIn(definition.name)
         return initTime != nil
     }
 
@@ -50,7 +50,7 @@ struct WarmPoolTests {
             #expect(try await isCold(pool, definition("a")))
             _ = try await pool.checkOut(definition("b"), digest: "1")
             try await Task.sleep(for: .milliseconds(50))
-            await pool.sweep()
+            pool.sweep()
             // `b` is still in use and stays; idle `a` went.
             #expect(enclave.loadedFunctions == [FunctionName(namespace: "t", name: "b")])
             #expect(try await isCold(pool, definition("a")))
@@ -71,7 +71,7 @@ struct WarmPoolTests {
     @Test func retiredActionsAreUnloaded() async throws {
         try await withPool { pool, enclave async throws in
             #expect(try await isCold(pool, definition("a")))
-            await pool.retire(FunctionName(namespace: "t", name: "a"))
+            pool.retire(FunctionName(namespace: "t", name: "a"))
             #expect(enclave.loadedFunctions.isEmpty)
         }
     }
