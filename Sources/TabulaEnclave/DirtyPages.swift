@@ -1,27 +1,90 @@
 import CPageTracker
 import WasmKit
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The pages of a sandbox's linear memory written since the last rewind, tracked by write
 /// protection: what lets a rewind cost the pages written rather than the memory size.
 ///
-/// After the snapshot, and after every rewind, the whole memory is read-only. The first write to a
-/// page (by the function, or by the WASI host copying input in) faults; the handler in
-/// `CPageTracker` marks the page and makes it writable, and the write goes on. The rewind copies
-/// the marked pages back from the snapshot and protects them again.
+/// After the snapshot, and after every rewind, the whole memory is write-protected, and the first
+/// write to each page (by the function, or by the WASI host copying input in) is noticed. Two
+/// mechanisms do that, and the process uses the first whose self-test passes (see
+/// ``processTracking``):
 ///
-/// Only WasmKit's mprotect-backed memories are tracked: they are page-aligned mappings whose
-/// address never changes. Anything else (no memory, a malloc-backed memory, no free slot) gets no
-/// tracker, and the sandbox rewinds by comparing every page with the snapshot.
+/// - ``Rewind/Tracking/userfaultfd``: userfaultfd's asynchronous write protection (Linux 6.7 and
+///   later). The kernel resolves the fault itself, with no signal and no change to the mapping; the
+///   rewind asks it for the written pages with one PAGEMAP_SCAN. Cheapest: a write fault costs no
+///   signal, no `mprotect` and no TLB shootdown.
+/// - ``Rewind/Tracking/signals``: `mprotect` to read-only, and a SIGSEGV handler in `CPageTracker`
+///   that marks the page and makes it writable again. Works wherever `mprotect` is enforced, on
+///   Linux before 6.7, under a seccomp filter that refuses userfaultfd, and on macOS.
+///
+/// Either way the rewind copies the written pages back from the snapshot and protects them again.
+/// Only WasmKit's mprotect-backed memories are tracked: they are page-aligned mappings whose address
+/// never changes. Anything else (no memory, a malloc-backed memory, no free slot, neither mechanism
+/// working) gets no tracker, and the sandbox rewinds by comparing every page with the snapshot.
 final class DirtyPages {
+    /// What the mechanism keeps per memory.
+    private enum State {
+        /// The signal handler's slot and its dirty map, one byte per page.
+        case signals(slot: Int32, dirty: UnsafeMutableBufferPointer<UInt8>)
+        /// Where PAGEMAP_SCAN reports the written runs; a rewind with more runs scans in batches.
+        case userfaultfd(regions: UnsafeMutableBufferPointer<tabula_written_region_t>)
+    }
+
+    let tracking: Rewind.Tracking
+    private let state: State
     private let base: UnsafeMutableRawPointer
     private let length: Int
-    private let slot: Int32
-    private let dirty: UnsafeMutableBufferPointer<UInt8>
     static let pageSize = Int(tabula_page_tracker_page_size())
+    /// Written runs reported per PAGEMAP_SCAN call.
+    private static let regionBatch = 64
+    /// The unwritten gap between written runs beyond which they are protected again by separate
+    /// calls rather than one over both: an ioctl costs about 1 µs, walking the gap's page table
+    /// entries about 1 ns each (measured on Linux 6.18, x86-64), so 1,024 pages.
+    private static let protectionGap = UInt64(1024 * pageSize)
 
-    /// Whether the handler is installed, after WasmKit's own, and a write to a protected page is
-    /// seen to fault (where protection is not enforced, tracking would miss writes).
-    static let available: Bool = {
+    /// The tracking every sandbox of this process uses, chosen once: the first of userfaultfd and
+    /// signals whose self-test passes, else comparison.
+    ///
+    /// The environment variable `TABULA_PAGE_TRACKING` (`userfaultfd`, `signals` or `compare`)
+    /// forces one, for tests and benchmarks; a forced mechanism that fails its self-test gives
+    /// comparison rather than the other mechanism, so a measurement never silently measures
+    /// something else.
+    static let processTracking: Rewind.Tracking = {
+        let forced = getenv("TABULA_PAGE_TRACKING").map { String(cString: $0) }
+        switch forced {
+        case "userfaultfd": return works(.userfaultfd) ? .userfaultfd : .comparison
+        case "signals": return works(.signals) ? .signals : .comparison
+        case "compare": return .comparison
+        default:
+            if works(.userfaultfd) { return .userfaultfd }
+            if works(.signals) { return .signals }
+            return .comparison
+        }
+    }()
+
+    /// Whether `tracking` passed its self-test in this process (each is run at most once).
+    static func works(_ tracking: Rewind.Tracking) -> Bool {
+        switch tracking {
+        case .userfaultfd: return userfaultfdWorks
+        case .signals: return signalsWork
+        case .comparison: return true
+        }
+    }
+
+    /// Whether asynchronous write protection and PAGEMAP_SCAN report exactly the pages written, on a
+    /// scratch mapping (the kernel may be too old, a seccomp filter or a library OS may refuse
+    /// userfaultfd, and the descriptors must open).
+    private static let userfaultfdWorks = tabula_uffd_self_test() == 0
+
+    /// Whether the signal handler is installed, after WasmKit's own, and a write to a protected page
+    /// is seen to fault (where protection is not enforced, tracking would miss writes).
+    private static let signalsWork: Bool = {
         // WasmKit installs its trap guard on first execution; ours must come after it, to see write
         // faults first. Running an empty function makes WasmKit install its guard now.
         let engine = Engine(configuration: EngineConfiguration(memoryBoundsChecking: .mprotect))
@@ -34,42 +97,118 @@ final class DirtyPages {
         return tabula_page_tracker_install() == 0 && tabula_page_tracker_self_test() == 0
     }()
 
-    /// Starts tracking `memory`, now read-only; `nil` when it cannot be tracked.
-    init?(memory: Memory?, engine: Engine) {
-        guard let memory, memory.byteCount > 0, engine.configuration.memoryBoundsChecking == .mprotect, Self.available else { return nil }
+    /// Starts tracking `memory` with `tracking`, the whole memory now write-protected; `nil` when it
+    /// cannot be tracked that way (or `tracking` is comparison).
+    init?(memory: Memory?, engine: Engine, tracking: Rewind.Tracking = DirtyPages.processTracking) {
+        guard tracking != .comparison, let memory, memory.byteCount > 0,
+              engine.configuration.memoryBoundsChecking == .mprotect, Self.works(tracking)
+        else { return nil }
         let count = memory.byteCount
         guard let start = memory.withUnsafeMutableBufferPointer(offset: 0, count: count, { $0.baseAddress }),
               Int(bitPattern: start) % Self.pageSize == 0, count % Self.pageSize == 0
         else { return nil }
+        switch tracking {
+        case .userfaultfd:
+            guard tabula_uffd_register(start, count) == 0 else { return nil }
+            guard tabula_uffd_protect(start, count) == 0 else {
+                _ = tabula_uffd_unregister(start, count)
+                return nil
+            }
+            state = .userfaultfd(regions: .allocate(capacity: Self.regionBatch))
+        case .signals:
+            let dirty = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count / Self.pageSize)
+            dirty.initialize(repeating: 0)
+            let slot = tabula_page_tracker_register(start, count, dirty.baseAddress)
+            guard slot >= 0 else {
+                dirty.deallocate()
+                return nil
+            }
+            guard tabula_page_tracker_protect(start, count, 0) == 0 else {
+                tabula_page_tracker_unregister(slot)
+                dirty.deallocate()
+                return nil
+            }
+            state = .signals(slot: slot, dirty: dirty)
+        case .comparison:
+            return nil
+        }
+        self.tracking = tracking
         base = start
         length = count
-        dirty = .allocate(capacity: count / Self.pageSize)
-        dirty.initialize(repeating: 0)
-        slot = tabula_page_tracker_register(start, count, dirty.baseAddress)
-        guard slot >= 0 else {
-            dirty.deallocate()
-            return nil
-        }
-        guard tabula_page_tracker_protect(start, count, 0) == 0 else {
-            tabula_page_tracker_unregister(slot)
-            dirty.deallocate()
-            return nil
-        }
     }
 
     deinit {
-        // Writable again before anyone else may see the mapping (WasmKit unmaps it with its store).
-        _ = tabula_page_tracker_protect(base, length, 1)
-        tabula_page_tracker_unregister(slot)
-        dirty.deallocate()
+        // Back to an ordinary mapping while it certainly exists: WasmKit unmaps it with its store.
+        switch state {
+        case .userfaultfd(let regions):
+            _ = tabula_uffd_unregister(base, length)
+            regions.deallocate()
+        case .signals(let slot, let dirty):
+            _ = tabula_page_tracker_protect(base, length, 1)
+            tabula_page_tracker_unregister(slot)
+            dirty.deallocate()
+        }
     }
 
     /// Copies every page written since the last call back from `snapshot`, write-protects it again
     /// and returns how many there were.
     ///
-    /// - Returns: `nil` when a page could not be protected again; the caller must stop using the
-    ///   tracker (and rebuild, so that no write goes unseen).
+    /// - Returns: `nil` when the written pages could not be listed or protected again; the caller
+    ///   must stop using the tracker (and rebuild, so that no write goes unseen).
     func restore(from snapshot: UnsafeRawPointer) -> Int? {
+        switch state {
+        case .userfaultfd(let regions): return restoreScanned(from: snapshot, regions: regions)
+        case .signals(_, let dirty): return restoreMarked(from: snapshot, dirty: dirty)
+        }
+    }
+
+    /// The userfaultfd rewind: the kernel lists the written runs (the pages that lost their
+    /// write-protect bit); they are writable, so copying into them marks nothing new.
+    private func restoreScanned(from snapshot: UnsafeRawPointer, regions: UnsafeMutableBufferPointer<tabula_written_region_t>) -> Int? {
+        let start = UInt64(UInt(bitPattern: base))
+        let end = start + UInt64(length)
+        var from = start
+        var restored = 0
+        // The runs copied back and not yet protected again: runs less than `protectionGap` apart
+        // are protected together.
+        var pending: Range<UInt64>?
+        // The scan walks the page tables of the range, so it costs the memory size (about 0.3 µs
+        // per MiB), not the pages written: only the memory, not WasmKit's reservation, is scanned.
+        while from < end {
+            var walkEnd: UInt64 = 0
+            let count = tabula_uffd_scan(UnsafeMutableRawPointer(bitPattern: UInt(from)), Int(end - from), regions.baseAddress, regions.count, &walkEnd)
+            guard count >= 0, walkEnd > from, walkEnd <= end else { return nil }
+            for region in regions.prefix(count) {
+                // The kernel reports ascending, disjoint runs inside the range; anything else is refused.
+                guard region.start >= max(from, pending?.upperBound ?? from), region.start < region.end, region.end <= end else { return nil }
+                let offset = Int(region.start - start)
+                let bytes = Int(region.end - region.start)
+                (base + offset).copyMemory(from: snapshot + offset, byteCount: bytes)
+                restored += bytes / Self.pageSize
+                if let runs = pending, region.start - runs.upperBound <= Self.protectionGap {
+                    pending = runs.lowerBound..<region.end
+                } else {
+                    if let runs = pending, !protectWritten(runs) { return nil }
+                    pending = region.start..<region.end
+                }
+            }
+            from = walkEnd
+        }
+        if let runs = pending, !protectWritten(runs) { return nil }
+        return restored
+    }
+
+    /// Write-protects the written pages of `runs` again with a PAGEMAP_SCAN that changes only
+    /// those entries. It flushes the TLB once per 2 MiB block that had any (with a shootdown on
+    /// every core running this process), which is as few flushes as can be: one UFFDIO_WRITEPROTECT
+    /// per run would flush once per run, and one over the whole span rewrites every entry in it.
+    private func protectWritten(_ runs: Range<UInt64>) -> Bool {
+        let address = base + Int(runs.lowerBound - UInt64(UInt(bitPattern: base)))
+        return tabula_uffd_protect_written(address, Int(runs.upperBound - runs.lowerBound)) == 0
+    }
+
+    /// The signal tracker's rewind: the handler marked the written pages in `dirty`.
+    private func restoreMarked(from snapshot: UnsafeRawPointer, dirty: UnsafeMutableBufferPointer<UInt8>) -> Int? {
         var restored = 0
         var page = 0
         var first = -1

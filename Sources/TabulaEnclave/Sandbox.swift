@@ -9,7 +9,9 @@ import Synchronization
 /// belongs to exactly one function of one tenant. After every run, whatever its outcome, it is
 /// back in the snapshot state: in place when that can be exact, otherwise by a rebuild from the
 /// compiled module followed by a check that the rebuilt state equals the snapshot.
-final class Sandbox: @unchecked Sendable {
+///
+/// Package-visible so that tests can run one directly and compare its memory with the snapshot.
+package final class Sandbox: @unchecked Sendable {
     /// Identifies the sandbox in invocation reports and receipts.
     let id: Int
     private let module: FunctionModule
@@ -36,22 +38,28 @@ final class Sandbox: @unchecked Sendable {
     /// The pages written since the last rewind; `nil` when the memory cannot be tracked, and the
     /// rewind compares every page instead.
     private var pages: DirtyPages?
+    /// How written pages are to be tracked, again after a rebuild.
+    private let requestedTracking: Rewind.Tracking
 
-    /// - Parameter reusable: take the snapshot and track written pages, for rewinds; a sandbox used
-    ///   once (the benchmarks' "vanilla" baseline) needs neither.
-    init(id: Int, module: FunctionModule, limits: Limits, name: String, reusable: Bool = true) throws(EnclaveError) {
+    /// - Parameters:
+    ///   - reusable: take the snapshot and track written pages, for rewinds; a sandbox used once
+    ///     (the benchmarks' "vanilla" baseline) needs neither.
+    ///   - tracking: how to track written pages; `nil` for the process's choice (tests name one to
+    ///     exercise each mechanism in one process).
+    package init(id: Int, module: FunctionModule, limits: Limits, name: String, reusable: Bool = true, tracking: Rewind.Tracking? = nil) throws(EnclaveError) {
         self.id = id
         self.module = module
         self.limits = limits
         self.name = name
         self.limiter = MemoryLimiter(limit: limits.memory)
+        self.requestedTracking = tracking ?? DirtyPages.processTracking
         self.engine = Engine(configuration: EngineConfiguration(compilationMode: .eager, stackSize: limits.stack, fuelMetering: true))
         let built = try Self.instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter)
         (store, instance, entry, memory, globals) = built
         wasi.memory = memory
         initializationLogs = try Self.initialize(module: module, instance: instance, store: store, wasi: wasi, limits: limits, name: name, deadline: deadline)
         snapshot = reusable ? Snapshot(memory: memory, globals: globals) : Snapshot(memory: nil, globals: [])
-        pages = reusable ? DirtyPages(memory: memory, engine: engine) : nil
+        pages = reusable ? DirtyPages(memory: memory, engine: engine, tracking: requestedTracking) : nil
     }
 
     deinit {
@@ -59,25 +67,28 @@ final class Sandbox: @unchecked Sendable {
         pages = nil
     }
 
-    /// Whether rewinds follow the pages written (rather than comparing the whole memory).
-    var tracksWrittenPages: Bool { pages != nil }
+    /// How rewinds find the pages written: by one of the trackers, or by comparing every page.
+    package var tracking: Rewind.Tracking { pages?.tracking ?? .comparison }
+
+    /// Whether memory and mutable globals equal the snapshot, byte for byte (for tests).
+    package var matchesSnapshot: Bool { snapshot.matches(memory: memory, globals: globals) }
 
     // MARK: Running an invocation
 
     /// The raw result of one run: how it ended and what it wrote.
-    struct Run {
-        var termination: Termination
-        var stdout: [UInt8]
-        var stderr: [UInt8]
-        var logsTruncated: Bool
-        var duration: Duration
-        var sequence: UInt64
-        var rewind: Rewind
+    package struct Run {
+        package var termination: Termination
+        package var stdout: [UInt8]
+        package var stderr: [UInt8]
+        package var logsTruncated: Bool
+        package var duration: Duration
+        package var sequence: UInt64
+        package var rewind: Rewind
     }
 
     /// Runs the entry point once on the snapshot state, then rewinds (unless `rewind` is false: a
     /// sandbox used once and dropped, as the "vanilla" baseline of the benchmarks does).
-    func run(input: [UInt8], environment: [(String, String)], capabilities: Capabilities, rewind rewinds: Bool = true) throws(EnclaveError) -> Run {
+    package func run(input: [UInt8], environment: [(String, String)], capabilities: Capabilities, rewind rewinds: Bool = true) throws(EnclaveError) -> Run {
         if let broken { throw broken }
         sequence += 1
         wasi.capabilities = capabilities
@@ -112,9 +123,9 @@ final class Sandbox: @unchecked Sendable {
         let logsTruncated = wasi.stderrTruncated
 
         let rewindStarted = clock.now
-        let tracked = pages != nil
+        let tracking = self.tracking
         let kind = rewinds ? rewind(poisoned: poisoned) : .rebuilt(reason: "not rewound: the sandbox is used once")
-        let rewind = Rewind(kind: kind, duration: clock.now - rewindStarted, tracked: tracked)
+        let rewind = Rewind(kind: kind, duration: clock.now - rewindStarted, tracking: tracking)
         return Run(termination: termination, stdout: output.stdout, stderr: output.stderr, logsTruncated: logsTruncated, duration: duration, sequence: sequence, rewind: rewind)
     }
 
@@ -146,7 +157,7 @@ final class Sandbox: @unchecked Sendable {
                 snapshot.restore(globals: globals)
                 return .inPlace(chunks: restored)
             }
-            failure = "a written page could not be write-protected again"
+            failure = "the written pages could not be listed or write-protected again"
         }
         guard let reason = reason ?? failure else {
             return .inPlace(chunks: snapshot.rewind(memory: memory, globals: globals))
@@ -171,7 +182,7 @@ final class Sandbox: @unchecked Sendable {
             throw EnclaveError(.snapshotMismatch, "a rebuilt sandbox of \(name) did not reproduce its snapshot (initialisation is not deterministic); the sandbox is retired")
         }
         (store, instance, entry, memory, globals) = built
-        pages = DirtyPages(memory: memory, engine: engine)
+        pages = DirtyPages(memory: memory, engine: engine, tracking: requestedTracking)
     }
 
     // MARK: Building
@@ -233,11 +244,25 @@ public struct Rewind: Sendable, Hashable {
         case rebuilt(reason: String)
     }
 
+    /// How the rewind found the pages written.
+    public enum Tracking: String, Sendable, Hashable, CaseIterable {
+        /// userfaultfd's asynchronous write protection, read back with PAGEMAP_SCAN (Linux 6.7+).
+        case userfaultfd
+        /// Write protection by `mprotect`, first writes caught by a SIGSEGV handler.
+        case signals
+        /// No tracking: every page was compared with the snapshot.
+        case comparison
+    }
+
     public var kind: Kind
     public var duration: Duration
-    /// Whether the sandbox tracked the pages written (by write protection), so that the rewind
-    /// touched only those; otherwise it compared every page with the snapshot.
-    public var tracked: Bool
+    /// How the sandbox tracked the pages written (by one of the write-protection mechanisms, so
+    /// that the rewind touched only those, or not at all).
+    public var tracking: Tracking
+
+    /// Whether the sandbox tracked the pages written, so that the rewind touched only those;
+    /// otherwise it compared every page with the snapshot.
+    public var tracked: Bool { tracking != .comparison }
 }
 
 /// Refuses memory growth past the function's limit, and remembers that it did.
