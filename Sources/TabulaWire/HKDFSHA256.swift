@@ -18,19 +18,23 @@ enum HKDFSHA256 {
 
     static func authenticationCode(key: [UInt8], parts: [[UInt8]]) -> [UInt8] {
         // Keys longer than a block are hashed first; shorter ones are padded with zeros.
-        var block = key.count > blockByteCount ? Array(SHA256.hash(data: key)) : key
-        block += [UInt8](repeating: 0, count: blockByteCount - block.count)
-        defer { block.wipe() }
-        var inner = SHA256()
-        var outer = SHA256()
-        var pad = block.map { $0 ^ 0x36 }
-        inner.update(data: pad)
-        for index in pad.indices { pad[index] = block[index] ^ 0x5C }
-        outer.update(data: pad)
-        pad.wipe()
-        for part in parts { inner.update(data: part) }
-        outer.update(data: Array(inner.finalize()))
-        return Array(outer.finalize())
+        let key = key.count > blockByteCount ? SHA256.hash(data: key).withUnsafeBytes { Array($0) } : key
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: blockByteCount) { pad in
+            pad.initialize(repeating: 0x36)
+            for index in key.indices { pad[index] ^= key[index] }
+            var inner = SHA256()
+            inner.update(bufferPointer: UnsafeRawBufferPointer(pad))
+            for part in parts { part.withUnsafeBytes { inner.update(bufferPointer: $0) } }
+            let innerDigest = inner.finalize()
+            // The inner pad becomes the outer one: key ⊕ 0x36 ⊕ (0x36 ⊕ 0x5C) = key ⊕ 0x5C.
+            for index in 0..<blockByteCount { pad[index] ^= 0x36 ^ 0x5C }
+            var outer = SHA256()
+            outer.update(bufferPointer: UnsafeRawBufferPointer(pad))
+            innerDigest.withUnsafeBytes { outer.update(bufferPointer: $0) }
+            // The pad held the key: overwrite it before the stack space is reused.
+            pad.update(repeating: 0)
+            return outer.finalize().withUnsafeBytes { Array($0) }
+        }
     }
 
     /// `HKDF-Extract(salt, ikm)`; an empty salt is the same as `HashLen` zero bytes.

@@ -1,4 +1,5 @@
 import Crypto
+import Synchronization
 
 /// HPKE base mode (RFC 9180 §5.1) with DHKEM(X25519, HKDF-SHA256) and HKDF-SHA256, for the
 /// AEADs Oblivious HTTP offers (AES-128-GCM, ChaCha20-Poly1305): the suite of every X25519 key
@@ -118,6 +119,25 @@ struct X25519HPKE {
         return bytes
     }
 
+    /// `mode ‖ psk_id_hash ‖ info_hash` for base mode: the same for every request to one key
+    /// configuration (its `info` is the request label and header), so it is computed once per
+    /// suite and info and remembered.
+    private static func keyScheduleContext(suite: [UInt8], info: [UInt8]) -> [UInt8] {
+        let key = suite + info
+        if let known = knownContexts.withLock({ $0[key] }) { return known }
+        let pskIDHash = labeledExtract(salt: [], label: Label.pskIDHash, ikm: [], suite: suite)
+        let infoHash = labeledExtract(salt: [], label: Label.infoHash, ikm: info, suite: suite)
+        let context = [0x00] + pskIDHash + infoHash
+        knownContexts.withLock { known in
+            // A handful of configurations are in use at a time; forget them all if `info` varies.
+            if known.count >= 64 { known.removeAll() }
+            known[key] = context
+        }
+        return context
+    }
+
+    private static let knownContexts = Mutex<[[UInt8]: [UInt8]]>([:])
+
     /// `ExtractAndExpand(dh, kem_context)` (§4.1), then `KeySchedule(mode_base, shared_secret, info, "", "")` (§5.1).
     private static func keySchedule(dh: [UInt8], kemContext: [UInt8], info: [UInt8], aead: KeyConfiguration.AEAD) throws -> Context {
         guard let keyCount = aead.keyByteCount, let nonceCount = aead.nonceByteCount else {
@@ -129,9 +149,7 @@ struct X25519HPKE {
         defer { sharedSecret.wipe() }
 
         let suite = suiteID(aead)
-        let pskIDHash = labeledExtract(salt: [], label: Label.pskIDHash, ikm: [], suite: suite)
-        let infoHash = labeledExtract(salt: [], label: Label.infoHash, ikm: info, suite: suite)
-        let context = [0x00] + pskIDHash + infoHash
+        let context = keyScheduleContext(suite: suite, info: info)
         var secret = labeledExtract(salt: sharedSecret, label: Label.secret, ikm: [], suite: suite)
         defer { secret.wipe() }
         return Context(
