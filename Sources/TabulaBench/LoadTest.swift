@@ -113,51 +113,127 @@ public enum LoadTest {
     }
 
     /// One keep-alive HTTP/1.1 connection sending one request at a time.
+    ///
+    /// A plain NIO handler on the event loop, not an async sequence: the clients share the
+    /// machine's cores with the server they measure, and bridging every response part into a task
+    /// cost them about as much as the server's own HTTP handling.
     enum Connection {
         static func drive(port: Int, authorization: String, requests: [Sealed], sealer: Sealer, until end: ContinuousClock.Instant) async throws -> [Int64] {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port) { channel in
+            let path = "/api/v1/namespaces/_/actions/echo?blocking=true"
+            let group = MultiThreadedEventLoopGroup.singleton
+            let done = group.any().makePromise(of: [Int64].self)
+            _ = try await ClientBootstrap(group: group)
+                .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(
+                            Driver(path: path, authorization: authorization, requests: requests, sealer: sealer, end: end, done: done))
                     }
                 }
-            let clock = ContinuousClock()
-            var latencies: [Int64] = []
+                .connect(host: "127.0.0.1", port: port).get()
+            return try await done.futureResult.get()
+        }
+    }
+
+    /// Sends a request, waits for its answer, opens and checks it, and sends the next, until `end`.
+    final class Driver: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPClientResponsePart
+        typealias OutboundOut = HTTPClientRequestPart
+
+        let done: EventLoopPromise<[Int64]>
+        private let head: HTTPRequestHead
+        private let requests: [Sealed]
+        private let sealer: Sealer
+        private let end: ContinuousClock.Instant
+        private let clock = ContinuousClock()
+        private var next = 0
+        private var current: Sealed?
+        private var started: ContinuousClock.Instant
+        private var status: HTTPResponseStatus?
+        private var body = ByteBuffer()
+        private var latencies: [Int64] = []
+        private var finished = false
+
+        init(path: String, authorization: String, requests: [Sealed], sealer: Sealer, end: ContinuousClock.Instant, done: EventLoopPromise<[Int64]>) {
+            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
+            head.headers.add(name: "Host", value: "127.0.0.1")
+            head.headers.add(name: "Authorization", value: authorization)
+            head.headers.add(name: "Content-Type", value: ObliviousHTTP.requestMediaType)
+            self.head = head
+            self.requests = requests
+            self.sealer = sealer
+            self.end = end
+            self.done = done
+            started = clock.now
             latencies.reserveCapacity(requests.count)
-            try await channel.executeThenClose { inbound, outbound in
-                var responses = inbound.makeAsyncIterator()
-                var index = 0
-                while clock.now < end {
-                    let sealed = index < requests.count ? requests[index] : try sealer.seal()
-                    index += 1
-                    var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/api/v1/namespaces/_/actions/echo?blocking=true")
-                    head.headers.add(name: "Host", value: "127.0.0.1")
-                    head.headers.add(name: "Authorization", value: authorization)
-                    head.headers.add(name: "Content-Type", value: ObliviousHTTP.requestMediaType)
-                    head.headers.add(name: "Content-Length", value: String(sealed.body.count))
-                    let started = clock.now
-                    try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(ByteBuffer(bytes: sealed.body))), .end(nil)])
-                    var status: HTTPResponseStatus?
-                    var body = ByteBuffer()
-                    receiving: while let part = try await responses.next() {
-                        switch part {
-                        case .head(let response): status = response.status
-                        case .body(var chunk): body.writeBuffer(&chunk)
-                        case .end: break receiving
-                        }
-                    }
-                    latencies.append((clock.now - started).nanoseconds)
-                    guard status == .ok else {
-                        throw BenchError("a confidential invocation over HTTP answered \(status.map { "\($0.code)" } ?? "nothing"): \(String(buffer: body))")
-                    }
-                    let inner = try BinaryHTTPResponse(decoding: try sealed.context.openResponse(Array(buffer: body)))
-                    guard inner.status == 200 else {
-                        throw BenchError("the enclave answered \(inner.status): \(String(decoding: inner.content, as: UTF8.self))")
-                    }
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            send(context: context)
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let response):
+                status = response.status
+            case .body(var chunk):
+                body.writeBuffer(&chunk)
+            case .end:
+                latencies.append((clock.now - started).nanoseconds)
+                do {
+                    try check()
+                } catch {
+                    finish(context: context, .failure(error))
+                    return
                 }
+                if clock.now < end { send(context: context) } else { finish(context: context, .success(latencies)) }
             }
-            return latencies
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            finish(context: context, .failure(error))
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            if !finished { done.fail(BenchError("the server closed a benchmark connection")) }
+        }
+
+        private func send(context: ChannelHandlerContext) {
+            let sealed: Sealed
+            do {
+                sealed = next < requests.count ? requests[next] : try sealer.seal()
+            } catch {
+                finish(context: context, .failure(error))
+                return
+            }
+            next += 1
+            current = sealed
+            status = nil
+            body.clear()
+            var head = head
+            head.headers.add(name: "Content-Length", value: String(sealed.body.count))
+            started = clock.now
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: sealed.body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+
+        /// The answer is 200 and opens, with the context of its request, to the enclave's 200.
+        private func check() throws {
+            guard status == .ok, let current else {
+                throw BenchError("a confidential invocation over HTTP answered \(status.map { "\($0.code)" } ?? "nothing"): \(String(buffer: body))")
+            }
+            let inner = try BinaryHTTPResponse(decoding: try current.context.openResponse(Array(buffer: body)))
+            guard inner.status == 200 else {
+                throw BenchError("the enclave answered \(inner.status): \(String(decoding: inner.content, as: UTF8.self))")
+            }
+        }
+
+        private func finish(context: ChannelHandlerContext, _ result: Swift.Result<[Int64], any Error>) {
+            guard !finished else { return }
+            finished = true
+            done.completeWith(result)
+            context.close(promise: nil)
         }
     }
 }

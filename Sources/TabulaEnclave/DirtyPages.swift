@@ -23,11 +23,19 @@ import Darwin
 ///   that marks the page and makes it writable again. Works wherever `mprotect` is enforced, on
 ///   Linux before 6.7, under a seccomp filter that refuses userfaultfd, and on macOS.
 ///
-/// Either way the rewind copies the written pages back from the snapshot and protects them again.
+/// Either way the rewind copies the written pages back from the snapshot. It then leaves them
+/// writable, as long as there are at most ``writableLimit`` of them: protecting a page again costs
+/// a TLB shootdown on every core that runs this process (an inter-processor interrupt, waited for),
+/// which under load cost more than the whole rest of a small function's invocation, while copying
+/// a page back costs a fraction of a microsecond. A page left writable is reported as written by
+/// every later rewind, so it is copied back every time, whether the function wrote it or not:
+/// the working set a function writes on every call (its stack, its input and output buffers) ends
+/// up never protected, and copied back at each rewind. When the pages written or left writable
+/// exceed the limit, all of them are protected again and the working set starts over.
 /// Only WasmKit's mprotect-backed memories are tracked: they are page-aligned mappings whose address
 /// never changes. Anything else (no memory, a malloc-backed memory, no free slot, neither mechanism
 /// working) gets no tracker, and the sandbox rewinds by comparing every page with the snapshot.
-final class DirtyPages {
+package final class DirtyPages {
     /// What the mechanism keeps per memory.
     private enum State {
         /// The signal handler's slot and its dirty map, one byte per page.
@@ -38,6 +46,10 @@ final class DirtyPages {
 
     let tracking: Rewind.Tracking
     private let state: State
+    /// How many written pages a rewind may leave writable.
+    let writableLimit: Int
+    /// 32 pages (128 KiB): copying them back costs a few microseconds, about one TLB shootdown.
+    package static let defaultWritableLimit = 32
     private let base: UnsafeMutableRawPointer
     private let length: Int
     static let pageSize = Int(tabula_page_tracker_page_size())
@@ -99,7 +111,7 @@ final class DirtyPages {
 
     /// Starts tracking `memory` with `tracking`, the whole memory now write-protected; `nil` when it
     /// cannot be tracked that way (or `tracking` is comparison).
-    init?(memory: Memory?, engine: Engine, tracking: Rewind.Tracking = DirtyPages.processTracking) {
+    init?(memory: Memory?, engine: Engine, tracking: Rewind.Tracking = DirtyPages.processTracking, writableLimit: Int = DirtyPages.defaultWritableLimit) {
         guard tracking != .comparison, let memory, memory.byteCount > 0,
               engine.configuration.memoryBoundsChecking == .mprotect, Self.works(tracking)
         else { return nil }
@@ -133,6 +145,7 @@ final class DirtyPages {
             return nil
         }
         self.tracking = tracking
+        self.writableLimit = writableLimit
         base = start
         length = count
     }
@@ -150,8 +163,9 @@ final class DirtyPages {
         }
     }
 
-    /// Copies every page written since the last call back from `snapshot`, write-protects it again
-    /// and returns how many there were.
+    /// Copies every page written since the last call (or left writable by it) back from
+    /// `snapshot`, write-protects them again unless they are few (``writableLimit``), and returns
+    /// how many were copied.
     ///
     /// - Returns: `nil` when the written pages could not be listed or protected again; the caller
     ///   must stop using the tracker (and rebuild, so that no write goes unseen).
@@ -163,15 +177,16 @@ final class DirtyPages {
     }
 
     /// The userfaultfd rewind: the kernel lists the written runs (the pages that lost their
-    /// write-protect bit); they are writable, so copying into them marks nothing new.
+    /// write-protect bit, including those left writable); they are writable, so copying into them
+    /// marks nothing new.
     private func restoreScanned(from snapshot: UnsafeRawPointer, regions: UnsafeMutableBufferPointer<tabula_written_region_t>) -> Int? {
         let start = UInt64(UInt(bitPattern: base))
         let end = start + UInt64(length)
         var from = start
         var restored = 0
-        // The runs copied back and not yet protected again: runs less than `protectionGap` apart
-        // are protected together.
-        var pending: Range<UInt64>?
+        // The spans to protect again if the written pages are too many to leave writable: runs less
+        // than `protectionGap` apart are protected together.
+        var spans: [Range<UInt64>] = []
         // The scan walks the page tables of the range, so it costs the memory size (about 0.3 µs
         // per MiB), not the pages written: only the memory, not WasmKit's reservation, is scanned.
         while from < end {
@@ -180,21 +195,22 @@ final class DirtyPages {
             guard count >= 0, walkEnd > from, walkEnd <= end else { return nil }
             for region in regions.prefix(count) {
                 // The kernel reports ascending, disjoint runs inside the range; anything else is refused.
-                guard region.start >= max(from, pending?.upperBound ?? from), region.start < region.end, region.end <= end else { return nil }
+                guard region.start >= max(from, spans.last?.upperBound ?? from), region.start < region.end, region.end <= end else { return nil }
                 let offset = Int(region.start - start)
                 let bytes = Int(region.end - region.start)
                 (base + offset).copyMemory(from: snapshot + offset, byteCount: bytes)
                 restored += bytes / Self.pageSize
-                if let runs = pending, region.start - runs.upperBound <= Self.protectionGap {
-                    pending = runs.lowerBound..<region.end
+                if let last = spans.last, region.start - last.upperBound <= Self.protectionGap {
+                    spans[spans.count - 1] = last.lowerBound..<region.end
                 } else {
-                    if let runs = pending, !protectWritten(runs) { return nil }
-                    pending = region.start..<region.end
+                    spans.append(region.start..<region.end)
                 }
             }
             from = walkEnd
         }
-        if let runs = pending, !protectWritten(runs) { return nil }
+        if restored > writableLimit {
+            for span in spans where !protectWritten(span) { return nil }
+        }
         return restored
     }
 
@@ -207,7 +223,8 @@ final class DirtyPages {
         return tabula_uffd_protect_written(address, Int(runs.upperBound - runs.lowerBound)) == 0
     }
 
-    /// The signal tracker's rewind: the handler marked the written pages in `dirty`.
+    /// The signal tracker's rewind: the handler marked the written pages in `dirty`, and pages left
+    /// writable stay marked.
     private func restoreMarked(from snapshot: UnsafeRawPointer, dirty: UnsafeMutableBufferPointer<UInt8>) -> Int? {
         var restored = 0
         var page = 0
@@ -221,10 +238,7 @@ final class DirtyPages {
             }
             // A run of written pages is copied in one go.
             var end = page
-            while end < pages, dirty[end] != 0 {
-                dirty[end] = 0
-                end += 1
-            }
+            while end < pages, dirty[end] != 0 { end += 1 }
             let offset = page * Self.pageSize
             (base + offset).copyMemory(from: snapshot + offset, byteCount: (end - page) * Self.pageSize)
             if first < 0 { first = page }
@@ -232,10 +246,12 @@ final class DirtyPages {
             restored += end - page
             page = end
         }
+        guard restored > writableLimit else { return restored }
         // One protection change over the span of written pages: each `mprotect` costs a TLB
         // shootdown on every core running this process, far more than re-protecting the read-only
         // pages in between, so one call beats one per run.
-        if first >= 0, tabula_page_tracker_protect(base + first * Self.pageSize, (last - first) * Self.pageSize, 0) != 0 {
+        for index in first..<last { dirty[index] = 0 }
+        if tabula_page_tracker_protect(base + first * Self.pageSize, (last - first) * Self.pageSize, 0) != 0 {
             return nil
         }
         return restored

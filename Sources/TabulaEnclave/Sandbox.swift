@@ -40,26 +40,34 @@ package final class Sandbox: @unchecked Sendable {
     private var pages: DirtyPages?
     /// How written pages are to be tracked, again after a rebuild.
     private let requestedTracking: Rewind.Tracking
+    /// How many written pages rewinds may leave writable (see ``DirtyPages``).
+    private let writableLimit: Int
 
     /// - Parameters:
     ///   - reusable: take the snapshot and track written pages, for rewinds; a sandbox used once
     ///     (the benchmarks' "vanilla" baseline) needs neither.
     ///   - tracking: how to track written pages; `nil` for the process's choice (tests name one to
     ///     exercise each mechanism in one process).
-    package init(id: Int, module: FunctionModule, limits: Limits, name: String, reusable: Bool = true, tracking: Rewind.Tracking? = nil) throws(EnclaveError) {
+    ///   - writableLimit: how many written pages a rewind may leave writable, copying them back at
+    ///     every rewind instead of protecting them again (tests set 0 to see every protection).
+    package init(
+        id: Int, module: FunctionModule, limits: Limits, name: String, reusable: Bool = true, tracking: Rewind.Tracking? = nil,
+        writableLimit: Int = DirtyPages.defaultWritableLimit
+    ) throws(EnclaveError) {
         self.id = id
         self.module = module
         self.limits = limits
         self.name = name
         self.limiter = MemoryLimiter(limit: limits.memory)
         self.requestedTracking = tracking ?? DirtyPages.processTracking
+        self.writableLimit = writableLimit
         self.engine = Engine(configuration: EngineConfiguration(compilationMode: .eager, stackSize: limits.stack, fuelMetering: true))
         let built = try Self.instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter)
         (store, instance, entry, memory, globals) = built
         wasi.memory = memory
         initializationLogs = try Self.initialize(module: module, instance: instance, store: store, wasi: wasi, limits: limits, name: name, deadline: deadline)
         snapshot = reusable ? Snapshot(memory: memory, globals: globals) : Snapshot(memory: nil, globals: [])
-        pages = reusable ? DirtyPages(memory: memory, engine: engine, tracking: requestedTracking) : nil
+        pages = reusable ? DirtyPages(memory: memory, engine: engine, tracking: requestedTracking, writableLimit: writableLimit) : nil
     }
 
     deinit {
@@ -182,7 +190,7 @@ package final class Sandbox: @unchecked Sendable {
             throw EnclaveError(.snapshotMismatch, "a rebuilt sandbox of \(name) did not reproduce its snapshot (initialisation is not deterministic); the sandbox is retired")
         }
         (store, instance, entry, memory, globals) = built
-        pages = DirtyPages(memory: memory, engine: engine, tracking: requestedTracking)
+        pages = DirtyPages(memory: memory, engine: engine, tracking: requestedTracking, writableLimit: writableLimit)
     }
 
     // MARK: Building
