@@ -94,8 +94,8 @@ extension Platform {
     ) throws -> PendingActivation {
         try admission.enter()
         metrics.queueDepth.record(admission.queued)
-        let activationID = ActivationID.random()
         let received = Store.now()
+        let activationID = ActivationID.timeOrdered(milliseconds: received)
         // On the enclave's threads from the start, so that the sandbox runs inline.
         let completion = ActivationCompletion()
         Task(executorPreference: enclave.taskExecutor) { [self] in
