@@ -67,6 +67,7 @@ public enum ObliviousHTTP {
             }
             algorithm = preferred
         }
+        // Refuses, before any key is made, a KDF or AEAD this module does not implement.
         _ = try ObliviousHTTP.ciphersuite(kem: configuration.kem, algorithm)
         let publicKey = try RecipientPublicKey(kem: configuration.kem, bytes: configuration.publicKey)
         let hdr = ObliviousHTTP.header(keyID: configuration.keyID, kem: configuration.kem, algorithm)

@@ -51,9 +51,7 @@ extension ObliviousHTTP {
                 var (encapsulatedKey, context) = try X25519HPKE.setupSender(recipient: key, info: info, aead: algorithm.aead)
                 defer { context.erase() }
                 let ciphertext = try context.seal(request)
-                var secret = context.export(ObliviousHTTP.responseLabel, length: ResponseProtection.nonceByteCount(algorithm.aead))
-                defer { secret.wipe() }
-                return (encapsulatedKey, ciphertext, ResponseProtection(aead: algorithm.aead, encapsulatedKey: encapsulatedKey, secret: SymmetricKey(data: secret)))
+                return (encapsulatedKey, ciphertext, ResponseProtection(encapsulatedKey: encapsulatedKey, context: context))
             case .xWing(let key):
                 var sender = try HPKE.Sender(recipientKey: key, ciphersuite: try ObliviousHTTP.ciphersuite(kem: kem, algorithm), info: Data(info))
                 let encapsulatedKey = Array(sender.encapsulatedKey)
@@ -89,6 +87,13 @@ extension ObliviousHTTP {
             self.encapsulatedKey = encapsulatedKey
             let key = try export(Data(ObliviousHTTP.responseLabel), Self.nonceByteCount(aead))
             self.secret = key
+        }
+
+        /// Exports the response secret from a request's ``X25519HPKE`` context (sender or recipient).
+        init(encapsulatedKey: [UInt8], context: X25519HPKE.Context) {
+            var secret = context.export(ObliviousHTTP.responseLabel, length: Self.nonceByteCount(context.aead))
+            defer { secret.wipe() }
+            self.init(aead: context.aead, encapsulatedKey: encapsulatedKey, secret: SymmetricKey(data: secret))
         }
 
         init(aead: KeyConfiguration.AEAD, encapsulatedKey: [UInt8], secret: SymmetricKey) {

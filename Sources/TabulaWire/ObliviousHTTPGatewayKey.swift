@@ -121,10 +121,7 @@ extension ObliviousHTTP {
                     var context = try X25519HPKE.setupRecipient(encapsulatedKey: encapsulatedKey, privateKey: key, info: info, aead: algorithm.aead)
                     defer { context.erase() }
                     let request = try context.open(ciphertext)
-                    var secret = context.export(ObliviousHTTP.responseLabel, length: ResponseProtection.nonceByteCount(algorithm.aead))
-                    defer { secret.wipe() }
-                    let response = ResponseProtection(aead: algorithm.aead, encapsulatedKey: encapsulatedKey, secret: SymmetricKey(data: secret))
-                    return (request, ServerContext(response: response))
+                    return (request, ServerContext(response: ResponseProtection(encapsulatedKey: encapsulatedKey, context: context)))
                 case .xWing(let key):
                     var recipient = try HPKE.Recipient(privateKey: key, ciphersuite: ciphersuite, info: Data(info), encapsulatedKey: Data(encapsulatedKey))
                     let request = try recipient.open(ciphertext)
