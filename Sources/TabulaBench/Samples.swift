@@ -28,15 +28,11 @@ public struct Samples: Sendable {
         for duration: Duration, minimum: Int = 5, maximum: Int = 1_000_000, _ body: () async throws -> Void
     ) async rethrows -> Samples {
         let clock = ContinuousClock()
-        let end = clock.now + duration
-        var samples: [Int64] = []
-        samples.reserveCapacity(min(maximum, 100_000))
-        while samples.count < maximum, samples.count < minimum || clock.now < end {
+        return try await collect(for: duration, minimum: minimum, maximum: maximum) {
             let start = clock.now
             try await body()
-            samples.append((clock.now - start).nanoseconds)
+            return clock.now - start
         }
-        return Samples(samples)
     }
 
     /// Like ``measure(for:minimum:maximum:_:)``, but `body` times itself: for operations whose

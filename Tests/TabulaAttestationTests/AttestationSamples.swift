@@ -1,4 +1,6 @@
 import Foundation
+import TabulaAttestation
+import Testing
 
 /// The real evidence in shared/testdata/attestation (its README says where each file came from).
 enum AttestationSamples {
@@ -25,5 +27,32 @@ enum AttestationSamples {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// The code of the ``AttestationError`` `body` throws, or `nil` when it succeeds.
+    static func errorCode(_ body: () throws -> Void) -> AttestationError.Code? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return code(of: error)
+        }
+    }
+
+    static func errorCode(_ body: () async throws -> Void) async -> AttestationError.Code? {
+        do {
+            try await body()
+            return nil
+        } catch {
+            return code(of: error)
+        }
+    }
+
+    private static func code(of error: any Error) -> AttestationError.Code {
+        guard let error = error as? AttestationError else {
+            Issue.record("not an AttestationError: \(error)")
+            return .unsupported
+        }
+        return error.code
     }
 }

@@ -21,15 +21,7 @@ struct FunctionCertificateTests {
     }
 
     static func failure(_ certificate: [UInt8], key: P256.Signing.PublicKey, at time: Date = now) -> AttestationError.Code? {
-        do {
-            _ = try FunctionCertificate.verify(certificate, identityKey: key, at: time)
-            return nil
-        } catch let error as AttestationError {
-            return error.code
-        } catch {
-            Issue.record("not an AttestationError: \(error)")
-            return .unsupported
-        }
+        AttestationSamples.errorCode { _ = try FunctionCertificate.verify(certificate, identityKey: key, at: time) }
     }
 
     @Test func roundTrip() throws {

@@ -21,15 +21,7 @@ struct IdentityCertificateTests {
     static func failure(
         _ certificate: [UInt8], nonce: [UInt8]? = nil, at time: Date = now
     ) async -> AttestationError.Code? {
-        do {
-            _ = try await IdentityCertificate.verify(certificate, nonce: nonce, at: time)
-            return nil
-        } catch let error as AttestationError {
-            return error.code
-        } catch {
-            Issue.record("not an AttestationError: \(error)")
-            return .unsupported
-        }
+        await AttestationSamples.errorCode { _ = try await IdentityCertificate.verify(certificate, nonce: nonce, at: time) }
     }
 
     @Test func roundTripWithoutNonce() async throws {
