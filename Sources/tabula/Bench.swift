@@ -48,8 +48,11 @@ struct Bench: AsyncParsableCommand {
                 "httpP50Ms": .number((result.latency.p50Microseconds / 10).rounded() / 100),
                 "httpP99Ms": .number((result.latency.p99Microseconds / 10).rounded() / 100),
                 "httpClients": .integer(Int64(clients)),
+                "httpCpuPerInvocationUs": .number(result.cpuMicrosecondsPerRequest.rounded()),
             ]
-            print(json ? figures.encodedString : String(format: "%d clients: %.0f confidential invocations/s, p50 %.2f ms, p99 %.2f ms", clients, result.throughput, result.latency.p50Microseconds / 1000, result.latency.p99Microseconds / 1000))
+            print(json ? figures.encodedString : String(
+                format: "%d clients: %.0f confidential invocations/s, p50 %.2f ms, p99 %.2f ms, %.0f µs of CPU per invocation",
+                clients, result.throughput, result.latency.p50Microseconds / 1000, result.latency.p99Microseconds / 1000, result.cpuMicrosecondsPerRequest))
             return
         }
         let comparison = try await Comparison.run(
