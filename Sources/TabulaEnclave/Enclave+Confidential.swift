@@ -45,11 +45,12 @@ extension Enclave {
         let host = try host(name)
         let request = sealed.request
         let refusal: (status: Int, message: String)? = {
-            let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
-            let named = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            // Split as UTF-8 rather than as characters: this runs on every confidential invocation.
+            let path = request.path.utf8.prefix { $0 != UInt8(ascii: "?") }
+            let named = path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { String(Substring($0)) }
             // "", "api", "v1", "namespaces", ns, "actions", name
-            guard request.method == "POST", named.count == 7, Array(named[0...3]) == ["", "api", "v1", "namespaces"], named[5] == "actions" else {
-                return (400, "the sealed request must be POST \(Confidential.invokePath(namespace: "{namespace}", name: "{action}")), not \(request.method) \(path)")
+            guard request.method == "POST", named.count == 7, named[0...3].elementsEqual(["", "api", "v1", "namespaces"]), named[5] == "actions" else {
+                return (400, "the sealed request must be POST \(Confidential.invokePath(namespace: "{namespace}", name: "{action}")), not \(request.method) \(String(Substring(path)))")
             }
             let namespaceMatches = named[4] == name.namespace || (named[4] == "_" && caller == name.namespace)
             guard namespaceMatches, named[6] == name.name else {

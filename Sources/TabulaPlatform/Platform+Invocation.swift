@@ -124,7 +124,7 @@ extension Platform {
         var annotations = [
             KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")),
             KeyValue(key: "kind", value: "wasm"),
-            KeyValue(key: "limits", value: definition.limitsDocument),
+            KeyValue(key: "limits", value: deployed.limits),
         ]
         if confidential {
             annotations.append(KeyValue(key: "confidential", value: true))

@@ -131,13 +131,15 @@ public final class Platform: Service, Sendable {
         let definition: FunctionDefinition
         /// Whether invocations may not override the default parameters (the `final` annotation).
         let final: Bool
+        /// The `limits` annotation of every activation record, built once.
+        let limits: JSONValue
     }
 
     @discardableResult
     func remember(_ stored: Store.StoredAction) -> Deployed {
+        let definition = definition(for: stored.action, code: stored.code)
         let deployed = Deployed(
-            stored: stored, definition: definition(for: stored.action, code: stored.code),
-            final: stored.action.annotations["final"] == true)
+            stored: stored, definition: definition, final: stored.action.annotations["final"] == true, limits: definition.limitsDocument)
         actionCache.withLock { cache in
             if cache.count >= Self.actionCacheLimit { cache.removeAll(keepingCapacity: true) }
             cache[deployed.definition.name] = deployed

@@ -25,13 +25,14 @@ extension Array where Element == UInt8 {
 
     /// Lowercase hexadecimal text.
     public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(count * 2)
-        for byte in self {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+        // Written straight into the string's storage: receipts carry five digests per invocation.
+        String(unsafeUninitializedCapacity: count * 2) { text in
+            func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10 }
+            for (index, byte) in enumerated() {
+                text[2 * index] = digit(byte >> 4)
+                text[2 * index + 1] = digit(byte & 0x0F)
+            }
+            return count * 2
         }
-        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -39,6 +39,11 @@ extension JSONValue {
 
     /// ``encode(_:)`` as bytes.
     public static func bytes(_ value: some Encodable) -> [UInt8] {
+        if let representable = value as? any JSONValueRepresentable {
+            var output: [UInt8] = []
+            output.reserveCapacity(256)
+            if representable.writeJSON(to: &output) { return output }
+        }
         if let json = try? JSONValueEncoder.encode(value) { return json.encoded }
         // An integer beyond `Int64` (or a conformance that throws): Foundation's encoder, with
         // the same canonical options, writes what `JSONValue` cannot hold.

@@ -34,7 +34,6 @@ struct JSONValueEncoder: Encoder {
 
     static func encode(_ value: some Encodable) throws -> JSONValue {
         if let json = value as? JSONValue { return json }
-        if let representable = value as? any JSONValueRepresentable, let json = representable.jsonValue { return json }
         let node = Node()
         try value.encode(to: JSONValueEncoder(codingPath: [], node: node))
         return node.value
@@ -44,8 +43,6 @@ struct JSONValueEncoder: Encoder {
     static func node(for value: some Encodable, at codingPath: [any CodingKey]) throws -> Node {
         let node = Node()
         if let json = value as? JSONValue {
-            node.leaf = json
-        } else if let representable = value as? any JSONValueRepresentable, let json = representable.jsonValue {
             node.leaf = json
         } else {
             try value.encode(to: JSONValueEncoder(codingPath: codingPath, node: node))

@@ -1,30 +1,57 @@
-/// A type that builds its ``JSONValue`` by hand, which ``JSONValue/encode(_:)`` uses instead of
+/// A type that writes its canonical JSON by hand, which ``JSONValue/bytes(_:)`` uses instead of
 /// its `Encodable` conformance.
 ///
 /// For the types encoded once or more per invocation (activation records, receipts, sealed
-/// results): going through `Encoder` containers costs about ten times as much. The value must be
-/// exactly what the `Encodable` conformance produces, which the tests check type by type.
+/// results): going through `Encoder` containers costs about ten times as much, and even building
+/// a ``JSONValue`` first costs a dictionary per object. What is written must be exactly what the
+/// `Encodable` conformance produces, which the tests check type by type.
 package protocol JSONValueRepresentable: Encodable {
-    /// The value, or `nil` when it holds what a ``JSONValue`` cannot (an integer above
-    /// `Int64.max`), for the `Encodable` path to write.
-    var jsonValue: JSONValue? { get }
+    /// Appends the canonical encoding and returns `true`, or appends nothing and returns `false`
+    /// when the value holds what a ``JSONValue`` cannot (an integer above `Int64.max`), for the
+    /// `Encodable` path to write.
+    func writeJSON(to output: inout [UInt8]) -> Bool
+}
+
+extension JSONValue {
+    /// One member for ``writeObject(_:to:)``; a `nil` value is left out, as `Encodable` leaves
+    /// out an absent optional.
+    package typealias Member = (key: String, value: JSONValue?)
+
+    /// Appends an object whose members are given in ascending key order, the canonical order:
+    /// spares building a dictionary and sorting it again.
+    package static func writeObject(_ members: [Member], to output: inout [UInt8]) {
+        assert(zip(members, members.dropFirst()).allSatisfy { $0.key < $1.key }, "object members must be given in ascending key order")
+        output.append(UInt8(ascii: "{"))
+        var first = true
+        for member in members {
+            guard let value = member.value else { continue }
+            if !first { output.append(UInt8(ascii: ",")) }
+            first = false
+            write(string: member.key, to: &output)
+            output.append(UInt8(ascii: ":"))
+            value.write(to: &output)
+        }
+        output.append(UInt8(ascii: "}"))
+    }
 }
 
 extension Activation: JSONValueRepresentable {
-    package var jsonValue: JSONValue? {
-        var members: [String: JSONValue] = [
-            "namespace": .string(namespace), "name": .string(name), "version": .string(version), "subject": .string(subject),
-            "activationId": .string(activationId), "start": .integer(start), "end": .integer(end), "duration": .integer(duration),
-            "statusCode": .integer(Int64(statusCode)), "annotations": .array(annotations.map { $0.keyValueJSON }), "publish": .bool(publish),
-        ]
-        if let response { members["response"] = response.responseJSON }
-        if let logs { members["logs"] = .array(logs.map { .string($0) }) }
-        return .object(members)
+    package func writeJSON(to output: inout [UInt8]) -> Bool {
+        JSONValue.writeObject([
+            ("activationId", .string(activationId)), ("annotations", .array(annotations.map(\.keyValueJSON))),
+            ("duration", .integer(duration)), ("end", .integer(end)), ("logs", logs.map { .array($0.map { .string($0) }) }),
+            ("name", .string(name)), ("namespace", .string(namespace)), ("publish", .bool(publish)), ("response", response?.responseJSON),
+            ("start", .integer(start)), ("statusCode", .integer(Int64(statusCode))), ("subject", .string(subject)), ("version", .string(version)),
+        ], to: &output)
+        return true
     }
 }
 
 extension Activation.Response: JSONValueRepresentable {
-    package var jsonValue: JSONValue? { responseJSON }
+    package func writeJSON(to output: inout [UInt8]) -> Bool {
+        responseJSON.write(to: &output)
+        return true
+    }
 
     var responseJSON: JSONValue {
         var members: [String: JSONValue] = ["status": .string(status), "statusCode": .integer(Int64(statusCode)), "success": .bool(success)]
@@ -34,29 +61,34 @@ extension Activation.Response: JSONValueRepresentable {
 }
 
 extension KeyValue: JSONValueRepresentable {
-    package var jsonValue: JSONValue? { keyValueJSON }
+    package func writeJSON(to output: inout [UInt8]) -> Bool {
+        keyValueJSON.write(to: &output)
+        return true
+    }
 
     var keyValueJSON: JSONValue { ["key": .string(key), "value": value] }
 }
 
 extension Receipt: JSONValueRepresentable {
-    package var jsonValue: JSONValue? {
-        guard let sequence = Int64(exactly: sequence), let epoch = Int64(exactly: epoch) else { return nil }
-        return [
-            "version": .integer(Int64(version)), "activationId": .string(activationId), "namespace": .string(namespace),
-            "name": .string(name), "moduleDigest": .string(moduleDigest), "snapshotDigest": .string(snapshotDigest),
-            "policyDigest": .string(policyDigest), "sandbox": .integer(Int64(sandbox)), "sequence": .integer(sequence),
-            "requestDigest": .string(requestDigest), "responseDigest": .string(responseDigest), "epoch": .integer(epoch),
-            "tee": .string(tee), "issuedAt": .integer(issuedAt),
-        ]
+    package func writeJSON(to output: inout [UInt8]) -> Bool {
+        guard let sequence = Int64(exactly: sequence), let epoch = Int64(exactly: epoch) else { return false }
+        JSONValue.writeObject([
+            ("activationId", .string(activationId)), ("epoch", .integer(epoch)), ("issuedAt", .integer(issuedAt)),
+            ("moduleDigest", .string(moduleDigest)), ("name", .string(name)), ("namespace", .string(namespace)),
+            ("policyDigest", .string(policyDigest)), ("requestDigest", .string(requestDigest)), ("responseDigest", .string(responseDigest)),
+            ("sandbox", .integer(Int64(sandbox))), ("sequence", .integer(sequence)), ("snapshotDigest", .string(snapshotDigest)),
+            ("tee", .string(tee)), ("version", .integer(Int64(version))),
+        ], to: &output)
+        return true
     }
 }
 
 extension ConfidentialResult: JSONValueRepresentable {
-    package var jsonValue: JSONValue? {
-        [
-            "activationId": .string(activationId), "status": .string(status), "success": .bool(success), "result": result,
-            "logs": .array(logs.map { .string($0) }),
-        ]
+    package func writeJSON(to output: inout [UInt8]) -> Bool {
+        JSONValue.writeObject([
+            ("activationId", .string(activationId)), ("logs", .array(logs.map { .string($0) })), ("result", result),
+            ("status", .string(status)), ("success", .bool(success)),
+        ], to: &output)
+        return true
     }
 }
