@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TabulaAttestation
 public import TabulaEnclave
@@ -13,6 +14,10 @@ public final class Workload: Sendable {
     private let configuration: KeyConfiguration
     /// A key of the same suite as the monitor's, for timing the cryptography alone.
     private let gatewayKey: ObliviousHTTP.GatewayKey
+    /// Keys of the same algorithms as the monitor's, for timing its two public-key operations alone.
+    private let agreementKey = Curve25519.KeyAgreement.PrivateKey()
+    private let peerKey = Curve25519.KeyAgreement.PrivateKey().publicKey
+    private let signingKey = P256.Signing.PrivateKey()
 
     private init(enclave: Enclave, monitor: Monitor, name: FunctionName, parameters: JSONValue) throws {
         self.enclave = enclave
@@ -101,6 +106,18 @@ public final class Workload: Sendable {
         let (opened, server) = try gatewayKey.decapsulateRequest(request)
         _ = try context.openResponse(try server.sealResponse(opened))
     }
+
+    /// The X25519 agreement of a request's decapsulation, alone.
+    public func keyAgreement() throws {
+        _ = try agreementKey.sharedSecretFromKeyAgreement(with: peerKey)
+    }
+
+    /// The ECDSA P-256 signature of a receipt, alone (over a receipt-sized message).
+    public func receiptSignature() throws {
+        _ = try signingKey.signature(for: Self.receiptSized)
+    }
+
+    private static let receiptSized = [UInt8](repeating: 0x7B, count: 600)
 
     static func check(_ success: Bool, _ result: JSONValue) throws {
         guard success else {

@@ -75,10 +75,12 @@ struct Bench: AsyncParsableCommand {
             ("vanilla (echo, 16 MiB)", us(c.vanilla16MiBP50Us), ""),
             ("warm (echo, 16 MiB)", us(c.warm16MiBP50Us), ""),
             ("warm confidential, enclave side (echo)", us(c.warmConfidentialP50Us), us(c.warmConfidentialP99Us)),
+            ("  of which X25519 (decapsulation) and ECDSA P-256 (receipt) alone", us(c.confidentialFloorUs), ""),
             ("seal and open, client and gateway", us(c.sealOpenP50Us), ""),
             ("rewind after \(c.rewindPages) pages written in 64 MiB", us(c.rewindP50Us), ""),
             ("copy of all 64 MiB", us(c.fullCopyP50Us), ""),
             ("HTTP, \(c.httpClients) clients, confidential echo: \(Int(c.httpThroughputRps)) invocations/s", String(format: "%.2f ms", c.httpP50Ms), String(format: "%.2f ms", c.httpP99Ms)),
+            ("  process CPU per HTTP invocation (server and clients)", us(c.httpCpuPerInvocationUs), ""),
         ]
         var lines = ["\("measurement".padding(toLength: 72, withPad: " ", startingAt: 0)) \("p50".padding(toLength: 12, withPad: " ", startingAt: 0)) p99"]
         for (name, p50, p99) in rows {

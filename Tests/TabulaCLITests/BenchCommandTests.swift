@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import TabulaWire
+
+/// `tabula bench` through the real binary, run briefly: what it reports, not how fast (speed is
+/// for the benchmarks, never for a unit test on a shared machine).
+@Suite("tabula bench")
+struct BenchCommandTests {
+    @Test func jsonReportHoldsEveryFigureAndSaysSimulated() throws {
+        let output = try RunCommandTests.tabula(["bench", "--duration", "0.05", "--invocations", "200", "--clients", "4", "--json"])
+        #expect(output.status == 0, "\(output.stderr)")
+        guard case .object(let report) = try JSONValue(parsing: output.stdout) else {
+            Issue.record("not a JSON object: \(output.stdout)")
+            return
+        }
+        #expect(report["tee"] == "simulated")
+        let positive = [
+            "coldP50Us", "vanillaP50Us", "warmP50Us", "rewindP50Us", "httpThroughputRps", "httpP99Ms", "warmConfidentialP50Us",
+            "keyAgreementP50Us", "receiptSignatureP50Us", "confidentialFloorUs", "httpCpuPerInvocationUs", "fullCopyP50Us",
+        ]
+        func number(_ key: String) -> Double? {
+            switch report[key] {
+            case .integer(let value)?: Double(value)
+            case .number(let value)?: value
+            default: nil
+            }
+        }
+        for key in positive {
+            #expect((number(key) ?? 0) > 0, "\(key) is missing or not positive")
+        }
+        // The rewind figure is for a call that writes 4 pages: at least those are restored.
+        #expect((number("rewindPages") ?? 0) >= 4)
+        #expect(report["httpClients"] == 4)
+        #expect(report["memoryInvocations"] == 200)
+    }
+
+    @Test func refusesANonPositiveDuration() throws {
+        let output = try RunCommandTests.tabula(["bench", "--duration", "0"])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("--duration must be a positive number of seconds"))
+    }
+}
