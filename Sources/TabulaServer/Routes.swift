@@ -117,7 +117,8 @@ struct Routes {
             pending = try await platform.invoke(namespace: namespace, name: name, parameters: parameters, subject: caller)
         }
         let headers: HTTPFields = [HTTPFields.Element.Name("x-openwhisk-activation-id")!: pending.activationID]
-        let accepted = Response.json(["activationId": .string(pending.activationID)] as JSONValue, status: .accepted, headers: headers)
+        // Built only when answered: a blocking call that completes in time never needs it.
+        var accepted: Response { Response.json(["activationId": .string(pending.activationID)] as JSONValue, status: .accepted, headers: headers) }
         guard query.get("blocking") == "true" else { return accepted }
         let wait = try query.get("timeout").map { text -> Duration in
             guard let milliseconds = Int(text), milliseconds > 0 else {
