@@ -19,6 +19,8 @@ public final class Store: Sendable {
     private let pendingRecords = Mutex(PendingRecords())
     /// Where the group commits run, one at a time.
     private let commitQueue = DispatchQueue(label: "tabula.store.commit")
+    /// Copies the write-ahead log into the database beside the commits rather than inside one.
+    let checkpointer: Checkpointer
     /// Namespaces by credential uuid, recently read (see ``authenticate(uuid:key:)``).
     private let credentials = Mutex<[String: KnownCredential]>([:])
 
@@ -26,6 +28,10 @@ public final class Store: Sendable {
     public init(path: String, activationRetention: Int = 10_000, credentialLifetime: Duration = .seconds(5)) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Checkpointer.backstopFrames)")
+        }
+        checkpointer = Checkpointer(path: path)
         do {
             database = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(database)
@@ -317,6 +323,7 @@ public final class Store: Sendable {
                 for (index, (_, continuation)) in batch.enumerated() {
                     if let failure = failures[index] { continuation.resume(throwing: failure) } else { continuation.resume() }
                 }
+                checkpointer.committed()
             } catch {
                 for (_, continuation) in batch { continuation.resume(throwing: error) }
             }

@@ -124,4 +124,30 @@ struct StoreTests {
             #expect(Set(kept.map(\.start)).isSuperset(of: (201...260).filter { $0 % 50 != 0 }.map(Int64.init)))
         }
     }
+    /// The log is copied into the database beside the commits: a background checkpoint runs after
+    /// enough commits, and one on the checkpointer's own connection copies every frame while the
+    /// store's connections stay open, without losing or changing a record.
+    @Test func theLogIsCheckpointedBesideTheCommits() async throws {
+        try await withStore { store, path async throws in
+            _ = try store.createNamespace("guest")
+            let count = Store.Checkpointer.commitsPerCheckpoint + 1
+            // One at a time: each record is a commit of its own.
+            for index in 1...count {
+                try await store.insertActivation(activation(index, start: Int64(index)))
+            }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while store.checkpointer.completed == 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(store.checkpointer.completed >= 1)
+
+            let (frames, copied) = try store.checkpointer.checkpoint()
+            #expect(frames > 0)
+            #expect(copied == frames)
+            let reopened = try Store(path: path)
+            let stored = try reopened.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
+            #expect(stored.count == count)
+            #expect(try reopened.activation(namespace: "guest", id: String(format: "%032x", count))?.start == Int64(count))
+        }
+    }
 }
