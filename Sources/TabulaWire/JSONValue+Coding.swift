@@ -39,16 +39,30 @@ extension JSONValue {
 
     /// ``encode(_:)`` as bytes.
     public static func bytes(_ value: some Encodable) -> [UInt8] {
-        if let representable = value as? any JSONValueRepresentable {
-            var output: [UInt8] = []
-            output.reserveCapacity(256)
-            if representable.writeJSON(to: &output) { return output }
-        }
+        if let output = handWritten(value) { return output }
         if let json = try? JSONValueEncoder.encode(value) { return json.encoded }
         // An integer beyond `Int64` (or a conformance that throws): Foundation's encoder, with
         // the same canonical options, writes what `JSONValue` cannot hold.
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(value)).map { Array($0) } ?? Array("null".utf8)
+    }
+
+    /// The hand-written encoding of a ``JSONValueRepresentable`` value, or of an array of them
+    /// (the activations list), or `nil` for the general path.
+    private static func handWritten(_ value: some Encodable) -> [UInt8]? {
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
+        if let representable = value as? any JSONValueRepresentable {
+            return representable.writeJSON(to: &output) ? output : nil
+        }
+        guard let items = value as? [any JSONValueRepresentable] else { return nil }
+        output.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            guard item.writeJSON(to: &output) else { return nil }
+        }
+        output.append(UInt8(ascii: "]"))
+        return output
     }
 }

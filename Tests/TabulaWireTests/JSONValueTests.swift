@@ -93,6 +93,9 @@ struct JSONValueTests {
         for activation in activations {
             #expect(try handWritten(activation) == (try viaFoundation(activation)))
         }
+        // A list of them, as the activations list answers.
+        #expect(try JSONValue(parsing: JSONValue.bytes(activations)) == (try viaFoundation(activations)))
+        #expect(try JSONValue(parsing: JSONValue.bytes(activations)).encoded == JSONValue.bytes(activations))
         let receipt = Receipt(
             activationId: "id", namespace: "ns", name: "a", moduleDigest: "00", snapshotDigest: "11", policyDigest: "22", sandbox: 3,
             sequence: 9, requestDigest: "33", responseDigest: "44", epoch: 7, tee: "simulated", issuedAt: 1_700_000_000_000)
@@ -101,6 +104,7 @@ struct JSONValueTests {
         huge.sequence = .max
         #expect(try handWritten(huge) == nil)
         #expect(String(decoding: JSONValue.bytes(huge), as: UTF8.self).contains("18446744073709551615"))
+        #expect(String(decoding: JSONValue.bytes([receipt, huge]), as: UTF8.self).contains("18446744073709551615"))
         let result = ConfidentialResult(activationId: "id", status: "success", success: true, result: ["v": [1, "x", nil]], logs: ["l"])
         #expect(try handWritten(result) == (try viaFoundation(result)))
         #expect(try handWritten(KeyValue(key: "k", value: [1, 2])) == (try viaFoundation(KeyValue(key: "k", value: [1, 2]))))
