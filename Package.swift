@@ -136,19 +136,26 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        // Finds the test vectors and samples in Tests/Fixtures and the examples, inside the repository.
+        .target(
+            name: "TabulaTestSupport",
+            path: "Tests/Support",
+            swiftSettings: settings
+        ),
         .testTarget(
             name: "TabulaWireTests",
-            dependencies: ["TabulaWire", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TabulaTestSupport", "TabulaWire", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: settings
         ),
         .testTarget(
             name: "TabulaAttestationTests",
-            dependencies: ["TabulaAttestation", "TabulaWire"],
+            dependencies: ["TabulaTestSupport", "TabulaAttestation", "TabulaWire"],
             swiftSettings: settings
         ),
         .testTarget(
             name: "TabulaEnclaveTests",
             dependencies: [
+                "TabulaTestSupport",
                 "TabulaEnclave", "TabulaWire", "TabulaAttestation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "WasmKit", package: "WasmKit"),
@@ -158,12 +165,13 @@ let package = Package(
         ),
         .testTarget(
             name: "TabulaPlatformTests",
-            dependencies: ["TabulaPlatform", "TabulaEnclave", "TabulaWire"],
+            dependencies: ["TabulaTestSupport", "TabulaPlatform", "TabulaEnclave", "TabulaWire"],
             swiftSettings: settings
         ),
         .testTarget(
             name: "TabulaServerTests",
             dependencies: [
+                "TabulaTestSupport",
                 "TabulaServer", "TabulaPlatform", "TabulaWire", "TabulaEnclave", "TabulaAttestation",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -173,6 +181,7 @@ let package = Package(
         .testTarget(
             name: "TabulaCLITests",
             dependencies: [
+                "TabulaTestSupport",
                 "tabula", "TabulaClient", "TabulaWire", "TabulaAttestation",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

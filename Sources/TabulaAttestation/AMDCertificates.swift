@@ -4,7 +4,7 @@
 /// .../vlek/v1/.../cert_chain), as copied in confidential-containers/trustee
 /// `deps/verifier/src/snp/{milan,genoa,turin}_ask_ark_asvk.pem` (order: ASK, ARK, ASVK); the ASK and ARK are
 /// byte-identical to google/go-sev-guest `verify/trust/ask_ark_{milan,genoa,turin_vcek}.pem` and the Milan ASVK to
-/// `ask_ark_milan_vlek.pem`. Taken from shared/testdata/attestation/snp/ (see its README).
+/// `ask_ark_milan_vlek.pem`. The same files are test fixtures in Tests/Fixtures/attestation/snp (its README gives their source).
 ///
 /// The ARKs are the trust anchors: they are self-signed, so they are pinned here rather than trusted
 /// because of their signature. The ASKs and ASVKs need not be pinned (the ARK signature is what matters),

@@ -3,7 +3,7 @@
 /// P-256, self-signed, valid 2018-05-21 to 2049-12-31, SHA-256 fingerprint
 /// 44A0196B2B99F889B8E149E95B807A350E7424964399E885A7CBB8CCFAB674D3.
 /// Source: google/go-tdx-guest `verify/trusted_root.pem` (the same certificate as
-/// Phala-Network/dcap-qvl `src/TrustedRootCA.der`), copied from shared/testdata/attestation/intel.
+/// Phala-Network/dcap-qvl `src/TrustedRootCA.der`), also kept as a test fixture in Tests/Fixtures/attestation/intel.
 /// It is pinned here rather than taken from the quote, whose embedded root an attacker controls.
 enum IntelRootCA {
     static let pem = """

@@ -1,15 +1,11 @@
 import Foundation
 import TabulaAttestation
+import TabulaTestSupport
 import Testing
 
-/// The real evidence in shared/testdata/attestation (its README says where each file came from).
+/// The real evidence in Tests/Fixtures/attestation (Tests/Fixtures/README.md says where each file came from).
 enum AttestationSamples {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // TabulaAttestationTests
-        .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // repository root
-        .deletingLastPathComponent()  // beside the repository root
-        .appendingPathComponent("shared/testdata/attestation")
+    static let directory = Fixtures.url("attestation")
 
     static func load(_ path: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: directory.appendingPathComponent(path)))

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 @testable import TabulaAttestation
 import TabulaWire
+import TabulaTestSupport
 import Testing
 
 @Suite("Identity certificate")
@@ -167,9 +168,7 @@ struct IdentityCertificateTests {
 
     /// The Gramine sample carries the same extension: its claims decode and its quote binds them.
     @Test func gramineSampleExtensionDecodes() async throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("shared/testdata/attestation/ratls/gramine-cert.pem")
+        let url = Fixtures.url("attestation/ratls/gramine-cert.pem")
         let der = try DERCertificate.der(Array(try Data(contentsOf: url)))
         let certificate = try DERCertificate(der: der)
         #expect(certificate.signatureAlgorithm == DERCertificate.ecdsaWithSHA256NullParameters)

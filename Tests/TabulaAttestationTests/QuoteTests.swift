@@ -1,8 +1,9 @@
 import Foundation
 @testable import TabulaAttestation
+import TabulaTestSupport
 import Testing
 
-/// Real quotes from shared/testdata (see its README for their sources), verified at a fixed time
+/// Real quotes from Tests/Fixtures/attestation (see Tests/Fixtures/README.md for their sources), verified at a fixed time
 /// because their PCK certificates expire.
 @Suite("Intel DCAP quotes")
 struct QuoteTests {
@@ -28,11 +29,7 @@ struct QuoteTests {
     static let now = Date(timeIntervalSince1970: 1_780_272_000)
 
     static func load(_ sample: Sample) throws -> [UInt8] {
-        let repoRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let url = repoRoot.deletingLastPathComponent()
-            .appendingPathComponent("shared/testdata/attestation").appendingPathComponent(sample.path)
-        return [UInt8](try Data(contentsOf: url))
+        [UInt8](try Fixtures.data("attestation/" + sample.path))
     }
 
     static func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }

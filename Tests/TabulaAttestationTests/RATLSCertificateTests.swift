@@ -1,13 +1,12 @@
 import Crypto
 import Foundation
+import TabulaTestSupport
 import Testing
 import TabulaAttestation
 
 @Suite("RA-TLS certificates")
 struct RATLSCertificateTests {
-    static let gramine = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared/testdata/attestation/ratls/gramine-cert.pem")
+    static let gramine = Fixtures.url("attestation/ratls/gramine-cert.pem")
     static let time = ISO8601DateFormatter().date(from: "2026-06-01T00:00:00Z")!
 
     @Test("Gramine's legacy certificate: the quote verifies and binds the certificate's P-384 key")

@@ -1,15 +1,11 @@
 import Foundation
+import TabulaTestSupport
 import Testing
 @testable import TabulaAttestation
 
-/// Real SEV-SNP evidence from shared/testdata/attestation/snp (see shared/testdata/README.md).
+/// Real SEV-SNP evidence from Tests/Fixtures/attestation/snp (see Tests/Fixtures/README.md).
 private enum SNPSamples {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // TabulaAttestationTests
-        .deletingLastPathComponent()  // Tests
-        .deletingLastPathComponent()  // repository root
-        .deletingLastPathComponent()  // beside the repository root
-        .appendingPathComponent("shared/testdata/attestation/snp")
+    static let directory = Fixtures.url("attestation/snp")
 
     static func load(_ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TabulaTestSupport
 import Testing
 import TabulaAttestation
 import TabulaWire
@@ -7,7 +8,7 @@ import TabulaWire
 /// `tabula attest verify` on the real samples, through the real binary.
 @Suite("tabula attest verify")
 struct AttestCommandTests {
-    static let samples = RunCommandTests.repository.deletingLastPathComponent().appendingPathComponent("shared/testdata/attestation")
+    static let samples = Fixtures.url("attestation")
 
     private func verify(_ arguments: [String], at time: String = "2026-06-01T00:00:00Z") throws -> (status: Int32, report: JSONValue) {
         let output = try RunCommandTests.tabula(["attest", "verify"] + arguments + ["--at", time, "--json"])

@@ -1,4 +1,5 @@
 import Foundation
+import TabulaTestSupport
 import Testing
 import TabulaWire
 
@@ -234,12 +235,10 @@ struct BinaryHTTPTests {
         var response: [UInt8] { get throws { try BinaryHTTPTests.bytes(hex: responseHex) } }
     }
 
-    /// RFC 9458 Appendix A, from `../shared` beside the repository root (three levels above this file).
+    /// RFC 9458 Appendix A.
     private static var vector: Vector {
         get throws {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let file = root.deletingLastPathComponent().appendingPathComponent("shared/testdata/ohttp/rfc9458-appendixA.json")
-            return try JSONDecoder().decode(Vector.self, from: Data(contentsOf: file))
+            try JSONDecoder().decode(Vector.self, from: Fixtures.data("ohttp/rfc9458-appendixA.json"))
         }
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TabulaTestSupport
 import Testing
 @testable import TabulaWire
 
@@ -181,13 +182,8 @@ private struct HPKEVector: Decodable {
         case skEm, baseNonce = "base_nonce", exporterSecret = "exporter_secret", encryptions, exports
     }
 
-    /// `shared/` sits beside the repository root, three directories above this file.
     static func load() throws -> [HPKEVector] {
-        let url = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-            .appendingPathComponent("shared/testdata/hpke/rfc9180-appendixA-x25519-vectors.json")
-        return try JSONDecoder().decode([HPKEVector].self, from: Data(contentsOf: url))
+        try JSONDecoder().decode([HPKEVector].self, from: Fixtures.data("hpke/rfc9180-appendixA-x25519-vectors.json"))
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TabulaTestSupport
 import Testing
 @testable import TabulaWire
 
@@ -331,13 +332,8 @@ private struct OHTTPVector: Decodable {
         case responseNonce = "response_nonce"
     }
 
-    /// `shared/` sits beside the repository root, three directories above this file.
     static func load() throws -> OHTTPVector {
-        let url = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-            .appendingPathComponent("shared/testdata/ohttp/rfc9458-appendixA.json")
-        return try JSONDecoder().decode(OHTTPVector.self, from: Data(contentsOf: url))
+        try JSONDecoder().decode(OHTTPVector.self, from: Fixtures.data("ohttp/rfc9458-appendixA.json"))
     }
 }
 
