@@ -81,7 +81,7 @@ extension Client {
         } catch {
             throw ClientError(.verificationFailed, "The function certificate of \(name) does not verify against the enclave's identity key: \(error)")
         }
-        guard claims.name == entity.name, entity.namespace == "_" || claims.namespace == entity.namespace else {
+        guard EntityName.same(claims.name, entity.name), EntityName.same(entity.namespace, "_") || EntityName.same(claims.namespace, entity.namespace) else {
             throw ClientError(.verificationFailed, "The function certificate is for /\(claims.namespace)/\(claims.name), not \(name).")
         }
         if let expectedDigest, claims.moduleDigest != expectedDigest.hex {
@@ -204,7 +204,7 @@ extension Client {
         let function = ticket.function
         let checks: [(Bool, String)] = [
             (receipt.activationId == ticket.activationId && result.activationId == ticket.activationId, "it answers another activation (\(receipt.activationId))"),
-            (receipt.namespace == function.namespace && receipt.name == function.name, "it names /\(receipt.namespace)/\(receipt.name)"),
+            (EntityName.same(receipt.namespace, function.namespace) && EntityName.same(receipt.name, function.name), "it names /\(receipt.namespace)/\(receipt.name)"),
             (receipt.moduleDigest == function.moduleDigest, "the module that ran is sha-256=\(receipt.moduleDigest), not the certified \(function.moduleDigest)"),
             (receipt.snapshotDigest == function.snapshotDigest, "the invocation started from snapshot \(receipt.snapshotDigest), not the certified \(function.snapshotDigest)"),
             (receipt.policyDigest == function.policyDigest, "the policy enforced is \(receipt.policyDigest), not the certified \(function.policyDigest)"),

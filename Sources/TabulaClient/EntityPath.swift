@@ -1,3 +1,5 @@
+import TabulaWire
+
 /// Where an entity name points: OpenWhisk's `name`, `package/name`, `/namespace/name` or
 /// `/namespace/package/name`.
 ///
@@ -14,6 +16,11 @@ struct EntityPath: Hashable {
         let range = qualified ? 2...3 : 1...2
         guard range.contains(parts.count), parts.allSatisfy({ !$0.isEmpty }) else {
             throw ClientError(.invalidArgument, "The name \"\(name)\" is not valid: use NAME, PACKAGE/NAME, /NAMESPACE/NAME or /NAMESPACE/PACKAGE/NAME.")
+        }
+        // The server's rule, checked before a name becomes part of a URL path or is compared
+        // with a certificate's: a name outside it can only be a mistake or an attempt to confuse.
+        for part in parts where !EntityName.isValid(part) {
+            throw ClientError(.invalidArgument, "The name \"\(name)\" is not valid: in each part, \(EntityName.rule).")
         }
         if qualified {
             namespace = parts[0]

@@ -52,8 +52,9 @@ extension Enclave {
             guard request.method == "POST", named.count == 7, named[0...3].elementsEqual(["", "api", "v1", "namespaces"]), named[5] == "actions" else {
                 return (400, "the sealed request must be POST \(Confidential.invokePath(namespace: "{namespace}", name: "{action}")), not \(request.method) \(String(Substring(path)))")
             }
-            let namespaceMatches = named[4] == name.namespace || (named[4] == "_" && caller == name.namespace)
-            guard namespaceMatches, named[6] == name.name else {
+            // By bytes (EntityName.same), as the store and the control plane compare names.
+            let namespaceMatches = EntityName.same(named[4], name.namespace) || (EntityName.same(named[4], "_") && EntityName.same(caller, name.namespace))
+            guard namespaceMatches, EntityName.same(named[6], name.name) else {
                 return (400, "the sealed request is for /\(named[4])/\(named[6]) but was sent to \(name); the enclave runs only the function the sealed request names")
             }
             if let expected = request.headerFields.first(where: { $0.name.lowercased() == Confidential.expectDigestField }) {

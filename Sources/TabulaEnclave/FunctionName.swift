@@ -1,3 +1,5 @@
+public import TabulaWire
+
 /// The fully qualified name of a function: its tenant (an OpenWhisk namespace) and its name.
 public struct FunctionName: Hashable, Sendable, CustomStringConvertible {
     public var namespace: String
@@ -10,6 +12,24 @@ public struct FunctionName: Hashable, Sendable, CustomStringConvertible {
 
     /// The OpenWhisk path form, `/namespace/name`.
     public var description: String { "/\(namespace)/\(name)" }
+
+    /// Equal when the UTF-8 bytes are: Swift's `String` equality (canonical equivalence) would let
+    /// another spelling of a name reach a function loaded under this one.
+    public static func == (a: FunctionName, b: FunctionName) -> Bool {
+        EntityName.same(a.namespace, b.namespace) && EntityName.same(a.name, b.name)
+    }
+
+    /// Hashes the UTF-8 bytes, consistently with ``==(_:_:)``.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(namespace.utf8.count)
+        Self.combine(namespace, into: &hasher)
+        Self.combine(name, into: &hasher)
+    }
+
+    private static func combine(_ text: String, into hasher: inout Hasher) {
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if done == nil { for byte in text.utf8 { hasher.combine(byte) } }
+    }
 }
 
 /// Everything needed to load a function into the enclave.

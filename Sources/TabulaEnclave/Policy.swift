@@ -20,7 +20,8 @@ public struct Policy: Sendable, Hashable {
 
     /// Whether `caller` may invoke a function that `owner` owns.
     public func allows(caller: String, owner: String) -> Bool {
-        caller == owner || invokers?.contains(caller) == true
+        // By bytes, never canonical equivalence: names are compared as the store compares them.
+        EntityName.same(caller, owner) || invokers?.contains { EntityName.same($0, caller) } == true
     }
 }
 

@@ -79,6 +79,7 @@ extension Platform {
     /// process stored or read it before (it is the store's only writer of actions), else from the
     /// database.
     func deployedAction(namespace: String, name: String) throws -> Deployed {
+        try EntityName.check(name, what: "action")
         let key = FunctionName(namespace: namespace, name: name)
         if let cached = actionCache.withLock({ $0[key] }) { return cached }
         guard let stored = try store.action(namespace: namespace, name: name) else {
@@ -233,6 +234,7 @@ extension Platform {
     }
 
     public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?) throws -> [Activation] {
-        try store.activations(namespace: namespace, name: name, limit: limit, skip: skip, since: since, upto: upto)
+        if let name { try EntityName.check(name, what: "action") }
+        return try store.activations(namespace: namespace, name: name, limit: limit, skip: skip, since: since, upto: upto)
     }
 }

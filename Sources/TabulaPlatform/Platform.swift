@@ -60,7 +60,8 @@ public final class Platform: Service, Sendable {
     /// Creates or updates an action: checks the module loads (a deploy fails here, not at the first
     /// invocation), stores it, and retires its warm sandboxes.
     public func putAction(namespace: String, name: String, body: ActionPut, overwrite: Bool) async throws -> Action {
-        try EntityName.validate(name, what: "action")
+        try EntityName.check(namespace, what: "namespace")
+        try EntityName.check(name, what: "action")
         // Checked here to answer 409 before the costly load below; the store checks again when it
         // writes, which is what decides between two concurrent creates.
         let existing = try store.action(namespace: namespace, name: name)
@@ -101,6 +102,7 @@ public final class Platform: Service, Sendable {
     }
 
     public func action(namespace: String, name: String, includeCode: Bool) throws -> Action {
+        try EntityName.check(name, what: "action")
         guard let stored = try store.action(namespace: namespace, name: name) else {
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
@@ -112,6 +114,7 @@ public final class Platform: Service, Sendable {
     }
 
     public func deleteAction(namespace: String, name: String) async throws -> Action {
+        try EntityName.check(name, what: "action")
         let key = FunctionName(namespace: namespace, name: name)
         let deleted = try store.deleteAction(namespace: namespace, name: name)
         // After the delete: an invocation that read the action just before cannot bring it back.
@@ -198,6 +201,9 @@ public final class Platform: Service, Sendable {
             guard case .array(let names) = invokers, let strings = Optional(names.compactMap(\.stringValue)), strings.count == names.count else {
                 throw PlatformError(.badRequest, "The annotation invokers must be an array of namespace names.")
             }
+            // The same rule as namespace names: an invoker that could not be a namespace (another
+            // spelling of one, say) is refused rather than silently never matching.
+            for invoker in strings { try EntityName.check(invoker, what: "invokers annotation's namespace") }
             policy.invokers = strings
         }
         if let required = annotations["requireConfidential"] {

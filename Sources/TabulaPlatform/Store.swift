@@ -84,7 +84,7 @@ public final class Store: Sendable {
 
     /// Creates a namespace with fresh credentials; only the key's hash is stored.
     public func createNamespace(_ name: String) throws -> Credentials {
-        try EntityName.validate(name, what: "namespace")
+        try EntityName.checkNewNamespace(name)
         let credentials = Credentials(uuid: UUID().uuidString.lowercased(), key: Self.randomKey())
         do {
             try database.write { db in
@@ -123,6 +123,9 @@ public final class Store: Sendable {
     /// authenticating at once, one deleted by another process (`tabula namespace delete` while
     /// the server runs) within that time.
     public func authenticate(uuid: String, key: String) throws -> String? {
+        // Credentials are ASCII: anything else cannot match, and would make the cache's key
+        // (compared by canonical equivalence) differ from the database's (compared by bytes).
+        guard uuid.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         let now = ContinuousClock.now
         let known = credentials.withLock { cache -> KnownCredential? in
             guard let entry = cache[uuid], now < entry.expires else { return nil }
@@ -147,7 +150,7 @@ public final class Store: Sendable {
     }
 
     private func forgetCredentials(of namespace: String) {
-        credentials.withLock { cache in cache = cache.filter { $0.value.namespace != namespace } }
+        credentials.withLock { cache in cache = cache.filter { !EntityName.same($0.value.namespace, namespace) } }
     }
 
     struct KnownCredential {

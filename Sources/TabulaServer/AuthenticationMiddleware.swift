@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TabulaPlatform
+import TabulaWire
 
 /// HTTP basic authentication with OpenWhisk credentials (`UUID:KEY`), and the rule that a caller
 /// reaches only its own namespace (`_` names it).
@@ -40,7 +41,9 @@ extension ServerContext {
         guard let caller = namespace else {
             throw PlatformError(.unauthorized, "The resource requires authentication, which was not supplied with the request.")
         }
-        guard path == "_" || path == caller else {
+        // By bytes: another spelling of the caller's name (canonically equivalent in Swift) is
+        // another namespace.
+        guard EntityName.same(path, "_") || EntityName.same(path, caller) else {
             throw PlatformError(.forbidden, "The supplied authentication is not authorized to access '\(path)'.")
         }
         return caller

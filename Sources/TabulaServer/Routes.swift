@@ -95,7 +95,13 @@ struct Routes {
     @Sendable func invoke(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.caller()
         let named = try context.parameters.require("namespace")
-        let namespace = named == "_" ? caller : named
+        let namespace: String
+        if EntityName.same(named, "_") {
+            namespace = caller
+        } else {
+            try EntityName.check(named, what: "namespace")
+            namespace = named
+        }
         let name = try context.parameters.require("name")
         let query = request.uri.queryParameters
         let body = try await request.body.collect(upTo: context.maxUploadSize)
