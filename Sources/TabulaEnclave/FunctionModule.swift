@@ -5,7 +5,8 @@ import WasmParser
 
 /// A function's WebAssembly module: checked, instrumented for snapshots, and parsed once.
 ///
-/// Loading refuses what the sandbox cannot run faithfully: imports outside the WASI subset, more
+/// Loading first checks the bytes against ``ModuleBounds``, so that no hostile size, count or
+/// nesting reaches WasmKit's parsers. It refuses what the sandbox cannot run faithfully: imports outside the WASI subset, more
 /// than one memory, shared memory, and a missing entry point. The module is then rewritten to export
 /// its mutable globals and its memory under reserved `tabula:` names, because WasmKit's API reaches
 /// only exported state and the snapshot must restore all of it.
@@ -25,6 +26,8 @@ package struct FunctionModule: Sendable {
     package let entry: String
     package let exportsInitialize: Bool
     package let exportsWizerInitialize: Bool
+    /// Whether the module has a start function, which WasmKit runs as part of instantiation.
+    let hasStartFunction: Bool
     /// Set when the code can change state that WasmKit cannot restore in place (tables, dropped
     /// segments); the sandbox then rebuilds after every invocation. Holds the reason.
     package let rebuildReason: String?
@@ -46,6 +49,7 @@ package struct FunctionModule: Sendable {
     package init(bytes: [UInt8], main: String = "main", memoryLimit: Int) throws(EnclaveError) {
         self.digest = Array(SHA256.hash(data: bytes))
         let binary = try Self.binary(from: bytes)
+        try ModuleBounds.check(binary)
         let analysis = try ModuleAnalysis(binary: binary)
 
         for (module, name) in analysis.functionImports {
@@ -89,6 +93,7 @@ package struct FunctionModule: Sendable {
             }
         }
         self.rebuildReason = analysis.rebuildReason
+        self.hasStartFunction = analysis.hasStartFunction
         self.wasiImports = analysis.functionImports.map(\.1)
         self.initialMemoryBytes = analysis.memories.first?.minimumBytes ?? 0
 
@@ -130,6 +135,7 @@ package struct FunctionModule: Sendable {
         guard trimmed.hasPrefix("(") || trimmed.hasPrefix(";;") else {
             throw EnclaveError(.invalidModule, "the module is neither a WebAssembly binary (no \\0asm magic number) nor WAT text (which starts with \"(module\")")
         }
+        try ModuleBounds.checkText(bytes)
         do {
             return try WasmBinary(bytes: try wat2wasm(text))
         } catch let error as EnclaveError {
@@ -157,6 +163,7 @@ private struct ModuleAnalysis {
     var globals: [GlobalType] = []
     var exportNames: [String] = []
     var rebuildReason: String?
+    var hasStartFunction = false
 
     init(binary: WasmBinary) throws(EnclaveError) {
         var parser = WasmParser.Parser(bytes: binary.bytes)
@@ -172,12 +179,17 @@ private struct ModuleAnalysis {
                     }
                 case .memorySection(let types):
                     memories += types.map { memory in
-                        MemoryInfo(minimumBytes: memory.type.min &* 65536, shared: memory.type.shared)
+                        // A memory64 minimum can exceed what 64 bits of bytes hold: saturate, so
+                        // that the memory limit refuses it.
+                        let (bytes, overflow) = memory.type.min.multipliedReportingOverflow(by: 65536)
+                        return MemoryInfo(minimumBytes: overflow ? .max : bytes, shared: memory.type.shared)
                     }
                 case .globalSection(let entries):
                     globals += entries.map(\.type)
                 case .exportSection(let exports):
                     exportNames = exports.map(\.name)
+                case .startSection:
+                    hasStartFunction = true
                 case .codeSection(let bodies):
                     var scan = StateScan()
                     for body in bodies {

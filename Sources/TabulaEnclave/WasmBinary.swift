@@ -2,7 +2,8 @@
 ///
 /// WasmKit parses modules but does not write them; the only rewriting Tabula needs (adding exports
 /// so that the snapshot can reach module-internal state) works on whole sections, so this is all
-/// the binary format we handle by hand. Validation is left to WasmKit.
+/// the binary format we handle by hand, beside the bounds check of ``ModuleBounds``. Validation is
+/// left to WasmKit.
 struct WasmBinary {
     struct Section {
         var id: UInt8
@@ -21,11 +22,14 @@ struct WasmBinary {
         guard bytes.count >= 8, Array(bytes[0..<8]) == Self.header else {
             throw EnclaveError(.invalidModule, "not a WebAssembly module: the file does not start with the wasm magic number and version 1")
         }
+        guard bytes.count <= ModuleBounds.maxBinaryBytes else {
+            throw EnclaveError(.invalidModule, "the module is \(FunctionModule.mebibytes(UInt64(bytes.count))), more than the \(FunctionModule.mebibytes(UInt64(ModuleBounds.maxBinaryBytes))) Tabula loads")
+        }
         var reader = Reader(bytes: bytes, offset: 8)
         var sections: [Section] = []
         while !reader.isAtEnd {
             let id = try reader.byte()
-            let size = Int(try reader.leb128())
+            let size = Int(try reader.u32())
             let contents = try reader.bytes(count: size)
             sections.append(Section(id: id, contents: contents))
         }
@@ -48,9 +52,9 @@ struct WasmBinary {
         guard count > 0 else { return }
         if let index = sections.firstIndex(where: { $0.id == sectionID }) {
             var reader = Reader(bytes: sections[index].contents, offset: 0)
-            let existing = try reader.leb128()
+            let existing = try reader.u32()
             var contents: [UInt8] = []
-            Self.appendLEB128(existing + UInt64(count), to: &contents)
+            Self.appendLEB128(UInt64(existing) + UInt64(count), to: &contents)
             contents += sections[index].contents[reader.offset...]
             contents += entries
             sections[index].contents = contents
@@ -101,19 +105,48 @@ struct WasmBinary {
             return Array(bytes[offset..<offset + count])
         }
 
-        mutating func leb128() throws(EnclaveError) -> UInt64 {
+        /// An unsigned LEB128 of at most `bits` bits, refused when longer or larger.
+        mutating func leb128(bits: UInt64 = 64) throws(EnclaveError) -> UInt64 {
             var result: UInt64 = 0
             var shift: UInt64 = 0
+            let start = offset
             while true {
                 let next = try byte()
-                guard shift < 64 else {
-                    throw EnclaveError(.invalidModule, "malformed WebAssembly module: integer too long at byte \(offset)")
+                let payload = UInt64(next & 0x7F)
+                // The last byte may hold only the bits that remain of the width.
+                guard shift < bits, bits - shift >= 7 || payload >> (bits - shift) == 0 else {
+                    throw EnclaveError(.invalidModule, "malformed WebAssembly module: the integer at byte \(start) does not fit in \(bits) bits")
                 }
-                result |= UInt64(next & 0x7F) << shift
+                result |= payload << shift
                 if next & 0x80 == 0 { return result }
                 shift += 7
             }
         }
+
+        /// A `u32`, the width of every size, count and index in the binary format.
+        mutating func u32() throws(EnclaveError) -> UInt32 {
+            UInt32(truncatingIfNeeded: try leb128(bits: 32))
+        }
+
+        /// Skips a signed LEB128 of at most `bits` bits (a heap type, a constant).
+        mutating func skipSigned(bits: UInt64) throws(EnclaveError) {
+            var shift: UInt64 = 0
+            let start = offset
+            while try byte() & 0x80 != 0 {
+                shift += 7
+                guard shift < bits else {
+                    throw EnclaveError(.invalidModule, "malformed WebAssembly module: the integer at byte \(start) does not fit in \(bits) bits")
+                }
+            }
+        }
+
+        /// Skips `count` bytes.
+        mutating func skip(_ count: Int) throws(EnclaveError) {
+            guard count >= 0, count <= bytes.count - offset else { throw Self.truncated }
+            offset += count
+        }
+
+        var remaining: Int { bytes.count - offset }
 
         static let truncated = EnclaveError(.invalidModule, "malformed WebAssembly module: a section runs past the end of the file")
     }

@@ -1,0 +1,214 @@
+import Testing
+import TabulaEnclave
+import TabulaWire
+
+/// Malformed and absurd modules, run through the loader in this process: each is refused with an
+/// error naming the problem, and a crash (a Swift runtime trap, a stack overflow, an allocation
+/// by a declared count) would take the whole test run down with it.
+@Suite("Hostile modules")
+struct HostileModuleTests {
+    private func loadError(_ bytes: [UInt8], memoryLimit: Int = 256 << 20) -> EnclaveError? {
+        do {
+            _ = try FunctionModule(bytes: bytes, memoryLimit: memoryLimit)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private func text(_ wat: String) -> [UInt8] { Array(wat.utf8) }
+
+    /// A binary module: the header, then each section as (id, contents).
+    private func binary(_ sections: [(UInt8, [UInt8])]) -> [UInt8] {
+        var bytes: [UInt8] = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]
+        for (id, contents) in sections {
+            bytes.append(id)
+            bytes += leb(UInt64(contents.count))
+            bytes += contents
+        }
+        return bytes
+    }
+
+    private func leb(_ value: UInt64) -> [UInt8] {
+        var value = value
+        var out: [UInt8] = []
+        repeat {
+            var byte = UInt8(value & 0x7F)
+            value >>= 7
+            if value != 0 { byte |= 0x80 }
+            out.append(byte)
+        } while value != 0
+        return out
+    }
+
+    /// Type 0 is `() -> ()`, function 0 has that type, and its body is `bodies`.
+    private func oneFunction(body: [UInt8]) -> [UInt8] {
+        binary([(1, [1, 0x60, 0, 0]), (3, [1, 0]), (10, [1] + leb(UInt64(body.count)) + body)])
+    }
+
+    // MARK: LEB128 and sizes
+
+    @Test func sectionSizeBeyondInt() {
+        // A ten-byte LEB128 of 2^64 - 1 as a section size: Int(UInt64) would trap.
+        let bytes = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x01] + [UInt8](repeating: 0xFF, count: 9) + [0x01]
+        let error = loadError(bytes)
+        #expect(error?.code == .invalidModule)
+        #expect(error?.message.contains("does not fit in 32 bits") == true, "\(String(describing: error))")
+    }
+
+    @Test func overlongLEB128() {
+        // Eleven bytes of continuation: longer than any integer of the format.
+        let bytes = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x01] + [UInt8](repeating: 0x80, count: 11) + [0x00]
+        #expect(loadError(bytes)?.message.contains("does not fit in 32 bits") == true)
+    }
+
+    @Test func sectionPastTheEnd() {
+        let bytes = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x01] + leb(0xFFFF_FFFF) + [0x60]
+        #expect(loadError(bytes)?.message.contains("runs past the end of the file") == true)
+    }
+
+    // MARK: Counts
+
+    @Test func countOfFunctionsBeyondTheLimit() {
+        let error = loadError(binary([(3, leb(0xFFFF_FFFF))]))
+        #expect(error?.code == .invalidModule)
+        #expect(error?.message == "the module declares 4294967295 functions; Tabula loads at most 1000000")
+    }
+
+    @Test func countLargerThanTheBytesThatFollow() {
+        // Within the limit, but 500,000 entries cannot fit in the two bytes left.
+        let error = loadError(binary([(6, leb(500_000) + [0x7F, 0x00])]))
+        #expect(error?.message == "malformed WebAssembly module: it declares 500000 globals but only 2 bytes follow")
+    }
+
+    @Test func absurdCountsInEverySection() {
+        // (section id, what the error names) for each counted section.
+        let cases: [(UInt8, String)] = [
+            (1, "types"), (2, "imports"), (4, "tables"), (5, "memories"), (6, "globals"), (7, "exports"),
+            (9, "element segments"), (10, "function bodies"), (11, "data segments"), (12, "data segments"),
+        ]
+        for (id, what) in cases {
+            let error = loadError(binary([(id, leb(0xFFFF_FFFF))]))
+            #expect(error?.code == .invalidModule, "section \(id)")
+            #expect(error?.message.contains("declares 4294967295 \(what)") == true, "section \(id): \(String(describing: error))")
+        }
+    }
+
+    @Test func functionTypeWithTooManyParameters() {
+        let error = loadError(binary([(1, [1, 0x60] + leb(1_000_000) + [UInt8](repeating: 0x7F, count: 10))]))
+        #expect(error?.message.contains("declares 1000000 parameters in a function type") == true)
+    }
+
+    @Test func millionLocals() {
+        // One declaration of a million i32 locals: a vector WasmKit would allocate by that count.
+        let error = loadError(oneFunction(body: [1] + leb(1_000_000) + [0x7F, 0x0B]))
+        #expect(error?.message == "function body 0 declares more than 50000 locals; Tabula loads functions with at most 50000")
+    }
+
+    @Test func localCountsThatOverflowWhenAdded() {
+        // Two declarations of 2^32 - 1 locals each: the sum overflows 32 bits.
+        let error = loadError(oneFunction(body: [2] + leb(0xFFFF_FFFF) + [0x7F] + leb(0xFFFF_FFFF) + [0x7F, 0x0B]))
+        #expect(error?.message.contains("declares more than 50000 locals") == true)
+    }
+
+    @Test func hugeTableMinimum() {
+        // (table 4294967295 funcref)
+        let error = loadError(binary([(4, [1, 0x70, 0x00] + leb(0xFFFF_FFFF))]))
+        #expect(error?.message == "the module declares a table of 4294967295 elements; Tabula allows tables of at most 1048576")
+        let imported = loadError(binary([(2, [1, 1, 0x65, 1, 0x74, 0x01, 0x70, 0x00] + leb(0xFFFF_FFFF))]))
+        #expect(imported?.message.contains("a table of 4294967295 elements") == true)
+    }
+
+    @Test func hugeMemoryMinimums() {
+        // A 32-bit memory of 65,536 pages (4 GiB) is over the limit; a memory64 minimum of 2^60
+        // pages would overflow a byte count.
+        let large = loadError(binary([(5, [1, 0x00] + leb(65536))]))
+        #expect(large?.code == .limitExceeded)
+        let memory64 = loadError(binary([(5, [1, 0x04] + leb(1 << 60))]))
+        #expect(memory64 != nil)
+        let badFlags = loadError(binary([(5, [1, 0x80, 0x01])]))
+        #expect(badFlags?.message.contains("limits flags 0x80") == true)
+    }
+
+    @Test func hugeNames() {
+        let error = loadError(binary([(7, [1] + leb(0xFFFF_FFFF) + [0x41])]))
+        #expect(error?.message == "an export's name is 4294967295 bytes long; Tabula loads names of at most 100000 bytes")
+        let custom = loadError(binary([(0, leb(90_000) + [0x41])]))
+        #expect(custom?.message.contains("runs past the end of the file") == true)
+    }
+
+    @Test func functionBodyTooLarge() {
+        let error = loadError(binary([(1, [1, 0x60, 0, 0]), (3, [1, 0]), (10, [1] + leb(8_000_000))]))
+        #expect(error?.message == "function body 0 is 8000000 bytes long; Tabula loads functions of at most 7654321 bytes")
+    }
+
+    @Test func deeplyNestedBlocksInABinary() {
+        // 100,000 nested blocks: WasmKit's validator and translator keep their control stacks on
+        // the heap, so this loads (or fails) without touching the native stack.
+        let depth = 100_000
+        var body: [UInt8] = [0]
+        for _ in 0..<depth { body += [0x02, 0x40] }
+        body += [UInt8](repeating: 0x0B, count: depth + 1)
+        var module = binary([(1, [1, 0x60, 0, 0]), (3, [1, 0])])
+        module += [7] + leb(8) + [1, 4] + Array("main".utf8) + [0x00, 0x00]
+        module += [10] + leb(UInt64(body.count + 1 + leb(UInt64(body.count)).count)) + [1] + leb(UInt64(body.count)) + body
+        let error = loadError(module)
+        #expect(error == nil || error?.code == .invalidModule)
+    }
+
+    @Test func tooManyFunctionsWithTheBytesToMatch() {
+        let count = 1_000_001
+        let error = loadError(binary([(3, leb(UInt64(count)) + [UInt8](repeating: 0, count: count))]))
+        #expect(error?.message == "the module declares 1000001 functions; Tabula loads at most 1000000")
+    }
+
+    // MARK: WAT text
+
+    @Test func deeplyNestedParentheses() {
+        let depth = 100_000
+        let wat = "(module (func (export \"main\")" + String(repeating: "(block ", count: depth) + String(repeating: ")", count: depth) + "))"
+        let error = loadError(text(wat))
+        #expect(error?.code == .invalidModule)
+        #expect(error?.message.contains("nests parentheses more than 500 deep") == true, "\(String(describing: error))")
+    }
+
+    @Test func deeplyNestedFlatBlocks() {
+        let depth = 100_000
+        let wat = "(module (func (export \"main\")\n" + String(repeating: "block\n", count: depth) + String(repeating: "end\n", count: depth) + "))"
+        let error = loadError(text(wat))
+        #expect(error?.message.contains("nests blocks more than 500 deep (line 502)") == true, "\(String(describing: error))")
+    }
+
+    @Test func nestingAtTheLimitLoads() {
+        // The bound leaves WasmKit's recursive WAT parser room on a test thread's stack; folded
+        // and flat blocks at the limit, and parentheses in strings and comments, which do not count.
+        let folded = "(module (func (export \"main\")" + String(repeating: "(block ", count: 497) + String(repeating: ")", count: 497) + "))"
+        #expect(loadError(text(folded)) == nil)
+        let flat = "(module (func (export \"main\")\n" + String(repeating: "loop\n", count: 500) + String(repeating: "end\n", count: 500) + "))"
+        #expect(loadError(text(flat)) == nil)
+        let quoted = "(module (func (export \"main\")) (memory 1) (data (i32.const 0) \"" + String(repeating: "((((", count: 1000) + "\") ;; " + String(repeating: "(", count: 1000) + "\n (; " + String(repeating: "(block ", count: 1000) + ";))"
+        #expect(loadError(text(quoted)) == nil)
+    }
+
+    @Test func hugeText() {
+        let wat = "(module" + String(repeating: " ", count: 17 << 20) + ")"
+        let error = loadError(text(wat))
+        #expect(error?.message.hasPrefix("the WAT text is 17825800 bytes long, more than the 16 MiB Tabula parses") == true, "\(String(describing: error))")
+    }
+
+    @Test func hugeBinary() {
+        let error = loadError(binary([(0, [1, 0x41] + [UInt8](repeating: 0, count: 65 << 20))]))
+        #expect(error?.message.contains("more than the 64 MiB Tabula loads") == true)
+    }
+
+    @Test func hostileModulesThroughTheEnclave() async throws {
+        // The same refusals reach a deploy: the enclave answers with the error and keeps serving.
+        try await withEnclave { enclave in
+            for bytes in [binary([(3, leb(0xFFFF_FFFF))]), oneFunction(body: [1] + leb(1_000_000) + [0x7F, 0x0B])] {
+                await #expect(throws: EnclaveError.self) { try await enclave.load(bytes) }
+            }
+            let name = try await enclave.load(Array(#"(module (func (export "main")))"#.utf8))
+            #expect(try await enclave.invoke(name, parameters: [:]).response.status == .developerError)
+        }
+    }
+}
