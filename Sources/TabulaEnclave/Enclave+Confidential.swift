@@ -20,7 +20,11 @@ extension Enclave {
             return SealedRequest(plaintext: opened.request, request: request, context: opened.context, epoch: opened.epoch)
         } catch {
             opened.request.wipe()
-            throw EnclaveError(.sealedRequest, "the sealed request opened, but what it holds is not a Binary HTTP request (RFC 9292): \(error.message)")
+            // The decoder's message quotes the bytes it refused (a path, a field name): plaintext,
+            // which must not reach the control plane. Only the fact of the refusal leaves.
+            throw EnclaveError(
+                .sealedRequest,
+                "the sealed request opened, but what it holds is not a well-formed Binary HTTP request (RFC 9292); the enclave does not say more outside the seal: decode the request with BinaryHTTPRequest(decoding:) before sealing it to see what is wrong")
         }
     }
 
@@ -35,14 +39,31 @@ extension Enclave {
     ///   - caller: the namespace that sent the request, as the control plane authenticated it.
     ///   - defaults: the action's default parameters, merged under the request's.
     ///   - finalDefaults: whether the request may not override the defaults.
-    /// - Throws: ``EnclaveError`` only when the function is not loaded or no monitor runs; every
-    ///   other outcome is a sealed response.
+    /// - Throws: ``EnclaveError`` only when the function is not loaded or no monitor runs, or, in
+    ///   generic words, when the answer cannot be sealed; every other outcome is a sealed response.
     public func invoke(
         _ name: FunctionName, sealed: SealedRequest, caller: String, defaults: [String: JSONValue] = [:], finalDefaults: Bool = false,
         activationID: String
     ) async throws -> SealedInvocation {
         let monitor = try attestedMonitor()
         let host = try host(name)
+        do {
+            return try await answer(
+                name, host: host, monitor: monitor, sealed: sealed, caller: caller, defaults: defaults, finalDefaults: finalDefaults,
+                activationID: activationID)
+        } catch {
+            // The request is open: an error from here on may describe its plaintext, and the control
+            // plane stores and logs what it is given. It gets only the fact of the failure.
+            throw EnclaveError(.sealedRequest, "the enclave could not seal its answer to this request; the details stay inside the enclave")
+        }
+    }
+
+    /// Everything of ``invoke(_:sealed:caller:defaults:finalDefaults:activationID:)`` after the
+    /// function and the monitor are found: what it throws is never shown outside the enclave.
+    private func answer(
+        _ name: FunctionName, host: FunctionHost, monitor: Monitor, sealed: SealedRequest, caller: String, defaults: [String: JSONValue],
+        finalDefaults: Bool, activationID: String
+    ) async throws -> SealedInvocation {
         let request = sealed.request
         let refusal: (status: Int, message: String)? = {
             // Split as UTF-8 rather than as characters: this runs on every confidential invocation.
@@ -90,6 +111,9 @@ extension Enclave {
         } catch let error as EnclaveError {
             let status = error.code == .limitExceeded ? 413 : 500
             return try seal(status: status, json: ["error": .string(error.message)], for: sealed, monitor: monitor, activationID: activationID, outcome: status == 413 ? .applicationError : .internalError)
+        } catch {
+            // Sealed, so the client may read what went wrong; the control plane sees only the class.
+            return try seal(status: 500, json: ["error": .string("the function could not be run: \(error)")], for: sealed, monitor: monitor, activationID: activationID, outcome: .internalError)
         }
 
         let result = ConfidentialResult(

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import TabulaAttestation
 import TabulaEnclave
+import TabulaTestSupport
 import TabulaWire
 import Testing
 
@@ -202,6 +203,40 @@ struct ConfidentialInvocationTests {
             #expect(try friend.open(try await enclave.invoke(name, sealed: try enclave.open(sealed: friend.sealed), caller: "friend", activationID: "a6")).status == 200)
             let error = await #expect(throws: EnclaveError.self) { try await enclave.invoke(name, parameters: [:]) }
             #expect(error?.code == .confidentialRequired)
+        }
+    }
+
+    @Test("a flawed inner request is refused without its plaintext in any error outside the seal", arguments: [false, true])
+    func flawedRequestsStaySealed(routedToUnknown: Bool) async throws {
+        try await withEcho { enclave, monitor, name in
+            let configuration = try KeyConfiguration.decodeList(monitor.keyConfigurations)[0]
+            let marker = "mk" + Array(SHA256.hash(data: Array(UUID().uuidString.utf8))).hex.prefix(24)
+            for (index, flawed) in MarkedInnerRequest.all(marker: marker, namespace: "test", action: "echo").enumerated() {
+                let (sealed, context) = try ObliviousHTTP.encapsulateRequest(flawed.bytes, to: configuration)
+                let request: SealedRequest
+                do {
+                    request = try enclave.open(sealed: sealed)
+                } catch let error as EnclaveError {
+                    #expect(!flawed.decodes, "\(flawed): \(error)")
+                    #expect(error.code == .sealedRequest, "\(flawed)")
+                    #expect(!"\(error) \(error.message)".contains(marker), "\(flawed): \(error.message)")
+                    continue
+                }
+                #expect(flawed.decodes, "\(flawed) opened")
+                // The control plane routes by the outer path; an unknown function fails before
+                // anything is read, naming only that routing.
+                let target = routedToUnknown ? FunctionName(namespace: "test", name: "absent") : name
+                do {
+                    let outcome = try await enclave.invoke(target, sealed: request, caller: "test", activationID: "m\(index)")
+                    #expect(!routedToUnknown)
+                    #expect(outcome.status == .applicationError, "\(flawed)")
+                    let inner = try BinaryHTTPResponse(decoding: try context.openResponse(outcome.response))
+                    #expect((400..<500).contains(inner.status), "\(flawed): \(inner.status)")
+                } catch {
+                    #expect(routedToUnknown, "\(flawed): \(error)")
+                    #expect(!"\(error)".contains(marker), "\(flawed): \(error)")
+                }
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import Logging
 import Synchronization
 import TabulaAttestation
 import TabulaPlatform
+import TabulaTestSupport
 import TabulaWire
 import Testing
 
@@ -258,6 +259,44 @@ struct ConfidentialAPITests {
             #expect(try await client.send(.get, "/api/v1/namespaces/_/activations?docs=true").body.contains("sealed"))
         }
         #expect(recorder.lines.withLock { !$0.isEmpty }, "the recorder saw the server's logs")
+        #expect(recorder.lines.withLock { $0.allSatisfy { !$0.contains(marker) } })
+    }
+
+    @Test("flawed inner requests are refused without their plaintext in the answer, the store or the logs")
+    func flawedRequestsLeaveNoPlaintext() async throws {
+        let recorder = LogRecorder()
+        let harness = try await Harness(logger: recorder.logger)
+        let marker = "mk" + Array(SHA256.hash(data: Array(UUID().uuidString.utf8))).hex.prefix(24)
+        let directory = harness.directory
+        try await harness.run { client async throws in
+            try await client.deploy("echo", module: try example("echo.wat"))
+            let sealing = try await SealingClient(client)
+            for flawed in MarkedInnerRequest.all(marker: marker, namespace: "guest", action: "echo") {
+                let (sealed, context) = try ObliviousHTTP.encapsulateRequest(flawed.bytes, to: sealing.configuration)
+                let reply = try await client.send(.post, "/api/v1/namespaces/_/actions/echo?blocking=true", bytes: sealed, contentType: "message/ohttp-req")
+                #expect(!String(decoding: reply.body, as: UTF8.self).contains(marker), "\(flawed)")
+                #expect(!reply.headers.contains { $0.value.contains(marker) }, "\(flawed)")
+                if flawed.decodes {
+                    #expect(reply.status == .ok, "\(flawed)")
+                    let inner = try BinaryHTTPResponse(decoding: try context.openResponse(reply.body))
+                    #expect((400..<500).contains(inner.status), "\(flawed): \(inner.status)")
+                } else {
+                    #expect(reply.status == .badRequest, "\(flawed)")
+                    #expect(try JSONValue(parsing: reply.body)["error"]?.stringValue?.hasPrefix("The sealed request was refused:") == true, "\(flawed)")
+                }
+            }
+            // Still serving.
+            let call = try sealing.seal(#"{"after":true}"#, path: "/api/v1/namespaces/guest/actions/echo")
+            let after = try await client.send(.post, "/api/v1/namespaces/_/actions/echo?blocking=true", bytes: call.sealed, contentType: "message/ohttp-req")
+            #expect(try JSONValue(parsing: try call.open(after.body).content)["result"] == ["after": true])
+
+            let listed = try await client.send(.get, "/api/v1/namespaces/_/activations?docs=true&limit=200")
+            #expect(listed.status == .ok)
+            #expect(!listed.body.contains(marker))
+            for file in try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil) {
+                #expect(try Data(contentsOf: file).range(of: Data(marker.utf8)) == nil, "\(file.lastPathComponent) holds the plaintext")
+            }
+        }
         #expect(recorder.lines.withLock { $0.allSatisfy { !$0.contains(marker) } })
     }
 }
