@@ -10,16 +10,19 @@ import TabulaWire
 /// up to that much after its timeout, which blocking invocations (default timeout 60 s) do not
 /// notice.
 final class ActivationCompletion: Sendable {
+    /// The stored record, or why it could not be stored.
+    typealias Outcome = Result<Activation, PlatformError>
+
     private struct State: ~Copyable {
-        var activation: Activation?
-        var waiters: [Int: CheckedContinuation<Activation?, Never>] = [:]
+        var activation: Outcome?
+        var waiters: [Int: CheckedContinuation<Outcome?, Never>] = [:]
         var nextWaiter = 0
     }
 
     private let state = Mutex(State())
 
-    /// Hands the record to every waiter, and to those that come later.
-    func complete(_ activation: Activation) {
+    /// Hands the outcome to every waiter, and to those that come later.
+    func complete(_ activation: Outcome) {
         let waiters = state.withLock { state in
             state.activation = activation
             defer { state.waiters.removeAll() }
@@ -30,14 +33,14 @@ final class ActivationCompletion: Sendable {
 
     /// The record, if it is ready within `timeout`; `nil` when the invocation is still running,
     /// or when the waiting task is cancelled (its client went away).
-    func wait(timeout: Duration) async -> Activation? {
+    func wait(timeout: Duration) async -> Outcome? {
         let id = state.withLock { state in
             defer { state.nextWaiter += 1 }
             return state.nextWaiter
         }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Activation?, Never>) in
-                let ready = state.withLock { state -> Activation?? in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome?, Never>) in
+                let ready = state.withLock { state -> Outcome?? in
                     if let activation = state.activation { return .some(activation) }
                     // Cancelled before the handler below could find this waiter: end now.
                     if Task.isCancelled { return .some(nil) }
@@ -62,6 +65,11 @@ final class ActivationCompletion: Sendable {
 
     fileprivate var isComplete: Bool {
         state.withLock { $0.activation != nil }
+    }
+
+    /// The outcome, if there is one yet.
+    var result: Outcome? {
+        state.withLock { $0.activation }
     }
 
     /// Ends expired waits, for every completion in the process.

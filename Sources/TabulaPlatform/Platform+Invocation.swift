@@ -7,10 +7,35 @@ extension Platform {
     public struct PendingActivation: Sendable {
         public let activationID: String
         let completion: ActivationCompletion
+        /// What is stored for this id should the process stop before the invocation ends.
+        let standIn: Activation
+        let store: Store
 
         /// The record, if it is ready within `timeout`; `nil` when the invocation is still running.
-        public func record(within timeout: Duration) async -> Activation? {
-            await completion.wait(timeout: timeout)
+        ///
+        /// - Throws: ``PlatformError`` (500) when the invocation ended but its record could not
+        ///   be stored: the caller must not be told it succeeded.
+        public func record(within timeout: Duration) async throws -> Activation? {
+            try await completion.wait(timeout: timeout)?.get()
+        }
+
+        /// Makes the activation id resolvable whatever happens next: call before answering 202.
+        ///
+        /// Stores a stand-in record, hidden until the real one replaces it; if the server stops
+        /// first, the next start publishes it as a failure ("the server stopped before the
+        /// activation finished"). Nothing is written when the real record is already stored.
+        ///
+        /// - Throws: ``PlatformError`` (500) when it cannot be stored: then nothing was promised.
+        public func acknowledge() async throws {
+            if let stored = completion.result {
+                _ = try stored.get()
+                return
+            }
+            do {
+                try await store.insertActivation(standIn, pending: true)
+            } catch {
+                throw PlatformError(.internalError, "The activation \(activationID) was started but cannot be recorded (\(error)); it may still run. Do not rely on its outcome.")
+            }
         }
     }
 
@@ -78,11 +103,21 @@ extension Platform {
     /// The action as last stored, with what the enclave needs to run it: from memory when this
     /// process stored or read it before (it is the store's only writer of actions), else from the
     /// database.
+    ///
+    /// A cached action is used only while its namespace has the owner that stored it: deleting
+    /// a namespace (here or with `tabula namespace delete --data-dir`) and creating it again under
+    /// new credentials never serves the old owner's code or parameters (see
+    /// ``Store/namespaceIdentity(_:)`` for how soon a change by another process is seen).
     func deployedAction(namespace: String, name: String) throws -> Deployed {
         try EntityName.check(name, what: "action")
         let key = FunctionName(namespace: namespace, name: name)
-        if let cached = actionCache.withLock({ $0[key] }) { return cached }
+        guard let owner = try store.namespaceIdentity(namespace) else {
+            actionCache.withLock { _ = $0.removeValue(forKey: key) }
+            throw PlatformError(.notFound, "The requested resource does not exist.")
+        }
+        if let cached = actionCache.withLock({ $0[key] }), cached.stored.owner == owner { return cached }
         guard let stored = try store.action(namespace: namespace, name: name) else {
+            actionCache.withLock { _ = $0.removeValue(forKey: key) }
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
         return remember(stored)
@@ -107,13 +142,24 @@ extension Platform {
             let activation = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, body: body)
             do {
                 try await store.insertActivation(activation)
+                completion.complete(.success(activation))
             } catch {
+                // Never a silent loss: a blocking caller gets 500, and a 202 already given left a
+                // stand-in that the next start publishes.
                 logger.error("cannot store an activation record", metadata: ["activation": "\(activationID)", "error": "\(error)"])
+                completion.complete(.failure(PlatformError(.internalError, "The activation \(activationID) ran but its record cannot be stored: \(error)")))
             }
-            completion.complete(activation)
         }
-        return PendingActivation(activationID: activationID, completion: completion)
+        let action = deployed.stored.action
+        let standIn = Activation(
+            namespace: action.namespace, name: action.name, version: action.version, subject: subject, activationId: activationID,
+            start: received, end: received, response: Activation.Response(ActivationResponse(status: .internalError, result: ["error": .string(Self.interruptedMessage)])),
+            logs: [], annotations: [KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")), KeyValue(key: "kind", value: "wasm")])
+        return PendingActivation(activationID: activationID, completion: completion, standIn: standIn, store: store)
     }
+
+    /// The result of an activation whose server stopped while it ran.
+    static let interruptedMessage = "The server stopped before the activation finished: its outcome is unknown, and it may or may not have run to the end."
 
     /// Runs one invocation and makes its record. Never throws: a failure is an activation too.
     private func run(
@@ -137,7 +183,7 @@ extension Platform {
         var start = Store.now()
         var end = start
         do {
-            let initTime = try await pool.checkOut(definition, digest: deployed.stored.digest)
+            let initTime = try await pool.checkOut(definition, identity: deployed.identity)
             if let initTime {
                 metrics.coldStarts.increment()
                 metrics.warmActions.record(pool.warmCount)
@@ -204,7 +250,7 @@ extension Platform {
         _ = try attestedMonitor()  // before loading the action for nothing
         let deployed = try deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
-        _ = try await pool.checkOut(definition, digest: deployed.stored.digest)
+        _ = try await pool.checkOut(definition, identity: deployed.identity)
         let issued = Result { try enclave.functionCertificate(definition.name, version: deployed.stored.action.version) }
         pool.checkIn(definition.name)
         do {

@@ -136,6 +136,11 @@ public final class Platform: Service, Sendable {
         let final: Bool
         /// The `limits` annotation of every activation record, built once.
         let limits: JSONValue
+
+        /// What a warm sandbox must have been loaded from to serve this version: the owner's
+        /// identity, the stored version's random revision and the module digest. A namespace
+        /// created again, or an action deleted and created again, never finds the old sandboxes.
+        var identity: String { "\(stored.owner)/\(stored.revision)/\(stored.digest)" }
     }
 
     @discardableResult
@@ -193,10 +198,11 @@ public final class Platform: Service, Sendable {
     }
 
     /// The policy and capabilities an action's annotations grant (see docs/confidential.md):
-    /// `invokers` (namespaces), `requireConfidential` (a boolean), `capabilities` (`clock`, `random`).
+    /// `invokers` (namespaces), `requireConfidential` (a boolean), `capabilities` (`clock`, `random`;
+    /// without the annotation, ``Capabilities/default``).
     static func policy(from annotations: [KeyValue]) throws(PlatformError) -> (Policy, Capabilities) {
         var policy = Policy()
-        var capabilities: Capabilities = []
+        var capabilities: Capabilities = .default
         if let invokers = annotations["invokers"] {
             guard case .array(let names) = invokers, let strings = Optional(names.compactMap(\.stringValue)), strings.count == names.count else {
                 throw PlatformError(.badRequest, "The annotation invokers must be an array of namespace names.")
@@ -216,6 +222,7 @@ public final class Platform: Service, Sendable {
             guard case .array(let names) = granted else {
                 throw PlatformError(.badRequest, "The annotation capabilities must be an array of \"clock\" and \"random\".")
             }
+            capabilities = []  // the annotation lists all that is granted; absent, the enclave's default
             for name in names {
                 switch name.stringValue {
                 case "clock": capabilities.insert(.clock)

@@ -11,8 +11,11 @@ public import TabulaWire
 /// writer.
 public final class Store: Sendable {
     private let database: DatabasePool
-    /// The most activation records kept; older ones are deleted as new ones arrive.
+    /// The most activation records kept per namespace; older ones of that namespace are deleted
+    /// as new ones arrive, so one tenant's traffic never deletes another's records.
     public let activationRetention: Int
+    /// Records inserted per namespace since its last pruning (see ``prune(_:in:)``).
+    private let pruneCounts = Mutex<[String: Int]>([:])
     /// How long credentials read from the database are trusted from memory.
     public let credentialLifetime: Duration
     /// Activation records waiting for the next group commit (see ``insertActivation(_:)``).
@@ -23,6 +26,8 @@ public final class Store: Sendable {
     let checkpointer: Checkpointer
     /// Namespaces by credential uuid, recently read (see ``authenticate(uuid:key:)``).
     private let credentials = Mutex<[String: KnownCredential]>([:])
+    /// The identity of each namespace name, recently read (see ``namespaceIdentity(_:)``).
+    private let identities = Mutex<[String: KnownIdentity]>([:])
 
     /// Opens (creating and migrating if needed) the database at `path`.
     public init(path: String, activationRetention: Int = 10_000, credentialLifetime: Duration = .seconds(5)) throws {
@@ -70,6 +75,16 @@ public final class Store: Sendable {
                 CREATE INDEX activation_by_namespace ON activation(namespace, start);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            // revision: a fresh random id per stored version, what warm sandboxes are checked
+            // against. pending: a record written before a 202 left, replaced when the activation
+            // ends; one left over from a crash is published by ``recoverInterruptedActivations()``.
+            try db.execute(sql: """
+                ALTER TABLE action ADD COLUMN revision TEXT NOT NULL DEFAULT '';
+                ALTER TABLE activation ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX activation_pending ON activation(pending) WHERE pending = 1;
+                """)
+        }
         return migrator
     }
 
@@ -108,6 +123,7 @@ public final class Store: Sendable {
         // Forgotten before and after: a request authenticating meanwhile may have read the row again.
         forgetCredentials(of: name)
         defer { forgetCredentials(of: name) }
+        pruneCounts.withLock { $0[name] = nil }
         return try database.write { db in
             try db.execute(sql: "DELETE FROM activation WHERE namespace = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM action WHERE namespace = ?", arguments: [name])
@@ -130,6 +146,10 @@ public final class Store: Sendable {
         let known = credentials.withLock { cache -> KnownCredential? in
             guard let entry = cache[uuid], now < entry.expires else { return nil }
             return entry
+        }.flatMap { entry in
+            // Once the namespace is known to have another owner (recreated by another process),
+            // the old credentials are read again, and fail, rather than wait out their lifetime.
+            identities.withLock { $0[entry.namespace] }.map { $0.id == uuid } == false ? nil : entry
         }
         let entry: KnownCredential
         if let known {
@@ -144,6 +164,9 @@ public final class Store: Sendable {
                 if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
                 cache[uuid] = entry
             }
+            // What this read found is the newest word on who owns the name: a namespace deleted
+            // and created again by another process is known by its new owner's first request.
+            remember(identity: uuid, of: entry.namespace, readAt: now)
         }
         // Compare digests, not keys: equal-length hex strings, and the key itself is never stored.
         return entry.keyHash == Self.hash(key) ? entry.namespace : nil
@@ -151,6 +174,40 @@ public final class Store: Sendable {
 
     private func forgetCredentials(of namespace: String) {
         credentials.withLock { cache in cache = cache.filter { !EntityName.same($0.value.namespace, namespace) } }
+        identities.withLock { _ = $0.removeValue(forKey: namespace) }
+    }
+
+    /// Who owns the namespace `name` now: an id that changes when the namespace is deleted and
+    /// created again (its credentials' uuid), or `nil` when there is no such namespace.
+    ///
+    /// Kept in memory for `credentialLifetime`, like credentials: a change made by another
+    /// process (`tabula namespace delete --data-dir`) is seen within that time, and at once by the
+    /// new owner, whose authentication reads the new row. Whatever is cached by namespace name
+    /// (actions, warm sandboxes) is checked against this id.
+    public func namespaceIdentity(_ name: String) throws -> String? {
+        let now = ContinuousClock.now
+        if let known = identities.withLock({ $0[name] }), now < known.expires {
+            return known.id
+        }
+        let id = try database.read { db in try String.fetchOne(db, sql: "SELECT uuid FROM namespace WHERE name = ?", arguments: [name]) }
+        remember(identity: id, of: name, readAt: now)
+        return id
+    }
+
+    /// Records what a read at `readAt` found, unless a later read already did: of two reads the
+    /// one that started last saw the newest state.
+    private func remember(identity id: String?, of name: String, readAt: ContinuousClock.Instant) {
+        let entry = KnownIdentity(id: id, expires: readAt + credentialLifetime)
+        identities.withLock { cache in
+            if let known = cache[name], known.expires > entry.expires { return }
+            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[name] = entry
+        }
+    }
+
+    struct KnownIdentity {
+        var id: String?
+        var expires: ContinuousClock.Instant
     }
 
     struct KnownCredential {
@@ -182,12 +239,29 @@ public final class Store: Sendable {
         public var code: [UInt8]
         /// SHA-256 of `code`, hex.
         public var digest: String
+        /// The identity of the namespace that stored it (see ``Store/namespaceIdentity(_:)``).
+        public var owner: String
+        /// A random id of this stored version: a new one on every create and update.
+        public var revision: String
+
+        public init(action: Action, code: [UInt8], digest: String, owner: String = "", revision: String = "") {
+            self.action = action
+            self.code = code
+            self.digest = digest
+            self.owner = owner
+            self.revision = revision
+        }
     }
 
     /// Creates or (with `overwrite`) replaces an action; returns it with its new version.
     public func putAction(_ stored: StoredAction, overwrite: Bool) throws -> StoredAction {
         try database.write { db in
             var stored = stored
+            guard let owner = try String.fetchOne(db, sql: "SELECT uuid FROM namespace WHERE name = ?", arguments: [stored.action.namespace]) else {
+                throw PlatformError(.notFound, "The namespace \(stored.action.namespace) does not exist (it was deleted).")
+            }
+            stored.owner = owner
+            stored.revision = UUID().uuidString.lowercased()
             let existing = try Row.fetchOne(db, sql: "SELECT document FROM action WHERE namespace = ? AND name = ?", arguments: [stored.action.namespace, stored.action.name])
             if let existing {
                 guard overwrite else {
@@ -197,16 +271,15 @@ public final class Store: Sendable {
                 stored.action.version = Self.nextVersion(previous.version)
             }
             stored.action.updated = Self.now()
-            try db.execute(sql: "INSERT OR REPLACE INTO action (namespace, name, document, code, digest) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [stored.action.namespace, stored.action.name, Self.encode(stored.action), Data(stored.code), stored.digest])
+            try db.execute(sql: "INSERT OR REPLACE INTO action (namespace, name, document, code, digest, revision) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [stored.action.namespace, stored.action.name, Self.encode(stored.action), Data(stored.code), stored.digest, stored.revision])
             return stored
         }
     }
 
     public func action(namespace: String, name: String) throws -> StoredAction? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT document, code, digest FROM action WHERE namespace = ? AND name = ?", arguments: [namespace, name])
-                .map(Self.storedAction)
+            try Row.fetchOne(db, sql: Self.selectAction, arguments: [namespace, name]).map(Self.storedAction)
         }
     }
 
@@ -227,15 +300,21 @@ public final class Store: Sendable {
     /// Deletes an action; returns it, or `nil` when there was none.
     public func deleteAction(namespace: String, name: String) throws -> StoredAction? {
         try database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT document, code, digest FROM action WHERE namespace = ? AND name = ?", arguments: [namespace, name]) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: Self.selectAction, arguments: [namespace, name]) else { return nil }
             try db.execute(sql: "DELETE FROM action WHERE namespace = ? AND name = ?", arguments: [namespace, name])
             return try Self.storedAction(row)
         }
     }
 
+    /// An action with its owner's identity, read in one statement so that the two agree.
+    private static let selectAction = """
+        SELECT action.document, action.code, action.digest, action.revision, namespace.uuid AS owner
+        FROM action JOIN namespace ON namespace.name = action.namespace WHERE action.namespace = ? AND action.name = ?
+        """
+
     private static func storedAction(_ row: Row) throws -> StoredAction {
         let code: Data = row["code"]
-        return StoredAction(action: try decode(Action.self, row["document"]), code: Array(code), digest: row["digest"])
+        return StoredAction(action: try decode(Action.self, row["document"]), code: Array(code), digest: row["digest"], owner: row["owner"], revision: row["revision"])
     }
 
     /// OpenWhisk bumps the patch version on every update.
@@ -259,10 +338,14 @@ public final class Store: Sendable {
     /// The commits run on a queue of their own and write synchronously: a commit never waits for
     /// a thread of the task pool, which the HTTP handlers and invocations keep busy, and a batch
     /// costs one thread wake-up rather than a task and two hops.
-    public func insertActivation(_ activation: Activation) async throws {
+    ///
+    /// - Parameter pending: store a stand-in, written before a 202 is answered: hidden from reads
+    ///   until the real record replaces it, or until ``recoverInterruptedActivations()`` publishes
+    ///   it after a crash. Ignored when the real record is already there.
+    public func insertActivation(_ activation: Activation, pending: Bool = false) async throws {
         let record = PendingRecord(
             id: activation.activationId, namespace: activation.namespace, name: activation.name, start: activation.start,
-            document: Self.encode(activation))
+            document: Self.encode(activation), pending: pending)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let leads = pendingRecords.withLock { pending in
                 pending.records.append((record, continuation))
@@ -281,6 +364,7 @@ public final class Store: Sendable {
         var name: String
         var start: Int64
         var document: String
+        var pending: Bool
     }
 
     struct PendingRecords: ~Copyable {
@@ -292,7 +376,6 @@ public final class Store: Sendable {
     /// on its own: a failed insert (its namespace was deleted meanwhile) is reported to its caller
     /// only, and does not undo the others.
     private func commitPendingRecords() {
-        let retention = Int64(activationRetention)
         while true {
             let batch = pendingRecords.withLock { pending in
                 if pending.records.isEmpty { pending.committing = false }
@@ -303,24 +386,34 @@ public final class Store: Sendable {
             do {
                 let failures = try database.write { db -> [Int: any Error] in
                     var failures: [Int: any Error] = [:]
-                    let sql = "INSERT INTO activation (id, namespace, name, start, document) VALUES (?, ?, ?, ?, ?)"
+                    // The real record replaces its stand-in; a stand-in never replaces a record.
+                    let sql = """
+                        INSERT INTO activation (id, namespace, name, start, document, pending) VALUES (?, ?, ?, ?, ?, 0)
+                        ON CONFLICT(id) DO UPDATE SET start = excluded.start, document = excluded.document, pending = 0
+                        """
+                    let pendingSQL = "INSERT INTO activation (id, namespace, name, start, document, pending) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO NOTHING"
                     // Prepared once per batch. A statement whose step failed is not reused: SQLite
                     // would report the failure again for the next record.
-                    var insert = try db.makeStatement(sql: sql)
+                    var insert: Statement?
+                    var insertPending: Statement?
+                    var inserted: [String: Int] = [:]
                     for (index, (record, _)) in batch.enumerated() {
                         do {
-                            try insert.execute(arguments: [record.id, record.namespace, record.name, record.start, record.document])
+                            let arguments: StatementArguments = [record.id, record.namespace, record.name, record.start, record.document]
+                            if record.pending {
+                                if insertPending == nil { insertPending = try db.makeStatement(sql: pendingSQL) }
+                                try insertPending!.execute(arguments: arguments)
+                            } else {
+                                if insert == nil { insert = try db.makeStatement(sql: sql) }
+                                try insert!.execute(arguments: arguments)
+                            }
+                            inserted[record.namespace, default: 0] += 1
                         } catch {
                             failures[index] = error
-                            insert = try db.makeStatement(sql: sql)
+                            if record.pending { insertPending = nil } else { insert = nil }
                         }
                     }
-                    // Row ids grow with every insert: the rows `retention` or more inserts old go, in
-                    // one range delete by the primary key rather than a count of the whole table.
-                    let newest = db.lastInsertedRowID
-                    if newest > retention {
-                        try db.execute(sql: "DELETE FROM activation WHERE rowid <= ?", arguments: [newest - retention])
-                    }
+                    for (namespace, count) in inserted { try prune(namespace, inserted: count, in: db) }
                     return failures
                 }
                 for (index, (_, continuation)) in batch.enumerated() {
@@ -333,9 +426,46 @@ public final class Store: Sendable {
         }
     }
 
+    /// Deletes a namespace's oldest records beyond ``activationRetention``, once every eighth of
+    /// it inserted (and at its first insert in this process): the search for the cut-off walks
+    /// `activationRetention` index entries, so it is not done on every commit. A namespace holds
+    /// at most an eighth more records than the retention between prunings.
+    private func prune(_ namespace: String, inserted: Int, in db: Database) throws {
+        let step = max(1, activationRetention / 8)
+        let due = pruneCounts.withLock { counts -> Bool in
+            let count = counts[namespace].map { $0 + inserted } ?? step
+            if count >= step {
+                counts[namespace] = 0
+                return true
+            }
+            counts[namespace] = count
+            return false
+        }
+        guard due else { return }
+        // By start time, over the (namespace, start) index; records of the same millisecond as
+        // the cut-off stay.
+        try db.execute(sql: """
+            DELETE FROM activation WHERE namespace = ? AND start < (
+                SELECT start FROM activation WHERE namespace = ? ORDER BY start DESC LIMIT 1 OFFSET ?)
+            """, arguments: [namespace, namespace, max(0, activationRetention - 1)])
+    }
+
+    /// Publishes the stand-ins of activations that never ended: the process that accepted them
+    /// stopped (was killed) before storing their records. Call once when the server starts,
+    /// before it accepts requests, and only from the process that serves this store.
+    ///
+    /// - Returns: how many there were.
+    @discardableResult
+    public func recoverInterruptedActivations() throws -> Int {
+        try database.write { db in
+            try db.execute(sql: "UPDATE activation SET pending = 0 WHERE pending = 1")
+            return db.changesCount
+        }
+    }
+
     public func activation(namespace: String, id: String) throws -> Activation? {
         try database.read { db in
-            try String.fetchOne(db, sql: "SELECT document FROM activation WHERE namespace = ? AND id = ?", arguments: [namespace, id])
+            try String.fetchOne(db, sql: "SELECT document FROM activation WHERE namespace = ? AND id = ? AND pending = 0", arguments: [namespace, id])
                 .map { try Self.decode(Activation.self, $0) }
         }
     }
@@ -343,7 +473,7 @@ public final class Store: Sendable {
     /// Activations of a namespace, newest first, filtered as OpenWhisk's list is.
     public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?) throws -> [Activation] {
         try database.read { db in
-            var sql = "SELECT document FROM activation WHERE namespace = ?"
+            var sql = "SELECT document FROM activation WHERE namespace = ? AND pending = 0"
             var arguments: StatementArguments = [namespace]
             if let name { sql += " AND name = ?"; arguments += [name] }
             if let since { sql += " AND start >= ?"; arguments += [since] }

@@ -12,7 +12,7 @@ import TabulaEnclave
 /// lookup under a lock, and only a load is awaited.
 final class WarmPool: Sendable {
     private struct Entry {
-        var digest: String
+        var identity: String
         var memory: Int
         var lastUsed: ContinuousClock.Instant
         var inFlight: Int
@@ -34,9 +34,11 @@ final class WarmPool: Sendable {
     /// Warm actions and the sandboxes they may hold.
     var warmCount: Int { entries.withLock { $0.count } }
 
-    /// Makes sure `definition` (with module digest `digest`) is loaded and marks it in use.
+    /// Makes sure `definition` is loaded and marks it in use. `identity` names the stored version
+    /// (owner, revision, module digest): an entry loaded for another is retired and reloaded,
+    /// whatever the name says.
     /// Returns the load time when this call was a cold start.
-    func checkOut(_ definition: FunctionDefinition, digest: String) async throws -> Duration? {
+    func checkOut(_ definition: FunctionDefinition, identity: String) async throws -> Duration? {
         let name = definition.name
         enum Step {
             case warm
@@ -45,7 +47,7 @@ final class WarmPool: Sendable {
         }
         let now = clock.now
         let step = entries.withLock { entries -> Step in
-            if var entry = entries[name], entry.digest == digest {
+            if var entry = entries[name], entry.identity == identity {
                 entry.inFlight += 1
                 entry.lastUsed = now
                 entries[name] = entry
@@ -55,7 +57,7 @@ final class WarmPool: Sendable {
             let memory = definition.limits.memory * definition.maxSandboxes
             evict(toFit: memory, in: &entries)
             let loading = Task { [enclave] in try await enclave.load(definition) }
-            entries[name] = Entry(digest: digest, memory: memory, lastUsed: now, inFlight: 1, loading: loading)
+            entries[name] = Entry(identity: identity, memory: memory, lastUsed: now, inFlight: 1, loading: loading)
             return .load(loading)
         }
         switch step {
@@ -73,12 +75,12 @@ final class WarmPool: Sendable {
             do {
                 let info = try await loading.value
                 entries.withLock { entries in
-                    if entries[name]?.digest == digest { entries[name]?.loading = nil }
+                    if entries[name]?.identity == identity { entries[name]?.loading = nil }
                 }
                 return info.initTime
             } catch {
                 entries.withLock { entries in
-                    if entries[name]?.digest == digest { entries[name] = nil }
+                    if entries[name]?.identity == identity { entries[name] = nil }
                 }
                 throw error
             }

@@ -125,14 +125,22 @@ struct Routes {
         let headers: HTTPFields = [HTTPFields.Element.Name("x-openwhisk-activation-id")!: pending.activationID]
         // Built only when answered: a blocking call that completes in time never needs it.
         var accepted: Response { Response.json(["activationId": .string(pending.activationID)] as JSONValue, status: .accepted, headers: headers) }
-        guard query.get("blocking") == "true" else { return accepted }
+        // A 202 promises that the id resolves, even should the server stop: the stand-in record is
+        // stored before it leaves (see Platform.PendingActivation.acknowledge()).
+        guard query.get("blocking") == "true" else {
+            try await pending.acknowledge()
+            return accepted
+        }
         let wait = try query.get("timeout").map { text -> Duration in
             guard let milliseconds = Int(text), milliseconds > 0 else {
                 throw PlatformError(.badRequest, "The timeout \(text) is not a positive number of milliseconds.")
             }
             return .milliseconds(milliseconds)
         } ?? platform.configuration.blockingTimeout
-        guard let activation = await pending.record(within: wait) else { return accepted }
+        guard let activation = try await pending.record(within: wait) else {
+            try await pending.acknowledge()
+            return accepted
+        }
         if sealed {
             // The sealed response carries the real status; the outer one says only that it is here.
             guard case .string(let base64)? = activation.response?.result?[Confidential.sealedResultKey], let bytes = Data(base64Encoded: base64) else {

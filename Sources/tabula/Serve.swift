@@ -69,6 +69,12 @@ struct Serve: AsyncParsableCommand {
         let directory = try DataDirectory.prepare(dataDir ?? DataDirectory.default)
         let store = try Store(path: DataDirectory.database(in: directory), activationRetention: retention)
         try Self.createGuestIfNeeded(store: store, directory: directory)
+        // Activations acknowledged (202) by a previous run that stopped before they ended: their
+        // ids resolve, to a record that says so.
+        let interrupted = try store.recoverInterruptedActivations()
+        if interrupted > 0 {
+            logger.warning("\(interrupted) activation(s) were still running when the server last stopped; their records now say so")
+        }
 
         let monitor = try await Monitor.start(
             provider: try teeProvider(directory: directory, logger: logger),

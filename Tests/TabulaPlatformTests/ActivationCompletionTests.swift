@@ -21,12 +21,12 @@ struct ActivationCompletionTests {
         async let other = completion.wait(timeout: .seconds(30))
         #expect(await short == nil)
         #expect(clock.now - started >= .milliseconds(100))
-        completion.complete(record)
-        #expect(await long == record)
-        #expect(await other == record)
+        completion.complete(.success(record))
+        #expect(await long == .success(record))
+        #expect(await other == .success(record))
         #expect(clock.now - started < .seconds(10))
         // Once complete, a wait returns at once, whatever its timeout.
-        #expect(await completion.wait(timeout: .zero) == record)
+        #expect(await completion.wait(timeout: .zero) == .success(record))
     }
 
     @Test func aCancelledWaiterStopsWaiting() async throws {
@@ -36,7 +36,7 @@ struct ActivationCompletionTests {
         waiter.cancel()
         #expect(await waiter.value == nil)
         // Completing afterwards resumes nobody twice.
-        completion.complete(record)
+        completion.complete(.success(record))
     }
 
     @Test func manyConcurrentWaitersAllEnd() async throws {
@@ -49,7 +49,7 @@ struct ActivationCompletionTests {
                 }
             }
             try? await Task.sleep(for: .milliseconds(10))
-            for (index, completion) in completions.enumerated() where index % 2 == 1 { completion.complete(record) }
+            for (index, completion) in completions.enumerated() where index % 2 == 1 { completion.complete(.success(record)) }
             var all: [Bool] = []
             for await result in group { all.append(result) }
             return all

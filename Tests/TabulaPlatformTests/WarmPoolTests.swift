@@ -24,7 +24,7 @@ struct WarmPoolTests {
 
     /// Whether checking `definition` out was a cold start; checks it back in.
     private func isCold(_ pool: WarmPool, _ definition: FunctionDefinition, digest: String = "1") async throws -> Bool {
-        let initTime = try await pool.checkOut(definition, digest: digest)
+        let initTime = try await pool.checkOut(definition, identity: digest)
         pool.checkIn(definition.name)
         return initTime != nil
     }
@@ -48,7 +48,7 @@ struct WarmPoolTests {
     @Test func idleActionsAreUnloadedAfterTheKeepAlive() async throws {
         try await withPool(keepAlive: .milliseconds(20)) { pool, enclave async throws in
             #expect(try await isCold(pool, definition("a")))
-            _ = try await pool.checkOut(definition("b"), digest: "1")
+            _ = try await pool.checkOut(definition("b"), identity: "1")
             try await Task.sleep(for: .milliseconds(50))
             pool.sweep()
             // `b` is still in use and stays; idle `a` went.

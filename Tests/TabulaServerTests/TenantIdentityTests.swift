@@ -133,4 +133,43 @@ struct TenantIdentityTests {
             #expect(try await client.send(.get, "/api/v1/namespaces/_/activations/\(id)").status == .ok)
         }
     }
+
+    /// A namespace deleted and created again by the admin command (another process, on the same
+    /// database) goes to its new owner empty: the old owner's code, parameters and warm sandboxes
+    /// are never served to it, even for an action of the same name and module (issue #12, point 5).
+    @Test func aRecreatedNamespaceNeverServesItsOldOwnersActions() async throws {
+        let harness = try await Harness()
+        let team = try harness.store.createNamespace("team")
+        // What `tabula namespace delete --data-dir` opens: its own Store on the same file.
+        let admin = try Store(path: harness.directory.appendingPathComponent("tabula.db").path)
+        try await harness.run { client async throws in
+            let echo = JSONValue.string(String(decoding: try example("echo.wat"), as: UTF8.self)).encodedString
+            let put = #"{"exec":{"kind":"wasm","code":\#(echo)},"parameters":[{"key":"secret","value":"OWNER-ONE"}]}"#
+            let asOld = Harness.Client.Caller.basic("\(team.uuid):\(team.key)")
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/f", body: put, as: asOld).status == .ok)
+            let first = try await client.send(.post, "/api/v1/namespaces/_/actions/f?blocking=true&result=true", body: "{}", as: asOld)
+            #expect(first.json["secret"] == "OWNER-ONE")
+
+            #expect(try admin.deleteNamespace("team"))
+            let new = try admin.createNamespace("team")
+            let asNew = Harness.Client.Caller.basic("\(new.uuid):\(new.key)")
+            // The new owner sees nothing of the old one's.
+            let invoked = try await client.send(.post, "/api/v1/namespaces/_/actions/f?blocking=true&result=true", body: "{}", as: asNew)
+            #expect(invoked.status == .notFound, "\(invoked.body)")
+            #expect(!invoked.body.contains("OWNER-ONE"))
+            #expect(try await client.send(.get, "/api/v1/namespaces/_/actions/f", as: asNew).status == .notFound)
+            #expect(try await client.send(.get, "/api/v1/namespaces/_/activations", as: asNew).json == [])
+            // The same module under the same name: its own parameters, not the warm sandbox's owner's.
+            let mine = #"{"exec":{"kind":"wasm","code":\#(echo)},"parameters":[{"key":"secret","value":"OWNER-TWO"}]}"#
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/f", body: mine, as: asNew).status == .ok)
+            let second = try await client.send(.post, "/api/v1/namespaces/_/actions/f?blocking=true", body: "{}", as: asNew)
+            #expect(second.json["response"]?["result"]?["secret"] == "OWNER-TWO")
+            // A fresh load for the new owner, not the old owner's warm sandbox.
+            guard case .array(let annotations) = second.json["annotations"] else { Issue.record("no annotations"); return }
+            #expect(annotations.contains { $0["key"] == "initTime" })
+            // And the old credentials, once the new owner was seen, open nothing.
+            let old = try await client.send(.post, "/api/v1/namespaces/_/actions/f?blocking=true&result=true", body: "{}", as: asOld)
+            #expect(old.status == .unauthorized, "\(old.body)")
+        }
+    }
 }
