@@ -46,7 +46,7 @@ public struct FunctionDefinition: Sendable {
     /// The most sandboxes the function may have, and so the most invocations it runs at once.
     public var maxSandboxes: Int
 
-    public init(name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = [], policy: Policy = Policy(), maxSandboxes: Int = 1) {
+    public init(name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = .default, policy: Policy = Policy(), maxSandboxes: Int = 1) {
         self.name = name
         self.module = module
         self.main = main

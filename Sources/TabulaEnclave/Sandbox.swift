@@ -62,10 +62,9 @@ package final class Sandbox: @unchecked Sendable {
         self.requestedTracking = tracking ?? DirtyPages.processTracking
         self.writableLimit = writableLimit
         self.engine = Engine(configuration: EngineConfiguration(compilationMode: .eager, stackSize: limits.stack, fuelMetering: true))
-        let built = try Self.instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter)
-        (store, instance, entry, memory, globals) = built
-        wasi.memory = memory
-        initializationLogs = try Self.initialize(module: module, instance: instance, store: store, wasi: wasi, limits: limits, name: name, deadline: deadline)
+        let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline)
+        (store, instance, entry, memory, globals) = built.instance
+        initializationLogs = built.logs
         snapshot = reusable ? Snapshot(memory: memory, globals: globals) : Snapshot(memory: nil, globals: [])
         pages = reusable ? DirtyPages(memory: memory, engine: engine, tracking: requestedTracking, writableLimit: writableLimit) : nil
     }
@@ -126,6 +125,10 @@ package final class Sandbox: @unchecked Sendable {
             poisoned = !(error is Trap)
         }
         if deadline.expired { termination = .timedOut }
+        if case .trapped(let reason) = termination, let refusal = wasi.refusal {
+            termination = .trapped("\(reason) (after \(refusal.function) was refused: the function's policy does not grant the \(refusal.capability) capability; "
+                + "grant it with \"\(refusal.capability)\" in the action's \"capabilities\" annotation (or leave the annotation out: by default both clock and random are granted), or run with tabula run --\(refusal.capability))")
+        }
         let duration = clock.now - started
         let output = wasi.finish()
         let logsTruncated = wasi.stderrTruncated
@@ -182,10 +185,7 @@ package final class Sandbox: @unchecked Sendable {
     /// (deterministic) initialisation and checks that it reproduces the snapshot.
     private func rebuild() throws(EnclaveError) {
         pages = nil
-        let built = try Self.instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter)
-        wasi.memory = built.memory
-        wasi.capabilities = []
-        _ = try Self.initialize(module: module, instance: built.instance, store: built.store, wasi: wasi, limits: limits, name: name, deadline: deadline)
+        let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline).instance
         guard snapshot.matches(memory: built.memory, globals: built.globals) else {
             throw EnclaveError(.snapshotMismatch, "a rebuilt sandbox of \(name) did not reproduce its snapshot (initialisation is not deterministic); the sandbox is retired")
         }
@@ -197,13 +197,55 @@ package final class Sandbox: @unchecked Sendable {
 
     private typealias Built = (store: Store, instance: Instance, entry: Function, memory: Memory?, globals: [Global])
 
-    private static func instantiate(module: FunctionModule, engine: Engine, wasi: WASIHost, limiter: MemoryLimiter) throws(EnclaveError) -> Built {
+    /// A new instance, initialised: instantiation (which runs the module's start function), then
+    /// `_initialize` and `wizer.initialize` when exported. Returns the instance and what
+    /// initialisation wrote to stderr.
+    ///
+    /// All of it runs like an invocation, under the function's fuel, memory limit and deadline
+    /// (a start function that loops forever is refused with a timeout, not left running), but
+    /// with no input, clock or randomness, so that running it again on a fresh instance gives the
+    /// same state.
+    private static func build(
+        module: FunctionModule, engine: Engine, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, name: String, deadline: Deadline
+    ) throws(EnclaveError) -> (instance: Built, logs: [UInt8]) {
+        wasi.capabilities = []
+        wasi.memory = nil
+        wasi.begin(stdin: [], arguments: [name], environment: [], limits: limits)
+        defer { _ = wasi.finish() }
+        limiter.reset()
+        let built = try instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline)
+        wasi.memory = built.memory
+        var initializers: [String] = []
+        if module.exportsInitialize { initializers.append("_initialize") }
+        if module.exportsWizerInitialize { initializers.append("wizer.initialize") }
+        for initializer in initializers {
+            guard let function = built.instance.exports[function: initializer] else { continue }
+            do {
+                deadline.arm(store: built.store, timeout: limits.timeout, fuel: limits.fuel)
+                defer { deadline.disarm() }
+                _ = try function.invoke()
+            } catch WASIHost.Stop.exit(0) {
+                continue
+            } catch {
+                throw EnclaveError(.initializationFailed, "\(initializer) failed: \(initializationFailure(error, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline))")
+            }
+        }
+        return (built, wasi.stderr)
+    }
+
+    private static func instantiate(module: FunctionModule, engine: Engine, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, deadline: Deadline) throws(EnclaveError) -> Built {
         let store = Store(engine: engine)
         store.resourceLimiter = limiter
         let instance: Instance
         do {
-            instance = try module.module.instantiate(store: store, imports: wasi.imports(module.wasiImports, store: store))
+            let imports = wasi.imports(module.wasiImports, store: store)
+            deadline.arm(store: store, timeout: limits.timeout, fuel: limits.fuel)
+            defer { deadline.disarm() }
+            instance = try module.module.instantiate(store: store, imports: imports)
         } catch {
+            if module.hasStartFunction, error is Trap || error is WASIHost.Stop {
+                throw EnclaveError(.initializationFailed, "the start function failed: \(initializationFailure(error, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline))")
+            }
             throw EnclaveError(.invalidModule, "the module cannot be instantiated: \(Termination.reason(of: error))")
         }
         guard let entry = instance.exports[function: module.entry] else {
@@ -217,29 +259,29 @@ package final class Sandbox: @unchecked Sendable {
         return (store, instance, entry, memory, globals)
     }
 
-    /// Runs `_initialize` and `wizer.initialize` when exported, with no input, clock or randomness,
-    /// so that running it again on a fresh instance gives the same state. Returns its stderr.
-    private static func initialize(module: FunctionModule, instance: Instance, store: Store, wasi: WASIHost, limits: Limits, name: String, deadline: Deadline) throws(EnclaveError) -> [UInt8] {
-        var initializers: [String] = []
-        if module.exportsInitialize { initializers.append("_initialize") }
-        if module.exportsWizerInitialize { initializers.append("wizer.initialize") }
-        wasi.capabilities = []
-        wasi.begin(stdin: [], arguments: [name], environment: [], limits: limits)
-        defer { _ = wasi.finish() }
-        for initializer in initializers {
-            guard let function = instance.exports[function: initializer] else { continue }
-            do {
-                deadline.arm(store: store, timeout: limits.timeout, fuel: limits.fuel)
-                defer { deadline.disarm() }
-                _ = try function.invoke()
-            } catch WASIHost.Stop.exit(0) {
-                continue
-            } catch {
-                let reason = deadline.expired ? "it exceeded the time limit of \(limits.timeoutMilliseconds) ms" : Termination.reason(of: error)
-                throw EnclaveError(.initializationFailed, "\(initializer) failed: \(reason)")
-            }
+    /// Why initialisation failed, in the words an invocation's outcome would use.
+    private static func initializationFailure(_ error: any Error, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, deadline: Deadline) -> String {
+        let termination: Termination
+        switch error {
+        case WASIHost.Stop.exit(let status): termination = .exited(status)
+        case WASIHost.Stop.outputLimit: termination = .outputTooLarge
+        default: termination = deadline.expired ? .timedOut : classify(error, limiter: limiter)
         }
-        return wasi.stderr
+        var reason: String
+        switch termination {
+        case .timedOut: reason = "it exceeded the time limit of \(limits.timeoutMilliseconds) ms"
+        case .outOfFuel: reason = "it ran out of fuel (its limit is \(limits.fuel ?? 0) units)"
+        case .stackExhausted: reason = "it exhausted its call stack (\(limits.stack >> 10) KiB)"
+        case .memoryExhausted: reason = "it exhausted its memory (\(FunctionModule.mebibytes(UInt64(limits.memory))))"
+        case .outputTooLarge: reason = "it wrote more than \(limits.output) bytes to stdout"
+        case .exited(let status): reason = "it exited with status \(status)"
+        case .trapped(let trap): reason = trap
+        case .returned: reason = "it failed"
+        }
+        if let refusal = wasi.refusal {
+            reason += " (after \(refusal.function) was refused: clocks and randomness are not available during initialisation, whatever the policy, so that nothing time- or random-dependent is frozen into the snapshot; use them from the entry point instead)"
+        }
+        return reason
     }
 }
 
@@ -292,6 +334,6 @@ final class MemoryLimiter: ResourceLimiter {
     }
 
     func limitTableGrowth(to desired: Int) throws -> Bool {
-        desired <= 1 << 20
+        desired <= ModuleBounds.maxTableElements
     }
 }

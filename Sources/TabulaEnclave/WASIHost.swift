@@ -28,6 +28,10 @@ final class WASIHost {
     }
 
     var capabilities: Capabilities = []
+    /// The first call refused for want of a capability since ``begin(stdin:arguments:environment:limits:)``,
+    /// so that a run that then fails can say why (Rust's std, for one, traps when `random_get`
+    /// fails).
+    private(set) var refusal: (function: String, capability: String)?
     /// The memory of the current instance; set whenever the sandbox (re)instantiates.
     var memory: Memory?
 
@@ -57,6 +61,7 @@ final class WASIHost {
         self.stdoutExceeded = false
         self.stderrTruncated = false
         self.closed = [false, false, false]
+        self.refusal = nil
     }
 
     /// Hands back what the invocation wrote and wipes every per-invocation buffer.
@@ -283,12 +288,19 @@ final class WASIHost {
 
     // MARK: clocks and randomness
 
+    /// Records a call refused for want of `capability` and returns `ENOTCAPABLE`.
+    private func refuse(_ function: String, _ capability: String) -> Errno {
+        if refusal == nil { refusal = (function, capability) }
+        return .notcapable
+    }
+
     private func clockTime(id: UInt32, at pointer: UInt32) -> Errno {
-        guard capabilities.contains(.clock) else { return .notcapable }
+        guard capabilities.contains(.clock) else { return refuse("clock_time_get", "clock") }
         guard id <= 3 else { return .inval }
         var now = timespec()
         clock_gettime(id == 0 ? CLOCK_REALTIME : CLOCK_MONOTONIC, &now)
-        let nanoseconds = UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+        let resolution = Capabilities.clockResolutionNanoseconds
+        let nanoseconds = (UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)) / resolution * resolution
         return withMemory { raw in
             guard Self.inBounds(raw, pointer, 8) else { return .fault }
             Self.store64(raw, pointer, nanoseconds)
@@ -297,17 +309,17 @@ final class WASIHost {
     }
 
     private func clockResolution(id: UInt32, at pointer: UInt32) -> Errno {
-        guard capabilities.contains(.clock) else { return .notcapable }
+        guard capabilities.contains(.clock) else { return refuse("clock_res_get", "clock") }
         guard id <= 3 else { return .inval }
         return withMemory { raw in
             guard Self.inBounds(raw, pointer, 8) else { return .fault }
-            Self.store64(raw, pointer, 1)
+            Self.store64(raw, pointer, Capabilities.clockResolutionNanoseconds)
             return .success
         }
     }
 
     private func random(at pointer: UInt32, count: UInt32) -> Errno {
-        guard capabilities.contains(.random) else { return .notcapable }
+        guard capabilities.contains(.random) else { return refuse("random_get", "random") }
         return withMemory { raw in
             guard Self.inBounds(raw, pointer, Int(count)) else { return .fault }
             var generator = SystemRandomNumberGenerator()
