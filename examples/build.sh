@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Builds the C example functions to wasm32-wasi:
-#   c/hasher.wasm     - WASI command module (_start -> main)
-#   c/transform.wasm  - WASI reactor module (_initialize, then the "main" export)
+# Builds the example functions to wasm32-wasi:
+#   c/hasher.wasm          - WASI command module in C (_start -> main)
+#   c/transform.wasm       - WASI reactor module in C (_initialize, then the "main" export)
+#   rust/wordcount.wasm    - WASI command module in Rust (std, HashMap)
 #
 # Needs clang (the Swift toolchain's is fine), the WASI sysroot and the wasm32
-# compiler-rt builtins. This script installs nothing; it tells you what is missing.
+# compiler-rt builtins for C, and Debian's rustc with its wasm32 standard library
+# for Rust:
+#   apt-get install -y wasi-libc libclang-rt-14-dev-wasm32
+#   apt-get install -y rustc libstd-rust-dev-wasm32
+# This script installs nothing; it tells you what is missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -60,3 +65,19 @@ build c/hasher.c c/hasher.wasm crt1-command.o
 # A reactor has no _start: the host calls _initialize once, snapshots memory,
 # then calls the exported "main" for each invocation.
 build c/transform.c c/transform.wasm crt1-reactor.o -Wl,--no-entry
+
+# Rust: Debian's rustc (1.63 on bookworm) knows the target as wasm32-wasi. A rustup toolchain
+# earlier on PATH usually lacks the target, so Debian's is preferred.
+RUST_HINT="apt-get install -y rustc libstd-rust-dev-wasm32"
+if [[ -x /usr/bin/rustc ]]; then
+    RUSTC=/usr/bin/rustc
+elif command -v rustc >/dev/null 2>&1; then
+    RUSTC=$(command -v rustc)
+else
+    die "rustc not found. Install it with: $RUST_HINT"
+fi
+if ! "$RUSTC" --print sysroot >/dev/null 2>&1 || [[ ! -d $("$RUSTC" --print sysroot)/lib/rustlib/wasm32-wasi ]]; then
+    die "$RUSTC has no wasm32-wasi standard library. Install it with: $RUST_HINT"
+fi
+"$RUSTC" --target wasm32-wasi --edition 2021 -C opt-level=2 -C strip=symbols rust/wordcount.rs -o rust/wordcount.wasm
+echo "built rust/wordcount.wasm ($(wc -c <rust/wordcount.wasm | tr -d ' ') bytes)"

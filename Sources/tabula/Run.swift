@@ -36,11 +36,11 @@ struct Run: AsyncParsableCommand {
     @Option(help: "The fuel limit of one invocation (about one unit per instruction); none by default.")
     var fuel: UInt64?
 
-    @Flag(help: "Grant the function the clocks.")
-    var clock = false
+    @Flag(inversion: .prefixedNo, help: "Grant the function the clocks (granted by default).")
+    var clock = Capabilities.default.contains(.clock)
 
-    @Flag(help: "Grant the function secure randomness.")
-    var random = false
+    @Flag(inversion: .prefixedNo, help: "Grant the function secure randomness (granted by default).")
+    var random = Capabilities.default.contains(.random)
 
     func validate() throws {
         if input != nil && inputs != nil {

@@ -49,3 +49,31 @@ struct ExamplesTests {
         }
     }
 }
+
+/// The Rust example, built by Debian's rustc: its std seeds `HashMap`s from `random_get`, which
+/// the default policy grants.
+@Suite("Rust example")
+struct RustExampleTests {
+    @Test func wordcountRunsUnderTheDefaultPolicyAcrossReuse() async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(try example("rust/wordcount.wasm"), capabilities: .default)
+            for _ in 0..<3 {
+                let invocation = try await enclave.invoke(name, parameters: ["text": "the cat and the dog and THE bird", "top": 2])
+                #expect(invocation.response.status == .success)
+                #expect(invocation.response.result == ["words": 8, "distinct": 5, "top": [["word": "the", "count": 3], ["word": "and", "count": 2]]])
+                #expect(invocation.logs == ["wordcount: 8 words, 5 distinct"])
+            }
+            let bad = try await enclave.invoke(name, parameters: ["top": 2])
+            #expect(bad.response == ActivationResponse(status: .applicationError, result: ["error": "missing \"text\""]))
+        }
+    }
+
+    @Test func wordcountWithoutRandomnessSaysWhatToGrant() async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(try example("rust/wordcount.wasm"), capabilities: .clock)
+            let response = try await enclave.invoke(name, parameters: ["text": "a"]).response
+            #expect(response.status == .developerError)
+            #expect(response.result["error"]?.stringValue?.contains("random_get was refused: the function's policy does not grant the random capability") == true)
+        }
+    }
+}
