@@ -94,8 +94,9 @@ extension Client {
         switch reply.status {
         case 202:
             struct Accepted: Decodable { var activationId: String }
-            if let id = reply.activationID { return .accepted(activationID: id) }
-            return .accepted(activationID: try reply.decodeBody(Accepted.self, what: "activation id").activationId)
+            let id = try reply.activationID ?? reply.decodeBody(Accepted.self, what: "activation id").activationId
+            try Self.checkActivationID(id)
+            return .accepted(activationID: id)
         case 200, 502, 500:
             // 502 is the function's failure (application or developer error) and 500 with an
             // activation id a platform failure during the activation: outcomes, not errors.

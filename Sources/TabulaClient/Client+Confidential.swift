@@ -126,8 +126,9 @@ extension Client {
         let reply = try await send(
             "POST", segments("actions", entity), query: query, body: Data(sealed), contentType: ObliviousHTTP.requestMediaType,
             accept: ObliviousHTTP.responseMediaType, wait: wait)
-        func ticket(_ activationID: String) -> ConfidentialTicket {
-            ConfidentialTicket(
+        func ticket(_ activationID: String) throws -> ConfidentialTicket {
+            try Self.checkActivationID(activationID)
+            return ConfidentialTicket(
                 activationId: activationID, context: Data(context.serialized).base64EncodedString(),
                 requestDigest: Array(SHA256.hash(data: plaintext)).hex,
                 function: .init(
@@ -139,12 +140,12 @@ extension Client {
         case 202:
             struct Accepted: Decodable { var activationId: String }
             let id = try reply.activationID ?? reply.decodeBody(Accepted.self, what: "activation id").activationId
-            return .accepted(ticket(id))
+            return .accepted(try ticket(id))
         case 200 where reply.contentType?.lowercased().hasPrefix(ObliviousHTTP.responseMediaType) == true:
             guard let id = reply.activationID else {
                 throw ClientError(.invalidResponse, "The sealed answer came without its activation id (x-openwhisk-activation-id).")
             }
-            return .completed(try Self.open(Array(reply.body), ticket: ticket(id)))
+            return .completed(try Self.open(Array(reply.body), ticket: try ticket(id)))
         default:
             throw reply.error
         }

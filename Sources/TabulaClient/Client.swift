@@ -235,3 +235,14 @@ private final class ChallengeDecliner: NSObject, URLSessionTaskDelegate, Sendabl
     }
 }
 #endif
+
+extension Client {
+    /// Refuses an activation id from the server that is not 32 lowercase hex digits: ids become
+    /// file names (the CLI's confidential tickets) and URL paths, so a hostile server could
+    /// otherwise name a path like `../../x`.
+    static func checkActivationID(_ id: String) throws(ClientError) {
+        guard ActivationID.isValid(id) else {
+            throw ClientError(.invalidResponse, "The server named the activation \"\(id.prefix(80).debugDescription.dropFirst().dropLast())\", which is not 32 lowercase hex digits; it is refused.")
+        }
+    }
+}

@@ -202,7 +202,7 @@ extension Platform {
             end = Store.now()
             start = end - outcome.duration.milliseconds
             response = outcome.response
-            logs = Self.format(outcome.logs, at: end)
+            logs = Self.format(outcome.logs, at: end, limit: definition.limits.logs)
             metrics.duration.recordNanoseconds(outcome.duration.nanoseconds)
             if let rewind = outcome.rewind {
                 metrics.rewind.recordNanoseconds(rewind.duration.nanoseconds)
@@ -261,10 +261,26 @@ extension Platform {
     }
 
     /// OpenWhisk's log line format: `<ISO 8601 time> stderr: <line>`.
-    static func format(_ lines: [String], at milliseconds: Int64) -> [String] {
+    ///
+    /// The action's logs limit counts what is stored: each line with its prefix, not only the
+    /// bytes the function wrote (a million empty lines are a few bytes to the function, and tens
+    /// of megabytes once prefixed). Lines beyond the limit are dropped, with OpenWhisk's notice.
+    static func format(_ lines: [String], at milliseconds: Int64, limit: Int) -> [String] {
         guard !lines.isEmpty else { return [] }
         let time = Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(Self.logTimeStyle)
-        return lines.map { "\(time) stderr: \($0)" }
+        let prefix = "\(time) stderr: "
+        var formatted: [String] = []
+        var size = 0
+        for line in lines {
+            // Each line costs its bytes, the prefix's, and about 4 for JSON's quotes and comma.
+            size += prefix.utf8.count + line.utf8.count + 4
+            if size > limit {
+                formatted.append("\(prefix)Logs were truncated because the total bytes size exceeds the limit of \(limit) bytes.")
+                break
+            }
+            formatted.append(prefix + line)
+        }
+        return formatted
     }
 
     private static let logTimeStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)

@@ -20,6 +20,12 @@ public enum ActivationID {
         return hex(time << 16 | random >> 48) + hex(generator.next() as UInt64)
     }
 
+    /// Whether `id` has the form of an activation id: exactly 32 lowercase hex digits. Checked
+    /// by clients before an id from a server becomes part of a file name or a path.
+    public static func isValid(_ id: String) -> Bool {
+        id.utf8.count == 32 && id.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    }
+
     private static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits

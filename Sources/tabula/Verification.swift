@@ -88,6 +88,10 @@ enum Tickets {
     }
 
     static func save(_ ticket: ConfidentialTicket) throws {
+        // The id came from the server: only the form of an activation id may become a file name.
+        guard ActivationID.isValid(ticket.activationId) else {
+            throw ValidationError("the server named the activation \(ticket.activationId.prefix(80).debugDescription), which is not 32 lowercase hex digits; nothing was saved")
+        }
         let file = try directory().appendingPathComponent("\(ticket.activationId).json")
         guard FileManager.default.createFile(atPath: file.path, contents: JSONValue.encode(ticket), attributes: [.posixPermissions: 0o600]) else {
             throw ValidationError("cannot write \(file.path): the sealed result could not be opened later")
@@ -95,7 +99,7 @@ enum Tickets {
     }
 
     static func load(_ activationID: String) -> ConfidentialTicket? {
-        guard let directory = try? directory(),
+        guard ActivationID.isValid(activationID), let directory = try? directory(),
               let data = FileManager.default.contents(atPath: directory.appendingPathComponent("\(activationID).json").path)
         else { return nil }
         return try? JSONDecoder().decode(ConfidentialTicket.self, from: data)

@@ -170,3 +170,43 @@ extension JSONValue {
         return nil
     }
 }
+
+extension InvocationsAPITests {
+    /// The logs limit counts the stored record: a function printing a megabyte of empty lines
+    /// (a million lines, each some 40 bytes once prefixed) stores at most about the limit.
+    @Test func logsAreLimitedByTheirStoredSize() async throws {
+        let newlines = Array("""
+        (module
+          (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 17)
+          (func (export "main")
+            (local $i i32)
+            (block $done (loop $fill
+              (br_if $done (i32.ge_u (local.get $i) (i32.const 1048576)))
+              (i32.store (i32.add (i32.const 65536) (local.get $i)) (i32.const 0x0a0a0a0a))
+              (local.set $i (i32.add (local.get $i) (i32.const 4)))
+              (br $fill)))
+            (i32.store (i32.const 0) (i32.const 65536))
+            (i32.store (i32.const 4) (i32.const 1048576))
+            (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (i32.store (i32.const 0) (i32.const 16))
+            (i32.store8 (i32.const 16) (i32.const 0x7b))
+            (i32.store8 (i32.const 17) (i32.const 0x7d))
+            (i32.store (i32.const 4) (i32.const 2))
+            (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+        """.utf8)
+        try await Harness().run { client async throws in
+            #expect(try await client.deploy("newlines", module: newlines, extra: #","limits":{"logs":1}"#).status == .ok)
+            let reply = try await client.send(.post, "/api/v1/namespaces/_/actions/newlines?blocking=true", body: "{}")
+            #expect(reply.status == .ok)
+            guard case .array(let logs) = reply.json["logs"] else { Issue.record("no logs"); return }
+            let stored = logs.reduce(0) { $0 + ($1.stringValue?.utf8.count ?? 0) + 4 }
+            #expect(stored <= (1 << 20) + 200, "\(stored) bytes of logs stored")
+            #expect(logs.count > 1000)
+            #expect(logs.last?.stringValue?.contains("Logs were truncated") == true)
+            let id = try #require(reply.json["activationId"]?.stringValue)
+            let fetched = try await client.send(.get, "/api/v1/namespaces/_/activations/\(id)/logs")
+            #expect(fetched.body.utf8.count < (1 << 20) + 1000)
+        }
+    }
+}
