@@ -10,6 +10,21 @@ import WasmKit
 /// interpreter's own read-modify-write of the counter (which can put some fuel back), so the timer
 /// repeats it every millisecond until the run is over.
 ///
+/// By WasmKit's own rules that write is a data race: `Store` documents its fuel cell as
+/// unsynchronised and thread-confined. It is kept because 0.4.2 offers nothing a running instance
+/// polls that another thread may set: no interrupt flag or epoch; the fuel cell and trap reasons
+/// are internal or `package`; an `EngineInterceptor` is called only on function entry and exit,
+/// cannot stop a run, and makes the engine unshareable; and an out-of-fuel trap cannot be resumed,
+/// so the deadline cannot be cut into fuel slices that the running thread checks between them
+/// either. Turning the timeout into a fuel budget before the run would keep the store on one
+/// thread, but would bound instructions rather than time (a loaded host would overrun it, a fast
+/// one cut honest work short). In practice the write is benign on the 64-bit hosts Tabula runs on:
+/// the counter is an aligned 8-byte word, the interpreter reloads it through a pointer at every
+/// charge and can only store back a value derived from what it read, and the timer's writes
+/// happen only while a run is in progress (under the lock, after ``arm(store:timeout:fuel:)`` set
+/// the budget on the running thread). Removing it needs an interrupt check in WasmKit's fuel
+/// charge (an atomic flag read beside the counter).
+///
 /// Each sandbox has one dispatch timer, and arming it for a run costs no system call in the common
 /// case. Rescheduling a dispatch timer wakes Dispatch's manager thread (an `eventfd` write and a
 /// context switch), which cost more than a whole warm invocation; so the timer is rescheduled

@@ -17,4 +17,15 @@ struct TerminationTests {
         store.fuel = Fuel(remaining: 1000)
         #expect(performing: { try instance.exports[function: "trap"]!.invoke() }, throws: { !Termination.isOutOfFuel($0) && Termination.reason(of: $0) == "unreachable" })
     }
+
+    /// The same for the call-stack-exhausted trap: WasmKit keeps its trap reasons `package`, so
+    /// text is the only public sign of either.
+    @Test func stackExhaustionIsRecognised() throws {
+        let engine = Engine(configuration: EngineConfiguration(stackSize: 64 << 10, fuelMetering: true))
+        let store = Store(engine: engine)
+        let module = try parseWasm(bytes: try wat2wasm(#"(module (func $deep (export "deep") (call $deep)) (func (export "trap") unreachable))"#))
+        let instance = try module.instantiate(store: store)
+        #expect(performing: { try instance.exports[function: "deep"]!.invoke() }, throws: { Termination.isStackExhausted($0) && !Termination.isOutOfFuel($0) })
+        #expect(performing: { try instance.exports[function: "trap"]!.invoke() }, throws: { !Termination.isStackExhausted($0) })
+    }
 }
