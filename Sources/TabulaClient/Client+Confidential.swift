@@ -197,8 +197,8 @@ extension Client {
         let receipt: Receipt
         let result: ConfidentialResult
         do {
-            receipt = try JSONDecoder().decode(Receipt.self, from: Data(receiptBytes))
-            result = try JSONDecoder().decode(ConfidentialResult.self, from: Data(response.content))
+            receipt = try JSONValue.decode(Receipt.self, from: receiptBytes)
+            result = try JSONValue.decode(ConfidentialResult.self, from: response.content)
         } catch {
             throw failed("The receipt or the result of \(ticket.activationId) does not decode: \(error)")
         }

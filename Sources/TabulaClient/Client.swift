@@ -84,7 +84,7 @@ extension Client {
         /// The body as `type`, whatever the status.
         func decodeBody<T: Decodable>(_ type: T.Type, what: String) throws -> T {
             do {
-                return try JSONDecoder().decode(type, from: body)
+                return try JSONValue.decode(type, from: body)
             } catch {
                 throw ClientError(.invalidResponse, "The server's answer to \(method) \(path) is not the OpenWhisk API's \(what): \(Self.describe(error))", status: status)
             }

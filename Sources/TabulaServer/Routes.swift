@@ -73,7 +73,7 @@ struct Routes {
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let put: ActionPut
         do {
-            put = try JSONDecoder().decode(ActionPut.self, from: Data(buffer: body))
+            put = try JSONValue.decode(ActionPut.self, from: Data(buffer: body))
         } catch {
             throw PlatformError(.badRequest, "The request content was malformed: \(Self.describe(error))")
         }

@@ -1,7 +1,7 @@
 extension JSONValue {
     /// A strict JSON parser (RFC 8259) into ``JSONValue``: one value, optional surrounding
     /// whitespace, nothing after it; strings must be valid UTF-8 with valid escapes; nesting is
-    /// bounded. Integers that fit in `Int64` stay exact; other numbers become `Double`.
+    /// bounded. Numbers keep their text when `Int64` or `Double` would change it (see ``JSONValue``).
     ///
     /// Hand-written rather than Foundation's `JSONDecoder`: every invocation parses its
     /// parameters and its result, and this is several times faster.
@@ -209,12 +209,33 @@ extension JSONValue {
                 while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
                 guard index > digits else { throw failure("an invalid number") }
             }
-            let text = String(decoding: bytes[start..<index], as: UTF8.self)
-            if integral, let value = Int64(text) { return .integer(value) }
-            guard let value = Double(text), value.isFinite else { throw failure("a number out of range") }
-            // As Foundation reads it: an integral value (`1.0`, `1e3`) that Int64 holds is an integer.
-            if value == value.rounded(.towardZero), abs(value) < 9.2e18, let exact = Int64(exactly: value) { return .integer(exact) }
-            return .number(value)
+            return JSONValue(checkedNumber: String(decoding: bytes[start..<index], as: UTF8.self), integral: integral)
+        }
+    }
+}
+
+extension JSONValue {
+    /// A number from its text, exactly as written, in its canonical case (see ``JSONValue``);
+    /// `nil` unless `text` is one number by RFC 8259's grammar, with nothing around it.
+    public init?(numberLiteral text: String) {
+        let bytes = Array(text.utf8)
+        guard let first = bytes.first, let last = bytes.last, first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+              (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(last),
+              let value = try? JSONValue(parsing: bytes)
+        else { return nil }
+        self = value
+    }
+
+    /// The case for a number text the parser checked; `integral` when it has no fraction and no exponent.
+    init(checkedNumber text: String, integral: Bool) {
+        // The grammar allows no leading zeros, so an integer text that Int64 reads is the one it
+        // writes, but for "-0".
+        if integral, text != "-0", let value = Int64(text) {
+            self = .integer(value)
+        } else if !integral, let value = Double(text), value.isFinite, Self.text(of: value) == text {
+            self = .number(value)
+        } else {
+            self = .numberLiteral(text)
         }
     }
 }

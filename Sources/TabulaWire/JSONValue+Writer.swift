@@ -13,15 +13,9 @@ extension JSONValue {
         case .integer(let value):
             output.append(contentsOf: String(value).utf8)
         case .number(let value):
-            if value.isFinite {
-                if value == value.rounded(.towardZero), abs(value) < 1e15 {
-                    output.append(contentsOf: String(Int64(value)).utf8)
-                } else {
-                    output.append(contentsOf: "\(value)".utf8)
-                }
-            } else {
-                output.append(contentsOf: Self.nullBytes)
-            }
+            output.append(contentsOf: Self.text(of: value).utf8)
+        case .numberLiteral(let text):
+            output.append(contentsOf: text.utf8)
         case .string(let value):
             Self.write(string: value, to: &output)
         case .array(let items):
@@ -42,6 +36,53 @@ extension JSONValue {
             }
             output.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Indented JSON for people, keys sorted, laid out as `JSONEncoder`'s `.prettyPrinted` does
+    /// (two spaces, `"key" : value`), with numbers exactly as in ``encoded``.
+    public var prettyEncodedString: String {
+        var output: [UInt8] = []
+        writePretty(to: &output, indent: 0)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private func writePretty(to output: inout [UInt8], indent: Int) {
+        func newline(_ level: Int) {
+            output.append(0x0A)
+            output.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * level))
+        }
+        switch self {
+        case .array(let items) where !items.isEmpty:
+            output.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                item.writePretty(to: &output, indent: indent + 1)
+            }
+            newline(indent)
+            output.append(UInt8(ascii: "]"))
+        case .object(let members) where !members.isEmpty:
+            output.append(UInt8(ascii: "{"))
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                Self.write(string: member.key, to: &output)
+                output.append(contentsOf: Array(" : ".utf8))
+                member.value.writePretty(to: &output, indent: indent + 1)
+            }
+            newline(indent)
+            output.append(UInt8(ascii: "}"))
+        default:
+            write(to: &output)
+        }
+    }
+
+    /// How a `Double` is written: an integral value below 10^15 as an integer, others in Swift's
+    /// shortest round-trip form, and the non-finite ones (which JSON cannot carry) as `null`.
+    static func text(of value: Double) -> String {
+        guard value.isFinite else { return "null" }
+        if value == value.rounded(.towardZero), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
     }
 
     private static let nullBytes = Array("null".utf8)

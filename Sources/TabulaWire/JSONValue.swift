@@ -2,12 +2,21 @@
 ///
 /// Objects are kept as dictionaries; encoders in this package write keys sorted so that the
 /// same value always serialises to the same bytes (results are hashed into receipts).
-/// Integers that fit in `Int64` stay exact; other numbers are `Double`.
+///
+/// Numbers keep every digit: what a function prints is what its caller gets. The parser gives
+/// each number text one case: ``integer(_:)`` when it is an `Int64` written the usual way,
+/// ``number(_:)`` when it is the shortest text of its `Double` (`0.5`, `-2.25`), and otherwise
+/// ``numberLiteral(_:)`` with the text itself (`18446744073709551615`, `1e400`, `-0`, `1.0`,
+/// `0.1000000000000000055511151231257827`), so parsing and writing again gives the same bytes.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case integer(Int64)
     case number(Double)
+    /// A number kept as the text it was written with, valid by RFC 8259's grammar: one that
+    /// neither `Int64` nor `Double` would give back as written. Make one with
+    /// ``init(numberLiteral:)``, which checks the grammar and picks the canonical case.
+    case numberLiteral(String)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -16,7 +25,10 @@ public enum JSONValue: Sendable, Hashable {
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
+        if let exact = decoder as? JSONValueDecoder {
+            // This package's decoder: the very value parsed, numbers as written.
+            self = exact.value
+        } else if container.decodeNil() {
             self = .null
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
@@ -40,6 +52,18 @@ extension JSONValue: Codable {
         case .bool(let value): try container.encode(value)
         case .integer(let value): try container.encode(value)
         case .number(let value): try container.encode(value)
+        case .numberLiteral(let text):
+            // A foreign encoder cannot write a number's text; the nearest it can carry.
+            if let value = Int64(text) {
+                try container.encode(value)
+            } else if let value = UInt64(text) {
+                try container.encode(value)
+            } else if let value = Double(text), value.isFinite {
+                try container.encode(value)
+            } else {
+                throw EncodingError.invalidValue(text, EncodingError.Context(
+                    codingPath: encoder.codingPath, debugDescription: "the number \(text) fits no Swift number type; encode with JSONValue.encode"))
+            }
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)

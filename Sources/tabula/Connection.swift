@@ -83,11 +83,9 @@ extension Connection {
         }
     }
 
-    /// Indented JSON with sorted keys, for people.
+    /// Indented JSON with sorted keys, for people; numbers exactly as the server sent them.
     static func pretty(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        (try? JSONValue(parsing: JSONValue.bytes(value)))?.prettyEncodedString ?? "null"
     }
 
     /// The fully qualified name wsk shows: `/namespace/name`, with `_` for the caller's own.

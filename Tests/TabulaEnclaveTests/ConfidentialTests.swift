@@ -240,6 +240,28 @@ struct ConfidentialInvocationTests {
         }
     }
 
+    @Test("numbers keep every digit from the caller to the function and back, plain and sealed")
+    func exactNumbers() async throws {
+        let numbers = [
+            "18446744073709551615", "123456789012345678901234567890", "0.1000000000000000055511151231257827", "-0", "1e400", "1.0", "-1E-5",
+            "9223372036854775807", "0.5",
+        ]
+        let parameters = "{" + numbers.enumerated().map { #""n\#($0.offset)":\#($0.element)"# }.joined(separator: ",") + "}"
+        let expected = try JSONValue(parsing: parameters)
+        try await withEcho { enclave, monitor, name in
+            let plain = try await enclave.invoke(name, parameters: expected)
+            #expect(plain.response.result == expected)
+            #expect(plain.response.result.encodedString == parameters)
+
+            let call = try SealedCall(to: monitor, path: "/api/v1/namespaces/test/actions/echo", parameters: Array(parameters.utf8))
+            let response = try call.open(try await enclave.invoke(name, sealed: try enclave.open(sealed: call.sealed), caller: "test", activationID: "n1"))
+            #expect(response.status == 200)
+            let text = String(decoding: response.content, as: UTF8.self)
+            #expect(text.contains(#""result":\#(parameters)"#), "\(text)")
+            #expect(try JSONValue.decode(ConfidentialResult.self, from: response.content).result == expected)
+        }
+    }
+
     @Test("parameters that are not one JSON object are refused inside the seal")
     func badParameters() async throws {
         try await withEcho { enclave, monitor, name in

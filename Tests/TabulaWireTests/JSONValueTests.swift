@@ -6,8 +6,8 @@ import Testing
 struct JSONValueTests {
     @Test func parsesWhatFoundationParsesToTheSameValue() throws {
         let documents = [
-            #"{"a":1,"b":[true,false,null],"c":{"d":"e"},"f":-0.5,"g":1e3,"h":"\u00e9\ud83d\ude00\n\"/\\"}"#,
-            #"[]"#, #"{}"#, #" [ 1 , 2 ] "#, #""text""#, "12", "-9223372036854775808", "9223372036854775808", "0.1",
+            #"{"a":1,"b":[true,false,null],"c":{"d":"e"},"f":-0.5,"g":1000,"h":"\u00e9\ud83d\ude00\n\"/\\"}"#,
+            #"[]"#, #"{}"#, #" [ 1 , 2 ] "#, #""text""#, "12", "-9223372036854775808", "0.1", "2.5e-07",
         ]
         for document in documents {
             let ours = try JSONValue(parsing: document)
@@ -19,13 +19,57 @@ struct JSONValueTests {
     @Test func refusesWhatIsNotJSON() {
         let bad = [
             "", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "01", "1.", ".5", "1e", "+1", "tru", "nul", "\"abc", "\"\\x\"",
-            "\"\\ud800\"", "\"\\udc00x\"", "\"a\u{01}b\"", "[1] 2", "{\"a\":1}}", "NaN", "1e999",
+            "\"\\ud800\"", "\"\\udc00x\"", "\"a\u{01}b\"", "[1] 2", "{\"a\":1}}", "NaN", "-", "-a", "1e+", "0x10", "1.5.2", "Infinity",
             String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
         ]
         for text in bad {
             #expect(throws: (any Error).self, "\(text.prefix(40))") { try JSONValue(parsing: text) }
         }
         #expect(throws: (any Error).self) { try JSONValue(parsing: [0x22, 0xFF, 0x22]) }
+    }
+
+    /// Every digit survives: a function's numbers reach its caller as it wrote them, whatever
+    /// Int64 or Double would make of them.
+    @Test("numbers are written again exactly as they were parsed", arguments: [
+        "18446744073709551615", "123456789012345678901234567890", "-123456789012345678901234567890", "0.1000000000000000055511151231257827",
+        "-0", "-0.0", "0.0", "1e400", "-1e400", "1E400", "1e-400", "1.0", "1e3", "2.50", "-1E-5", "1.5e+300", "9223372036854775808",
+        "-9223372036854775809", "0", "42", "-9223372036854775808", "9223372036854775807", "0.5", "-2.25", "0.1", "1e+15", "3.141592653589793",
+    ])
+    func numbersKeepEveryDigit(text: String) throws {
+        #expect(try JSONValue(parsing: text).encodedString == text)
+        #expect(try JSONValue(parsing: " [\(text) , {\"n\":\(text)}] ").encodedString == "[\(text),{\"n\":\(text)}]")
+        let value = try #require(JSONValue(numberLiteral: text))
+        #expect(value == (try JSONValue(parsing: text)))
+        // Through a Decodable type whose member is a JSONValue, and back through the encoders.
+        struct Holder: Codable { var n: JSONValue; var tag: String }
+        let holder = try JSONValue.decode(Holder.self, from: Array(#"{"n":\#(text),"tag":"t"}"#.utf8))
+        #expect(holder.n.encodedString == text)
+        #expect(String(decoding: JSONValue.bytes(holder), as: UTF8.self) == #"{"n":\#(text),"tag":"t"}"#)
+        #expect(try JSONValue(parsing: text).prettyEncodedString == text)
+    }
+
+    @Test func numbersTakeTheirCanonicalCase() throws {
+        #expect(try JSONValue(parsing: "42") == .integer(42))
+        #expect(try JSONValue(parsing: "0.5") == .number(0.5))
+        #expect(try JSONValue(parsing: "-0") == .numberLiteral("-0"))
+        #expect(try JSONValue(parsing: "1.0") == .numberLiteral("1.0"))
+        #expect(try JSONValue(parsing: "18446744073709551615") == .numberLiteral("18446744073709551615"))
+        #expect(JSONValue(numberLiteral: "7") == .integer(7))
+        for bad in ["", "01", "1.", ".5", "+1", " 1", "1 ", "NaN", "0x10", "-", "1e", "1e+", "--1", "1_000", "١"] {
+            #expect(JSONValue(numberLiteral: bad) == nil, "\(bad)")
+        }
+        // Typed members read the exact text too.
+        struct Counter: Decodable { var big: UInt64; var small: Int8; var ratio: Double }
+        let counter = try JSONValue.decode(Counter.self, from: Array(#"{"big":18446744073709551615,"small":-128,"ratio":1e3}"#.utf8))
+        #expect(counter.big == .max && counter.small == -128 && counter.ratio == 1000)
+        #expect(throws: DecodingError.self) { try JSONValue.decode(Counter.self, from: Array(#"{"big":18446744073709551616,"small":0,"ratio":1}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONValue.decode(Counter.self, from: Array(#"{"big":1,"small":128,"ratio":1}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONValue.decode(Counter.self, from: Array(#"{"big":1.5,"small":1,"ratio":1}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONValue.decode(Counter.self, from: Array(#"{"big":1,"small":1,"ratio":1e400}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONValue.decode(Counter.self, from: Array(#"{"big":1,"small":1}"#.utf8)) }
+        // Foundation's encoder gets the nearest it can hold, or a clear error.
+        #expect(String(decoding: try JSONEncoder().encode(JSONValue.numberLiteral("18446744073709551615")), as: UTF8.self) == "18446744073709551615")
+        #expect(throws: EncodingError.self) { try JSONEncoder().encode(JSONValue.numberLiteral("1e400")) }
     }
 
     @Test func encodesCanonically() throws {
