@@ -491,6 +491,6 @@ public final class Store: Sendable {
     }
 
     private static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
+        try JSONValue.decode(type, from: Array(text.utf8))
     }
 }
