@@ -165,7 +165,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TabulaPlatformTests",
-            dependencies: ["TabulaTestSupport", "TabulaPlatform", "TabulaEnclave", "TabulaWire"],
+            dependencies: [
+                "TabulaTestSupport", "TabulaPlatform", "TabulaEnclave", "TabulaWire",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: settings
         ),
         .testTarget(

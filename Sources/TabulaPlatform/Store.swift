@@ -6,11 +6,12 @@ public import TabulaWire
 
 /// The platform's SQLite database: namespaces, actions and activation records.
 ///
-/// Every write is committed before the call returns, so whatever the server acknowledged survives
-/// a crash of the process. The database is opened in WAL mode so that readers never wait for the
+/// Every write is committed, and its write-ahead log synced to disk, before the call returns, so
+/// whatever the server acknowledged survives a crash of the process and a power loss (on storage
+/// that honours `fsync`). The database is opened in WAL mode so that readers never wait for the
 /// writer.
 public final class Store: Sendable {
-    private let database: DatabasePool
+    let database: DatabasePool
     /// The most activation records kept per namespace; older ones of that namespace are deleted
     /// as new ones arrive, so one tenant's traffic never deletes another's records.
     public let activationRetention: Int
@@ -39,6 +40,11 @@ public final class Store: Sendable {
         checkpointer = Checkpointer(path: path)
         do {
             database = try DatabasePool(path: path, configuration: configuration)
+            // GRDB opens a pool's writer with `synchronous = NORMAL`, which in WAL mode syncs only at
+            // checkpoints: a commit could then be lost on power loss after its caller was answered.
+            // FULL syncs the write-ahead log at every commit (one sync per group commit), so whatever
+            // was acknowledged survives a power loss as well as a crash.
+            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Self.migrator.migrate(database)
         } catch {
             throw PlatformError(.internalError, "cannot open the database at \(path): \(error)")

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import TabulaPlatform
 import TabulaWire
@@ -17,6 +18,17 @@ struct StoreTests {
         Activation(namespace: namespace, name: name, version: "0.0.1", subject: namespace,
                    activationId: String(format: "%032x", id), start: start, end: start + 5,
                    response: Activation.Response(ActivationResponse(status: .success, result: [:])), logs: [], annotations: [])
+    }
+
+    /// Acknowledged means stored, also on power loss: the writer syncs the write-ahead log at every
+    /// commit (GRDB's own default for a pool in WAL mode, NORMAL, syncs only at checkpoints).
+    @Test func commitsAreSyncedToDisk() async throws {
+        try await withStore { store, _ in
+            let mode = try store.database.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+            let synchronous = try store.database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            #expect(mode == "wal")
+            #expect(synchronous == 2, "PRAGMA synchronous is \(synchronous.map(String.init) ?? "unknown"), not FULL (2)")
+        }
     }
 
     @Test func namespacesAndCredentials() async throws {
