@@ -86,8 +86,8 @@ extension Enclave {
                     return (409, "the module of \(name) has digest sha-256=\(host.module.digest.hex), not the expected \(digest.hex); the function was changed or is not the one you verified")
                 }
             }
-            guard host.definition.policy.allows(caller: caller, owner: name.namespace) else {
-                return (403, "the namespace \(caller) may not invoke \(name): the function's policy does not list it among its invokers")
+            if let refusal = host.definition.policy.refusal(caller: caller, owner: name.namespace, sealed: true) {
+                return (refusal.status, refusal.message(caller: caller, function: name))
             }
             return nil
         }()
@@ -133,8 +133,7 @@ extension Enclave {
             BinaryHTTPField(Confidential.receiptField, Data(receiptBytes).base64EncodedString()),
             BinaryHTTPField(Confidential.receiptSignatureField, Data(try monitor.sign(receiptBytes)).base64EncodedString()),
         ]
-        // OpenWhisk's blocking statuses: 200 for success, 502 when the function failed.
-        let status = invocation.response.success ? 200 : 502
+        let status = invocation.response.status.blockingHTTPStatus
         var inner = try BinaryHTTPResponse(status: status, headerFields: fields, content: body).encoded()
         defer { inner.wipe() }
         return SealedInvocation(

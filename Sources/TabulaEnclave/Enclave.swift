@@ -131,11 +131,9 @@ public final class Enclave: Sendable {
     ///   What the function itself does wrong is reported in the returned response.
     public func invoke(_ name: FunctionName, parameters: JSONValue, activationID: String? = nil, caller: String? = nil) async throws -> Invocation {
         let host = try host(name)
-        if host.definition.policy.requireConfidential {
-            throw EnclaveError(.confidentialRequired, "the function \(name) accepts only confidential (sealed) invocations; its policy requires them")
-        }
-        if let caller, !host.definition.policy.allows(caller: caller, owner: name.namespace) {
-            throw EnclaveError(.notPermitted, "the namespace \(caller) may not invoke \(name)")
+        if let refusal = host.definition.policy.refusal(caller: caller ?? name.namespace, owner: name.namespace, sealed: false) {
+            let code: EnclaveError.Code = refusal == .confidentialRequired ? .confidentialRequired : .notPermitted
+            throw EnclaveError(code, refusal.message(caller: caller ?? name.namespace, function: name))
         }
         guard case .object = parameters else {
             throw EnclaveError(.invalidConfiguration, "the parameters must be a JSON object")

@@ -23,6 +23,41 @@ public struct Policy: Sendable, Hashable {
         // By bytes, never canonical equivalence: names are compared as the store compares them.
         EntityName.same(caller, owner) || invokers?.contains { EntityName.same($0, caller) } == true
     }
+
+    /// Why the policy refuses an invocation.
+    public enum Refusal: Sendable, Hashable {
+        /// A plain invocation of a function whose policy requires sealed requests.
+        case confidentialRequired
+        /// A caller that is neither the owner nor among the invokers.
+        case notAnInvoker
+
+        /// The HTTP status that reports the refusal (both are 403, OpenWhisk's "forbidden").
+        public var status: Int { 403 }
+
+        /// What to tell the caller about `function`.
+        public func message(caller: String, function: FunctionName) -> String {
+            switch self {
+            case .confidentialRequired:
+                "The action \(function) accepts only confidential invocations: seal the request to the enclave (tabula action invoke does so unless --plain is given)."
+            case .notAnInvoker:
+                // OpenWhisk's words for a namespace it may not reach, then why.
+                "The supplied authentication is not authorized to access '\(function.namespace)': the namespace \(caller) may not invoke \(function), the function's policy does not list it among its invokers."
+            }
+        }
+    }
+
+    /// The one check of an invocation against the policy, wherever it is made (the control plane
+    /// before acknowledging, the enclave before running): `nil` when the invocation may run.
+    ///
+    /// - Parameters:
+    ///   - caller: the namespace invoking.
+    ///   - owner: the namespace that owns the function.
+    ///   - sealed: whether the parameters came sealed to the enclave.
+    public func refusal(caller: String, owner: String, sealed: Bool) -> Refusal? {
+        if requireConfidential && !sealed { return .confidentialRequired }
+        if !allows(caller: caller, owner: owner) { return .notAnInvoker }
+        return nil
+    }
 }
 
 extension FunctionDefinition {

@@ -49,11 +49,8 @@ extension Platform {
     public func invoke(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> PendingActivation {
         let deployed = try deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
-        if definition.policy.requireConfidential {
-            throw PlatformError(.forbidden, "The action /\(namespace)/\(name) accepts only confidential invocations: seal the request to the enclave (tabula action invoke does so unless --plain is given).")
-        }
-        guard definition.policy.allows(caller: subject, owner: namespace) else {
-            throw PlatformError(.forbidden, "The supplied authentication is not authorized to access '\(namespace)'.")
+        if let refusal = definition.policy.refusal(caller: subject, owner: namespace, sealed: false) {
+            throw PlatformError(.forbidden, refusal.message(caller: subject, function: definition.name))
         }
         guard case .object(let given) = parameters else {
             throw PlatformError(.badRequest, "The request content was malformed: the parameters must be a JSON object.")

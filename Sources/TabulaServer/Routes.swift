@@ -150,11 +150,8 @@ struct Routes {
             sealedHeaders[.contentType] = ObliviousHTTP.responseMediaType
             return Response(status: .ok, headers: sealedHeaders, body: ResponseBody(byteBuffer: ByteBuffer(data: bytes)))
         }
-        let status: HTTPResponse.Status = switch activation.statusCode {
-        case 0: .ok
-        case 3: .internalServerError
-        default: .badGateway
-        }
+        let outcome = ActivationResponse.Status(code: activation.statusCode) ?? .internalError
+        let status = HTTPResponse.Status(code: outcome.blockingHTTPStatus)
         if query.get("result") == "true" {
             return Response.json(activation.response?.result ?? [:], status: status, headers: headers)
         }

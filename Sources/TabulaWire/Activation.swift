@@ -61,6 +61,28 @@ extension ActivationResponse.Status {
         case .internalError: 3
         }
     }
+
+    /// The status whose ``code`` is `code`; `nil` for a number OpenWhisk does not define.
+    public init?(code: Int) {
+        switch code {
+        case 0: self = .success
+        case 1: self = .applicationError
+        case 2: self = .developerError
+        case 3: self = .internalError
+        default: return nil
+        }
+    }
+
+    /// The HTTP status that answers a blocking invocation that ended this way, as OpenWhisk answers
+    /// it: 200 for success, 502 when the function failed (an application or developer error), 500
+    /// when the platform failed. The one mapping, for plain answers and sealed inner answers alike.
+    public var blockingHTTPStatus: Int {
+        switch self {
+        case .success: 200
+        case .applicationError, .developerError: 502
+        case .internalError: 500
+        }
+    }
 }
 
 /// OpenWhisk's error body: a message and a code (the request id, as OpenWhisk's transaction id).
