@@ -38,6 +38,8 @@ final class Deadline: @unchecked Sendable {
     private struct State: ~Copyable {
         var running = false
         var expired = false
+        /// Set by ``expireNow()``: this run and every later one end at once.
+        var ended = false
         var store: StoreReference?
         /// When the current run must end, in `DispatchTime` uptime nanoseconds.
         var deadline: UInt64 = 0
@@ -55,15 +57,22 @@ final class Deadline: @unchecked Sendable {
     private static let queue = DispatchQueue(label: "tabula.deadline", attributes: .concurrent)
     private let state = Mutex(State())
     private let timer: any DispatchSourceTimer
+    private let group: Deadlines?
 
-    init() {
+    /// - Parameter group: the enclave's deadlines, which can end this one's runs early.
+    init(group: Deadlines? = nil) {
+        self.group = group
         timer = DispatchSource.makeTimerSource(queue: Self.queue)
         timer.setEventHandler { [weak self] in self?.fire() }
         timer.schedule(deadline: .distantFuture)
         timer.activate()
+        if group?.join(self) == true {
+            state.withLock { $0.ended = true }
+        }
     }
 
     deinit {
+        group?.leave(ObjectIdentifier(self))
         timer.cancel()
     }
 
@@ -72,10 +81,11 @@ final class Deadline: @unchecked Sendable {
         store.fuel = Fuel(remaining: fuel ?? .max)
         let reference = StoreReference(store: store)
         let now = DispatchTime.now().uptimeNanoseconds
-        let deadline = now &+ UInt64(clamping: max(0, timeout.nanoseconds))
+        let due = now &+ UInt64(clamping: max(0, timeout.nanoseconds))
         // The timer is rescheduled under the lock, here and in `fire`, so that the two never
         // overwrite each other's schedule with a stale one.
         state.withLock { state in
+            let deadline = state.ended ? now : due
             state.running = true
             state.expired = false
             state.store = reference
@@ -91,6 +101,19 @@ final class Deadline: @unchecked Sendable {
         state.withLock { state in
             state.running = false
             state.store = nil
+        }
+    }
+
+    /// Ends the run in progress now, as if its deadline had passed (it traps as timed out at its
+    /// next fuel charge), and every later run as soon as it is armed: for a server whose shutdown
+    /// grace period is over.
+    func expireNow() {
+        state.withLock { state in
+            state.ended = true
+            guard state.running else { return }
+            state.deadline = 0
+            state.firesAt = 0
+            timer.schedule(deadline: .now())
         }
     }
 

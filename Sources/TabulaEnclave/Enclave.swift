@@ -8,9 +8,15 @@ public import TabulaWire
 /// Each function has its own sandboxes (up to ``FunctionDefinition/maxSandboxes``); a sandbox
 /// serves one invocation at a time and is rewound after each. Invocations run on the enclave's own
 /// thread pool, never on the caller's thread or an event loop, so invocations of different
-/// functions run in parallel. Call ``shutdown()`` when done.
+/// functions run in parallel. Loads (compiling, instantiating and initialising a function, and
+/// every new sandbox) run on a second, smaller pool, so that slow deploys and cold starts never
+/// take the threads of warm invocations. Call ``shutdown()`` when done.
 public final class Enclave: Sendable {
     private let executor: EnclaveExecutor
+    /// The threads that load functions and build sandboxes.
+    private let loader: EnclaveExecutor
+    /// The deadlines of every sandbox, for ``endRuns()``.
+    private let deadlines = Deadlines()
     /// Invocations and loads in progress, and who waits for them to end (``shutdown()``).
     private let activity = Mutex(Activity())
     /// The holder of the enclave's keys and attestation; `nil` for an enclave that only runs
@@ -23,10 +29,22 @@ public final class Enclave: Sendable {
     /// - Parameters:
     ///   - threads: how many invocations may run at once across all functions; by default
     ///   one per core.
+    ///   - loadThreads: how many loads (and new sandboxes) may run at once, beside the
+    ///   invocations; by default half as many as `threads`, at least one.
     ///   - monitor: the enclave's monitor, for confidential invocations and certificates.
-    public init(threads: Int? = nil, monitor: Monitor? = nil) {
+    public init(threads: Int? = nil, loadThreads: Int? = nil, monitor: Monitor? = nil) {
         self.monitor = monitor
-        executor = EnclaveExecutor(threads: max(1, threads ?? System.coreCount), name: "tabula-enclave")
+        let threads = max(1, threads ?? System.coreCount)
+        executor = EnclaveExecutor(threads: threads, name: "tabula-enclave")
+        loader = EnclaveExecutor(threads: max(1, loadThreads ?? threads / 2), name: "tabula-loader")
+    }
+
+    /// Ends every run in progress now, as if its deadline had passed (each reports a timeout),
+    /// makes every run that starts later end at once, and refuses new work: for a shutdown whose
+    /// grace period is over. Initialisations in progress fail the same way.
+    public func endRuns() {
+        activity.withLock { $0.closed = true }
+        deadlines.endAll()
     }
 
     /// Refuses new work, waits for the invocations still running, then stops the threads.
@@ -41,6 +59,7 @@ public final class Enclave: Sendable {
             if idle { continuation.resume() }
         }
         executor.shutdown()
+        loader.shutdown()
     }
 
     /// The executor whose threads run sandboxes: a task that prefers it runs invocations inline.
@@ -54,7 +73,9 @@ public final class Enclave: Sendable {
 
     /// Runs blocking work (compiling, instantiating, running a sandbox) on the enclave's threads:
     /// inline when the calling task already runs there.
-    func onEnclaveThread<T: Sendable>(_ work: @Sendable () throws -> T) async throws -> T {
+    ///
+    /// - Parameter loading: a load or a new sandbox, which runs on the loader's threads.
+    func onEnclaveThread<T: Sendable>(loading: Bool = false, _ work: @Sendable () throws -> T) async throws -> T {
         let open = activity.withLock { activity in
             if activity.closed { return false }
             activity.inProgress += 1
@@ -70,7 +91,7 @@ public final class Enclave: Sendable {
             }
             for waiter in waiters { waiter.resume() }
         }
-        return try await withTaskExecutorPreference(executor) { try work() }
+        return try await withTaskExecutorPreference(loading ? loader : executor) { try work() }
     }
 
     /// Loads (or replaces) a function: checks and compiles the module, builds its first sandbox,
@@ -94,11 +115,11 @@ public final class Enclave: Sendable {
             throw EnclaveError(.invalidConfiguration, "a function needs at least one sandbox")
         }
         let id = Self.sandboxIDs.add(1, ordering: .relaxed).oldValue
-        return try await onEnclaveThread { () throws -> (FunctionHost, FunctionInfo) in
+        return try await onEnclaveThread(loading: true) { () throws -> (FunctionHost, FunctionInfo) in
             let clock = ContinuousClock()
             let started = clock.now
             let module = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory)
-            let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description)
+            let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description, deadlines: deadlines)
             let info = FunctionInfo(
                 name: definition.name, kind: module.kind.rawValue, entry: module.entry,
                 moduleDigest: module.digest, snapshotDigest: sandbox.snapshot.digest,
@@ -181,12 +202,12 @@ public final class Enclave: Sendable {
         }
         if fresh {
             return try await onEnclaveThread {
-                let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false)
+                let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false, deadlines: deadlines)
                 return invocation(try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities, rewind: false), in: sandbox)
             }
         }
         let sandbox = try await host.acquire(on: self) { () throws(EnclaveError) in
-            try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description)
+            try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, deadlines: self.deadlines)
         }
         defer { host.release(sandbox) }
         let run = try await onEnclaveThread {

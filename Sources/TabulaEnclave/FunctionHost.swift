@@ -57,7 +57,7 @@ final class FunctionHost: Sendable {
             return sandbox
         case .create:
             do {
-                return try await enclave.onEnclaveThread { try create() }
+                return try await enclave.onEnclaveThread(loading: true) { try create() }
             } catch {
                 discardSlot()
                 throw error

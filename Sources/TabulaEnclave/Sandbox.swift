@@ -34,7 +34,7 @@ package final class Sandbox: @unchecked Sendable {
     /// Set when a rebuild failed to reproduce the snapshot; the sandbox then refuses to run.
     private(set) var broken: EnclaveError?
 
-    private let deadline = Deadline()
+    private let deadline: Deadline
     /// The pages written since the last rewind; `nil` when the memory cannot be tracked, and the
     /// rewind compares every page instead.
     private var pages: DirtyPages?
@@ -50,11 +50,13 @@ package final class Sandbox: @unchecked Sendable {
     ///     exercise each mechanism in one process).
     ///   - writableLimit: how many written pages a rewind may leave writable, copying them back at
     ///     every rewind instead of protecting them again (tests set 0 to see every protection).
+    ///   - deadlines: the enclave's deadlines, through which a shutdown ends this sandbox's runs.
     package init(
         id: Int, module: FunctionModule, limits: Limits, name: String, reusable: Bool = true, tracking: Rewind.Tracking? = nil,
-        writableLimit: Int = DirtyPages.defaultWritableLimit
+        writableLimit: Int = DirtyPages.defaultWritableLimit, deadlines: Deadlines? = nil
     ) throws(EnclaveError) {
         self.id = id
+        self.deadline = Deadline(group: deadlines)
         self.module = module
         self.limits = limits
         self.name = name
