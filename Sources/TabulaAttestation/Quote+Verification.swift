@@ -30,7 +30,16 @@ extension Quote {
                 throw AttestationError(.malformed, "an extra certificate does not parse: \(error)")
             }
         }
+        guard certification.pckCertificationType == Certification.pckChainType || !extra.isEmpty else {
+            // What a strict verifier (Intel's QVL) requires: the quote carries its whole PCK chain.
+            throw AttestationError(
+                .untrustedChain,
+                "the quote's PCK certification data is type \(certification.pckCertificationType), not type 5 (the PCK certificate chain), so it does not carry the certificates that vouch for it; give the platform's PCK chain (--chain) to verify it anyway")
+        }
         let carried = try certification.pckChainPEM.isEmpty ? [] : Self.parsePCKChain(certification.pckChainPEM)
+        if certification.pckCertificationType == Certification.pckChainType {
+            try Self.checkCarriedRoot(carried)
+        }
         let leaf: Certificate
         if let first = carried.first {
             leaf = first
@@ -105,6 +114,24 @@ extension Quote {
         }
         guard key.isValidSignature(signature, for: certification.qeReport.raw) else {
             throw AttestationError(.badSignature, "QE report signature by the PCK certificate does not verify")
+        }
+    }
+
+    /// A type-5 chain is leaf, intermediate CA(s), and the Intel SGX Root CA itself. Trust comes from
+    /// the pinned root whatever the quote carries, but a chain that ends elsewhere (another
+    /// self-signed certificate, or no root) was not made by Intel's quoting stack: refuse it.
+    static func checkCarriedRoot(_ carried: [Certificate]) throws(AttestationError) {
+        let pinned: Certificate
+        do {
+            pinned = try Certificate(pemEncoded: IntelRootCA.pem)
+        } catch {
+            throw AttestationError(.untrustedChain, "pinned Intel SGX Root CA does not parse: \(error)")
+        }
+        guard carried.count >= 2, let last = carried.last, last == pinned else {
+            let subject = carried.last.map { CertificateRevocationList.commonName($0.subject) } ?? "nothing"
+            throw AttestationError(
+                .untrustedChain,
+                "the PCK certificate chain in the quote (\(carried.count) certificates) ends with \(subject), not the Intel SGX Root CA; the quote was altered or not made by Intel's quoting enclave")
         }
     }
 

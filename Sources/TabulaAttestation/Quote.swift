@@ -100,7 +100,11 @@ public struct Quote: Sendable, Hashable {
                     "quote v\(header.version) certification data type \(type) is not supported (expected 6, QE report)")
             }
             certification = try Certification(qeReportFields: &inner)
+            try inner.expectEnd("the QE report certification data (type 6)", declared: size)
         }
+        // Nothing signed covers these lengths, so they must agree exactly with what they frame: bytes
+        // inside the signature data that belong to no part could carry anything past a verifier.
+        try sig.expectEnd("the signature data", declared: signatureDataLength)
     }
 
     /// The TEE that produced the quote.

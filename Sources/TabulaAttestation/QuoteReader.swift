@@ -23,6 +23,15 @@ struct QuoteReader {
         return slice
     }
 
+    /// Refuses bytes left over in a part whose length was declared: the parts inside it must fill it.
+    func expectEnd(_ part: String, declared: Int) throws(AttestationError) {
+        guard remaining == 0 else {
+            throw AttestationError(
+                .malformed,
+                "\(part) is declared as \(declared) bytes but its contents end after \(offset): \(remaining) bytes belong to nothing; the quote was altered or badly made")
+        }
+    }
+
     mutating func uint16(_ field: String) throws(AttestationError) -> UInt16 {
         let b = try read(2, field)
         return UInt16(b[0]) | UInt16(b[1]) << 8

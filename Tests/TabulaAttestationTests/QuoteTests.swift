@@ -1,4 +1,7 @@
+import Crypto
 import Foundation
+import SwiftASN1
+import X509
 @testable import TabulaAttestation
 import TabulaTestSupport
 import Testing
@@ -207,6 +210,102 @@ struct QuoteTests {
         }
         let claims = try await parsed.verify(at: Self.now, chain: [chain[1]])
         #expect(Self.hex(claims.fmspc) == Self.samples[2].fmspc)
+    }
+
+    /// `bytes` with `extra` appended inside the signature data and its declared length grown to match
+    /// and changed by `delta` more.
+    static func resizingSignatureData(_ bytes: [UInt8], extra: [UInt8] = [], delta: Int = 0) throws -> [UInt8] {
+        let quote = try Quote(bytes: Data(bytes))
+        let at = quote.signedBytes.count
+        let length = Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24
+        let declared = length + extra.count + delta
+        let end = at + 4 + length
+        return Array(bytes[0..<at]) + (0..<4).map { UInt8(declared >> (8 * $0) & 0xFF) } + Array(bytes[(at + 4)..<end]) + extra + Array(bytes[end...])
+    }
+
+    @Test("a signature data length that does not match its contents is refused; bytes after the signature data are not read", arguments: samples)
+    func signatureDataLength(sample: Sample) async throws {
+        let original = try Self.load(sample)
+        for extra in [[UInt8(0)], [0, 0, 0, 0], Array("hidden".utf8)] {
+            let padded = try Self.resizingSignatureData(original, extra: extra)
+            let error = #expect(throws: AttestationError.self, "\(extra.count) bytes inside") { try Quote(bytes: Data(padded)) }
+            #expect(error?.code == .malformed)
+            #expect(error?.message.contains("the signature data is declared as") == true, "\(error?.message ?? "")")
+        }
+        // Declared one byte short: its last part overruns it.
+        #expect(throws: AttestationError.self) { try Quote(bytes: Data(try Self.resizingSignatureData(original, delta: -1))) }
+        // After the signature data, bytes are the producer's padding (real quotes have some), never read.
+        _ = try await Quote(bytes: Data(original + Array("trailing".utf8))).verify(at: Self.now)
+    }
+
+    @Test("QE report certification data (type 6) with bytes after its PCK certification data is refused")
+    func certificationDataLength() throws {
+        let original = try Self.load(Self.samples[2])
+        let quote = try Quote(bytes: Data(original))
+        let pem = quote.certification.pckChainPEM
+        // One byte after the PCK certification data that its own size does not count, the outer sizes made to fit.
+        var padded = try Self.resizingSignatureData(try Self.replacingPCKCertification(original, type: 5, data: Array(pem)), extra: [0x41])
+        let at = quote.signedBytes.count + 4 + 128 + 2
+        let outer = (0..<4).reduce(0) { $0 | Int(padded[at + $1]) << (8 * $1) } + 1
+        for index in 0..<4 { padded[at + index] = UInt8(outer >> (8 * index) & 0xFF) }
+        let error = #expect(throws: AttestationError.self) { try Quote(bytes: Data(padded)) }
+        #expect(error?.message.contains("QE report certification data (type 6)") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("PCK certification data of another type than 5 is refused with the reason unless a chain is given", arguments: [UInt16(1), 2, 3, 4])
+    func certificationType(type: UInt16) async throws {
+        let original = try Self.load(Self.samples[0])
+        let quote = try Quote(bytes: Data(original))
+        let data = type == 4 ? Array(quote.certification.pckChainPEM) : [UInt8](repeating: 0x5A, count: 36)
+        let parsed = try Quote(bytes: Data(try Self.replacingPCKCertification(original, type: type, data: data)))
+        do {
+            _ = try await parsed.verify(at: Self.now)
+            Issue.record("type \(type) verified without a chain")
+        } catch {
+            #expect(error.code == .untrustedChain)
+            #expect(error.message.contains("type \(type), not type 5"), "\(error.message)")
+        }
+    }
+
+    @Test("a PCK chain whose root is not Intel's, or that has no root, is refused")
+    func foreignRoot() async throws {
+        for sample in [Self.samples[0], Self.samples[2], Self.samples[4]] {
+            let original = try Self.load(sample)
+            let quote = try Quote(bytes: Data(original))
+            let pem = String(decoding: quote.certification.pckChainPEM.filter { $0 != 0 }, as: UTF8.self)
+            let parts = pem.components(separatedBy: "-----END CERTIFICATE-----").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+            #expect(parts.count == 3)
+            let leafAndCA = parts[0..<2].map { $0 + "\n-----END CERTIFICATE-----\n" }.joined()
+            // A self-signed CA certificate that names itself Intel's root but has another key.
+            let key = P256.Signing.PrivateKey()
+            let name = try DistinguishedName {
+                CommonName("Intel SGX Root CA"); OrganizationName("Intel Corporation"); LocalityName("Santa Clara"); StateOrProvinceName("CA"); CountryName("US")
+            }
+            let forged = try Certificate(
+                version: .v3, serialNumber: .init(bytes: [0x01, 0x02]), publicKey: .init(key.publicKey),
+                notValidBefore: Self.now.addingTimeInterval(-86_400), notValidAfter: Self.now.addingTimeInterval(86_400), issuer: name, subject: name,
+                signatureAlgorithm: .ecdsaWithSHA256,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 1))
+                    Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                },
+                issuerPrivateKey: .init(key))
+            var serializer = DER.Serializer()
+            try serializer.serialize(forged)
+            let foreign = try PEMDocument(type: "CERTIFICATE", derBytes: serializer.serializedBytes).pemString + "\n"
+            for (chain, what) in [(leafAndCA + foreign, "a foreign root"), (leafAndCA, "no root"), (leafAndCA + leafAndCA, "the CA twice")] {
+                let altered = try Quote(bytes: Data(try Self.replacingPCKCertification(original, type: 5, data: Array(chain.utf8) + [0])))
+                do {
+                    _ = try await altered.verify(at: Self.now)
+                    Issue.record("\(sample): \(what) accepted")
+                } catch {
+                    #expect(error.code == .untrustedChain, "\(sample): \(what)")
+                    #expect(error.message.contains("not the Intel SGX Root CA"), "\(sample): \(what): \(error.message)")
+                }
+            }
+            // The same rebuilding with the real root still verifies.
+            _ = try await Quote(bytes: Data(try Self.replacingPCKCertification(original, type: 5, data: Array(pem.utf8) + [0]))).verify(at: Self.now)
+        }
     }
 
     @Test("random garbage fails without crashing")
