@@ -125,7 +125,18 @@ extension Platform {
         _ deployed: Deployed, subject: String, confidential: Bool,
         body: @escaping @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) throws -> PendingActivation {
-        try admission.enter()
+        try refuseWhenStopping()
+        // A cold start takes a load place too, until its action is loaded: loads queue on threads
+        // of their own, and a flood of them is refused here rather than filling the invocations'
+        // queue. (Two invocations racing to load the same action each take one.)
+        let cold = !pool.isWarm(deployed.definition.name, identity: deployed.identity)
+        if cold { try loads.enter() }
+        do {
+            try admission.enter()
+        } catch {
+            if cold { loads.leave() }
+            throw error
+        }
         metrics.queueDepth.record(admission.queued)
         let received = Store.now()
         let activationID = ActivationID.timeOrdered(milliseconds: received)
@@ -136,7 +147,7 @@ extension Platform {
                 admission.leave()
                 metrics.queueDepth.record(admission.queued)
             }
-            let activation = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, body: body)
+            let activation = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, holdsLoad: cold, body: body)
             do {
                 try await store.insertActivation(activation)
                 completion.complete(.success(activation))
@@ -150,7 +161,7 @@ extension Platform {
         let action = deployed.stored.action
         let standIn = Activation(
             namespace: action.namespace, name: action.name, version: action.version, subject: subject, activationId: activationID,
-            start: received, end: received, response: Activation.Response(ActivationResponse(status: .internalError, result: ["error": .string(Self.interruptedMessage)])),
+            start: received, end: received, response: Activation.Response(Self.interruptedResponse),
             logs: [], annotations: [KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")), KeyValue(key: "kind", value: "wasm")])
         return PendingActivation(activationID: activationID, completion: completion, standIn: standIn, store: store)
     }
@@ -158,9 +169,14 @@ extension Platform {
     /// The result of an activation whose server stopped while it ran.
     static let interruptedMessage = "The server stopped before the activation finished: its outcome is unknown, and it may or may not have run to the end."
 
+    /// The response of an activation whose server stopped while it ran (or before it started).
+    static let interruptedResponse = ActivationResponse(status: .internalError, result: ["error": .string(interruptedMessage)])
+
     /// Runs one invocation and makes its record. Never throws: a failure is an activation too.
+    ///
+    /// - Parameter holdsLoad: the invocation holds a place in ``loads``, freed once its action is loaded.
     private func run(
-        _ deployed: Deployed, activationID: String, subject: String, received: Int64, confidential: Bool,
+        _ deployed: Deployed, activationID: String, subject: String, received: Int64, confidential: Bool, holdsLoad: Bool,
         body: @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) async -> Activation {
         let action = deployed.stored.action
@@ -179,8 +195,14 @@ extension Platform {
         var logs: [String] = []
         var start = Store.now()
         var end = start
+        var holdsLoad = holdsLoad
+        defer { if holdsLoad { loads.leave() } }
         do {
             let initTime = try await pool.checkOut(definition, identity: deployed.identity)
+            if holdsLoad {
+                loads.leave()
+                holdsLoad = false
+            }
             if let initTime {
                 metrics.coldStarts.increment()
                 metrics.warmActions.record(pool.warmCount)
@@ -198,7 +220,11 @@ extension Platform {
             }
             end = Store.now()
             start = end - outcome.duration.milliseconds
-            response = outcome.response
+            // A run the shutdown ended reports a timeout: say what happened instead, as crash
+            // recovery does. (A run that failed on its own at that very moment is told the same;
+            // the message does not claim either way.)
+            response = runsEnded.load(ordering: .acquiring) && outcome.response.status == .developerError
+                ? Self.interruptedResponse : outcome.response
             logs = Self.format(outcome.logs, at: end, limit: definition.limits.logs)
             metrics.duration.recordNanoseconds(outcome.duration.nanoseconds)
             if let rewind = outcome.rewind {
@@ -209,10 +235,14 @@ extension Platform {
             }
         } catch {
             end = Store.now()
-            // Enclave errors name the function and the limits, never parameters or results.
-            let message = (error as? EnclaveError)?.message ?? "\(error)"
-            response = .developerError("The action could not be started: \(message)")
-            logger.error("invocation failed to start", metadata: ["activation": "\(activationID)", "error": "\(message)"])
+            if runsEnded.load(ordering: .acquiring) || (error as? EnclaveError)?.code == .shuttingDown {
+                response = Self.interruptedResponse
+            } else {
+                // Enclave errors name the function and the limits, never parameters or results.
+                let message = (error as? EnclaveError)?.message ?? "\(error)"
+                response = .developerError("The action could not be started: \(message)")
+                logger.error("invocation failed to start", metadata: ["activation": "\(activationID)", "error": "\(message)"])
+            }
         }
         annotations.append(KeyValue(key: "waitTime", value: .integer(max(0, start - received))))
         metrics.invocation(status: response.status)
@@ -247,6 +277,9 @@ extension Platform {
         _ = try attestedMonitor()  // before loading the action for nothing
         let deployed = try deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
+        let cold = !pool.isWarm(definition.name, identity: deployed.identity)
+        if cold { try loads.enter() }
+        defer { if cold { loads.leave() } }
         _ = try await pool.checkOut(definition, identity: deployed.identity)
         let issued = Result { try enclave.functionCertificate(definition.name, version: deployed.stored.action.version) }
         pool.checkIn(definition.name)

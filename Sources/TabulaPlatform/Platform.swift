@@ -10,13 +10,21 @@ public import TabulaWire
 /// The control plane: actions, invocations and activation records, over the store and one enclave.
 ///
 /// Run it as a service (``run()``): it sweeps idle actions out of the enclave and, on shutdown,
-/// waits for invocations in progress before stopping the enclave.
+/// lets invocations in progress finish for the grace period, then ends them (see
+/// ``beginShutdown()``) before stopping the enclave.
 public final class Platform: Service, Sendable {
     public let store: Store
     public let configuration: PlatformConfiguration
     let enclave: Enclave
     let pool: WarmPool
     let admission: Admission
+    /// Bounds deploys and cold starts, which run on the enclave's load threads: a flood of them
+    /// gets 429 rather than an unbounded queue, and never takes an invocation's place.
+    let loads: Admission
+    /// When the shutdown began; `nil` while serving.
+    let stopping = Mutex<ContinuousClock.Instant?>(nil)
+    /// Set just before the runs still in progress are ended: what ends after it was cut short.
+    let runsEnded = Atomic<Bool>(false)
     let metrics: PlatformMetrics
     let logger: Logger
     /// Actions recently stored or invoked, so that an invocation reads neither the database nor
@@ -30,9 +38,12 @@ public final class Platform: Service, Sendable {
     public init(store: Store, configuration: PlatformConfiguration = PlatformConfiguration(), monitor: Monitor? = nil, metricsFactory: any MetricsFactory, logger: Logger) {
         self.store = store
         self.configuration = configuration
-        self.enclave = Enclave(threads: configuration.concurrency, monitor: monitor)
+        self.enclave = Enclave(threads: configuration.concurrency, loadThreads: configuration.loads, monitor: monitor)
         self.pool = WarmPool(enclave: enclave, keepAlive: configuration.keepAlive, memoryBudget: configuration.memoryBudget)
         self.admission = Admission(capacity: configuration.concurrency, queueLimit: configuration.queueLimit)
+        self.loads = Admission(
+            capacity: configuration.loads, queueLimit: configuration.loadQueueLimit,
+            refusal: "Too many deploys and cold starts in progress (\(configuration.loads) at once, \(configuration.loadQueueLimit) waiting): retry shortly. Invocations of warm actions are not affected.")
         self.metrics = PlatformMetrics(factory: metricsFactory)
         self.logger = logger
     }
@@ -50,16 +61,12 @@ public final class Platform: Service, Sendable {
         try await shutdown()
     }
 
-    /// Stops the enclave after the invocations in progress.
-    public func shutdown() async throws {
-        try await enclave.shutdown()
-    }
-
     // MARK: Actions
 
     /// Creates or updates an action: checks the module loads (a deploy fails here, not at the first
     /// invocation), stores it, and retires its warm sandboxes.
     public func putAction(namespace: String, name: String, body: ActionPut, overwrite: Bool) async throws -> Action {
+        try refuseWhenStopping()
         try EntityName.check(namespace, what: "namespace")
         try EntityName.check(name, what: "action")
         // Checked here to answer 409 before the costly load below; the store checks again when it
@@ -89,8 +96,12 @@ public final class Platform: Service, Sendable {
         action.annotations.append(KeyValue(key: "exec", value: "wasm"))
 
         let definition = definition(for: action, code: code)
+        try loads.enter()
+        defer { loads.leave() }
         do {
             _ = try await enclave.validate(definition)
+        } catch let error as EnclaveError where error.code == .shuttingDown || runsEnded.load(ordering: .relaxed) {
+            throw Self.stoppingError  // not the module's fault: the shutdown cut the check short
         } catch let error as EnclaveError {
             throw PlatformError(.badRequest, "The module cannot be deployed: \(error.message)")
         }

@@ -15,6 +15,18 @@ public struct PlatformConfiguration: Sendable {
     public var blockingTimeout: Duration
     /// The largest request body accepted (OpenWhisk's code size limit).
     public var maxBodySize: Int
+    /// Loads (a deploy's check of its module, an action's first load, a new sandbox) that run at
+    /// once, on threads of their own beside the invocations'; `nil` for half of ``concurrency``,
+    /// at least one.
+    public var loadConcurrency: Int?
+    /// Deploys and cold starts that may wait for a load thread; beyond it they get 429.
+    public var loadQueueLimit: Int
+    /// How long a stopping server lets runs in progress go on before it ends them (their records
+    /// then say the server stopped).
+    public var shutdownGrace: Duration
+
+    /// The loads that run at once (``loadConcurrency`` or its default).
+    public var loads: Int { max(1, loadConcurrency ?? concurrency / 2) }
 
     public init(
         concurrency: Int = 4,
@@ -23,7 +35,10 @@ public struct PlatformConfiguration: Sendable {
         keepAlive: Duration = .seconds(600),
         memoryBudget: Int = 4 << 30,
         blockingTimeout: Duration = .seconds(60),
-        maxBodySize: Int = 48 << 20
+        maxBodySize: Int = 48 << 20,
+        loadConcurrency: Int? = nil,
+        loadQueueLimit: Int = 16,
+        shutdownGrace: Duration = .seconds(10)
     ) {
         self.concurrency = concurrency
         self.queueLimit = queueLimit
@@ -32,5 +47,8 @@ public struct PlatformConfiguration: Sendable {
         self.memoryBudget = memoryBudget
         self.blockingTimeout = blockingTimeout
         self.maxBodySize = maxBodySize
+        self.loadConcurrency = loadConcurrency
+        self.loadQueueLimit = loadQueueLimit
+        self.shutdownGrace = shutdownGrace
     }
 }

@@ -34,6 +34,11 @@ final class WarmPool: Sendable {
     /// Warm actions and the sandboxes they may hold.
     var warmCount: Int { entries.withLock { $0.count } }
 
+    /// Whether `name` is loaded, or being loaded, for `identity`: checking it out would start no load.
+    func isWarm(_ name: FunctionName, identity: String) -> Bool {
+        entries.withLock { $0[name]?.identity == identity }
+    }
+
     /// Makes sure `definition` is loaded and marks it in use. `identity` names the stored version
     /// (owner, revision, module digest): an entry loaded for another is retired and reloaded,
     /// whatever the name says.

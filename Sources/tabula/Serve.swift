@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Prometheus
+import ServiceLifecycle
 import TabulaAttestation
 import TabulaEnclave
 import TabulaPlatform
@@ -11,7 +12,7 @@ import TabulaServer
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the platform: the OpenWhisk API, a SQLite store and one warm enclave.",
-        discussion: "Stops gracefully on SIGINT or SIGTERM. On first start it creates the namespace 'guest' and writes its key to the file 'auth' in the data directory, where the CLI finds it."
+        discussion: "Stops on SIGINT or SIGTERM: it stops accepting work at once, lets invocations in progress run for --grace seconds, then ends those left (their records say the server stopped) and exits. On first start it creates the namespace 'guest' and writes its key to the file 'auth' in the data directory, where the CLI finds it."
     )
 
     @Option(help: "The address to listen on.")
@@ -44,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where attestation evidence comes from: auto, simulated, configfs-tsm (a TDX or SEV-SNP guest, Linux 6.7+) or gramine (SGX under Gramine). auto uses configfs-tsm or gramine when present and falls back to simulated, loudly. Roots: $TABULA_TSM_ROOT, $TABULA_GRAMINE_ROOT.")
     var tee = "auto"
 
+    @Option(help: "Seconds invocations in progress may still run once the server is told to stop (SIGTERM, SIGINT); then they are ended and recorded as interrupted.")
+    var grace = 10
+
     @Option(help: "Seconds between HPKE key rotations (a new key epoch).")
     var keyRotation = 3600
 
@@ -53,6 +57,9 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard ["auto", "simulated", "configfs-tsm", "gramine"].contains(tee) else {
             throw ValidationError("--tee must be auto, simulated, configfs-tsm or gramine")
+        }
+        guard grace >= 0 else {
+            throw ValidationError("--grace must not be negative")
         }
         guard keyRotation > 0, keyGrace >= 0 else {
             throw ValidationError("--key-rotation must be positive and --key-grace not negative")
@@ -85,7 +92,7 @@ struct Serve: AsyncParsableCommand {
             store: store,
             configuration: PlatformConfiguration(
                 concurrency: concurrency, queueLimit: queue, maxSandboxesPerAction: sandboxesPerAction,
-                keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20),
+                keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20, shutdownGrace: .seconds(grace)),
             monitor: monitor,
             metricsFactory: PrometheusMetricsFactory(registry: registry),
             logger: logger)
@@ -93,7 +100,16 @@ struct Serve: AsyncParsableCommand {
         let app = Server.application(platform: platform, registry: registry, host: host, port: port, logger: logger) { port in
             standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); TEE: \(monitor.tee))")
         }
-        try await app.runService()
+        // The notice comes after the application: stopped first, it starts the grace period while
+        // the server drains its requests (see ShutdownNotice).
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: app),
+                .init(service: ShutdownNotice(platform: platform), successTerminationBehavior: .ignore),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
     }
 
     /// The evidence source `--tee` names.

@@ -22,12 +22,14 @@ final class ServerProcess: Sendable {
     var stderr: String { errorOutput.text.withLock { $0 } }
 
     /// Starts the server and waits until it listens.
-    init(dataDirectory: URL? = nil) async throws {
+    ///
+    /// - Parameter arguments: more options for `tabula serve`.
+    init(dataDirectory: URL? = nil, arguments: [String] = []) async throws {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tabula-live-\(UUID().uuidString)")
         self.dataDirectory = directory
         process = Process()
         process.executableURL = try RunCommandTests.executable
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path]
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         let errorPipe = Pipe()
@@ -64,6 +66,22 @@ final class ServerProcess: Sendable {
     /// Asks the process to stop (SIGTERM) and returns its exit status.
     func terminate() -> Int32 {
         process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Sends SIGTERM and waits at most `bound` for the process to exit: its exit status, or
+    /// `nil` if it was still running (it is then killed, so that no test leaves it behind).
+    func terminate(within bound: Duration) async throws -> Int32? {
+        process.terminate()
+        let deadline = ContinuousClock.now + bound
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        guard !process.isRunning else {
+            kill()
+            return nil
+        }
         process.waitUntilExit()
         return process.terminationStatus
     }
