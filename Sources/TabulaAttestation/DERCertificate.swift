@@ -44,9 +44,18 @@ struct DERCertificate: Sendable {
         [0x30, 0x0C, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02, 0x05, 0x00]
     /// AlgorithmIdentifier ecdsa-with-SHA384 (1.2.840.10045.4.3.3), parameters absent.
     static let ecdsaWithSHA384: [UInt8] = [0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03]
+    /// AlgorithmIdentifier ecdsa-with-SHA512 (1.2.840.10045.4.3.4), parameters absent.
+    static let ecdsaWithSHA512: [UInt8] = [0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x04]
+    /// AlgorithmIdentifier sha{256,384,512}WithRSAEncryption (1.2.840.113549.1.1.{11,12,13}), NULL
+    /// parameters (RFC 4055): RA-TLS certificates of frameworks with RSA keys.
+    static let rsaWithSHA256: [UInt8] = [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B, 0x05, 0x00]
+    static let rsaWithSHA384: [UInt8] = [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0C, 0x05, 0x00]
+    static let rsaWithSHA512: [UInt8] = [0x30, 0x0D, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0D, 0x05, 0x00]
     /// What the parser accepts; each certificate kind then requires its own (identity and function
     /// certificates: ecdsa-with-SHA256 only).
-    private static let ecdsaAlgorithms = [ecdsaWithSHA256, ecdsaWithSHA256NullParameters, ecdsaWithSHA384]
+    private static let ecdsaAlgorithms = [
+        ecdsaWithSHA256, ecdsaWithSHA256NullParameters, ecdsaWithSHA384, ecdsaWithSHA512, rsaWithSHA256, rsaWithSHA384, rsaWithSHA512,
+    ]
 
     // MARK: Writing
 
@@ -133,7 +142,7 @@ struct DERCertificate: Sendable {
             guard top.count == 3 else { throw bad("certificate must have 3 elements") }
             signatureAlgorithm = Array(top[1].encodedBytes)
             guard Self.ecdsaAlgorithms.contains(signatureAlgorithm) else {
-                throw AttestationError(.unsupported, "certificate: the signature algorithm is not ECDSA with SHA-256 or SHA-384")
+                throw AttestationError(.unsupported, "certificate: the signature algorithm is not ECDSA or RSA (PKCS #1 v1.5) with SHA-256, SHA-384 or SHA-512")
             }
             guard top[2].identifier == .bitString, case .primitive(let bits) = top[2].content,
                   bits.first == 0, bits.count > 1

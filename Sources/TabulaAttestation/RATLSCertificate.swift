@@ -9,8 +9,8 @@ public import Foundation
 /// - Gramine's **legacy** extension (OID 1.2.840.113741.1337.6): the raw SGX quote, whose report
 ///   data begins with SHA-256 of the certificate's DER SubjectPublicKeyInfo.
 ///
-/// Either way the certificate must be self-signed by its key (ECDSA P-256 or P-384), valid at the
-/// given time, and its key bound to evidence that verifies.
+/// Either way the certificate must be self-signed by its key (ECDSA P-256, P-384, P-521 or RSA),
+/// valid at the given time, and its key bound to evidence that verifies.
 public enum RATLSCertificate {
     /// What the certificate proved: the evidence's claims, plus `raTLS` (`interoperable` or
     /// `legacy`) and `certificateKeyBound` in ``Evidence/Claims/fields``.
@@ -20,16 +20,23 @@ public enum RATLSCertificate {
         // Gramine puts both extensions in its certificates; the legacy one is checked on its own
         // (and its keys are P-384, which the interoperable path, built for Tabula's, does not take).
         let legacy = parsed.extensionValue(oid: legacyOIDContent) ?? parsed.extensionValue(oid: [0x06, 0x09] + legacyOIDContent)
-        if legacy == nil, parsed.extensionValue(oid: IdentityCertificate.extensionOIDContent) != nil {
+        if legacy == nil, let value = parsed.extensionValue(oid: IdentityCertificate.extensionOIDContent) {
+            // Tabula's own identity certificates (P-256, ecdsa-with-SHA256) keep their stricter rules;
+            // other frameworks' keys (P-384 from Intel's SDK and Gramine, RSA) are checked as the
+            // interoperable specification binds them.
+            guard parsed.signatureAlgorithm == DERCertificate.ecdsaWithSHA256, (try? P256.Signing.PublicKey(derRepresentation: parsed.subjectPublicKeyInfo)) != nil else {
+                return try await verifyInteroperable(parsed, value: value, evidenceCertificate: evidenceCertificate, at: time)
+            }
             var claims = try await IdentityCertificate.verify(certificate, nonce: nil, evidenceCertificate: evidenceCertificate, at: time).claims
             claims.fields["raTLS"] = "interoperable"
+            claims.fields["certificateKey"] = "P-256"
             claims.fields["certificateKeyBound"] = true
             return claims
         }
         guard let quote = legacy else {
             throw AttestationError(.malformed, "RA-TLS certificate: neither the interoperable (2.23.133.5.4.9) nor Gramine's legacy (1.2.840.113741.1337.6) evidence extension")
         }
-        try verifySelfSignature(parsed)
+        let kind = try verifyAnySelfSignature(parsed)
         guard parsed.notBefore <= time, time <= parsed.notAfter else {
             throw AttestationError(.untrustedChain, "RA-TLS certificate: not valid at \(time) (valid from \(parsed.notBefore) to \(parsed.notAfter))")
         }
@@ -38,6 +45,7 @@ public enum RATLSCertificate {
             throw AttestationError(.bindingMismatch, "RA-TLS certificate: the quote's report data does not begin with SHA-256 of the certificate's public key")
         }
         claims.fields["raTLS"] = "legacy"
+        claims.fields["certificateKey"] = .string(kind)
         claims.fields["certificateKeyBound"] = true
         return claims
     }
@@ -46,26 +54,4 @@ public enum RATLSCertificate {
     /// writes them with their own tag and length in front (so other tools show "0.6.9.42.840…");
     /// both spellings are accepted.
     static let legacyOIDContent: [UInt8] = [0x2A, 0x86, 0x48, 0x86, 0xF8, 0x4D, 0x8A, 0x39, 0x06]
-
-    /// Checks the self-signature with the certificate's own P-256 or P-384 key.
-    private static func verifySelfSignature(_ certificate: DERCertificate) throws(AttestationError) {
-        guard certificate.issuer == certificate.subject else {
-            throw AttestationError(.badSignature, "RA-TLS certificate: not self-signed (the issuer is not the subject)")
-        }
-        // The parser admits only ECDSA with SHA-256 or SHA-384.
-        let sha384 = certificate.signatureAlgorithm == DERCertificate.ecdsaWithSHA384
-        let valid: Bool
-        if let key = try? P256.Signing.PublicKey(derRepresentation: certificate.subjectPublicKeyInfo),
-           let signature = try? P256.Signing.ECDSASignature(derRepresentation: certificate.signature) {
-            valid = sha384 ? key.isValidSignature(signature, for: SHA384.hash(data: certificate.tbs)) : key.isValidSignature(signature, for: SHA256.hash(data: certificate.tbs))
-        } else if let key = try? P384.Signing.PublicKey(derRepresentation: certificate.subjectPublicKeyInfo),
-                  let signature = try? P384.Signing.ECDSASignature(derRepresentation: certificate.signature) {
-            valid = sha384 ? key.isValidSignature(signature, for: SHA384.hash(data: certificate.tbs)) : key.isValidSignature(signature, for: SHA256.hash(data: certificate.tbs))
-        } else {
-            throw AttestationError(.unsupported, "RA-TLS certificate: the key is not ECDSA P-256 or P-384, or the signature is not DER")
-        }
-        guard valid else {
-            throw AttestationError(.badSignature, "RA-TLS certificate: the self-signature does not verify")
-        }
-    }
 }
