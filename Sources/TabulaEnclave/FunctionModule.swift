@@ -113,6 +113,10 @@ package struct FunctionModule: Sendable {
             entries.append(0x00)
         }
         var rewritten = binary
+        // Custom sections go: nothing in the runtime needs them, and WasmKit parses a "name"
+        // section lazily at the first trap without checking its function indices (an index out
+        // of range crashed the process). The digest stays that of the bytes as deployed.
+        rewritten.sections.removeAll { $0.id == WasmBinary.customSectionID }
         try rewritten.appendEntries(sectionID: WasmBinary.exportSectionID, count: globals.count + (analysis.memories.isEmpty ? 0 : 1), entries: entries)
         self.mutableGlobalExports = globals
         self.memoryExport = analysis.memories.isEmpty ? nil : Self.memoryExportName
@@ -192,10 +196,12 @@ private struct ModuleAnalysis {
                     hasStartFunction = true
                 case .codeSection(let bodies):
                     var scan = StateScan()
-                    for body in bodies {
+                    for (index, body) in bodies.enumerated() {
                         var expression = ExpressionParser(code: body)
+                        var bounds = ModuleBounds.CodeBounds(function: index)
                         while let instruction = try expression.parse() {
                             instruction(visitor: &scan)
+                            try instruction(visitor: &bounds)
                         }
                     }
                     rebuildReason = scan.reason
@@ -203,6 +209,8 @@ private struct ModuleAnalysis {
                     break
                 }
             }
+        } catch let error as EnclaveError {
+            throw error
         } catch {
             throw EnclaveError(.invalidModule, "invalid WebAssembly module: \(error)")
         }

@@ -15,6 +15,7 @@ struct WasmBinary {
     /// Section ids in the order the binary format requires them (custom sections may go anywhere).
     static let order: [UInt8] = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11]
     static let exportSectionID: UInt8 = 7
+    static let customSectionID: UInt8 = 0
 
     var sections: [Section]
 

@@ -1,3 +1,4 @@
+import Crypto
 import Testing
 import TabulaEnclave
 import TabulaWire
@@ -199,6 +200,60 @@ struct HostileModuleTests {
     @Test func hugeBinary() {
         let error = loadError(binary([(0, [1, 0x41] + [UInt8](repeating: 0, count: 65 << 20))]))
         #expect(error?.message.contains("more than the 64 MiB Tabula loads") == true)
+    }
+
+    // MARK: What WasmKit reads later
+
+    /// `main` is `unreachable`; a "name" section maps function 0x0FFFFFFF to "x", an index WasmKit
+    /// looked up unchecked when it first named a function in a trap's backtrace.
+    private func nameSectionOutOfRange(trappingStart: Bool) -> [UInt8] {
+        let names: [UInt8] = [4] + Array("name".utf8) + [1, 7, 1, 0xFF, 0xFF, 0xFF, 0x7F, 1, UInt8(ascii: "x")]
+        return binary([(1, [1, 0x60, 0, 0]), (3, [1, 0]), (7, [1, 4] + Array("main".utf8) + [0, 0])]
+            + (trappingStart ? [(8, [0])] : [])
+            + [(10, [1, 3, 0, 0x00, 0x0B]), (0, names)])
+    }
+
+    @Test func nameSectionWithAnIndexOutOfRange() async throws {
+        // The module loads (custom sections are not the runtime's business), keeps the digest of
+        // the bytes as deployed, and its trap is reported like any other.
+        let bytes = nameSectionOutOfRange(trappingStart: false)
+        #expect(bytes.count == 51)
+        let module = try FunctionModule(bytes: bytes, memoryLimit: 1 << 20)
+        #expect(module.digest == Array(SHA256.hash(data: bytes)))
+        try await withEnclave { enclave in
+            let name = try await enclave.load(bytes)
+            for _ in 0..<2 {
+                let invocation = try await enclave.invoke(name, parameters: [:])
+                #expect(invocation.response.status == .developerError)
+                #expect(invocation.response.jsonLine.contains("The action trapped: unreachable"), "\(invocation.response.jsonLine)")
+            }
+            // A start function that traps at once: the deploy check fails, the enclave serves on.
+            await #expect(throws: EnclaveError.self) { try await enclave.load(nameSectionOutOfRange(trappingStart: true), name: "start") }
+            #expect(try await enclave.invoke(name, parameters: [:]).response.status == .developerError)
+        }
+    }
+
+    /// A `try_table` of `clauses` `catch_all 0` clauses around another such, then `br 1`: WasmKit
+    /// added up the clauses a branch leaves in 16 bits, and trapped past 65,535.
+    private func nestedCatchClauses(_ clauses: Int) -> [UInt8] {
+        let tryTable: [UInt8] = [0x1F, 0x40] + leb(UInt64(clauses)) + Array([[UInt8]](repeating: [0x02, 0x00], count: clauses).joined())
+        let body: [UInt8] = [0] + tryTable + tryTable + [0x0C, 0x01, 0x0B, 0x0B, 0x0B]
+        return binary([(1, [1, 0x60, 0, 0]), (3, [1, 0]), (7, [1, 4] + Array("main".utf8) + [0, 0]), (10, [1] + leb(UInt64(body.count)) + body)])
+    }
+
+    @Test func tooManyCatchClauses() async throws {
+        let error = loadError(nestedCatchClauses(40_000))
+        #expect(error?.code == .invalidModule)
+        #expect(error?.message == "function body 0 has more than 10000 catch clauses in its try_table instructions; Tabula loads functions with at most 10000, split the function", "\(String(describing: error))")
+        try await withEnclave { enclave in
+            await #expect(throws: EnclaveError.self) { try await enclave.load(nestedCatchClauses(40_000)) }
+            // At the bound, the module loads and runs.
+            let name = try await enclave.load(nestedCatchClauses(5_000), name: "fine")
+            let invocation = try await enclave.invoke(name, parameters: [:])
+            // It returns without output: not a dictionary, but no trap either.
+            #expect(invocation.response.status == .developerError)
+            #expect(!invocation.response.jsonLine.contains("trapped"), "\(invocation.response.jsonLine)")
+        }
     }
 
     @Test func hostileModulesThroughTheEnclave() async throws {
