@@ -40,9 +40,20 @@ extension Invocation {
         }
     }
 
+    /// How deep a result may nest: the activation record holds it a few levels further in (under
+    /// `response.result`, in a list), and the record must still be readable with the parser's default
+    /// depth, ``JSONValue/maximumDepth``.
+    static let maximumResultDepth = JSONValue.maximumDepth - 12
+
     /// A JSON object or array on stdout, as a response; `nil` when stdout is anything else.
     private static func result(from stdout: [UInt8]) -> ActivationResponse? {
-        guard let value = try? JSONValue(parsing: stdout) else { return nil }
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: stdout, maximumDepth: maximumResultDepth)
+        } catch {
+            guard JSONValue.isTooDeep(error) else { return nil }
+            return .developerError("The action's result nests deeper than \(maximumResultDepth) levels.")
+        }
         switch value {
         case .object(let members):
             return ActivationResponse(status: members["error"] == nil ? .success : .applicationError, result: value)

@@ -302,8 +302,9 @@ extension Platform {
         var formatted: [String] = []
         var size = 0
         for line in lines {
-            // Each line costs its bytes, the prefix's, and about 4 for JSON's quotes and comma.
-            size += prefix.utf8.count + line.utf8.count + 4
+            // Each line costs the prefix (plain ASCII), the line as JSON writes it (escapes and
+            // quotes included), and a comma.
+            size += prefix.utf8.count + JSONValue.encodedLength(of: line) + 1
             if size > limit {
                 formatted.append("\(prefix)Logs were truncated because the total bytes size exceeds the limit of \(limit) bytes.")
                 break

@@ -1,14 +1,27 @@
 public import Foundation
 
 extension JSONValue {
+    /// How deep objects and arrays may nest in a document that ``init(parsing:maximumDepth:)`` reads
+    /// by default: deep enough for any real document, shallow enough that no parse or walk of the
+    /// value exhausts a stack.
+    public static let maximumDepth = 512
+
     /// Parses one JSON document.
-    public init(parsing bytes: some Sequence<UInt8>) throws {
-        let parsed = try bytes.withContiguousStorageIfAvailable { try Parser.parse($0) }
+    ///
+    /// - Parameter maximumDepth: how deep objects and arrays may nest; a deeper document is refused
+    ///   (see ``isTooDeep(_:)``).
+    public init(parsing bytes: some Sequence<UInt8>, maximumDepth: Int = JSONValue.maximumDepth) throws {
+        let parsed = try bytes.withContiguousStorageIfAvailable { try Parser.parse($0, maximumDepth: maximumDepth) }
         if let parsed {
             self = parsed
         } else {
-            self = try Array(bytes).withUnsafeBufferPointer { try Parser.parse($0) }
+            self = try Array(bytes).withUnsafeBufferPointer { try Parser.parse($0, maximumDepth: maximumDepth) }
         }
+    }
+
+    /// Whether `error`, thrown by ``init(parsing:maximumDepth:)``, says the document nests too deep.
+    public static func isTooDeep(_ error: any Error) -> Bool {
+        (error as? Parser.Failure)?.tooDeep == true
     }
 
     /// Parses one JSON document from text.

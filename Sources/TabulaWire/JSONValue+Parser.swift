@@ -9,14 +9,16 @@ extension JSONValue {
         private let bytes: UnsafeBufferPointer<UInt8>
         private var index = 0
         private var depth = 0
-        static let maximumDepth = 512
+        private let maximumDepth: Int
 
         struct Failure: Error, CustomStringConvertible {
             let description: String
+            /// Set when the document nests deeper than allowed; it may be well-formed otherwise.
+            var tooDeep = false
         }
 
-        static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws -> JSONValue {
-            var parser = Parser(bytes: bytes)
+        static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int = JSONValue.maximumDepth) throws -> JSONValue {
+            var parser = Parser(bytes: bytes, maximumDepth: maximumDepth)
             parser.skipWhitespace()
             let value = try parser.value()
             parser.skipWhitespace()
@@ -24,8 +26,9 @@ extension JSONValue {
             return value
         }
 
-        private init(bytes: UnsafeBufferPointer<UInt8>) {
+        private init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
             self.bytes = bytes
+            self.maximumDepth = maximumDepth
         }
 
         private func failure(_ what: String) -> Failure {
@@ -60,7 +63,11 @@ extension JSONValue {
 
         private mutating func nest() throws {
             depth += 1
-            guard depth <= Self.maximumDepth else { throw failure("the JSON nests deeper than \(Self.maximumDepth) levels") }
+            guard depth <= maximumDepth else {
+                var failure = failure("the JSON nests deeper than \(maximumDepth) levels")
+                failure.tooDeep = true
+                throw failure
+            }
         }
 
         private mutating func object() throws -> JSONValue {

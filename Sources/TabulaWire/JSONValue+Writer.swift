@@ -15,7 +15,9 @@ extension JSONValue {
         case .number(let value):
             output.append(contentsOf: Self.text(of: value).utf8)
         case .numberLiteral(let text):
-            output.append(contentsOf: text.utf8)
+            // The case is public, so the text need not come from the parser: it is written only
+            // when it is a number by RFC 8259's grammar (else `null`), so no value injects JSON.
+            output.append(contentsOf: Self.isNumberText(text) ? Array(text.utf8) : Self.nullBytes)
         case .string(let value):
             Self.write(string: value, to: &output)
         case .array(let items):
@@ -89,6 +91,48 @@ extension JSONValue {
     private static let trueBytes = Array("true".utf8)
     private static let falseBytes = Array("false".utf8)
     private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Whether `text` is a JSON number: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    static func isNumberText(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var index = 0
+        func digits() -> Int {
+            let start = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            return index - start
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count else { return false }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else if digits() == 0 {
+            return false
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { return false }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { return false }
+        }
+        return index == bytes.count
+    }
+
+    /// How many bytes the canonical encoding of `string` takes, quotes included: what a string costs
+    /// once stored as JSON (a control character takes six).
+    public static func encodedLength(of string: some StringProtocol) -> Int {
+        var length = 2
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09, 0x08, 0x0C: length += 2
+            case ..<0x20: length += 6
+            default: length += 1
+            }
+        }
+        return length
+    }
 
     static func write(string: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))

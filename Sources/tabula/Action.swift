@@ -83,7 +83,7 @@ struct Action: AsyncParsableCommand {
                 print("actions")
                 for action in actions {
                     let name = "/\(action.namespace)/\(action.name)"
-                    print("\(name.padding(toLength: max(70, name.count), withPad: " ", startingAt: 0)) \(action.publish ? "shared" : "private") \(action.exec.kind)")
+                    print(terminalSafe("\(name.padding(toLength: max(70, name.count), withPad: " ", startingAt: 0)) \(action.publish ? "shared" : "private") \(action.exec.kind)"))
                 }
             }
         }

@@ -39,7 +39,7 @@ struct Activation: AsyncParsableCommand {
                     print(Connection.pretty(list))
                 } else {
                     print("activations")
-                    for activation in list { print("\(activation.activationId) \(activation.name)") }
+                    for activation in list { print(terminalSafe("\(activation.activationId) \(activation.name)")) }
                 }
             }
         }
@@ -122,7 +122,7 @@ struct Activation: AsyncParsableCommand {
                 if connection.json {
                     connection.emit(json: ["logs": logs])
                 } else {
-                    for line in logs { print(line) }
+                    for line in logs { print(terminalSafe(line)) }
                 }
             }
         }

@@ -76,7 +76,7 @@ struct Run: AsyncParsableCommand {
                 do {
                     let parameters = try Self.parameters(line, number: number)
                     let invocation = try await enclave.invoke(name, parameters: parameters)
-                    for log in invocation.logs { standardError(log) }
+                    for log in invocation.logs { standardError(terminalSafe(log)) }
                     print(invocation.response.jsonLine)
                 } catch {
                     failures += 1

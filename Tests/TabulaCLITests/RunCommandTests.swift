@@ -88,6 +88,29 @@ struct RunCommandTests {
         #expect(output.stderr.contains("input line 3: the parameters must be a JSON object"))
     }
 
+    /// A function's log line cannot drive the user's terminal: control characters are shown escaped.
+    @Test func controlCharactersInLogsAreEscaped() throws {
+        let module = FileManager.default.temporaryDirectory.appendingPathComponent("escape-\(UUID().uuidString).wat")
+        // stderr: ESC ] 0 ; x BEL (retitle the window), ESC [ 2 J (clear the screen), a C1 CSI, then "done".
+        try #"""
+        (module
+          (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 64) "\1b]0;x\07\1b[2J\c2\9bdone\n")
+          (data (i32.const 128) "{}")
+          (func (export "main")
+            (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const 17))
+            (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8)))
+            (i32.store (i32.const 0) (i32.const 128)) (i32.store (i32.const 4) (i32.const 2))
+            (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+        """#.write(to: module, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: module) }
+        let output = try Self.tabula(["run", module.path, "--input", "{}"])
+        #expect(output.status == 0)
+        #expect(!output.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
+        #expect(output.stderr.contains(#"\u001b]0;x\u0007\u001b[2J\u009bdone"#))
+    }
+
     @Test func unloadableModuleFailsWithTheReason() throws {
         let module = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).wat")
         try #"(module (import "env" "socket" (func)) (func (export "main")))"#.write(to: module, atomically: true, encoding: .utf8)

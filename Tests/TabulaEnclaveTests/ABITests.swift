@@ -77,3 +77,40 @@ struct ABITests {
         }
     }
 }
+
+/// A result must stay readable once it is wrapped in its activation record (and a list of records):
+/// the enclave refuses results that nest so deep that the record could not be read back.
+@Suite("Result depth")
+struct ResultDepthTests {
+    /// `{"x": [[…[1]…]]}`, nesting `depth` levels in all.
+    private func nested(_ depth: Int) -> JSONValue {
+        var value: JSONValue = 1
+        for _ in 0..<(depth - 1) { value = .array([value]) }
+        return ["x": value]
+    }
+
+    @Test("an echoed result one level deeper than allowed is a developer error that says so; at the limit it is returned")
+    func deepResults() async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(try example("echo.wat"))
+            let limit = JSONValue.maximumDepth - 12
+            let atLimit = try await enclave.invoke(name, parameters: nested(limit)).response
+            #expect(atLimit.status == .success)
+            #expect(atLimit.result == nested(limit))
+            let over = try await enclave.invoke(name, parameters: nested(limit + 1)).response
+            #expect(over.status == .developerError)
+            #expect(over.result == ["error": .string("The action's result nests deeper than \(limit) levels.")])
+        }
+    }
+
+    @Test("a record holding a result at the limit, in a list of records, reads back")
+    func recordsReadBack() throws {
+        let result = nested(JSONValue.maximumDepth - 12)
+        let record = Activation(
+            namespace: "guest", name: "echo", version: "0.0.1", subject: "guest", activationId: String(repeating: "0", count: 32),
+            start: 0, end: 1, response: Activation.Response(ActivationResponse(status: .success, result: result)), logs: [], annotations: [])
+        let list = JSONValue.encode(["activations": [record]] as [String: [Activation]])
+        let read = try JSONValue.decode([String: [Activation]].self, from: list)
+        #expect(read["activations"]?.first?.response?.result == result)
+    }
+}

@@ -174,7 +174,9 @@ extension JSONValue {
 extension InvocationsAPITests {
     /// The logs limit counts the stored record: a function printing a megabyte of empty lines
     /// (a million lines, each some 40 bytes once prefixed) stores at most about the limit.
-    @Test func logsAreLimitedByTheirStoredSize() async throws {
+    /// Lines of nothing, and lines of control characters (six bytes each once escaped as JSON).
+    @Test(arguments: ["0x0a0a0a0a", "0x0a010101"])
+    func logsAreLimitedByTheirStoredSize(pattern: String) async throws {
         let newlines = Array("""
         (module
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -183,7 +185,7 @@ extension InvocationsAPITests {
             (local $i i32)
             (block $done (loop $fill
               (br_if $done (i32.ge_u (local.get $i) (i32.const 1048576)))
-              (i32.store (i32.add (i32.const 65536) (local.get $i)) (i32.const 0x0a0a0a0a))
+              (i32.store (i32.add (i32.const 65536) (local.get $i)) (i32.const \(pattern)))
               (local.set $i (i32.add (local.get $i) (i32.const 4)))
               (br $fill)))
             (i32.store (i32.const 0) (i32.const 65536))
@@ -200,7 +202,7 @@ extension InvocationsAPITests {
             let reply = try await client.send(.post, "/api/v1/namespaces/_/actions/newlines?blocking=true", body: "{}")
             #expect(reply.status == .ok)
             guard case .array(let logs) = reply.json["logs"] else { Issue.record("no logs"); return }
-            let stored = logs.reduce(0) { $0 + ($1.stringValue?.utf8.count ?? 0) + 4 }
+            let stored = JSONValue.array(logs).encoded.count
             #expect(stored <= (1 << 20) + 200, "\(stored) bytes of logs stored")
             #expect(logs.count > 1000)
             #expect(logs.last?.stringValue?.contains("Logs were truncated") == true)

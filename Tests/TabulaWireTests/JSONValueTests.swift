@@ -155,4 +155,21 @@ struct JSONValueTests {
         #expect(try handWritten(response) == (try viaFoundation(response)))
         #expect(try handWritten(bare) == (try viaFoundation(bare)))
     }
+
+    /// A hand-made number literal is written only when it is a number: the case is public.
+    @Test func numberLiteralsThatAreNotNumbersAreWrittenAsNull() {
+        for text in ["1", "-0", "0.5e-3", "18446744073709551615", "1E+400"] {
+            #expect(String(decoding: JSONValue.array([.numberLiteral(text)]).encoded, as: UTF8.self) == "[\(text)]")
+        }
+        for text in ["", "-", "01", "1.", ".5", "1e", "1,\"x\":2", "1}", "NaN", "0x10", "1 "] {
+            #expect(String(decoding: JSONValue.array([.numberLiteral(text)]).encoded, as: UTF8.self) == "[null]", "\(text)")
+        }
+    }
+
+    /// What a string costs once stored: the length the writer writes, escapes and quotes included.
+    @Test func encodedLengthIsWhatTheWriterWrites() {
+        for text in ["", "plain", "\u{01}\u{1F}", "\"\\\n\r\t\u{08}\u{0C}", "é\u{7F}x", String(repeating: "\u{01}a", count: 100)] {
+            #expect(JSONValue.encodedLength(of: text) == JSONValue.string(text).encoded.count, "\(text.debugDescription)")
+        }
+    }
 }
