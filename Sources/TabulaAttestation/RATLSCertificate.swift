@@ -8,15 +8,22 @@ public import Foundation
 ///   ``IdentityCertificate/verify(_:nonce:evidenceCertificate:at:)``.
 /// - Gramine's **legacy** extension (OID 1.2.840.113741.1337.6): the raw SGX quote, whose report
 ///   data begins with SHA-256 of the certificate's DER SubjectPublicKeyInfo.
+/// - Intel's SGX SDK attested TLS (the quote under OID 1.2.840.113741.1.13.1, with or without the
+///   interoperable extension beside it); see ``verifyIntelSDK(_:quote:evidenceCertificate:at:)``.
 ///
 /// Either way the certificate must be self-signed by its key (ECDSA P-256, P-384, P-521 or RSA),
 /// valid at the given time, and its key bound to evidence that verifies.
 public enum RATLSCertificate {
-    /// What the certificate proved: the evidence's claims, plus `raTLS` (`interoperable` or
-    /// `legacy`) and `certificateKeyBound` in ``Evidence/Claims/fields``.
+    /// What the certificate proved: the evidence's claims, plus `raTLS` (`interoperable`, `legacy`
+    /// or `intel-sdk`), `certificateKey` and `certificateKeyBound` in ``Evidence/Claims/fields``.
     public static func verify(_ certificate: [UInt8], evidenceCertificate: [UInt8]? = nil, at time: Date) async throws -> Evidence.Claims {
         let der = try DERCertificate.der(certificate)
         let parsed = try DERCertificate(der: der)
+        // Intel's SDK writes the interoperable extension too, but binds its own way when alone and
+        // may use any key (a P-256 one must not be read as Tabula's identity certificate).
+        if let quote = parsed.extensionValue(oid: intelSDKQuoteOIDContent) {
+            return try await verifyIntelSDK(parsed, quote: quote, evidenceCertificate: evidenceCertificate, at: time)
+        }
         // Gramine puts both extensions in its certificates; the legacy one is checked on its own
         // (and its keys are P-384, which the interoperable path, built for Tabula's, does not take).
         let legacy = parsed.extensionValue(oid: legacyOIDContent) ?? parsed.extensionValue(oid: [0x06, 0x09] + legacyOIDContent)
@@ -34,7 +41,7 @@ public enum RATLSCertificate {
             return claims
         }
         guard let quote = legacy else {
-            throw AttestationError(.malformed, "RA-TLS certificate: neither the interoperable (2.23.133.5.4.9) nor Gramine's legacy (1.2.840.113741.1337.6) evidence extension")
+            throw AttestationError(.malformed, "RA-TLS certificate: none of the interoperable (2.23.133.5.4.9), Gramine's legacy (1.2.840.113741.1337.6) or Intel SGX SDK's (1.2.840.113741.1.13.1) evidence extensions")
         }
         let kind = try verifyAnySelfSignature(parsed)
         guard parsed.notBefore <= time, time <= parsed.notAfter else {
