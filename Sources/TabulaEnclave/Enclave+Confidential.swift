@@ -39,14 +39,16 @@ extension Enclave {
     ///   - caller: the namespace that sent the request, as the control plane authenticated it.
     ///   - defaults: the action's default parameters, merged under the request's.
     ///   - finalDefaults: whether the request may not override the defaults.
-    /// - Throws: ``EnclaveError`` only when the function is not loaded or no monitor runs, or, in
+    ///   - revision: the ``FunctionDefinition/revision`` that must serve the request; `nil` for
+    ///     whichever is loaded.
+    /// - Throws: ``EnclaveError`` only when the function (or that revision of it) is not loaded or no monitor runs, or, in
     ///   generic words, when the answer cannot be sealed; every other outcome is a sealed response.
     public func invoke(
-        _ name: FunctionName, sealed: SealedRequest, caller: String, defaults: [String: JSONValue] = [:], finalDefaults: Bool = false,
+        _ name: FunctionName, revision: String? = nil, sealed: SealedRequest, caller: String, defaults: [String: JSONValue] = [:], finalDefaults: Bool = false,
         activationID: String
     ) async throws -> SealedInvocation {
         let monitor = try attestedMonitor()
-        let host = try host(name)
+        let host = try host(name, revision: revision)
         do {
             return try await answer(
                 name, host: host, monitor: monitor, sealed: sealed, caller: caller, defaults: defaults, finalDefaults: finalDefaults,
@@ -58,7 +60,7 @@ extension Enclave {
         }
     }
 
-    /// Everything of ``invoke(_:sealed:caller:defaults:finalDefaults:activationID:)`` after the
+    /// Everything of ``invoke(_:revision:sealed:caller:defaults:finalDefaults:activationID:)`` after the
     /// function and the monitor are found: what it throws is never shown outside the enclave.
     private func answer(
         _ name: FunctionName, host: FunctionHost, monitor: Monitor, sealed: SealedRequest, caller: String, defaults: [String: JSONValue],
@@ -143,10 +145,13 @@ extension Enclave {
 
     /// Issues the certificate of a loaded function: what a client checks a module digest against.
     ///
-    /// - Parameter version: the action's version, as the control plane numbers it.
-    public func functionCertificate(_ name: FunctionName, version: String) throws -> String {
+    /// - Parameters:
+    ///   - version: the action's version, as the control plane numbers it.
+    ///   - revision: the ``FunctionDefinition/revision`` the certificate must describe, so that
+    ///     `version` never certifies another version's module; `nil` for whichever is loaded.
+    public func functionCertificate(_ name: FunctionName, revision: String? = nil, version: String) throws -> String {
         let monitor = try attestedMonitor()
-        let host = try host(name)
+        let host = try host(name, revision: revision)
         let claims = FunctionClaims(
             namespace: name.namespace, name: name.name, version: version, moduleDigest: host.module.digest.hex,
             policyDigest: host.policyDigest.hex, snapshotDigest: host.snapshotDigest.hex,

@@ -22,7 +22,7 @@ public final class Enclave: Sendable {
     /// The holder of the enclave's keys and attestation; `nil` for an enclave that only runs
     /// plain invocations (such as `tabula run`).
     public let monitor: Monitor?
-    private let functions = Mutex<[FunctionName: FunctionHost]>([:])
+    private let functions = Mutex(Functions())
     /// Sandbox ids are unique in the process, across enclaves.
     private static let sandboxIDs = Atomic<Int>(1)
 
@@ -65,6 +65,16 @@ public final class Enclave: Sendable {
     /// The executor whose threads run sandboxes: a task that prefers it runs invocations inline.
     package var taskExecutor: any TaskExecutor { executor }
 
+    /// The functions installed, and the loads in progress that may still install theirs.
+    private struct Functions: ~Copyable {
+        var hosts: [FunctionName: FunctionHost] = [:]
+        /// The ticket of the latest load of each name still in progress. A load installs only
+        /// while its ticket is the one here: a later load or an unload takes the place, so a slow
+        /// load of an older version finishing last never replaces what came after it.
+        var pending: [FunctionName: UInt64] = [:]
+        var nextTicket: UInt64 = 0
+    }
+
     private struct Activity: ~Copyable {
         var inProgress = 0
         var closed = false
@@ -96,11 +106,55 @@ public final class Enclave: Sendable {
 
     /// Loads (or replaces) a function: checks and compiles the module, builds its first sandbox,
     /// runs initialisation and takes the snapshot.
+    ///
+    /// - Throws: ``EnclaveError`` with code ``EnclaveError/Code/superseded`` when another load or
+    ///   an unload of the same name came after this one started: the newer state stays.
     @discardableResult
     public func load(_ definition: FunctionDefinition) async throws -> FunctionInfo {
-        let (host, info) = try await prepare(definition)
-        functions.withLock { $0[definition.name] = host }
-        return info
+        try install(try await prepareLoad(definition))
+    }
+
+    /// A function loaded but not yet installed; see ``prepareLoad(_:)``.
+    package struct PreparedLoad: Sendable {
+        fileprivate let host: FunctionHost
+        fileprivate let ticket: UInt64
+        package let info: FunctionInfo
+    }
+
+    /// The first half of ``load(_:)``: takes the function's place in line, then loads it without
+    /// installing it. Separate so that tests can order loads and installs deterministically.
+    package func prepareLoad(_ definition: FunctionDefinition) async throws -> PreparedLoad {
+        let name = definition.name
+        let ticket = functions.withLock { functions in
+            functions.nextTicket += 1
+            functions.pending[name] = functions.nextTicket
+            return functions.nextTicket
+        }
+        do {
+            let (host, info) = try await prepare(definition)
+            return PreparedLoad(host: host, ticket: ticket, info: info)
+        } catch {
+            functions.withLock { functions in
+                if functions.pending[name] == ticket { functions.pending[name] = nil }
+            }
+            throw error
+        }
+    }
+
+    /// The second half of ``load(_:)``: installs the function unless a later load or an unload
+    /// of its name came after ``prepareLoad(_:)`` started.
+    package func install(_ prepared: PreparedLoad) throws(EnclaveError) -> FunctionInfo {
+        let name = prepared.info.name
+        let installed = functions.withLock { functions in
+            guard functions.pending[name] == prepared.ticket else { return false }
+            functions.pending[name] = nil
+            functions.hosts[name] = prepared.host
+            return true
+        }
+        guard installed else {
+            throw EnclaveError(.superseded, "\(name) was loaded again or unloaded while this version loaded, so this version was not installed; invoke it again")
+        }
+        return prepared.info
     }
 
     /// Checks that a function would load (module, imports, entry, initialisation) without keeping
@@ -131,13 +185,17 @@ public final class Enclave: Sendable {
     }
 
     /// Removes a function; its sandboxes go away when their invocations in progress finish.
+    /// A load of the name still in progress will not install its function.
     public func unload(_ name: FunctionName) {
-        functions.withLock { _ = $0.removeValue(forKey: name) }
+        functions.withLock { functions in
+            functions.hosts[name] = nil
+            functions.pending[name] = nil
+        }
     }
 
     /// The functions loaded, in no particular order.
     public var loadedFunctions: [FunctionName] {
-        functions.withLock { Array($0.keys) }
+        functions.withLock { Array($0.hosts.keys) }
     }
 
     /// Runs one invocation of a function on its snapshot state.
@@ -147,11 +205,14 @@ public final class Enclave: Sendable {
     ///   - activationID: the OpenWhisk activation id (32 hex digits); a new one when `nil`.
     ///   - caller: the namespace invoking, checked against the function's policy; `nil` skips the
     ///     check (a local run).
-    /// - Throws: ``EnclaveError`` when the function is not loaded, the parameters are refused, or
-    ///   the policy forbids the invocation (it requires sealed requests, or another caller).
-    ///   What the function itself does wrong is reported in the returned response.
-    public func invoke(_ name: FunctionName, parameters: JSONValue, activationID: String? = nil, caller: String? = nil) async throws -> Invocation {
-        let host = try host(name)
+    ///   - revision: the ``FunctionDefinition/revision`` that must serve the invocation; `nil`
+    ///     for whichever is loaded.
+    /// - Throws: ``EnclaveError`` when the function (or that revision of it) is not loaded, the
+    ///   parameters are refused, or the policy forbids the invocation (it requires sealed
+    ///   requests, or another caller). What the function itself does wrong is reported in the
+    ///   returned response.
+    public func invoke(_ name: FunctionName, revision: String? = nil, parameters: JSONValue, activationID: String? = nil, caller: String? = nil) async throws -> Invocation {
+        let host = try host(name, revision: revision)
         if let refusal = host.definition.policy.refusal(caller: caller ?? name.namespace, owner: name.namespace, sealed: false) {
             let code: EnclaveError.Code = refusal == .confidentialRequired ? .confidentialRequired : .notPermitted
             throw EnclaveError(code, refusal.message(caller: caller ?? name.namespace, function: name))
@@ -168,9 +229,14 @@ public final class Enclave: Sendable {
         try await execute(try host(name), input: WipedBytes(parameters.encoded), activationID: ActivationID.random(), fresh: true)
     }
 
-    func host(_ name: FunctionName) throws(EnclaveError) -> FunctionHost {
-        guard let host = functions.withLock({ $0[name] }) else {
+    /// The function loaded as `name`; when `revision` is given, only if it is that revision, so
+    /// that what runs (module, policy, limits) is exactly the version the caller checked out.
+    func host(_ name: FunctionName, revision: String? = nil) throws(EnclaveError) -> FunctionHost {
+        guard let host = functions.withLock({ $0.hosts[name] }) else {
             throw EnclaveError(.unknownFunction, "no function \(name) is loaded")
+        }
+        if let revision, host.definition.revision != revision {
+            throw EnclaveError(.unknownFunction, "the version of \(name) asked for is not the one loaded (it was replaced); invoke it again")
         }
         return host
     }

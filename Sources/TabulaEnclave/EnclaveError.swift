@@ -23,6 +23,9 @@ public struct EnclaveError: Error, Sendable, Equatable, CustomStringConvertible 
         case invalidConfiguration = "invalid_configuration"
         /// A rebuilt sandbox did not reproduce the snapshot: the function is retired.
         case snapshotMismatch = "snapshot_mismatch"
+        /// Another load or an unload of the same function came after this load started: the
+        /// function loaded is not installed, so that an older version never replaces a newer one.
+        case superseded = "superseded"
         /// The enclave is shutting down.
         case shuttingDown = "shutting_down"
         /// A sealed request could not be opened: altered, truncated, or sealed to a key this

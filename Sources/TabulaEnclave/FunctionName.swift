@@ -45,9 +45,14 @@ public struct FunctionDefinition: Sendable {
     public var policy: Policy
     /// The most sandboxes the function may have, and so the most invocations it runs at once.
     public var maxSandboxes: Int
+    /// Which stored version of the function this is, in the caller's terms (the platform's
+    /// owner, revision and module digest); empty when the caller keeps one version per name.
+    /// An invocation or certificate that names a revision is served only by that revision.
+    public var revision: String
 
-    public init(name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = .default, policy: Policy = Policy(), maxSandboxes: Int = 1) {
+    public init(name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = .default, policy: Policy = Policy(), maxSandboxes: Int = 1, revision: String = "") {
         self.name = name
+        self.revision = revision
         self.module = module
         self.main = main
         self.limits = limits

@@ -59,7 +59,7 @@ extension Platform {
             throw PlatformError(.badRequest, Parameters.finalViolation)
         }
         return try start(deployed, subject: subject, confidential: false) { definition, activationID in
-            let invocation = try await self.enclave.invoke(definition.name, parameters: .object(merged), activationID: activationID, caller: subject)
+            let invocation = try await self.enclave.invoke(definition.name, revision: definition.revision, parameters: .object(merged), activationID: activationID, caller: subject)
             return Outcome(response: invocation.response, logs: invocation.logs, duration: invocation.duration, rewind: invocation.rewind)
         }
     }
@@ -82,7 +82,7 @@ extension Platform {
         let defaults = deployed.stored.action.parameters.object
         return try start(deployed, subject: subject, confidential: true) { definition, activationID in
             let outcome = try await self.enclave.invoke(
-                definition.name, sealed: request, caller: subject, defaults: defaults, finalDefaults: deployed.final, activationID: activationID)
+                definition.name, revision: definition.revision, sealed: request, caller: subject, defaults: defaults, finalDefaults: deployed.final, activationID: activationID)
             return Outcome(
                 response: ActivationResponse(status: outcome.status, result: [Confidential.sealedResultKey: .string(Data(outcome.response).base64EncodedString())]),
                 logs: [], duration: outcome.duration, rewind: outcome.rewind)
@@ -281,7 +281,7 @@ extension Platform {
         if cold { try loads.enter() }
         defer { if cold { loads.leave() } }
         _ = try await pool.checkOut(definition, identity: deployed.identity)
-        let issued = Result { try enclave.functionCertificate(definition.name, version: deployed.stored.action.version) }
+        let issued = Result { try enclave.functionCertificate(definition.name, revision: definition.revision, version: deployed.stored.action.version) }
         pool.checkIn(definition.name)
         do {
             return try issued.get()

@@ -151,12 +151,19 @@ public final class Platform: Service, Sendable {
         /// What a warm sandbox must have been loaded from to serve this version: the owner's
         /// identity, the stored version's random revision and the module digest. A namespace
         /// created again, or an action deleted and created again, never finds the old sandboxes.
-        var identity: String { "\(stored.owner)/\(stored.revision)/\(stored.digest)" }
+        /// The enclave is told it as the definition's revision, and serves an invocation or a
+        /// certificate only from the function loaded for it.
+        var identity: String { definition.revision }
+
+        static func identity(of stored: Store.StoredAction) -> String {
+            "\(stored.owner)/\(stored.revision)/\(stored.digest)"
+        }
     }
 
     @discardableResult
     func remember(_ stored: Store.StoredAction) -> Deployed {
-        let definition = definition(for: stored.action, code: stored.code)
+        var definition = definition(for: stored.action, code: stored.code)
+        definition.revision = Deployed.identity(of: stored)
         let deployed = Deployed(
             stored: stored, definition: definition, final: stored.action.annotations["final"] == true, limits: definition.limitsDocument)
         actionCache.withLock { cache in

@@ -61,6 +61,51 @@ struct EnclaveTests {
         }
     }
 
+    /// A reactor whose `main` answers `{"v":<value>}`.
+    private func answering(_ value: Int) -> [UInt8] {
+        Array(#"""
+        (module
+          (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+          (memory 1)
+          (data (i32.const 16) "{\"v\":\#(value)}")
+          (func (export "main")
+            (i32.store (i32.const 0) (i32.const 16))
+            (i32.store (i32.const 4) (i32.const 7))
+            (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+        """#.utf8)
+    }
+
+    @Test func aLoadThatFinishesLateNeverReplacesANewerVersion() async throws {
+        // Version 1 loads, version 2 loads and is installed, then version 1's load finishes: an
+        // order a slow cold start produces, set here step by step.
+        try await withEnclave { enclave in
+            let name = FunctionName(namespace: "test", name: "versioned")
+            func version(_ value: Int) -> FunctionDefinition {
+                FunctionDefinition(name: name, module: answering(value), capabilities: [], revision: "owner/r\(value)/digest")
+            }
+            let late = try await enclave.prepareLoad(version(1))
+            try await enclave.load(version(2))
+            #expect(throws: EnclaveError(.superseded, "/test/versioned was loaded again or unloaded while this version loaded, so this version was not installed; invoke it again")) {
+                try enclave.install(late)
+            }
+            #expect(try await enclave.call(name) == #"{"status":"success","success":true,"result":{"v":2}}"#)
+            #expect(try await enclave.invoke(name, revision: "owner/r2/digest", parameters: [:]).response.result == ["v": 2])
+            // The revision checked out is the one that runs, or none.
+            await #expect(throws: EnclaveError.self) { try await enclave.invoke(name, revision: "owner/r1/digest", parameters: [:]) }
+            #expect(throws: EnclaveError.self) { try enclave.functionCertificate(name, revision: "owner/r1/digest", version: "0.0.1") }
+
+            // An unload in between (an update or delete retiring the function) also wins.
+            let retired = try await enclave.prepareLoad(version(3))
+            enclave.unload(name)
+            #expect(throws: EnclaveError.self) { try enclave.install(retired) }
+            #expect(enclave.loadedFunctions.isEmpty)
+
+            // Without interference, the two halves are a load.
+            _ = try enclave.install(try await enclave.prepareLoad(version(4)))
+            #expect(try await enclave.call(name) == #"{"status":"success","success":true,"result":{"v":4}}"#)
+        }
+    }
+
     @Test func unknownFunctionAndUnloading() async throws {
         try await withEnclave { enclave in
             let name = try await enclave.load(try example("hello.wat"))
