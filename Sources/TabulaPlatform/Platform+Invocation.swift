@@ -326,8 +326,13 @@ extension Platform {
         return activation
     }
 
-    public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?) throws -> [Activation] {
+    /// A page of a namespace's activation records, newest first; it ends early rather than exceed
+    /// ``PlatformConfiguration/listingByteLimit`` (page on with `skip` plus the count received).
+    ///
+    /// - Parameter docs: whole records; otherwise summaries without response and logs.
+    public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?, docs: Bool = true) throws -> [Activation] {
         if let name { try EntityName.check(name, what: "action") }
-        return try store.activations(namespace: namespace, name: name, limit: limit, skip: skip, since: since, upto: upto)
+        return try store.activations(
+            namespace: namespace, name: name, limit: limit, skip: skip, since: since, upto: upto, summaries: !docs, byteLimit: configuration.listingByteLimit)
     }
 }

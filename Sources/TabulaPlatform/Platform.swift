@@ -120,8 +120,10 @@ public final class Platform: Service, Sendable {
         return Self.document(stored, includeCode: includeCode)
     }
 
+    /// A page of a namespace's actions; it ends early rather than exceed
+    /// ``PlatformConfiguration/listingByteLimit`` (page on with `skip` plus the count received).
     public func actions(namespace: String, limit: Int, skip: Int) throws -> [Action] {
-        try store.actions(namespace: namespace, limit: limit, skip: skip)
+        try store.actions(namespace: namespace, limit: limit, skip: skip, byteLimit: configuration.listingByteLimit)
     }
 
     public func deleteAction(namespace: String, name: String) async throws -> Action {

@@ -25,6 +25,10 @@ public struct PlatformConfiguration: Sendable {
     /// then say the server stopped).
     public var shutdownGrace: Duration
 
+    /// The most bytes of stored documents one listing (`GET …/actions`, `GET …/activations`)
+    /// returns: a page stops early rather than grow beyond it (it always has at least one entry).
+    public var listingByteLimit: Int
+
     /// The loads that run at once (``loadConcurrency`` or its default).
     public var loads: Int { max(1, loadConcurrency ?? concurrency / 2) }
 
@@ -38,7 +42,8 @@ public struct PlatformConfiguration: Sendable {
         maxBodySize: Int = 48 << 20,
         loadConcurrency: Int? = nil,
         loadQueueLimit: Int = 16,
-        shutdownGrace: Duration = .seconds(10)
+        shutdownGrace: Duration = .seconds(10),
+        listingByteLimit: Int = 4 << 20
     ) {
         self.concurrency = concurrency
         self.queueLimit = queueLimit
@@ -50,5 +55,6 @@ public struct PlatformConfiguration: Sendable {
         self.loadConcurrency = loadConcurrency
         self.loadQueueLimit = loadQueueLimit
         self.shutdownGrace = shutdownGrace
+        self.listingByteLimit = listingByteLimit
     }
 }

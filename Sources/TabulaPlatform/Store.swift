@@ -290,13 +290,30 @@ public final class Store: Sendable {
     }
 
     /// Actions of a namespace, most recently updated first (as OpenWhisk lists them).
-    public func actions(namespace: String, limit: Int, skip: Int) throws -> [Action] {
+    ///
+    /// The page is chosen by SQLite: only the documents returned are read and decoded.
+    ///
+    /// - Parameter byteLimit: stop adding actions once their stored documents would exceed this
+    ///   many bytes (the first is always included).
+    public func actions(namespace: String, limit: Int, skip: Int, byteLimit: Int = .max) throws -> [Action] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT document FROM action WHERE namespace = ?", arguments: [namespace])
-                .map { try Self.decode(Action.self, $0) }
-                .sorted { $0.updated > $1.updated }
-                .dropFirst(skip).prefix(limit).map { $0 }
+            let documents = try String.fetchCursor(
+                db, sql: "SELECT document FROM action WHERE namespace = ? ORDER BY json_extract(document, '$.updated') DESC, name LIMIT ? OFFSET ?",
+                arguments: [namespace, limit, skip])
+            return try Self.decodePage(Action.self, documents, byteLimit: byteLimit)
         }
+    }
+
+    /// Decodes documents until their bytes would exceed `byteLimit`; at least one.
+    private static func decodePage<T: Decodable, Documents: Cursor<String>>(_ type: T.Type, _ documents: Documents, byteLimit: Int) throws -> [T] {
+        var page: [T] = []
+        var size = 0
+        while let document = try documents.next() {
+            size += document.utf8.count
+            if size > byteLimit && !page.isEmpty { break }
+            page.append(try decode(type, document))
+        }
+        return page
     }
 
     public func actionCount(namespace: String) throws -> Int {
@@ -477,16 +494,25 @@ public final class Store: Sendable {
     }
 
     /// Activations of a namespace, newest first, filtered as OpenWhisk's list is.
-    public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?) throws -> [Activation] {
+    ///
+    /// - Parameters:
+    ///   - summaries: leave out each record's response and logs (SQLite removes them, so that
+    ///     they are neither read nor decoded here).
+    ///   - byteLimit: stop adding records once their documents would exceed this many bytes (the
+    ///     first is always included).
+    public func activations(
+        namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?, summaries: Bool = false, byteLimit: Int = .max
+    ) throws -> [Activation] {
         try database.read { db in
-            var sql = "SELECT document FROM activation WHERE namespace = ? AND pending = 0"
+            let column = summaries ? "json_remove(document, '$.response', '$.logs')" : "document"
+            var sql = "SELECT \(column) FROM activation WHERE namespace = ? AND pending = 0"
             var arguments: StatementArguments = [namespace]
             if let name { sql += " AND name = ?"; arguments += [name] }
             if let since { sql += " AND start >= ?"; arguments += [since] }
             if let upto { sql += " AND start <= ?"; arguments += [upto] }
             sql += " ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?"
             arguments += [limit, skip]
-            return try String.fetchAll(db, sql: sql, arguments: arguments).map { try Self.decode(Activation.self, $0) }
+            return try Self.decodePage(Activation.self, String.fetchCursor(db, sql: sql, arguments: arguments), byteLimit: byteLimit)
         }
     }
 

@@ -182,16 +182,8 @@ struct Routes {
         let (limit, skip) = try Self.page(request)
         let since: Int64? = try query.get("since").map { try Self.integer($0, "since") }
         let upto: Int64? = try query.get("upto").map { try Self.integer($0, "upto") }
-        var list = try platform.activations(namespace: namespace, name: query.get("name"), limit: limit, skip: skip, since: since, upto: upto)
-        if query.get("docs") != "true" {
-            list = list.map { summary in
-                var summary = summary
-                summary.response = nil
-                summary.logs = nil
-                return summary
-            }
-        }
-        return Response.json(list)
+        let docs = query.get("docs") == "true"
+        return Response.json(try platform.activations(namespace: namespace, name: query.get("name"), limit: limit, skip: skip, since: since, upto: upto, docs: docs))
     }
 
     @Sendable func getActivation(_ request: Request, context: ServerContext) async throws -> Response {

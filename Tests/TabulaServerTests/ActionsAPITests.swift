@@ -5,6 +5,23 @@ import TabulaWire
 
 @Suite("Actions API")
 struct ActionsAPITests {
+    /// A listing stops early rather than grow past the configured bytes (at least one entry).
+    @Test func listingsAreBoundedInBytes() async throws {
+        let harness = try await Harness(configuration: PlatformConfiguration(concurrency: 2, listingByteLimit: 250_000))
+        try await harness.run { client async throws in
+            let padding = String(repeating: "p", count: 100_000)
+            for index in 0..<4 {
+                let put = try await client.deploy("big\(index)", module: printing("{}"), extra: #","parameters":[{"key":"padding","value":"\#(padding)"}]"#)
+                #expect(put.status == .ok, "\(put.body)")
+            }
+            let page = try await client.send(.get, "/api/v1/namespaces/_/actions?limit=30")
+            #expect(page.status == .ok)
+            #expect(page.json.arrayCount == 2, "about 100 KB each under a 250 KB limit")
+            let next = try await client.send(.get, "/api/v1/namespaces/_/actions?limit=30&skip=2")
+            #expect(next.json.arrayCount == 2)
+        }
+    }
+
     @Test func infoHealthAndNamespaces() async throws {
         try await Harness().run { client async throws in
             #expect(try await client.send(.get, "/", as: .anonymous).json["api_paths"] == ["/api/v1"])
