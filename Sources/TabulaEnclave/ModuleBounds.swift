@@ -123,14 +123,21 @@ enum ModuleBounds {
 
     private static let blockKeywords: [String.UTF8View] = ["block".utf8, "loop".utf8, "if".utf8, "try".utf8, "try_table".utf8]
 
-    /// Bytes that make up WAT keywords and identifiers (idchars, without the parentheses).
-    private static func isIdentifierByte(_ byte: UInt8) -> Bool {
+    /// Bytes that make up WAT keywords, identifiers and numbers: the text format's `idchar`s.
+    ///
+    /// All of them, not only letters and digits: a label such as `$a-end` or `$x:end` is one
+    /// token to WasmKit's parser, and reading it as `$a`, `-` and `end` would count an `end`
+    /// that is not there, letting a module nest blocks past the bound unseen.
+    static func isIdentifierByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "$"):
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             true
         default:
-            false
+            idcharSymbols.utf8.contains(byte)
         }
     }
+
+    /// The `idchar`s beside letters and digits (WebAssembly text format, "Tokens").
+    private static let idcharSymbols = "!#$%&'*+-./:<=>?@\\^_`|~"
+
 }

@@ -180,6 +180,21 @@ struct HostileModuleTests {
         #expect(error?.message.contains("nests blocks more than 500 deep (line 502)") == true, "\(String(describing: error))")
     }
 
+    @Test func labelsWithSymbolsHideNoEnd() {
+        // `block $a-end` opens one block labelled `$a-end`: every idchar of the text format
+        // belongs to the label, and none of them may make the checker see an `end` there.
+        for symbol in "!#$%&'*+-./:<=>?@\\^_`|~" {
+            let label = "$a\(symbol)end"
+            let depth = 100_000
+            let wat = "(module (func (export \"main\")\n" + String(repeating: "block \(label)\n", count: depth) + String(repeating: "end\n", count: depth) + "))"
+            let error = loadError(text(wat))
+            #expect(error?.message.contains("nests blocks more than 500 deep (line 502)") == true, "\(label): \(String(describing: error))")
+        }
+        // At the limit, such labels load: they are labels to WasmKit too.
+        let flat = "(module (func (export \"main\")\n" + String(repeating: "block $a-end\n", count: 500) + String(repeating: "end\n", count: 500) + "))"
+        #expect(loadError(text(flat)) == nil)
+    }
+
     @Test func nestingAtTheLimitLoads() {
         // The bound leaves WasmKit's recursive WAT parser room on a test thread's stack; folded
         // and flat blocks at the limit, and parentheses in strings and comments, which do not count.
