@@ -10,7 +10,7 @@ import TabulaWire
 struct AttestCommandTests {
     static let samples = Fixtures.url("attestation")
 
-    private func verify(_ arguments: [String], at time: String = "2026-06-01T00:00:00Z") throws -> (status: Int32, report: JSONValue) {
+    func verify(_ arguments: [String], at time: String = "2026-06-01T00:00:00Z") throws -> (status: Int32, report: JSONValue) {
         let output = try RunCommandTests.tabula(["attest", "verify"] + arguments + ["--at", time, "--json"])
         return (output.status, (try? JSONValue(parsing: output.stdout)) ?? .null)
     }
@@ -28,7 +28,7 @@ struct AttestCommandTests {
     }
 
     /// Writes `bytes` to a new temporary file and returns its path (removed by the caller).
-    private func temporary(_ bytes: [UInt8], _ suffix: String) throws -> URL {
+    func temporary(_ bytes: [UInt8], _ suffix: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("attest-\(UUID().uuidString)\(suffix)")
         try Data(bytes).write(to: url)
         return url
