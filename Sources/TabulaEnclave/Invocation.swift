@@ -64,14 +64,35 @@ extension Invocation {
         }
     }
 
+    /// Splits stderr into lines, at most as many as the platform could store under `limit`
+    /// (each stored line costs at least ``storedLineOverhead`` bytes): up to 10 MB of newlines
+    /// must not become millions of strings only for the platform to drop all but the first few
+    /// thousand. The bytes themselves were already bounded by `limit` as the function wrote them.
+    ///
+    /// - Parameter limit: the logs limit in bytes; 0 or less splits everything.
     static func logLines(_ stderr: [UInt8], truncated: Bool, limit: Int) -> [String] {
-        var lines = stderr.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        if lines.last == "" { lines.removeLast() }
-        if truncated {
+        let maximumLines = limit > 0 ? limit / storedLineOverhead : Int.max
+        var lines: [String] = []
+        var cut = truncated
+        var start = stderr.startIndex
+        while start < stderr.endIndex {
+            guard lines.count < maximumLines else {
+                cut = true
+                break
+            }
+            let end = stderr[start...].firstIndex(of: UInt8(ascii: "\n")) ?? stderr.endIndex
+            lines.append(String(decoding: stderr[start..<end], as: UTF8.self))
+            start = end + 1
+        }
+        if cut {
             lines.append("Logs were truncated because the total bytes size exceeds the limit of \(limit) bytes.")
         }
         return lines
     }
+
+    /// What the platform adds to each stored line: the prefix `<ISO 8601 time with milliseconds>
+    /// stderr: ` (33 bytes) and about 4 for JSON's quotes and comma, as `Platform.format` counts.
+    static let storedLineOverhead = 37
 }
 
 /// OpenWhisk's wording, where the runtime says the same thing.
