@@ -39,6 +39,9 @@ package struct FunctionModule: Sendable {
     /// The WASI functions the module imports.
     let wasiImports: [String]
     let initialMemoryBytes: UInt64
+    /// How many tables the module defines (it may import none): the memory limiter counts their
+    /// elements.
+    let tableCount: Int
 
     static let reservedPrefix = "tabula:"
     static let memoryExportName = "tabula:memory"
@@ -66,6 +69,8 @@ package struct FunctionModule: Sendable {
         guard analysis.memories.count <= 1 else {
             throw EnclaveError(.invalidModule, "the module defines \(analysis.memories.count) memories; Tabula runs modules with at most one memory")
         }
+        // Tables count toward the memory limit, as the sandbox's memory limiter counts them.
+        let (tableBytes, tableOverflow) = analysis.tableMinimumElements.multipliedReportingOverflow(by: UInt64(MemoryLimiter.tableElementBytes))
         if let memory = analysis.memories.first {
             guard !memory.shared else {
                 throw EnclaveError(.invalidModule, "the module defines a shared memory; threads are not supported, build without them")
@@ -73,6 +78,10 @@ package struct FunctionModule: Sendable {
             guard memory.minimumBytes <= UInt64(memoryLimit) else {
                 throw EnclaveError(.limitExceeded, "the module's initial memory is \(Self.mebibytes(memory.minimumBytes)) but the function's memory limit is \(Self.mebibytes(UInt64(memoryLimit))); raise the limit or shrink the module's memory")
             }
+        }
+        let (initialBytes, initialOverflow) = (analysis.memories.first?.minimumBytes ?? 0).addingReportingOverflow(tableBytes)
+        guard tableBytes == 0 || (!tableOverflow && !initialOverflow && initialBytes <= UInt64(memoryLimit)) else {
+            throw EnclaveError(.limitExceeded, "the module's initial memory and tables take \(Self.mebibytes(initialBytes)) (\(MemoryLimiter.tableElementBytes) bytes per table element) but the function's memory limit is \(Self.mebibytes(UInt64(memoryLimit))); raise the limit or shrink the module's memory or tables")
         }
         if let reserved = analysis.exportNames.first(where: { $0.hasPrefix(Self.reservedPrefix) }) {
             throw EnclaveError(.invalidModule, "the module exports \"\(reserved)\"; names starting with \"\(Self.reservedPrefix)\" are reserved for the runtime")
@@ -96,6 +105,7 @@ package struct FunctionModule: Sendable {
         self.hasStartFunction = analysis.hasStartFunction
         self.wasiImports = analysis.functionImports.map(\.1)
         self.initialMemoryBytes = analysis.memories.first?.minimumBytes ?? 0
+        self.tableCount = analysis.tableCount
 
         // Export what the snapshot must reach.
         var entries: [UInt8] = []
@@ -164,6 +174,9 @@ private struct ModuleAnalysis {
     var functionImports: [(String, String)] = []
     var otherImport: String?
     var memories: [MemoryInfo] = []
+    var tableCount = 0
+    /// The tables' elements at instantiation, together.
+    var tableMinimumElements: UInt64 = 0
     var globals: [GlobalType] = []
     var exportNames: [String] = []
     var rebuildReason: String?
@@ -187,6 +200,13 @@ private struct ModuleAnalysis {
                         // that the memory limit refuses it.
                         let (bytes, overflow) = memory.type.min.multipliedReportingOverflow(by: 65536)
                         return MemoryInfo(minimumBytes: overflow ? .max : bytes, shared: memory.type.shared)
+                    }
+                case .tableSection(let tables):
+                    tableCount += tables.count
+                    for table in tables {
+                        // Saturating: a table with an initialiser is not bounded by ModuleBounds.
+                        let (sum, overflow) = tableMinimumElements.addingReportingOverflow(table.type.limits.min)
+                        tableMinimumElements = overflow ? .max : sum
                     }
                 case .globalSection(let entries):
                     globals += entries.map(\.type)

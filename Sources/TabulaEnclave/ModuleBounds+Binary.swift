@@ -28,7 +28,7 @@ extension ModuleBounds {
                     _ = try name(&reader, "an import's name")
                     switch try reader.byte() {
                     case 0x00: _ = try reader.u32()
-                    case 0x01: try tableType(&reader)
+                    case 0x01: _ = try tableType(&reader)
                     case 0x02: _ = try limits(&reader, "an imported memory")
                     case 0x03:
                         try valueType(&reader)
@@ -40,11 +40,15 @@ extension ModuleBounds {
                 _ = try vector(&reader, "functions", maxFunctions)
             case 4:
                 let count = try vector(&reader, "tables", maxTables)
+                var elements: UInt64 = 0
                 for _ in 0..<count {
                     // A table with an initialiser expression (0x40 0x00) is left to WasmKit,
                     // whose table allocation the memory limiter bounds as well.
                     guard reader.remaining > 0, reader.bytes[reader.offset] != 0x40 else { break }
-                    try tableType(&reader)
+                    elements += try tableType(&reader)
+                    guard elements <= UInt64(maxTotalTableElements) else {
+                        throw EnclaveError(.invalidModule, "the module's tables hold \(elements) elements or more at instantiation; Tabula allows at most \(maxTotalTableElements) in all its tables together")
+                    }
                 }
             case 5:
                 let count = try vector(&reader, "memories", maxTables)
@@ -120,12 +124,14 @@ extension ModuleBounds {
         if type == 0x63 || type == 0x64 { try reader.skipSigned(bits: 33) }
     }
 
-    private static func tableType(_ reader: inout WasmBinary.Reader) throws(EnclaveError) {
+    /// Reads a table type and returns its minimum, checked against ``maxTableElements``.
+    private static func tableType(_ reader: inout WasmBinary.Reader) throws(EnclaveError) -> UInt64 {
         try valueType(&reader)
         let minimum = try limits(&reader, "a table")
         guard minimum <= UInt64(maxTableElements) else {
             throw EnclaveError(.invalidModule, "the module declares a table of \(minimum) elements; Tabula allows tables of at most \(maxTableElements)")
         }
+        return minimum
     }
 
     /// Reads limits (flags, minimum, optional maximum) and returns the minimum.

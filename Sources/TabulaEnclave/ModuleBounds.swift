@@ -26,6 +26,9 @@ enum ModuleBounds {
     static let maxTables = 100
     /// Elements in a table at instantiation and after any `table.grow`.
     static let maxTableElements = 1 << 20
+    /// Elements of all the tables of an instance together, at instantiation and after any
+    /// `table.grow` (8 bytes each, which also count toward the function's memory limit).
+    static let maxTotalTableElements = 1 << 20
     static let maxGlobals = 1_000_000
     static let maxExports = 100_000
     static let maxElementSegments = 100_000

@@ -215,6 +215,7 @@ package final class Sandbox: @unchecked Sendable {
         wasi.begin(stdin: [], arguments: [name], environment: [], limits: limits)
         defer { _ = wasi.finish() }
         limiter.reset()
+        limiter.beginInstance(tables: module.tableCount)
         let built = try instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline)
         wasi.memory = built.memory
         var initializers: [String] = []
@@ -317,25 +318,75 @@ public struct Rewind: Sendable, Hashable {
     public var tracked: Bool { tracking != .comparison }
 }
 
-/// Refuses memory growth past the function's limit, and remembers that it did.
+/// Refuses memory and table growth past the function's limits, and remembers when it refused
+/// memory.
+///
+/// Tables count toward the memory limit (``tableElementBytes`` per element, what WasmKit
+/// allocates), and all the tables of an instance together hold at most
+/// ``ModuleBounds/maxTotalTableElements``: a bound per table alone let a hundred tables take
+/// hundreds of MiB beside the memory.
 final class MemoryLimiter: ResourceLimiter {
     let limit: Int
     private let refusedFlag = Atomic<Bool>(false)
+    private let usage = Mutex(Usage())
+
+    /// Bytes of one table element in WasmKit (a pointer-sized reference).
+    static let tableElementBytes = MemoryLayout<Int>.stride
+
+    /// What the instance being built or run holds.
+    private struct Usage {
+        var memoryBytes = 0
+        /// Each table's size, as far as the limiter knows: WasmKit names only the size asked
+        /// for, not the table, so a growth is charged to the smallest table it could be (the
+        /// table-grown's old size being unknown), which never counts less than the truth.
+        var tableSizes: [Int] = []
+        /// Tables instantiation has yet to create: the first calls are those.
+        var tablesToCreate = 0
+
+        var tableElements: Int { tableSizes.reduce(0, +) }
+    }
 
     init(limit: Int) { self.limit = limit }
 
     var refused: Bool { refusedFlag.load(ordering: .relaxed) }
     func reset() { refusedFlag.store(false, ordering: .relaxed) }
 
+    /// Starts the accounting of a new instance, which defines `tables` tables.
+    func beginInstance(tables: Int) {
+        usage.withLock { $0 = Usage(tablesToCreate: tables) }
+    }
+
     func limitMemoryGrowth(to desired: Int) throws -> Bool {
-        guard desired <= limit else {
-            refusedFlag.store(true, ordering: .relaxed)
-            return false
+        let allowed = usage.withLock { usage in
+            let tableBytes = usage.tableElements * Self.tableElementBytes
+            guard desired <= limit - tableBytes else { return false }
+            usage.memoryBytes = desired
+            return true
         }
-        return true
+        if !allowed { refusedFlag.store(true, ordering: .relaxed) }
+        return allowed
     }
 
     func limitTableGrowth(to desired: Int) throws -> Bool {
-        desired <= ModuleBounds.maxTableElements
+        usage.withLock { usage in
+            guard desired <= ModuleBounds.maxTableElements else { return false }
+            var sizes = usage.tableSizes
+            var creating = false
+            if usage.tablesToCreate > 0 {
+                creating = true
+                sizes.append(desired)
+            } else if let smallest = sizes.indices.filter({ sizes[$0] <= desired }).min(by: { sizes[$0] < sizes[$1] }) {
+                sizes[smallest] = desired
+            } else {
+                sizes.append(desired)
+            }
+            let elements = sizes.reduce(0, +)
+            guard elements <= ModuleBounds.maxTotalTableElements,
+                elements * Self.tableElementBytes <= limit - usage.memoryBytes
+            else { return false }
+            usage.tableSizes = sizes
+            if creating { usage.tablesToCreate -= 1 }
+            return true
+        }
     }
 }

@@ -120,6 +120,44 @@ struct HostileModuleTests {
         #expect(imported?.message.contains("a table of 4294967295 elements") == true)
     }
 
+    @Test func tablesTogetherAreBounded() {
+        // A hundred tables of 2^20 elements each: 800 MiB beside the memory, were each table
+        // bounded alone.
+        let table: [UInt8] = [0x70, 0x00] + leb(1 << 20)
+        let error = loadError(binary([(4, [100] + Array([[UInt8]](repeating: table, count: 100).joined()))]))
+        #expect(error?.message == "the module's tables hold 2097152 elements or more at instantiation; Tabula allows at most 1048576 in all its tables together", "\(String(describing: error))")
+        // Tables count toward the memory limit: 64 KiB of memory and 200,000 elements (1.6 MB)
+        // do not fit in 1 MiB.
+        let tight = loadError(text("(module (memory 1) (table 200000 funcref) (func (export \"main\")))"), memoryLimit: 1 << 20)
+        #expect(tight?.code == .limitExceeded)
+        #expect(tight?.message == "the module's initial memory and tables take 1665536 bytes (8 bytes per table element) but the function's memory limit is 1 MiB; raise the limit or shrink the module's memory or tables", "\(String(describing: tight))")
+        #expect(loadError(text("(module (memory 1) (table 100000 funcref) (func (export \"main\")))"), memoryLimit: 1 << 20) == nil)
+    }
+
+    @Test func tableGrowthIsBoundedAcrossTablesAndByTheMemoryLimit() async throws {
+        // Four tables, each grown by 300,000 elements: the fourth would pass 2^20 in all.
+        let grow = probe("""
+            (table $t0 0 funcref) (table $t1 0 funcref) (table $t2 0 funcref) (table $t3 0 funcref)
+            (func (export "main")
+              (call $begin)
+              (call $num (table.grow $t0 (ref.null func) (i32.const 300000)))
+              (call $num (table.grow $t1 (ref.null func) (i32.const 300000)))
+              (call $num (table.grow $t2 (ref.null func) (i32.const 300000)))
+              (call $num (table.grow $t3 (ref.null func) (i32.const 300000)))
+              (call $end))
+            """)
+        try await withEnclave { enclave in
+            let roomy = try await enclave.load(grow, name: "roomy")
+            // Twice: table growth rebuilds the sandbox, whose accounting starts again.
+            for _ in 0..<2 {
+                #expect(try await enclave.invoke(roomy, parameters: [:]).response.result == ["v": [0, 0, 0, 4_294_967_295]])
+            }
+            // Under a 4 MiB memory limit, 300,000 elements (2.4 MB) fit once beside the 64 KiB memory.
+            let tight = try await enclave.load(grow, name: "tight", limits: Limits(memory: 4 << 20))
+            #expect(try await enclave.invoke(tight, parameters: [:]).response.result == ["v": [0, 4_294_967_295, 4_294_967_295, 4_294_967_295]])
+        }
+    }
+
     @Test func hugeMemoryMinimums() {
         // A 32-bit memory of 65,536 pages (4 GiB) is over the limit; a memory64 minimum of 2^60
         // pages would overflow a byte count.
