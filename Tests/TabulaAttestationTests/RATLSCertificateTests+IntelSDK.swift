@@ -163,6 +163,14 @@ extension RATLSCertificateTests {
         let foreign = try await Self.intelSDK(
             Certificate.PrivateKey(other), publicKey: Certificate.PublicKey(p384.publicKey), algorithm: .ecdsaWithSHA256, binding: .rawQuote(quote))
         await Self.expectRefused(foreign, .badSignature, "signed by another key")
+        // Intel's PCK certificates use the same OID for their SGX extension: the quote's own PCK
+        // certificate is refused as not self-signed, not read as a quote.
+        let text = String(decoding: quote, as: UTF8.self)
+        let start = try #require(text.range(of: "-----BEGIN CERTIFICATE-----"))
+        let end = try #require(text.range(of: "-----END CERTIFICATE-----", range: start.upperBound..<text.endIndex))
+        let pck = Array(String(text[start.lowerBound..<end.upperBound]).utf8)
+        #expect(try DERCertificate(der: DERCertificate.der(pck)).extensionValue(oid: RATLSCertificate.intelSDKQuoteOIDContent) != nil)
+        await Self.expectRefused(pck, .badSignature, "PCK certificate", containing: "not self-signed")
         // Garbage where the quote should be: a clear refusal, no crash.
         let garbage = try await Self.intelSDK(
             Certificate.PrivateKey(p384), publicKey: Certificate.PublicKey(p384.publicKey), algorithm: .ecdsaWithSHA256, binding: .rawQuote([1, 2, 3]))
