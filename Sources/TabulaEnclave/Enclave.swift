@@ -23,6 +23,10 @@ public final class Enclave: Sendable {
     /// plain invocations (such as `tabula run`).
     public let monitor: Monitor?
     private let functions = Mutex(Functions())
+    /// The time a function's initialisation may take, all phases together, whatever its timeout.
+    public let initializationTimeout: Duration
+    /// The default of ``initializationTimeout``.
+    public static let defaultInitializationTimeout: Duration = .seconds(10)
     /// Sandbox ids are unique in the process, across enclaves.
     private static let sandboxIDs = Atomic<Int>(1)
 
@@ -32,8 +36,12 @@ public final class Enclave: Sendable {
     ///   - loadThreads: how many loads (and new sandboxes) may run at once, beside the
     ///   invocations; by default half as many as `threads`, at least one.
     ///   - monitor: the enclave's monitor, for confidential invocations and certificates.
-    public init(threads: Int? = nil, loadThreads: Int? = nil, monitor: Monitor? = nil) {
+    ///   - initializationTimeout: how long a function's initialisation (its start function,
+    ///     `_initialize` and `wizer.initialize`, together) may take, at most, whatever the
+    ///     function's own timeout: loads run on few threads, and one module must not hold them.
+    public init(threads: Int? = nil, loadThreads: Int? = nil, monitor: Monitor? = nil, initializationTimeout: Duration = Enclave.defaultInitializationTimeout) {
         self.monitor = monitor
+        self.initializationTimeout = initializationTimeout
         let threads = max(1, threads ?? System.coreCount)
         executor = EnclaveExecutor(threads: threads, name: "tabula-enclave")
         loader = EnclaveExecutor(threads: max(1, loadThreads ?? threads / 2), name: "tabula-loader")
@@ -173,7 +181,7 @@ public final class Enclave: Sendable {
             let clock = ContinuousClock()
             let started = clock.now
             let module = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory)
-            let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description, deadlines: deadlines)
+            let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
             let info = FunctionInfo(
                 name: definition.name, kind: module.kind.rawValue, entry: module.entry,
                 moduleDigest: module.digest, snapshotDigest: sandbox.snapshot.digest,
@@ -268,12 +276,12 @@ public final class Enclave: Sendable {
         }
         if fresh {
             return try await onEnclaveThread {
-                let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false, deadlines: deadlines)
+                let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false, deadlines: deadlines, initializationTimeout: initializationTimeout)
                 return invocation(try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities, rewind: false), in: sandbox)
             }
         }
         let sandbox = try await host.acquire(on: self) { () throws(EnclaveError) in
-            try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, deadlines: self.deadlines)
+            try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, deadlines: self.deadlines, initializationTimeout: self.initializationTimeout)
         }
         defer { host.release(sandbox) }
         let run = try await onEnclaveThread {

@@ -20,6 +20,8 @@ package final class Sandbox: @unchecked Sendable {
     private let engine: Engine
     private let wasi = WASIHost()
     private let limiter: MemoryLimiter
+    /// The time initialisation may take, all its phases together (see ``build``).
+    private let initializationTimeout: Duration
 
     private var store: Store
     private var instance: Instance
@@ -51,9 +53,12 @@ package final class Sandbox: @unchecked Sendable {
     ///   - writableLimit: how many written pages a rewind may leave writable, copying them back at
     ///     every rewind instead of protecting them again (tests set 0 to see every protection).
     ///   - deadlines: the enclave's deadlines, through which a shutdown ends this sandbox's runs.
+    ///   - initializationTimeout: the server's bound on initialisation (start function,
+    ///     `_initialize` and `wizer.initialize` together), beside the function's own timeout.
     package init(
         id: Int, module: FunctionModule, limits: Limits, name: String, reusable: Bool = true, tracking: Rewind.Tracking? = nil,
-        writableLimit: Int = DirtyPages.defaultWritableLimit, deadlines: Deadlines? = nil
+        writableLimit: Int = DirtyPages.defaultWritableLimit, deadlines: Deadlines? = nil,
+        initializationTimeout: Duration = Enclave.defaultInitializationTimeout
     ) throws(EnclaveError) {
         self.id = id
         self.deadline = Deadline(group: deadlines)
@@ -61,10 +66,11 @@ package final class Sandbox: @unchecked Sendable {
         self.limits = limits
         self.name = name
         self.limiter = MemoryLimiter(limit: limits.memory)
+        self.initializationTimeout = initializationTimeout
         self.requestedTracking = tracking ?? DirtyPages.processTracking
         self.writableLimit = writableLimit
         self.engine = Engine(configuration: EngineConfiguration(compilationMode: .eager, stackSize: limits.stack, fuelMetering: true))
-        let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline)
+        let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline, initializationTimeout: initializationTimeout)
         (store, instance, entry, memory, globals) = built.instance
         initializationLogs = built.logs
         snapshot = reusable ? Snapshot(memory: memory, globals: globals) : Snapshot(memory: nil, globals: [])
@@ -187,7 +193,7 @@ package final class Sandbox: @unchecked Sendable {
     /// (deterministic) initialisation and checks that it reproduces the snapshot.
     private func rebuild() throws(EnclaveError) {
         pages = nil
-        let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline).instance
+        let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline, initializationTimeout: initializationTimeout).instance
         guard snapshot.matches(memory: built.memory, globals: built.globals) else {
             throw EnclaveError(.snapshotMismatch, "a rebuilt sandbox of \(name) did not reproduce its snapshot (initialisation is not deterministic); the sandbox is retired")
         }
@@ -206,17 +212,21 @@ package final class Sandbox: @unchecked Sendable {
     /// All of it runs like an invocation, under the function's fuel, memory limit and deadline
     /// (a start function that loops forever is refused with a timeout, not left running), but
     /// with no input, clock or randomness, so that running it again on a fresh instance gives the
-    /// same state.
+    /// same state. The phases share one time budget: the function's timeout, at most
+    /// `initializationTimeout`, so that no module holds a loader thread for longer whatever its
+    /// timeout (up to 300 s each for three phases, before).
     private static func build(
-        module: FunctionModule, engine: Engine, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, name: String, deadline: Deadline
+        module: FunctionModule, engine: Engine, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, name: String, deadline: Deadline,
+        initializationTimeout: Duration
     ) throws(EnclaveError) -> (instance: Built, logs: [UInt8]) {
+        let budget = InitializationBudget(limits: limits, cap: initializationTimeout)
         wasi.capabilities = []
         wasi.memory = nil
         wasi.begin(stdin: [], arguments: [name], environment: [], limits: limits)
         defer { _ = wasi.finish() }
         limiter.reset()
         limiter.beginInstance(tables: module.tableCount)
-        let built = try instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline)
+        let built = try instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline, budget: budget)
         wasi.memory = built.memory
         var initializers: [String] = []
         if module.exportsInitialize { initializers.append("_initialize") }
@@ -224,30 +234,32 @@ package final class Sandbox: @unchecked Sendable {
         for initializer in initializers {
             guard let function = built.instance.exports[function: initializer] else { continue }
             do {
-                deadline.arm(store: built.store, timeout: limits.timeout, fuel: limits.fuel)
+                deadline.arm(store: built.store, timeout: budget.remaining, fuel: limits.fuel)
                 defer { deadline.disarm() }
                 _ = try function.invoke()
             } catch WASIHost.Stop.exit(0) {
                 continue
             } catch {
-                throw EnclaveError(.initializationFailed, "\(initializer) failed: \(initializationFailure(error, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline))")
+                throw EnclaveError(.initializationFailed, "\(initializer) failed: \(initializationFailure(error, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline, budget: budget))")
             }
         }
         return (built, wasi.stderr)
     }
 
-    private static func instantiate(module: FunctionModule, engine: Engine, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, deadline: Deadline) throws(EnclaveError) -> Built {
+    private static func instantiate(
+        module: FunctionModule, engine: Engine, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, deadline: Deadline, budget: InitializationBudget
+    ) throws(EnclaveError) -> Built {
         let store = Store(engine: engine)
         store.resourceLimiter = limiter
         let instance: Instance
         do {
             let imports = wasi.imports(module.wasiImports, store: store)
-            deadline.arm(store: store, timeout: limits.timeout, fuel: limits.fuel)
+            deadline.arm(store: store, timeout: budget.remaining, fuel: limits.fuel)
             defer { deadline.disarm() }
             instance = try module.module.instantiate(store: store, imports: imports)
         } catch {
             if module.hasStartFunction, error is Trap || error is WASIHost.Stop {
-                throw EnclaveError(.initializationFailed, "the start function failed: \(initializationFailure(error, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline))")
+                throw EnclaveError(.initializationFailed, "the start function failed: \(initializationFailure(error, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline, budget: budget))")
             }
             throw EnclaveError(.invalidModule, "the module cannot be instantiated: \(Termination.reason(of: error))")
         }
@@ -263,7 +275,9 @@ package final class Sandbox: @unchecked Sendable {
     }
 
     /// Why initialisation failed, in the words an invocation's outcome would use.
-    private static func initializationFailure(_ error: any Error, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, deadline: Deadline) -> String {
+    private static func initializationFailure(
+        _ error: any Error, wasi: WASIHost, limiter: MemoryLimiter, limits: Limits, deadline: Deadline, budget: InitializationBudget
+    ) -> String {
         let termination: Termination
         switch error {
         case WASIHost.Stop.exit(let status): termination = .exited(status)
@@ -272,7 +286,9 @@ package final class Sandbox: @unchecked Sendable {
         }
         var reason: String
         switch termination {
-        case .timedOut: reason = "it exceeded the time limit of \(limits.timeoutMilliseconds) ms"
+        case .timedOut: reason = budget.capped
+            ? "it exceeded the server's initialisation time limit of \(budget.total.milliseconds) ms (start function, _initialize and wizer.initialize together)"
+            : "it exceeded the time limit of \(limits.timeoutMilliseconds) ms"
         case .outOfFuel: reason = "it ran out of fuel (its limit is \(limits.fuel ?? 0) units)"
         case .stackExhausted: reason = "it exhausted its call stack (\(limits.stack >> 10) KiB)"
         case .memoryExhausted: reason = "it exhausted its memory (\(FunctionModule.mebibytes(UInt64(limits.memory))))"
@@ -286,6 +302,25 @@ package final class Sandbox: @unchecked Sendable {
         }
         return reason
     }
+}
+
+/// The time initialisation may still take: one budget for all its phases.
+package struct InitializationBudget {
+    /// The function's timeout, or the server's cap when that is shorter.
+    package let total: Duration
+    /// Whether the server's cap, not the function's timeout, set the total.
+    package let capped: Bool
+    private let clock = ContinuousClock()
+    private let started: ContinuousClock.Instant
+
+    package init(limits: Limits, cap: Duration) {
+        total = min(limits.timeout, cap)
+        capped = cap < limits.timeout
+        started = clock.now
+    }
+
+    /// What is left of the total; zero once spent, so that a later phase ends at once.
+    package var remaining: Duration { max(.zero, total - (clock.now - started)) }
 }
 
 /// The rewind that followed an invocation.

@@ -30,6 +30,37 @@ struct InitializationTests {
         #expect(wizer == EnclaveError(.initializationFailed, "wizer.initialize failed: it exceeded the time limit of 200 ms"))
     }
 
+    @Test func theServerBoundsInitialisationWhateverTheFunctionsTimeout() async throws {
+        // A function may ask for 300 s; its initialisation still gets at most the enclave's bound,
+        // so that one deploy cannot hold a loader thread for minutes.
+        let enclave = Enclave(initializationTimeout: .milliseconds(200))
+        let spinners = [
+            ("the start function", #"(module (func $spin (loop $l (br $l))) (start $spin) (func (export "main")))"#),
+            ("_initialize", #"(module (func (export "_initialize") (loop $l (br $l))) (func (export "main")))"#),
+            ("wizer.initialize", #"(module (func (export "wizer.initialize") (loop $l (br $l))) (func (export "main")))"#),
+        ]
+        for (phase, wat) in spinners {
+            await #expect(throws: EnclaveError(.initializationFailed, "\(phase) failed: it exceeded the server's initialisation time limit of 200 ms (start function, _initialize and wizer.initialize together)")) {
+                try await enclave.load(Array(wat.utf8), limits: Limits(timeout: .seconds(300)))
+            }
+        }
+        // The enclave serves on.
+        let name = try await enclave.load(Array(#"(module (func (export "main")))"#.utf8))
+        #expect(try await enclave.invoke(name, parameters: [:]).response.status == .developerError)
+        try await enclave.shutdown()
+    }
+
+    @Test func initialisationPhasesShareOneBudget() async throws {
+        // Each phase is armed with what is left, so the phases together never exceed the total.
+        let budget = InitializationBudget(limits: Limits(timeout: .seconds(300)), cap: .milliseconds(50))
+        #expect(budget.total == .milliseconds(50) && budget.capped)
+        #expect(budget.remaining <= .milliseconds(50))
+        try await Task.sleep(for: .milliseconds(60))
+        #expect(budget.remaining == .zero)
+        let own = InitializationBudget(limits: Limits(timeout: .milliseconds(100)), cap: .seconds(10))
+        #expect(own.total == .milliseconds(100) && !own.capped)
+    }
+
     @Test func startFunctionRunsOnTheFunctionsFuel() async {
         let error = await loadError(#"(module (func $spin (loop $l (br $l))) (start $spin) (func (export "main")))"#, limits: Limits(fuel: 10_000))
         #expect(error == EnclaveError(.initializationFailed, "the start function failed: it ran out of fuel (its limit is 10000 units)"))
