@@ -22,9 +22,10 @@ struct ActivationCompletionTests {
         #expect(await short == nil)
         #expect(clock.now - started >= .milliseconds(100))
         completion.complete(.success(record))
+        // The record, not nil: they saw it rather than their timeout (no upper bound on the time,
+        // which only measures how busy the machine is).
         #expect(await long == .success(record))
         #expect(await other == .success(record))
-        #expect(clock.now - started < .seconds(10))
         // Once complete, a wait returns at once, whatever its timeout.
         #expect(await completion.wait(timeout: .zero) == .success(record))
     }
