@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Synchronization
 
 /// A real `tabula serve` process on 127.0.0.1 and a free port, with its own data directory.
@@ -88,5 +91,13 @@ final class ServerProcess: Sendable {
 
     func removeData() {
         try? FileManager.default.removeItem(at: dataDirectory)
+    }
+
+    /// `GET /api/v1/namespaces/_/activations/{id}` with `authorization`: the status and the body.
+    func activation(_ id: String, authorization: String) async throws -> (status: Int?, body: Data) {
+        var request = URLRequest(url: apiHost.appendingPathComponent("api/v1/namespaces/_/activations/\(id)"))
+        request.setValue(authorization, forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode, data)
     }
 }

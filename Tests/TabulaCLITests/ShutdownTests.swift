@@ -52,10 +52,8 @@ struct ShutdownTests {
         let restarted = try await ServerProcess(dataDirectory: server.dataDirectory)
         defer { _ = restarted.terminate() }
         for id in ids {
-            var request = URLRequest(url: restarted.apiHost.appendingPathComponent("api/v1/namespaces/_/activations/\(id)"))
-            request.setValue(auth, forHTTPHeaderField: "Authorization")
-            let (data, response) = try await URLSession.shared.data(for: request)
-            #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(id) does not resolve after the restart")
+            let (status, data) = try await restarted.activation(id, authorization: auth)
+            #expect(status == 200, "\(id) does not resolve after the restart")
             let record = try JSONValue(parsing: data)
             #expect(record["activationId"]?.stringValue == id)
             #expect(record["response"]?["result"]?["error"]?.stringValue?.hasPrefix("The server stopped before the activation finished") == true, "\(record.encodedString)")

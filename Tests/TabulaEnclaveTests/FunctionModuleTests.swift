@@ -6,15 +6,7 @@ import TabulaWire
 @Suite("Loading modules")
 struct FunctionModuleTests {
     private func loadError(_ module: [UInt8], main: String = "main") async -> EnclaveError? {
-        do {
-            _ = try await withEnclave { try await $0.load(module, main: main) }
-            return nil
-        } catch let error as EnclaveError {
-            return error
-        } catch {
-            Issue.record("unexpected error \(error)")
-            return nil
-        }
+        await loadingError(module, main: main)
     }
 
     @Test func unknownImportIsNamed() async {

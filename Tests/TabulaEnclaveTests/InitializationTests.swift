@@ -7,15 +7,7 @@ import TabulaWire
 @Suite("Initialisation")
 struct InitializationTests {
     private func loadError(_ wat: String, limits: Limits = Limits(timeout: .milliseconds(200)), capabilities: Capabilities = .default) async -> EnclaveError? {
-        do {
-            _ = try await withEnclave { try await $0.load(Array(wat.utf8), limits: limits, capabilities: capabilities) }
-            return nil
-        } catch let error as EnclaveError {
-            return error
-        } catch {
-            Issue.record("unexpected error \(error)")
-            return nil
-        }
+        await loadingError(Array(wat.utf8), limits: limits, capabilities: capabilities)
     }
 
     @Test func startFunctionThatNeverEndsTimesOut() async {

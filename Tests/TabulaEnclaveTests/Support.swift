@@ -1,6 +1,7 @@
 import Foundation
 import TabulaEnclave
 import TabulaWire
+import Testing
 
 /// Runs `body` with a fresh enclave and shuts it down afterwards, whatever happens.
 func withEnclave<T>(threads: Int? = nil, monitor: Monitor? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
@@ -22,6 +23,20 @@ let examplesDirectory = URL(fileURLWithPath: #filePath)
 
 func example(_ path: String) throws -> [UInt8] {
     Array(try Data(contentsOf: examplesDirectory.appendingPathComponent(path)))
+}
+
+/// The error that loading `module` in a fresh enclave fails with; `nil` when it loads. Any error
+/// that is not an ``EnclaveError`` is recorded as an issue: loading reports everything as one.
+func loadingError(_ module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = []) async -> EnclaveError? {
+    do {
+        _ = try await withEnclave { try await $0.load(module, main: main, limits: limits, capabilities: capabilities) }
+        return nil
+    } catch let error as EnclaveError {
+        return error
+    } catch {
+        Issue.record("unexpected error \(error)")
+        return nil
+    }
 }
 
 extension Enclave {
