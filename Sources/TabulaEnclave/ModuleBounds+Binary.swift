@@ -33,7 +33,10 @@ extension ModuleBounds {
                     case 0x03:
                         try valueType(&reader)
                         _ = try reader.byte()
-                    default: return  // an unknown kind: WasmKit names it
+                    case let kind:
+                        // A tag (exception handling) or anything newer: Tabula imports functions only,
+                        // and stopping here would leave every later section unchecked.
+                        throw EnclaveError(.invalidModule, "an import has kind 0x\(String(kind, radix: 16)); Tabula functions may import only functions (and the memory, tables and globals WasmKit understands)")
                     }
                 }
             case 3:

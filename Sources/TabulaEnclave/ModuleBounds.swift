@@ -95,7 +95,8 @@ enum ModuleBounds {
                 guard depth <= maxTextNesting else { throw tooDeep("parentheses", maxTextNesting) }
                 index += 1
             case UInt8(ascii: ")"):
-                depth -= 1
+                // Never below zero: extra closing parentheses must not buy deeper nesting later.
+                depth = max(0, depth - 1)
                 index += 1
             default:
                 guard isIdentifierByte(byte), index == 0 || !isIdentifierByte(bytes[index - 1]) else {

@@ -7,8 +7,11 @@ extension Platform {
     public struct PendingActivation: Sendable {
         public let activationID: String
         let completion: ActivationCompletion
-        /// What is stored for this id should the process stop before the invocation ends.
-        let standIn: Activation
+        /// The action, caller and time of acceptance: what a stand-in record says (built only
+        /// when a 202 is given, not for every blocking call).
+        let action: Action
+        let subject: String
+        let received: Int64
         let store: Store
 
         /// The record, if it is ready within `timeout`; `nil` when the invocation is still running.
@@ -31,6 +34,11 @@ extension Platform {
                 _ = try stored.get()
                 return
             }
+            // What is stored for this id should the process stop before the invocation ends.
+            let standIn = Activation(
+                namespace: action.namespace, name: action.name, version: action.version, subject: subject, activationId: activationID,
+                start: received, end: received, response: Activation.Response(Platform.interruptedResponse),
+                logs: [], annotations: [KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")), KeyValue(key: "kind", value: "wasm")])
             do {
                 try await store.insertActivation(standIn, pending: true)
             } catch {
@@ -158,12 +166,8 @@ extension Platform {
                 completion.complete(.failure(PlatformError(.internalError, "The activation \(activationID) ran but its record cannot be stored: \(error)")))
             }
         }
-        let action = deployed.stored.action
-        let standIn = Activation(
-            namespace: action.namespace, name: action.name, version: action.version, subject: subject, activationId: activationID,
-            start: received, end: received, response: Activation.Response(Self.interruptedResponse),
-            logs: [], annotations: [KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")), KeyValue(key: "kind", value: "wasm")])
-        return PendingActivation(activationID: activationID, completion: completion, standIn: standIn, store: store)
+        return PendingActivation(
+            activationID: activationID, completion: completion, action: deployed.stored.action, subject: subject, received: received, store: store)
     }
 
     /// The result of an activation whose server stopped while it ran.
@@ -220,10 +224,11 @@ extension Platform {
             }
             end = Store.now()
             start = end - outcome.duration.milliseconds
-            // A run the shutdown ended reports a timeout: say what happened instead, as crash
-            // recovery does. (A run that failed on its own at that very moment is told the same;
-            // the message does not claim either way.)
-            response = runsEnded.load(ordering: .acquiring) && outcome.response.status == .developerError
+            // A plain run the shutdown ended reports a timeout: say what happened instead, as
+            // crash recovery does. (A run that failed on its own at that very moment is told the
+            // same; the message does not claim either way.) A sealed answer is kept: it is the
+            // client's, and says inside the seal how the run ended.
+            response = !confidential && runsEnded.load(ordering: .acquiring) && outcome.response.status == .developerError
                 ? Self.interruptedResponse : outcome.response
             logs = Self.format(outcome.logs, at: end, limit: definition.limits.logs)
             metrics.duration.recordNanoseconds(outcome.duration.nanoseconds)

@@ -430,7 +430,8 @@ public final class Store: Sendable {
                                 if insert == nil { insert = try db.makeStatement(sql: sql) }
                                 try insert!.execute(arguments: arguments)
                             }
-                            inserted[record.namespace, default: 0] += 1
+                            // A stand-in is replaced by its real record later: the real one counts.
+                            if !record.pending { inserted[record.namespace, default: 0] += 1 }
                         } catch {
                             failures[index] = error
                             if record.pending { insertPending = nil } else { insert = nil }

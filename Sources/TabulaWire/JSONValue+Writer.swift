@@ -17,7 +17,7 @@ extension JSONValue {
         case .numberLiteral(let text):
             // The case is public, so the text need not come from the parser: it is written only
             // when it is a number by RFC 8259's grammar (else `null`), so no value injects JSON.
-            output.append(contentsOf: Self.isNumberText(text) ? Array(text.utf8) : Self.nullBytes)
+            if Self.isNumberText(text) { output.append(contentsOf: text.utf8) } else { output.append(contentsOf: Self.nullBytes) }
         case .string(let value):
             Self.write(string: value, to: &output)
         case .array(let items):

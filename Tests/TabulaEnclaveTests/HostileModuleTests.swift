@@ -82,6 +82,17 @@ struct HostileModuleTests {
         #expect(error?.message == "malformed WebAssembly module: it declares 500000 globals but only 2 bytes follow")
     }
 
+    /// An import of a kind the check does not know (a tag, 0x04) is refused, rather than leaving
+    /// the sections after it unchecked.
+    @Test func tagImportDoesNotEndTheCheck() {
+        // One import "m" "t" of kind 0x04 (tag, attribute 0, type 0), then a function section
+        // declaring 2^32-1 functions.
+        let imports: [UInt8] = [0x01, 0x01, UInt8(ascii: "m"), 0x01, UInt8(ascii: "t"), 0x04, 0x00, 0x00]
+        let error = loadError(binary([(2, imports), (3, leb(0xFFFF_FFFF))]))
+        #expect(error?.code == .invalidModule)
+        #expect(error?.message.contains("kind 0x4") == true, "\(String(describing: error))")
+    }
+
     @Test func absurdCountsInEverySection() {
         // (section id, what the error names) for each counted section.
         let cases: [(UInt8, String)] = [
