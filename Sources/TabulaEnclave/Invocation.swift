@@ -85,14 +85,19 @@ extension Invocation {
             start = end + 1
         }
         if cut {
-            lines.append("Logs were truncated because the total bytes size exceeds the limit of \(limit) bytes.")
+            lines.append(truncationNotice(limit: limit))
         }
         return lines
     }
 
     /// What the platform adds to each stored line: the prefix `<ISO 8601 time with milliseconds>
-    /// stderr: ` (33 bytes) and about 4 for JSON's quotes and comma, as `Platform.format` counts.
-    static let storedLineOverhead = 37
+    /// stderr: ` (33 bytes), JSON's two quotes and a comma, as `Platform.format` counts.
+    static let storedLineOverhead = 36
+
+    /// OpenWhisk's last log line when the logs limit cut them: the enclave's and the platform's.
+    package static func truncationNotice(limit: Int) -> String {
+        "Logs were truncated because the total bytes size exceeds the limit of \(limit) bytes."
+    }
 }
 
 /// OpenWhisk's wording, where the runtime says the same thing.

@@ -311,7 +311,7 @@ extension Platform {
             // quotes included), and a comma.
             size += prefix.utf8.count + JSONValue.encodedLength(of: line) + 1
             if size > limit {
-                formatted.append("\(prefix)Logs were truncated because the total bytes size exceeds the limit of \(limit) bytes.")
+                formatted.append(prefix + Invocation.truncationNotice(limit: limit))
                 break
             }
             formatted.append(prefix + line)
