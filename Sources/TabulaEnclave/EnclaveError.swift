@@ -39,6 +39,12 @@ public struct EnclaveError: Error, Sendable, Equatable, CustomStringConvertible 
         case notPermitted = "not_permitted"
         /// No monitor runs in this enclave, so it has no keys and no attestation.
         case notAttested = "not_attested"
+        /// The worker process running the function stopped (killed, crashed, out of memory, or
+        /// ended by its confinement) before it answered: the invocations it was running fail.
+        case workerStopped = "worker_stopped"
+        /// A worker process, or its parent, sent bytes that are not a well-formed message of the
+        /// worker protocol; the worker is stopped.
+        case invalidWorkerMessage = "invalid_worker_message"
     }
 
     public let code: Code
