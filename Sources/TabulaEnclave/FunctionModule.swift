@@ -3,13 +3,15 @@ import WAT
 @_spi(Fuzzing) import WasmKit
 import WasmParser
 
-/// A function's WebAssembly module: checked, instrumented for snapshots, and parsed once.
+/// A function's WebAssembly module: checked, instrumented for snapshots and deadlines, and parsed
+/// once.
 ///
 /// Loading first checks the bytes against ``ModuleBounds``, so that no hostile size, count or
-/// nesting reaches WasmKit's parsers. It refuses what the sandbox cannot run faithfully: imports outside the WASI subset, more
-/// than one memory, shared memory, and a missing entry point. The module is then rewritten to export
-/// its mutable globals and its memory under reserved `tabula:` names, because WasmKit's API reaches
-/// only exported state and the snapshot must restore all of it.
+/// nesting reaches WasmKit's parsers. It refuses what the sandbox cannot run faithfully: imports
+/// outside the WASI subset, more than one memory, shared memory, and a missing entry point. The
+/// module is then rewritten: its code polls the run's deadline (``DeadlineChecks``), and it
+/// exports its mutable globals and its memory under reserved `tabula:` names, because WasmKit's
+/// API reaches only exported state and the snapshot must restore all of it.
 package struct FunctionModule: Sendable {
     /// How the module runs an invocation.
     package enum Kind: String, Sendable {
@@ -122,7 +124,9 @@ package struct FunctionModule: Sendable {
             entries.append(0x02)
             entries.append(0x00)
         }
-        var rewritten = binary
+        var rewritten = try DeadlineChecks.instrument(binary, module: DeadlineChecks.Module(
+            typeCount: analysis.typeCount, importedFunctions: analysis.functionImports.count,
+            globalCount: analysis.globals.count, memory64: analysis.memories.first?.memory64 ?? false))
         // Custom sections go: nothing in the runtime needs them, and WasmKit parses a "name"
         // section lazily at the first trap without checking its function indices (an index out
         // of range crashed the process). The digest stays that of the bytes as deployed.
@@ -169,7 +173,10 @@ private struct ModuleAnalysis {
     struct MemoryInfo {
         var minimumBytes: UInt64
         var shared: Bool
+        var memory64: Bool
     }
+
+    var typeCount = 0
 
     var functionImports: [(String, String)] = []
     var otherImport: String?
@@ -187,6 +194,8 @@ private struct ModuleAnalysis {
         do {
             while let payload = try parser.parseNext() {
                 switch payload {
+                case .typeSection(let groups):
+                    typeCount += groups.reduce(0) { $0 + $1.types.count }
                 case .importSection(let imports):
                     for entry in imports {
                         switch entry.descriptor {
@@ -199,7 +208,7 @@ private struct ModuleAnalysis {
                         // A memory64 minimum can exceed what 64 bits of bytes hold: saturate, so
                         // that the memory limit refuses it.
                         let (bytes, overflow) = memory.type.min.multipliedReportingOverflow(by: 65536)
-                        return MemoryInfo(minimumBytes: overflow ? .max : bytes, shared: memory.type.shared)
+                        return MemoryInfo(minimumBytes: overflow ? .max : bytes, shared: memory.type.shared, memory64: memory.type.isMemory64)
                     }
                 case .tableSection(let tables):
                     tableCount += tables.count

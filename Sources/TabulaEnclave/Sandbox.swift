@@ -69,7 +69,8 @@ package final class Sandbox: @unchecked Sendable {
         self.initializationTimeout = initializationTimeout
         self.requestedTracking = tracking ?? DirtyPages.processTracking
         self.writableLimit = writableLimit
-        self.engine = Engine(configuration: EngineConfiguration(compilationMode: .eager, stackSize: limits.stack, fuelMetering: true))
+        // Fuel is metered only for a function with a fuel limit: the deadline does not need it.
+        self.engine = Engine(configuration: EngineConfiguration(compilationMode: .eager, stackSize: limits.stack, fuelMetering: limits.fuel != nil))
         let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline, initializationTimeout: initializationTimeout)
         (store, instance, entry, memory, globals) = built.instance
         initializationLogs = built.logs
@@ -115,7 +116,6 @@ package final class Sandbox: @unchecked Sendable {
         var termination: Termination
         do {
             deadline.arm(store: store, timeout: limits.timeout, fuel: limits.fuel)
-            defer { deadline.disarm() }
             let results = try entry.invoke()
             if case .i32(let status)? = results.first, status != 0 {
                 termination = .exited(Int32(bitPattern: status))
@@ -128,6 +128,8 @@ package final class Sandbox: @unchecked Sendable {
             case .exit(let status): termination = .exited(status)
             case .outputLimit: termination = .outputTooLarge
             }
+        } catch is Deadline.Expired {
+            termination = .timedOut
         } catch {
             termination = Self.classify(error, limiter: limiter)
             poisoned = !(error is Trap)
@@ -235,7 +237,6 @@ package final class Sandbox: @unchecked Sendable {
             guard let function = built.instance.exports[function: initializer] else { continue }
             do {
                 deadline.arm(store: built.store, timeout: budget.remaining, fuel: limits.fuel)
-                defer { deadline.disarm() }
                 _ = try function.invoke()
             } catch WASIHost.Stop.exit(0) {
                 continue
@@ -253,12 +254,12 @@ package final class Sandbox: @unchecked Sendable {
         store.resourceLimiter = limiter
         let instance: Instance
         do {
-            let imports = wasi.imports(module.wasiImports, store: store)
+            var imports = wasi.imports(module.wasiImports, store: store)
+            deadline.define(in: &imports, store: store)
             deadline.arm(store: store, timeout: budget.remaining, fuel: limits.fuel)
-            defer { deadline.disarm() }
             instance = try module.module.instantiate(store: store, imports: imports)
         } catch {
-            if module.hasStartFunction, error is Trap || error is WASIHost.Stop {
+            if module.hasStartFunction, error is Trap || error is WASIHost.Stop || error is Deadline.Expired {
                 throw EnclaveError(.initializationFailed, "the start function failed: \(initializationFailure(error, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline, budget: budget))")
             }
             throw EnclaveError(.invalidModule, "the module cannot be instantiated: \(Termination.reason(of: error))")

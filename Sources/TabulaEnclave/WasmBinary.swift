@@ -1,9 +1,9 @@
 /// The section layout of a WebAssembly binary, and the LEB128 encoding it uses.
 ///
-/// WasmKit parses modules but does not write them; the only rewriting Tabula needs (adding exports
-/// so that the snapshot can reach module-internal state) works on whole sections, so this is all
-/// the binary format we handle by hand, beside the bounds check of ``ModuleBounds``. Validation is
-/// left to WasmKit.
+/// WasmKit parses modules but does not write them. Tabula rewrites modules in two ways: it adds
+/// exports so that the snapshot can reach module-internal state, and it adds the deadline's
+/// checkpoints (``DeadlineChecks``). This is the section layout both work on, beside the bounds
+/// check of ``ModuleBounds``. Validation is left to WasmKit.
 struct WasmBinary {
     struct Section {
         var id: UInt8
@@ -14,8 +14,16 @@ struct WasmBinary {
 
     /// Section ids in the order the binary format requires them (custom sections may go anywhere).
     static let order: [UInt8] = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11]
-    static let exportSectionID: UInt8 = 7
     static let customSectionID: UInt8 = 0
+    static let typeSectionID: UInt8 = 1
+    static let importSectionID: UInt8 = 2
+    static let tableSectionID: UInt8 = 4
+    static let globalSectionID: UInt8 = 6
+    static let exportSectionID: UInt8 = 7
+    static let startSectionID: UInt8 = 8
+    static let elementSectionID: UInt8 = 9
+    static let codeSectionID: UInt8 = 10
+    static let dataSectionID: UInt8 = 11
 
     var sections: [Section]
 
@@ -80,6 +88,17 @@ struct WasmBinary {
             if value != 0 { byte |= 0x80 }
             out.append(byte)
         } while value != 0
+    }
+
+    static func appendSignedLEB128(_ value: Int64, to out: inout [UInt8]) {
+        var value = value
+        while true {
+            let byte = UInt8(value & 0x7F)
+            value >>= 7
+            let done = (value == 0 && byte & 0x40 == 0) || (value == -1 && byte & 0x40 != 0)
+            out.append(done ? byte : byte | 0x80)
+            if done { return }
+        }
     }
 
     static func appendName(_ name: String, to out: inout [UInt8]) {

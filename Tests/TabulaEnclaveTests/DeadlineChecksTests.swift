@@ -1,0 +1,108 @@
+import Testing
+import TabulaEnclave
+import TabulaWire
+
+/// The checkpoints that every module gets, through which a run polls its own deadline: each kind
+/// of unbounded work stops at the deadline, and the rewrite keeps every function reference right.
+@Suite("Deadline checks")
+struct DeadlineChecksTests {
+    /// `{"fib":…}` recurses without a single loop (only function entries poll); `{"bulk":…}` fills
+    /// 15 MiB of memory 2,000 times in a loop whose instructions are few (only the charge of the
+    /// fill's length polls in time).
+    private let worker = probe("""
+        (func $fib (param $n i32) (result i32)
+          (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+            (then (local.get $n))
+            (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
+                           (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+        (func (export "main")
+          (local $i i32)
+          (drop (call $read))
+          (call $begin)
+          (if (i32.eq (i32.load8_u (i32.const 4098)) (i32.const 102))
+            (then (local.set $i (call $fib (i32.const 38)))))
+          (if (i32.eq (i32.load8_u (i32.const 4098)) (i32.const 98))
+            (then
+              (drop (memory.grow (i32.const 255)))
+              (loop $again
+                (memory.fill (i32.const 0x10000) (i32.const 7) (i32.const 0xF00000))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $again (i32.lt_u (local.get $i) (i32.const 2000))))))
+          (call $num (local.get $i))
+          (call $end))
+        """)
+
+    private func expectTimeout(_ input: JSONValue) async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(worker, limits: Limits(timeout: .milliseconds(100)))
+            let clock = ContinuousClock()
+            let started = clock.now
+            let failed = try await enclave.invoke(name, parameters: input)
+            #expect(failed.response.result["error"] == "The action exceeded its time limits of 100 milliseconds.")
+            #expect(clock.now - started < .seconds(10))
+            #expect(try await enclave.call(name, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[0]}}"#)
+        }
+    }
+
+    @Test("recursion without loops stops at the deadline")
+    func recursionStops() async throws {
+        try await expectTimeout(["fib": true])
+    }
+
+    @Test("bulk memory work in a short loop stops at the deadline")
+    func bulkMemoryStops() async throws {
+        try await expectTimeout(["bulk": true])
+    }
+
+    /// Every way a module names a function (calls, tail calls, table elements, `ref.func` in a
+    /// global, the start function, exports) still names the same function once the poll is
+    /// imported before them all.
+    @Test("function references survive the rewrite")
+    func functionReferences() async throws {
+        let module = probe("""
+            (table 3 funcref)
+            (elem (i32.const 0) $double $triple)
+            (elem declare func $square)
+            (global $started (mut i32) (i32.const 0))
+            (global $square funcref (ref.func $square))
+            (start $init)
+            (type $unary (func (param i32) (result i32)))
+            (func $init (global.set $started (i32.const 5)))
+            (func $double (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+            (func $triple (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+            (func $square (param i32) (result i32) (i32.mul (local.get 0) (local.get 0)))
+            (func $tail (param i32) (result i32) (return_call $double (local.get 0)))
+            (func (export "main")
+              (call $begin)
+              (call $num (call_indirect (type $unary) (global.get $started) (i32.const 0)))
+              (call $num (call_indirect (type $unary) (i32.const 7) (i32.const 1)))
+              (table.set (i32.const 2) (global.get $square))
+              (call $num (call_indirect (type $unary) (i32.const 4) (i32.const 2)))
+              (call $num (call $tail (i32.const 8)))
+              (call $end))
+            """)
+        try await withEnclave { enclave in
+            let name = try await enclave.load(module)
+            for _ in 0..<2 {
+                #expect(try await enclave.call(name) == #"{"status":"success","success":true,"result":{"v":[10,21,16,16]}}"#)
+            }
+        }
+    }
+
+    /// The countdown and scratch globals are added after the module's own: code that names a
+    /// global the module does not define must not reach them.
+    @Test("code cannot name the runtime's globals")
+    func addedGlobalsAreOutOfReach() async throws {
+        // (func (export "main") (drop (global.get 0))) in a module without globals.
+        let module: [UInt8] = [
+            0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00,
+            0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+            0x03, 0x02, 0x01, 0x00,
+            0x07, 0x08, 0x01, 0x04, 0x6D, 0x61, 0x69, 0x6E, 0x00, 0x00,
+            0x0A, 0x07, 0x01, 0x05, 0x00, 0x23, 0x00, 0x1A, 0x0B,
+        ]
+        let error = await loadingError(module)
+        #expect(error?.code == .invalidModule)
+        #expect(error?.message.contains("refers to global 0, but the module defines 0") == true)
+    }
+}
