@@ -73,6 +73,13 @@ struct DeadlineChecks {
 
     private func rewrite(_ binary: WasmBinary) throws(EnclaveError) -> WasmBinary {
         let bodies = try Self.scan(binary, module: module)
+        // Each checkpoint adds at most about 32 bytes: refuse a module made of little but loops
+        // or bulk operations before the rewrite multiplies its size.
+        let edits = bodies.reduce(0) { $0 + $1.edits.count + 1 }
+        let size = binary.sections.reduce(0) { $0 + $1.contents.count }
+        guard size + 32 * edits <= 2 * ModuleBounds.maxBinaryBytes else {
+            throw EnclaveError(.invalidModule, "the module has \(edits) loops, calls, bulk memory operations and functions; with the runtime's deadline checks it would exceed \(FunctionModule.mebibytes(UInt64(2 * ModuleBounds.maxBinaryBytes))). Split the module")
+        }
         var out = binary
         for index in out.sections.indices {
             let contents = out.sections[index].contents
