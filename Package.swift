@@ -55,10 +55,16 @@ let package = Package(
             name: "CPageTracker",
             path: "Sources/CPageTracker"
         ),
+        // The worker process's confinement (seccomp-bpf, limits, descriptors) and its spawn.
+        .target(
+            name: "CConfinement",
+            path: "Sources/CConfinement"
+        ),
         .target(
             name: "TabulaEnclave",
             dependencies: [
                 "CPageTracker",
+                "CConfinement",
                 "TabulaWire",
                 "TabulaAttestation",
                 .product(name: "WasmKit", package: "WasmKit"),

@@ -1,4 +1,5 @@
 import Foundation
+import TabulaTestSupport
 import Testing
 
 /// `tabula run` as a user runs it: the real executable, real files, stdout and stderr.
@@ -8,18 +9,7 @@ struct RunCommandTests {
 
     /// The `tabula` executable built next to the test bundle.
     static var executable: URL {
-        get throws {
-            let candidates = [
-                URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-                Bundle.main.bundleURL.deletingLastPathComponent(),
-                Bundle.main.bundleURL,
-            ]
-            for directory in candidates {
-                let url = directory.appendingPathComponent("tabula")
-                if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-            }
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "tabula next to \(candidates[0].path)"])
-        }
+        get throws { try TabulaExecutable.url }
     }
 
     struct Output {

@@ -1,0 +1,40 @@
+#ifndef TABULA_CONFINEMENT_H
+#define TABULA_CONFINEMENT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/// The confinement of a worker process (`tabula worker`), which runs tenant code: see
+/// docs/isolation.md for what it allows and why.
+///
+/// A worker calls, in this order: `tabula_confine_descriptors` first thing (nothing inherited
+/// survives but the standard streams and its channel), then whatever must open descriptors or
+/// start machinery while it still may (the page tracker's userfaultfd and pagemap, Dispatch's
+/// timer thread), then `tabula_confine` before it reads any request. Linux only; elsewhere every
+/// function returns ENOSYS.
+
+/// Closes every descriptor except 0, 1, 2, `keep_fd` and the event descriptors (epoll, eventfd,
+/// timerfd) the Swift runtime's Dispatch created before the worker's code ran. Returns 0, or an errno.
+int tabula_confine_descriptors(int keep_fd);
+
+/// Confines the calling process for good: no new privileges, no core dumps, few descriptors,
+/// `memory_limit` bytes of writable private memory at most (RLIMIT_DATA; 0 for no limit), and a
+/// seccomp-bpf filter, on every thread, that lets through only the system calls a worker needs
+/// and kills the whole process (SIGSYS) at any other. `channel_fd` is the one descriptor the
+/// worker may read and write besides 0-2 and those it opened before. Returns 0, or an errno (then
+/// the worker must not go on).
+int tabula_confine(int channel_fd, uint64_t memory_limit);
+
+/// For tests: makes the system call `name` (socket, connect, openat, open, creat, execve, ptrace,
+/// fork, vfork, clone, kill, mount, bpf, process_vm_readv, setuid, getpid, ...) with harmless
+/// arguments, so that a confined process shows it is killed. Returns 0 when the call returned (its
+/// result is ignored), -1 for a name it does not know.
+int tabula_confinement_check(const char *name);
+
+/// Starts `path` with `argv` and `envp` by posix_spawn (never fork: a forked child would hold a
+/// copy of the parent's memory, keys included), with `child_fd` as its descriptor 3, /dev/null as
+/// stdin and stdout, stderr inherited, nothing else inherited, every signal at its default and
+/// none blocked. Returns 0 and sets `*pid`, or an errno.
+int tabula_spawn_worker(const char *path, char *const argv[], char *const envp[], int child_fd, pid_t *pid);
+
+#endif
