@@ -163,6 +163,13 @@ int tabula_confine(int channel_fd, uint64_t memory_limit) {
     EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TABULA_PAGEMAP_SCAN, 1, 0));
     EMIT(KILL);
     EMIT(ALLOW);
+    // setpriority only on the caller itself (who == 0): Dispatch sets each new worker thread's
+    // priority as it starts it (lowering another process's would need privileges anyway).
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setpriority, 0, 4));
+    EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])));
+    EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1));
+    EMIT(ALLOW);
+    EMIT(KILL);
     // Signals only to this process's own threads (abort() raises SIGABRT with tgkill).
     EMIT(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_tgkill, 0, 4));
     EMIT(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])));
