@@ -9,7 +9,8 @@ import WasmParser
 /// sandbox, reads the clock, and either ends the run by throwing or returns a new countdown.
 ///
 /// The countdown is decremented at three kinds of checkpoint:
-/// - on entry to a function, by the instructions of the function outside its loops;
+/// - on entry to a function, by the instructions of the function outside its loops and by its
+///   locals (WasmKit initialises every local at each call: 50,000 locals are a 400 KB copy);
 /// - at the head of every loop, where every branch back to the loop lands, by the instructions
 ///   of the loop body outside its inner loops;
 /// - before `memory.copy`, `memory.fill` and `memory.init`, by their length in bytes / 64, read
@@ -17,9 +18,11 @@ import WasmParser
 ///
 /// Between checkpoints, code runs forward only, so every instruction executed has been paid for by
 /// the checkpoint of its function or loop. A call to a small function without loops or calls
-/// (``uncheckedSize`` instructions at most) skips that function's entry checkpoint: the call site
-/// pays for the callee instead, and an indirect call pays for the largest such function. Table
-/// bulk operations and growth pay ``bulkTableWeight``. The poll is reached after at most
+/// (a weight of ``uncheckedSize`` at most, locals included) skips that function's entry
+/// checkpoint: the call site pays for the callee's weight instead, and an indirect call pays for
+/// the largest such function. An instruction pays for the work WasmKit does for it, not one unit
+/// when that work is larger: table bulk operations and growth pay ``bulkTableWeight``, and a
+/// `try_table` one unit per catch clause (entering it registers every clause). The poll is reached after at most
 /// ``reload`` units, a few milliseconds of interpretation, so a run ends within a few
 /// milliseconds of its deadline; each checkpoint costs a handful of instructions (about 8 when the
 /// countdown is not exhausted), which also count as fuel when the function has a fuel limit.
@@ -30,7 +33,8 @@ import WasmParser
 struct DeadlineChecks {
     /// Units between two polls: about one instruction, or 64 bytes of bulk memory work, each.
     static let reload: Int64 = 1 << 20
-    /// The most instructions a function may have to run without an entry checkpoint.
+    /// The largest weight (instructions, locals, table work) of a function without an entry
+    /// checkpoint.
     static let uncheckedSize = 64
     /// What a table bulk operation or a `memory.grow` / `table.grow` pays (the tables of an
     /// instance hold at most 2^20 elements together).
@@ -293,12 +297,13 @@ struct DeadlineChecks {
     private struct Body {
         /// Where its instructions start and end in the module's bytes.
         var expression: Range<Int>
-        var instructions = 0
-        /// Whether it has a loop or a call of any kind: it then needs its entry checkpoint.
+        /// Whether it has a loop or a call of any kind, or weighs more than ``uncheckedSize``: it
+        /// then needs its entry checkpoint.
         var checked = false
         /// The rewrites, in order of position.
         var edits: [Edit] = []
-        /// The weight of the function's own region (index 0) and of each loop's (in order).
+        /// The weight of the function's own region (index 0, with its locals) and of each loop's
+        /// (in order). A function without loops or calls has only its own: its whole weight.
         var weights: [Int64] = [0]
         /// Direct calls by region, to add the cost of unchecked callees once all are known.
         var calls: [(region: Int, function: UInt32)] = []
@@ -330,7 +335,10 @@ struct DeadlineChecks {
                     }
                     var body = visitor.body
                     body.expression = code.expression.startIndex..<code.expression.endIndex
-                    if body.instructions > uncheckedSize { body.checked = true }
+                    // Each call copies the locals' initial values into the new frame (v128s take
+                    // two 8-byte slots): charged at entry, or at the call site of a small function.
+                    body.weights[0] += code.locals.reduce(0) { $0 + ($1 == .v128 ? 2 : 1) }
+                    if body.weights[0] > Int64(uncheckedSize) { body.checked = true }
                     bodies.append(body)
                 }
             }
@@ -339,13 +347,14 @@ struct DeadlineChecks {
         } catch {
             throw EnclaveError(.invalidModule, "invalid WebAssembly module: \(error)")
         }
-        // Calls to small functions without loops or calls pay for the callee at the call site.
+        // Calls to small functions without loops or calls pay for the callee at the call site:
+        // its whole weight, which no call can change (it makes none).
         let first = module.importedFunctions
         for index in bodies.indices {
             for call in bodies[index].calls where Int(call.function) >= first {
                 let callee = Int(call.function) - first
                 guard callee < bodies.count, !bodies[callee].checked else { continue }
-                bodies[index].weights[call.region] += Int64(bodies[callee].instructions)
+                bodies[index].weights[call.region] += bodies[callee].weights[0]
             }
         }
         return bodies
@@ -482,7 +491,6 @@ struct DeadlineChecks {
 
         /// Called after each instruction with the offset where it ends.
         mutating func finish(end: Int) {
-            body.instructions += 1
             body.weights[region] += weight
             weight = 1
             switch pending {
@@ -501,7 +509,11 @@ struct DeadlineChecks {
 
         mutating func visitBlock(blockType: BlockType) { blocks.append(false) }
         mutating func visitIf(blockType: BlockType) { blocks.append(false) }
-        mutating func visitTryTable(blockType: BlockType, tryCatch: TryCatch) { blocks.append(false) }
+        /// Entering a `try_table` registers each of its catch clauses (up to 10,000), one by one.
+        mutating func visitTryTable(blockType: BlockType, tryCatch: TryCatch) {
+            blocks.append(false)
+            weight += Int64(tryCatch.catches.count)
+        }
         mutating func visitLoop(blockType: BlockType) {
             body.checked = true
             pending = .loop(region: body.weights.count)

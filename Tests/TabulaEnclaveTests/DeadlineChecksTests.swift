@@ -54,6 +54,71 @@ struct DeadlineChecksTests {
         try await expectTimeout(["bulk": true])
     }
 
+    /// Loads `module` with a 100 ms timeout and expects its run to stop at the deadline. Each
+    /// module below does a bounded amount of work that the checkpoints once undercharged: without
+    /// the right charge it ran to its end without polling (seconds later) and this fails.
+    private func expectStops(_ module: [UInt8], limits: Limits = Limits(timeout: .milliseconds(100))) async throws {
+        try await withEnclave { enclave in
+            let name = try await enclave.load(module, limits: limits)
+            let failed = try await enclave.invoke(name, parameters: [:])
+            #expect(failed.response.result["error"] == "The action exceeded its time limits of 100 milliseconds.")
+        }
+    }
+
+    /// WasmKit copies every local's initial value into each new frame: 50,000 v128 locals are an
+    /// 800 KB copy per call of a function whose body is a `nop`, which was charged 2 units at the
+    /// call site. 70,000 calls (about 2 s) then ran between two polls.
+    @Test("a function's locals are charged at each call")
+    func localsAreCharged() async throws {
+        // (func $big (local v128 ×50000) nop)
+        // (func (export "main") (local $i i32)
+        //   (loop (call $big) (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 70000)))))
+        let big: [UInt8] = [0x01] + leb(50_000) + [0x7B, 0x01, 0x0B]
+        let main: [UInt8] = [0x01, 0x01, 0x7F, 0x03, 0x40, 0x10, 0x00, 0x20, 0x00, 0x41, 0x01, 0x6A, 0x22, 0x00, 0x41]
+            + sleb(70_000) + [0x49, 0x0D, 0x00, 0x0B, 0x0B]
+        let code: [UInt8] = [0x02] + leb(big.count) + big + leb(main.count) + main
+        let module: [UInt8] = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00,
+            0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+            0x03, 0x03, 0x02, 0x00, 0x00,
+            0x07, 0x08, 0x01, 0x04, 0x6D, 0x61, 0x69, 0x6E, 0x00, 0x01,
+            0x0A] + leb(code.count) + code
+        try await expectStops(module)
+    }
+
+    /// Entering a `try_table` registers each of its catch clauses: 9,999 of them made one
+    /// instruction as costly as 10,000, and 5,000 entries (about 6 s) ran between two polls.
+    @Test("a try_table is charged by its catch clauses")
+    func catchClausesAreCharged() async throws {
+        let catches = String(repeating: "(catch $t 0) ", count: 9_999)
+        try await expectStops(Array("""
+            (module
+              (tag $t)
+              (func (export "main") (local $i i32)
+                (loop $l
+                  (try_table \(catches)(nop))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br_if $l (i32.lt_u (local.get $i) (i32.const 5000))))))
+            """.utf8))
+    }
+
+    /// A function of a few table fills has no loop or call, so its entry had no checkpoint and
+    /// its callers paid its 12 instructions, not the 12 fills of 2^20 elements; 400 calls (about
+    /// 8 s) ran between two polls.
+    @Test("a small function pays for its table work at the call site")
+    func smallFunctionTableWorkIsCharged() async throws {
+        let fills = String(repeating: "(table.fill $t (i32.const 0) (ref.null func) (i32.const 1048576)) ", count: 12)
+        try await expectStops(Array("""
+            (module
+              (table $t 1048576 funcref)
+              (func $fill \(fills))
+              (func (export "main") (local $i i32)
+                (loop $l
+                  (call $fill)
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br_if $l (i32.lt_u (local.get $i) (i32.const 400))))))
+            """.utf8))
+    }
+
     /// Every way a module names a function (calls, tail calls, table elements, `ref.func` in a
     /// global, the start function, exports) still names the same function once the poll is
     /// imported before them all.
@@ -104,5 +169,29 @@ struct DeadlineChecksTests {
         let error = await loadingError(module)
         #expect(error?.code == .invalidModule)
         #expect(error?.message.contains("refers to global 0, but the module defines 0") == true)
+    }
+}
+
+/// Unsigned LEB128, for modules written byte by byte.
+private func leb(_ value: Int) -> [UInt8] {
+    var value = value
+    var out: [UInt8] = []
+    repeat {
+        let byte = UInt8(value & 0x7F)
+        value >>= 7
+        out.append(value != 0 ? byte | 0x80 : byte)
+    } while value != 0
+    return out
+}
+
+/// Signed LEB128 of a non-negative value.
+private func sleb(_ value: Int) -> [UInt8] {
+    var value = value
+    var out: [UInt8] = []
+    while true {
+        let byte = UInt8(value & 0x7F)
+        value >>= 7
+        if value == 0 && byte & 0x40 == 0 { return out + [byte] }
+        out.append(byte | 0x80)
     }
 }
