@@ -84,8 +84,8 @@ extension Enclave {
                 guard let digest = Confidential.digest(fromValue: expected.value) else {
                     return (400, "the \(Confidential.expectDigestField) field must be sha-256=<64 hex digits>")
                 }
-                guard digest == host.module.digest else {
-                    return (409, "the module of \(name) has digest sha-256=\(host.module.digest.hex), not the expected \(digest.hex); the function was changed or is not the one you verified")
+                guard digest == host.moduleDigest else {
+                    return (409, "the module of \(name) has digest sha-256=\(host.moduleDigest.hex), not the expected \(digest.hex); the function was changed or is not the one you verified")
                 }
             }
             if let refusal = host.definition.policy.refusal(caller: caller, owner: name.namespace, sealed: true) {
@@ -124,7 +124,7 @@ extension Enclave {
         var body = Array(JSONValue.encode(result))
         defer { body.wipe() }
         let receipt = Receipt(
-            activationId: activationID, namespace: name.namespace, name: name.name, moduleDigest: host.module.digest.hex,
+            activationId: activationID, namespace: name.namespace, name: name.name, moduleDigest: host.moduleDigest.hex,
             snapshotDigest: invocation.snapshotDigest.hex, policyDigest: host.policyDigest.hex,
             sandbox: invocation.sandbox, sequence: invocation.sequence,
             requestDigest: Array(SHA256.hash(data: sealed.plaintext)).hex, responseDigest: Array(SHA256.hash(data: body)).hex,
@@ -153,7 +153,7 @@ extension Enclave {
         let monitor = try attestedMonitor()
         let host = try host(name, revision: revision)
         let claims = FunctionClaims(
-            namespace: name.namespace, name: name.name, version: version, moduleDigest: host.module.digest.hex,
+            namespace: name.namespace, name: name.name, version: version, moduleDigest: host.moduleDigest.hex,
             policyDigest: host.policyDigest.hex, snapshotDigest: host.snapshotDigest.hex,
             limits: host.definition.limitsClaims, epoch: monitor.epoch)
         do {

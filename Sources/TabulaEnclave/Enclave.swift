@@ -25,6 +25,8 @@ public final class Enclave: Sendable {
     private let functions = Mutex(Functions())
     /// The time a function's initialisation may take, all phases together, whatever its timeout.
     public let initializationTimeout: Duration
+    /// Where tenants' WebAssembly runs.
+    public let isolation: Isolation
     /// The default of ``initializationTimeout``.
     public static let defaultInitializationTimeout: Duration = .seconds(10)
     /// Sandbox ids are unique in the process, across enclaves.
@@ -39,9 +41,14 @@ public final class Enclave: Sendable {
     ///   - initializationTimeout: how long a function's initialisation (its start function,
     ///     `_initialize` and `wizer.initialize`, together) may take, at most, whatever the
     ///     function's own timeout: loads run on few threads, and one module must not hold them.
-    public init(threads: Int? = nil, loadThreads: Int? = nil, monitor: Monitor? = nil, initializationTimeout: Duration = Enclave.defaultInitializationTimeout) {
+    ///   - isolation: where tenants' WebAssembly runs: in this process, or in confined workers.
+    public init(
+        threads: Int? = nil, loadThreads: Int? = nil, monitor: Monitor? = nil, initializationTimeout: Duration = Enclave.defaultInitializationTimeout,
+        isolation: Isolation = .inProcess
+    ) {
         self.monitor = monitor
         self.initializationTimeout = initializationTimeout
+        self.isolation = isolation
         let threads = max(1, threads ?? System.coreCount)
         executor = EnclaveExecutor(threads: threads, name: "tabula-enclave")
         loader = EnclaveExecutor(threads: max(1, loadThreads ?? threads / 2), name: "tabula-loader")
@@ -180,15 +187,43 @@ public final class Enclave: Sendable {
         return try await onEnclaveThread(loading: true) { () throws -> (FunctionHost, FunctionInfo) in
             let clock = ContinuousClock()
             let started = clock.now
-            let module = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory)
-            let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
-            let info = FunctionInfo(
-                name: definition.name, kind: module.kind.rawValue, entry: module.entry,
-                moduleDigest: module.digest, snapshotDigest: sandbox.snapshot.digest,
-                initTime: clock.now - started,
-                initializationLogs: Invocation.logLines(sandbox.initializationLogs, truncated: false, limit: 0),
-                rebuildReason: module.rebuildReason)
-            return (FunctionHost(definition: definition, module: module, first: sandbox), info)
+            switch isolation {
+            case .inProcess:
+                let module = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory)
+                let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
+                let info = FunctionInfo(
+                    name: definition.name, kind: module.kind.rawValue, entry: module.entry,
+                    moduleDigest: module.digest, snapshotDigest: sandbox.snapshot.digest,
+                    initTime: clock.now - started,
+                    initializationLogs: Invocation.logLines(sandbox.initializationLogs, truncated: false, limit: 0),
+                    rebuildReason: module.rebuildReason)
+                return (FunctionHost(definition: definition, module: module, moduleDigest: module.digest, first: sandbox), info)
+            case .workers:
+                // The module is parsed only in the worker: hostile bytes never reach WasmKit in
+                // the process that holds the keys.
+                guard case .workers(let executable, let memoryOverhead) = isolation else { preconditionFailure() }
+                let sandbox = try WorkerSandbox(id: id, definition: definition, executable: executable, memoryOverhead: memoryOverhead, initializationTimeout: initializationTimeout, deadlines: deadlines)
+                let load = sandbox.load
+                let info = FunctionInfo(
+                    name: definition.name, kind: load.kind.rawValue, entry: load.entry,
+                    moduleDigest: load.moduleDigest, snapshotDigest: load.snapshotDigest,
+                    initTime: clock.now - started,
+                    initializationLogs: Invocation.logLines(load.initializationLogs, truncated: false, limit: 0),
+                    rebuildReason: load.rebuildReason)
+                return (FunctionHost(definition: definition, module: nil, moduleDigest: load.moduleDigest, first: sandbox), info)
+            }
+        }
+    }
+
+    /// A new instance of a function, of the kind ``isolation`` asks for.
+    private func makeInstance(id: Int, definition: FunctionDefinition, module: FunctionModule?) throws(EnclaveError) -> any FunctionInstance {
+        switch isolation {
+        case .inProcess:
+            let parsed: FunctionModule
+            if let module { parsed = module } else { parsed = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory) }
+            return try Sandbox(id: id, module: parsed, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
+        case .workers(let executable, let memoryOverhead):
+            return try WorkerSandbox(id: id, definition: definition, executable: executable, memoryOverhead: memoryOverhead, initializationTimeout: initializationTimeout, deadlines: deadlines)
         }
     }
 
@@ -266,26 +301,28 @@ public final class Enclave: Sendable {
             ("__OW_NAMESPACE", name.namespace),
             ("__OW_DEADLINE", String(deadlineMilliseconds)),
         ]
-        @Sendable func invocation(_ run: Sandbox.Run, in sandbox: Sandbox) -> Invocation {
+        @Sendable func invocation(_ run: Sandbox.Run, in sandbox: any FunctionInstance) -> Invocation {
             Invocation(
                 activationID: activationID,
                 response: Invocation.response(for: run, limits: limits),
                 logs: Invocation.logLines(run.stderr, truncated: run.logsTruncated, limit: limits.logs),
                 duration: run.duration, sandbox: sandbox.id, sequence: run.sequence, rewind: run.rewind,
-                snapshotDigest: sandbox.snapshot.digest)
+                snapshotDigest: sandbox.snapshotDigest)
         }
         if fresh {
             return try await onEnclaveThread {
-                let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, reusable: false, deadlines: deadlines, initializationTimeout: initializationTimeout)
+                // The baseline runs in this process whatever the isolation: it measures the engine.
+                let module = try host.module ?? FunctionModule(bytes: host.definition.module, main: host.definition.main, memoryLimit: limits.memory)
+                let sandbox = try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: module, limits: limits, name: name.description, reusable: false, deadlines: deadlines, initializationTimeout: initializationTimeout)
                 return invocation(try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities, rewind: false), in: sandbox)
             }
         }
         let sandbox = try await host.acquire(on: self) { () throws(EnclaveError) in
-            try Sandbox(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, module: host.module, limits: limits, name: name.description, deadlines: self.deadlines, initializationTimeout: self.initializationTimeout)
+            try self.makeInstance(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, definition: host.definition, module: host.module)
         }
         defer { host.release(sandbox) }
         let run = try await onEnclaveThread {
-            try sandbox.run(input: input.bytes, environment: environment, capabilities: host.definition.capabilities)
+            try sandbox.serve(input: input.bytes, environment: environment, capabilities: host.definition.capabilities)
         }
         return invocation(run, in: sandbox)
     }

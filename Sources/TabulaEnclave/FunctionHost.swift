@@ -1,12 +1,15 @@
 import Synchronization
 
-/// A loaded function and its sandboxes.
+/// A loaded function and its instances (sandboxes, in this process or in workers).
 ///
 /// Hands each invocation a sandbox of its own: an idle one, a new one while the function is below
 /// its sandbox limit, or else the next one released (callers wait in arrival order).
 final class FunctionHost: Sendable {
     let definition: FunctionDefinition
-    let module: FunctionModule
+    /// The module, parsed in this process; `nil` when workers parse it (``Isolation/workers``).
+    let module: FunctionModule?
+    /// SHA-256 of the module as deployed.
+    let moduleDigest: [UInt8]
     /// The digest of the snapshot every sandbox of this function starts from (rebuilt sandboxes
     /// are checked against it).
     let snapshotDigest: [UInt8]
@@ -15,28 +18,29 @@ final class FunctionHost: Sendable {
 
     /// What a caller gets: a sandbox, or the right to create one.
     private enum Grant: Sendable {
-        case sandbox(Sandbox)
+        case sandbox(any FunctionInstance)
         case create
     }
 
     private struct Pool: ~Copyable {
-        var idle: [Sandbox]
+        var idle: [any FunctionInstance]
         var count: Int
         var waiters: [CheckedContinuation<Grant, Never>] = []
     }
 
     private let pool: Mutex<Pool>
 
-    init(definition: FunctionDefinition, module: FunctionModule, first: Sandbox) {
+    init(definition: FunctionDefinition, module: FunctionModule?, moduleDigest: [UInt8], first: any FunctionInstance) {
         self.definition = definition
         self.module = module
-        self.snapshotDigest = first.snapshot.digest
+        self.moduleDigest = moduleDigest
+        self.snapshotDigest = first.snapshotDigest
         self.policyDigest = definition.policyDigest
         self.pool = Mutex(Pool(idle: [first], count: 1))
     }
 
     /// Takes a sandbox for one invocation; give it back with ``release(_:)``.
-    func acquire(on enclave: Enclave, create: @escaping @Sendable () throws(EnclaveError) -> Sandbox) async throws -> Sandbox {
+    func acquire(on enclave: Enclave, create: @escaping @Sendable () throws(EnclaveError) -> any FunctionInstance) async throws -> any FunctionInstance {
         // The common case, an idle sandbox or room for one, takes no suspension: a continuation
         // resumed at once still re-enqueues the task on its executor.
         let grant: Grant
@@ -67,7 +71,10 @@ final class FunctionHost: Sendable {
 
     /// An idle sandbox, or the right to create one while below `limit`; `nil` when the caller must wait.
     private static func grantNow(_ pool: inout Pool, limit: Int) -> Grant? {
-        if let sandbox = pool.idle.popLast() { return .sandbox(sandbox) }
+        while let sandbox = pool.idle.popLast() {
+            if sandbox.isUsable { return .sandbox(sandbox) }
+            pool.count -= 1
+        }
         guard pool.count < limit else { return nil }
         pool.count += 1
         return .create
@@ -75,7 +82,7 @@ final class FunctionHost: Sendable {
 
     /// Returns a sandbox after its invocation (and rewind). A sandbox that could not be rewound is
     /// dropped, and its place freed for a new one.
-    func release(_ sandbox: Sandbox) {
+    func release(_ sandbox: any FunctionInstance) {
         guard sandbox.broken == nil else {
             discardSlot()
             return

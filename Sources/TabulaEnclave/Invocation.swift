@@ -37,6 +37,8 @@ extension Invocation {
             return .developerError("The action produced more than \(limits.output) bytes of output.")
         case .trapped(let reason):
             return .developerError("The action trapped: \(reason).")
+        case .workerStopped(let reason):
+            return .developerError("The worker running this action stopped: \(reason).")
         }
     }
 

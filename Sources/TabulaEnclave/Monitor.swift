@@ -76,6 +76,13 @@ public final class Monitor: Sendable {
     /// The identity key's public half: what receipts and certificates are checked with.
     public var identityPublicKey: P256.Signing.PublicKey { identityKey.publicKey }
 
+    /// The private bytes of every long-term key the monitor holds now (the identity key, and each
+    /// live epoch's HPKE keys): for the tests that search other processes' memory for them.
+    package var privateKeyBytesForTests: [[UInt8]] {
+        let epochs = keyring.withLock { keyring in [keyring.current] + (keyring.previous.map { [$0] } ?? []) }
+        return [Array(identityKey.rawRepresentation)] + epochs.flatMap { $0.keys.map(\.privateKeyBytes) }
+    }
+
     // MARK: Attestation
 
     /// The attestation bundle: evidence, identity certificate, and the current epoch's signed keys.

@@ -296,6 +296,7 @@ package final class Sandbox: @unchecked Sendable {
         case .outputTooLarge: reason = "it wrote more than \(limits.output) bytes to stdout"
         case .exited(let status): reason = "it exited with status \(status)"
         case .trapped(let trap): reason = trap
+        case .workerStopped(let stopped): reason = stopped
         case .returned: reason = "it failed"
         }
         if let refusal = wasi.refusal {

@@ -16,6 +16,9 @@ package enum Termination: Sendable, Equatable {
     case memoryExhausted
     /// stdout went past the output limit.
     case outputTooLarge
+    /// The worker process running the sandbox stopped (killed, crashed, over its memory limit),
+    /// with the parent's account of how.
+    case workerStopped(String)
 }
 
 extension Termination {

@@ -1,3 +1,5 @@
+public import TabulaEnclave
+
 /// How the platform schedules invocations and keeps functions warm.
 public struct PlatformConfiguration: Sendable {
     /// Invocations that run at once across all actions (the enclave's threads).
@@ -29,6 +31,10 @@ public struct PlatformConfiguration: Sendable {
     /// returns: a page stops early rather than grow beyond it (it always has at least one entry).
     public var listingByteLimit: Int
 
+    /// Where tenants' WebAssembly runs: in confined worker processes (what `tabula serve` does by
+    /// default) or in the server's own process.
+    public var isolation: Isolation
+
     /// The loads that run at once (``loadConcurrency`` or its default).
     public var loads: Int { max(1, loadConcurrency ?? concurrency / 2) }
 
@@ -43,7 +49,8 @@ public struct PlatformConfiguration: Sendable {
         loadConcurrency: Int? = nil,
         loadQueueLimit: Int = 16,
         shutdownGrace: Duration = .seconds(10),
-        listingByteLimit: Int = 4 << 20
+        listingByteLimit: Int = 4 << 20,
+        isolation: Isolation = .inProcess
     ) {
         self.concurrency = concurrency
         self.queueLimit = queueLimit
@@ -56,5 +63,6 @@ public struct PlatformConfiguration: Sendable {
         self.loadQueueLimit = loadQueueLimit
         self.shutdownGrace = shutdownGrace
         self.listingByteLimit = listingByteLimit
+        self.isolation = isolation
     }
 }

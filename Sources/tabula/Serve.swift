@@ -48,6 +48,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds invocations in progress may still run once the server is told to stop (SIGTERM, SIGINT); then they are ended and recorded as interrupted.")
     var grace = 10
 
+    @Option(help: "Where tenants' WebAssembly runs: workers (confined worker processes, one per warm sandbox, never shared between namespaces, holding no key; see docs/isolation.md) or process (inside the server, beside its keys: for debugging).")
+    var isolation = "workers"
+
     @Option(help: "Seconds between HPKE key rotations (a new key epoch).")
     var keyRotation = 3600
 
@@ -57,6 +60,9 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard ["auto", "simulated", "configfs-tsm", "gramine"].contains(tee) else {
             throw ValidationError("--tee must be auto, simulated, configfs-tsm or gramine")
+        }
+        guard ["workers", "process"].contains(isolation) else {
+            throw ValidationError("--isolation must be workers or process")
         }
         guard grace >= 0 else {
             throw ValidationError("--grace must not be negative")
@@ -87,18 +93,27 @@ struct Serve: AsyncParsableCommand {
             provider: try teeProvider(directory: directory, logger: logger),
             configuration: Monitor.Configuration(rotation: .seconds(keyRotation), grace: .seconds(keyGrace)))
 
+        var isolation = Isolation.inProcess
+        if self.isolation == "workers" {
+            guard let executable = Isolation.currentExecutable else {
+                throw ValidationError("cannot find the tabula executable to start workers from (/proc/self/exe); run with --isolation process")
+            }
+            isolation = .workers(executable: executable)
+        }
+        let tenantCode = isolation == .inProcess ? "the server process" : "confined workers"
         let registry = PrometheusCollectorRegistry()
         let platform = Platform(
             store: store,
             configuration: PlatformConfiguration(
                 concurrency: concurrency, queueLimit: queue, maxSandboxesPerAction: sandboxesPerAction,
-                keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20, shutdownGrace: .seconds(grace)),
+                keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20, shutdownGrace: .seconds(grace),
+                isolation: isolation),
             monitor: monitor,
             metricsFactory: PrometheusMetricsFactory(registry: registry),
             logger: logger)
         let host = self.host
         let app = Server.application(platform: platform, registry: registry, host: host, port: port, logger: logger) { port in
-            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); TEE: \(monitor.tee))")
+            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); TEE: \(monitor.tee); tenant code in \(tenantCode))")
         }
         // The notice comes after the application: stopped first, it starts the grace period while
         // the server drains its requests (see ShutdownNotice).

@@ -137,6 +137,7 @@ package enum WorkerMessage {
             case .stackExhausted: writer.byte(5)
             case .memoryExhausted: writer.byte(6)
             case .outputTooLarge: writer.byte(7)
+            case .workerStopped(let reason): writer.byte(8); writer.string(reason)
             }
             writer.bytes(run.stdout)
             writer.bytes(run.stderr)
@@ -223,6 +224,7 @@ package enum WorkerMessage {
             case 5: termination = .stackExhausted
             case 6: termination = .memoryExhausted
             case 7: termination = .outputTooLarge
+            case 8: termination = .workerStopped(try reader.string("stop reason"))
             case let other: throw reader.error("unknown termination \(other)")
             }
             let stdout = try reader.bytes("stdout")

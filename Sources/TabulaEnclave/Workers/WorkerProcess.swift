@@ -231,6 +231,13 @@ package final class WorkerProcess: Sendable {
         }
     }
 
+    /// How the worker ended ("signal 9, SIGKILL", with the parent's reason when it stopped it);
+    /// `nil` while it runs.
+    package var ending: String? {
+        guard hasStopped else { return nil }
+        return life.withLock { life in life.status.map { Self.describe(status: $0, reason: life.stoppedBecause) } }
+    }
+
     /// "signal 9, SIGKILL", "exit status 3", with the parent's reason when it stopped the worker.
     static func describe(status: Int32, reason: String?) -> String {
         let signal = status & 0x7F

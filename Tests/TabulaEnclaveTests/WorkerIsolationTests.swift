@@ -1,0 +1,148 @@
+import Foundation
+import TabulaAttestation
+import TabulaEnclave
+import TabulaTestSupport
+import TabulaWire
+import Testing
+
+/// An enclave that runs tenants' code in confined worker processes (what `tabula serve` does by
+/// default): each namespace's code in processes of its own, none of them holding a key, and a
+/// worker's death taking only its own invocation with it.
+@Suite("Enclave with workers")
+struct WorkerIsolationTests {
+    /// `{"spin":…}` loops until its deadline; anything else is echoed back as `{"v":[n]}` where n
+    /// is the input's length.
+    private let function = probe("""
+        (func (export "main")
+          (local $n i32)
+          (local.set $n (call $read))
+          (if (i32.eq (i32.load8_u (i32.const 4098)) (i32.const 115)) (then (loop $forever (br $forever))))
+          (call $begin)
+          (call $num (local.get $n))
+          (call $end))
+        """)
+
+    private func withWorkers<T>(monitor: Monitor? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
+        let enclave = Enclave(monitor: monitor, isolation: .workers(executable: try TabulaExecutable.url.path))
+        do {
+            let result = try await body(enclave)
+            try await enclave.shutdown()
+            return result
+        } catch {
+            try await enclave.shutdown()
+            throw error
+        }
+    }
+
+    /// The worker processes this process started for `namespace`.
+    private func workers(of namespace: String) throws -> [Int32] {
+        let me = getpid()
+        return try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { entry -> Int32? in
+            guard let pid = Int32(entry),
+                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                status.split(separator: "\n").contains("PPid:\t\(me)"),
+                let command = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
+            else { return nil }
+            let arguments = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.dropFirst().first == "worker", let flag = arguments.firstIndex(of: "--namespace"),
+                arguments.indices.contains(flag + 1), arguments[flag + 1] == namespace
+            else { return nil }
+            return pid
+        }
+    }
+
+    private func status(_ pid: Int32) throws -> [String] {
+        try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    private func unique(_ prefix: String) -> String { "\(prefix)\(UInt32.random(in: 0...UInt32.max))" }
+
+    @Test("each namespace's code runs in confined workers of its own")
+    func namespacesHaveWorkersOfTheirOwn() async throws {
+        let (alice, bob) = (unique("alice"), unique("bob"))
+        try await withWorkers { enclave in
+            let first = try await enclave.load(function, name: "f", tenant: alice)
+            let second = try await enclave.load(function, name: "f", tenant: bob)
+            #expect(try await enclave.call(first, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
+            #expect(try await enclave.call(second, ["yy": 1]) == #"{"status":"success","success":true,"result":{"v":[8]}}"#)
+            let (alices, bobs) = (try workers(of: alice), try workers(of: bob))
+            #expect(alices.count == 1)
+            #expect(bobs.count == 1)
+            #expect(Set(alices).isDisjoint(with: bobs))
+            for pid in alices + bobs {
+                let lines = try status(pid)
+                #expect(lines.contains("Seccomp:\t2"))
+                #expect(lines.contains("NoNewPrivs:\t1"))
+            }
+        }
+    }
+
+    @Test("a worker killed in the middle of an invocation fails only that invocation, and is replaced")
+    func killedWorkerFailsOnlyItsInvocation() async throws {
+        let (alice, bob) = (unique("alice"), unique("bob"))
+        try await withWorkers { enclave in
+            let spinner = try await enclave.load(function, name: "f", tenant: alice, limits: Limits(timeout: .seconds(60)))
+            let other = try await enclave.load(function, name: "f", tenant: bob)
+            let victim = try #require(try workers(of: alice).first)
+            let running = Task { try await enclave.invoke(spinner, parameters: ["spin": true]) }
+            // Let the run start, then kill its worker.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(kill(victim, SIGKILL) == 0)
+            let failed = try await running.value
+            #expect(failed.response.status == .developerError)
+            let message = try #require(failed.response.result["error"]?.stringValue)
+            #expect(message.hasPrefix("The worker running this action stopped: signal 9, SIGKILL"))
+            // The other namespace never noticed; the killed worker's function gets a new one.
+            #expect(try await enclave.call(other, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
+            #expect(try await enclave.call(spinner, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
+            let replacements = try workers(of: alice)
+            #expect(replacements.count == 1)
+            #expect(!replacements.contains(victim))
+        }
+    }
+
+    @Test("an idle worker killed between invocations is replaced before the next one")
+    func idleWorkerKilled() async throws {
+        let alice = unique("alice")
+        try await withWorkers { enclave in
+            let name = try await enclave.load(function, name: "f", tenant: alice)
+            #expect(try await enclave.call(name, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
+            let victim = try #require(try workers(of: alice).first)
+            #expect(kill(victim, SIGKILL) == 0)
+            // Wait (bounded) until it is gone, so that the pool sees it dead.
+            for _ in 0..<200 where (try? String(contentsOfFile: "/proc/\(victim)/status", encoding: .utf8))?.contains("State:\tZ") != true {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try await enclave.call(name, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
+        }
+    }
+
+    /// The monitor's keys live in this (the test's) process; workers are started by
+    /// `posix_spawn` of a new program, not forked, and receive only one invocation's data.
+    @Test("no worker's memory holds a long-term key, after plain and confidential invocations")
+    func noWorkerHoldsAKey() async throws {
+        let tenant = unique("carol")
+        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
+        try await withWorkers(monitor: monitor) { enclave in
+            let name = try await enclave.load(function, name: "f", tenant: tenant)
+            #expect(try await enclave.call(name, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
+            let call = try SealedCall(to: monitor, path: "/api/v1/namespaces/\(tenant)/actions/f", parameters: Array(#"{"x":"confidential"}"#.utf8))
+            let outcome = try await enclave.invoke(name, sealed: try enclave.open(sealed: call.sealed), caller: tenant, activationID: "k1")
+            let answer = try call.open(outcome)
+            #expect(answer.status == 200, "\(String(decoding: answer.content, as: UTF8.self))")
+
+            let keys = monitor.privateKeyBytesForTests
+            #expect(keys.count >= 3)
+            // The search finds the keys where they are: in this process.
+            let here = try ProcessMemory.search(pid: getpid(), forAny: keys, runtimeDataOnly: true)
+            #expect(here.found.allSatisfy { $0 })
+            let pids = try workers(of: tenant)
+            #expect(!pids.isEmpty)
+            for pid in pids {
+                let there = try ProcessMemory.search(pid: pid, forAny: keys, runtimeDataOnly: true)
+                #expect(there.found.allSatisfy { !$0 }, "worker \(pid) holds a key")
+                #expect(there.bytesRead > 1 << 20)
+            }
+        }
+    }
+}
