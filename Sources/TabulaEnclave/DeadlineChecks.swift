@@ -54,7 +54,8 @@ struct DeadlineChecks {
 
     /// The module as deployed, with the checks.
     static func instrument(_ binary: WasmBinary, module: Module) throws(EnclaveError) -> WasmBinary {
-        var checks = DeadlineChecks(module: module)
+        let bodies = try scan(binary, module: module)
+        let checks = DeadlineChecks(module: module, bodies: bodies)
         return try checks.rewrite(binary)
     }
 
@@ -66,9 +67,14 @@ struct DeadlineChecks {
     private let scratch64: UInt32
     /// The index of `tabula.poll` (the last import, before every defined function).
     private let poll: UInt32
+    /// The module's functions, imported and defined.
+    private let functionCount: UInt32
+    private let bodies: [Body]
 
-    private init(module: Module) {
+    private init(module: Module, bodies: [Body]) {
         self.module = module
+        self.bodies = bodies
+        functionCount = UInt32(module.importedFunctions + bodies.count)
         countdown = UInt32(module.globalCount)
         scratch32 = countdown + 1
         scratch64 = countdown + 2
@@ -76,7 +82,6 @@ struct DeadlineChecks {
     }
 
     private func rewrite(_ binary: WasmBinary) throws(EnclaveError) -> WasmBinary {
-        let bodies = try Self.scan(binary, module: module)
         // Each checkpoint adds at most about 32 bytes: refuse a module made of little but loops
         // or bulk operations before the rewrite multiplies its size.
         let edits = bodies.reduce(0) { $0 + $1.edits.count + 1 }
@@ -116,8 +121,14 @@ struct DeadlineChecks {
     // MARK: Function indices outside the code
 
     /// A defined function's index moves up by one: the poll is imported before it.
-    private func shifted(_ function: UInt32) -> UInt32 {
-        function >= poll ? function + 1 : function
+    ///
+    /// An index the module does not define is refused here, not left to WasmKit: moved up, the
+    /// last one would name a function the rewrite added, and 2^32 - 1 would overflow.
+    private func shifted(_ function: UInt32) throws(EnclaveError) -> UInt32 {
+        guard function < functionCount else {
+            throw EnclaveError(.invalidModule, "invalid WebAssembly module: it refers to function \(function), but the module has \(functionCount)")
+        }
+        return function >= poll ? function + 1 : function
     }
 
     private func rewriteExports(_ contents: [UInt8]) throws(EnclaveError) -> [UInt8] {
@@ -133,7 +144,9 @@ struct DeadlineChecks {
             let kind = try reader.byte()
             let index = try reader.u32()
             out.append(kind)
-            WasmBinary.appendLEB128(UInt64(kind == 0x00 ? shifted(index) : index), to: &out)
+            // An export of the countdown would turn an invalid module into one that runs.
+            if kind == 0x03 { try checkGlobal(index) }
+            WasmBinary.appendLEB128(UInt64(try kind == 0x00 ? shifted(index) : index), to: &out)
         }
         return out
     }
@@ -141,7 +154,7 @@ struct DeadlineChecks {
     private func rewriteStart(_ contents: [UInt8]) throws(EnclaveError) -> [UInt8] {
         var reader = WasmBinary.Reader(bytes: contents, offset: 0)
         var out: [UInt8] = []
-        WasmBinary.appendLEB128(UInt64(shifted(try reader.u32())), to: &out)
+        WasmBinary.appendLEB128(UInt64(try shifted(try reader.u32())), to: &out)
         return out
     }
 
@@ -167,7 +180,7 @@ struct DeadlineChecks {
             WasmBinary.appendLEB128(UInt64(items), to: &out)
             for _ in 0..<items {
                 if flags & 0b100 == 0 {
-                    WasmBinary.appendLEB128(UInt64(shifted(try reader.u32())), to: &out)
+                    WasmBinary.appendLEB128(UInt64(try shifted(try reader.u32())), to: &out)
                 } else {
                     try rewriteConstant(&reader, to: &out)
                 }
@@ -247,7 +260,7 @@ struct DeadlineChecks {
                 try checkGlobal(global)
                 WasmBinary.appendLEB128(UInt64(global), to: &out)
             case 0xD0: try copySigned(&reader, bits: 33, to: &out)
-            case 0xD2: WasmBinary.appendLEB128(UInt64(shifted(try reader.u32())), to: &out)
+            case 0xD2: WasmBinary.appendLEB128(UInt64(try shifted(try reader.u32())), to: &out)
             case 0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E: break
             case 0xFD:
                 let sub = try reader.u32()
@@ -394,7 +407,7 @@ struct DeadlineChecks {
                     cursor = end - base
                 case .function(let range, let index):
                     rewritten += contents[cursor..<range.lowerBound - base]
-                    WasmBinary.appendLEB128(UInt64(shifted(index)), to: &rewritten)
+                    WasmBinary.appendLEB128(UInt64(try shifted(index)), to: &rewritten)
                     cursor = range.upperBound - base
                 case .bulk(let at, let wide):
                     rewritten += contents[cursor..<at - base]

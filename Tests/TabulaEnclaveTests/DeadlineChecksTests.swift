@@ -154,6 +154,48 @@ struct DeadlineChecksTests {
         }
     }
 
+    /// Function indices are moved up by one for the poll: an index of 2^32 - 1 overflowed (a trap
+    /// that ended the process) in an export, a call, an element segment and a `ref.func`.
+    @Test("a function index the module does not define is refused, whatever its size")
+    func outOfRangeFunctionIndices() async throws {
+        let huge = leb(Int(UInt32.max))
+        let header: [UInt8] = [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00]
+        let exportMain: [UInt8] = [0x04, 0x6D, 0x61, 0x69, 0x6E, 0x00, 0x00]
+        func section(_ id: UInt8, _ entries: [[UInt8]]) -> [UInt8] {
+            let contents = leb(entries.count) + entries.flatMap { $0 }
+            return [id] + leb(contents.count) + contents
+        }
+        let emptyCode = section(0x0A, [[0x02, 0x00, 0x0B]])
+        let modules: [(String, [UInt8])] = [
+            ("export", header + section(0x07, [exportMain, [0x01, 0x78, 0x00] + huge]) + emptyCode),
+            ("call", header + section(0x07, [exportMain]) + section(0x0A, [leb(3 + huge.count) + [0x00, 0x10] + huge + [0x0B]])),
+            ("element", header + section(0x04, [[0x70, 0x00, 0x01]]) + section(0x07, [exportMain])
+                + section(0x09, [[0x00, 0x41, 0x00, 0x0B, 0x01] + huge]) + emptyCode),
+            ("ref.func", header + section(0x06, [[0x70, 0x00, 0xD2] + huge + [0x0B]]) + section(0x07, [exportMain]) + emptyCode),
+        ]
+        for (place, module) in modules {
+            let error = await loadingError(module)
+            #expect(error?.code == .invalidModule, "\(place)")
+            #expect(error?.message.contains("refers to function 4294967295, but the module has 1") == true, "\(place): \(String(describing: error))")
+        }
+    }
+
+    /// An export of a global the module does not define named the countdown after the rewrite.
+    @Test("a module cannot export the runtime's countdown")
+    func countdownCannotBeExported() async throws {
+        // (func (export "main")) (export "g" (global 0)), without globals.
+        let module: [UInt8] = [
+            0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00,
+            0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+            0x03, 0x02, 0x01, 0x00,
+            0x07, 0x0C, 0x02, 0x04, 0x6D, 0x61, 0x69, 0x6E, 0x00, 0x00, 0x01, 0x67, 0x03, 0x00,
+            0x0A, 0x04, 0x01, 0x02, 0x00, 0x0B,
+        ]
+        let error = await loadingError(module)
+        #expect(error?.code == .invalidModule)
+        #expect(error?.message.contains("refers to global 0, but the module defines 0") == true)
+    }
+
     /// The countdown and scratch globals are added after the module's own: code that names a
     /// global the module does not define must not reach them.
     @Test("code cannot name the runtime's globals")
