@@ -27,6 +27,8 @@ public final class Enclave: Sendable {
     public let initializationTimeout: Duration
     /// Where tenants' WebAssembly runs.
     public let isolation: Isolation
+    /// The workers of each namespace, with ``Isolation/workers(executable:memoryOverhead:perNamespace:)``.
+    private let namespaceWorkers: NamespaceWorkers?
     /// The default of ``initializationTimeout``.
     public static let defaultInitializationTimeout: Duration = .seconds(10)
     /// Sandbox ids are unique in the process, across enclaves.
@@ -49,6 +51,11 @@ public final class Enclave: Sendable {
         self.monitor = monitor
         self.initializationTimeout = initializationTimeout
         self.isolation = isolation
+        if case .workers(_, _, let perNamespace) = isolation {
+            namespaceWorkers = NamespaceWorkers(limit: max(1, perNamespace))
+        } else {
+            namespaceWorkers = nil
+        }
         let threads = max(1, threads ?? System.coreCount)
         executor = EnclaveExecutor(threads: threads, name: "tabula-enclave")
         loader = EnclaveExecutor(threads: max(1, loadThreads ?? threads / 2), name: "tabula-loader")
@@ -201,8 +208,7 @@ public final class Enclave: Sendable {
             case .workers:
                 // The module is parsed only in the worker: hostile bytes never reach WasmKit in
                 // the process that holds the keys.
-                guard case .workers(let executable, let memoryOverhead) = isolation else { preconditionFailure() }
-                let sandbox = try WorkerSandbox(id: id, definition: definition, executable: executable, memoryOverhead: memoryOverhead, initializationTimeout: initializationTimeout, deadlines: deadlines)
+                let sandbox = try makeWorker(id: id, definition: definition)
                 let load = sandbox.load
                 let info = FunctionInfo(
                     name: definition.name, kind: load.kind.rawValue, entry: load.entry,
@@ -222,9 +228,34 @@ public final class Enclave: Sendable {
             let parsed: FunctionModule
             if let module { parsed = module } else { parsed = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory) }
             return try Sandbox(id: id, module: parsed, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
-        case .workers(let executable, let memoryOverhead):
-            return try WorkerSandbox(id: id, definition: definition, executable: executable, memoryOverhead: memoryOverhead, initializationTimeout: initializationTimeout, deadlines: deadlines)
+        case .workers:
+            return try makeWorker(id: id, definition: definition)
         }
+    }
+
+    /// A new worker for a function, within its namespace's cap: when the namespace has as many
+    /// workers as it may, an idle one of another of its functions is stopped to make room.
+    private func makeWorker(id: Int, definition: FunctionDefinition) throws(EnclaveError) -> WorkerSandbox {
+        guard case .workers(let executable, let memoryOverhead, _) = isolation, let quota = namespaceWorkers else {
+            preconditionFailure("workers are made only with worker isolation")
+        }
+        let name = definition.name
+        var reserved = quota.reserve(name.namespace)
+        if !reserved {
+            let others = functions.withLock { functions in
+                functions.hosts.filter { $0.key.namespace == name.namespace && $0.key != name }.map(\.value)
+            }
+            for host in others where host.evictIdle() {
+                reserved = quota.reserve(name.namespace)
+                if reserved { break }
+            }
+        }
+        guard reserved else {
+            throw EnclaveError(.limitExceeded, "the namespace \(name.namespace) already runs \(quota.limit) workers, the most one namespace may have (tabula serve --workers-per-namespace), and none of them is idle; invoke again when some of its invocations have finished")
+        }
+        return try WorkerSandbox(
+            id: id, definition: definition, executable: executable, memoryOverhead: memoryOverhead, initializationTimeout: initializationTimeout,
+            deadlines: deadlines, quota: quota)
     }
 
     /// Removes a function; its sandboxes go away when their invocations in progress finish.

@@ -97,6 +97,17 @@ final class FunctionHost: Sendable {
         waiter?.resume(returning: .sandbox(sandbox))
     }
 
+    /// Drops one idle instance (a worker's process stops with it), to make room for another
+    /// function's; whether there was one.
+    func evictIdle() -> Bool {
+        let evicted: (any FunctionInstance)? = pool.withLock { pool in
+            guard let instance = pool.idle.popLast() else { return nil }
+            pool.count -= 1
+            return instance
+        }
+        return evicted != nil
+    }
+
     /// Frees a sandbox slot: the next waiter, if any, creates a sandbox in its place.
     private func discardSlot() {
         let waiter: CheckedContinuation<Grant, Never>? = pool.withLock { pool in

@@ -11,10 +11,15 @@ public enum Isolation: Sendable, Equatable {
     ///   - memoryOverhead: what a worker may commit beyond its function's memory limit (the
     ///     runtime, the compiled code, the snapshot); past it, allocations fail and the worker
     ///     stops, failing only its own invocation.
-    case workers(executable: String, memoryOverhead: Int = Isolation.defaultMemoryOverhead)
+    ///   - perNamespace: the most workers one namespace may have at once (one per warm function
+    ///     instance); a cold start beyond it stops an idle worker of another of the namespace's
+    ///     functions, or fails when all are busy.
+    case workers(executable: String, memoryOverhead: Int = Isolation.defaultMemoryOverhead, perNamespace: Int = Isolation.defaultWorkersPerNamespace)
 
-    /// The default of the `memoryOverhead` of ``workers(executable:memoryOverhead:)``.
+    /// The default of the `memoryOverhead` of ``workers(executable:memoryOverhead:perNamespace:)``.
     public static let defaultMemoryOverhead = 512 << 20
+    /// The default of the `perNamespace` of ``workers(executable:memoryOverhead:perNamespace:)``.
+    public static let defaultWorkersPerNamespace = 16
 
     /// The path of the running executable, for ``workers(executable:memoryOverhead:)`` when the
     /// running program is `tabula` itself.

@@ -51,6 +51,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where tenants' WebAssembly runs: workers (confined worker processes, one per warm sandbox, never shared between namespaces, holding no key; see docs/isolation.md) or process (inside the server, beside its keys: for debugging).")
     var isolation = "workers"
 
+    @Option(help: "With --isolation workers: the most worker processes one namespace may have at once (one per warm sandbox); a cold start beyond it stops an idle worker of another of its actions.")
+    var workersPerNamespace = Isolation.defaultWorkersPerNamespace
+
     @Option(help: "Seconds between HPKE key rotations (a new key epoch).")
     var keyRotation = 3600
 
@@ -63,6 +66,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard ["workers", "process"].contains(isolation) else {
             throw ValidationError("--isolation must be workers or process")
+        }
+        guard workersPerNamespace >= 1 else {
+            throw ValidationError("--workers-per-namespace must be at least 1")
         }
         guard grace >= 0 else {
             throw ValidationError("--grace must not be negative")

@@ -22,8 +22,8 @@ struct WorkerIsolationTests {
           (call $end))
         """)
 
-    private func withWorkers<T>(monitor: Monitor? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
-        let enclave = Enclave(monitor: monitor, isolation: .workers(executable: try TabulaExecutable.url.path))
+    private func withWorkers<T>(monitor: Monitor? = nil, perNamespace: Int = Isolation.defaultWorkersPerNamespace, _ body: (Enclave) async throws -> T) async throws -> T {
+        let enclave = Enclave(monitor: monitor, isolation: .workers(executable: try TabulaExecutable.url.path, perNamespace: perNamespace))
         do {
             let result = try await body(enclave)
             try await enclave.shutdown()
@@ -144,6 +144,30 @@ struct WorkerIsolationTests {
                 #expect(there.found.allSatisfy { !$0 }, "worker \(pid) holds a key")
                 #expect(there.bytesRead > 1 << 20)
             }
+        }
+    }
+
+    @Test("a namespace has at most its cap of workers: idle ones of its other functions make room, busy ones do not")
+    func namespaceCap() async throws {
+        let alice = unique("alice")
+        let slow = Limits(timeout: .seconds(60))
+        try await withWorkers(perNamespace: 2) { enclave in
+            let first = try await enclave.load(function, name: "f1", tenant: alice, limits: slow)
+            _ = try await enclave.load(function, name: "f2", tenant: alice, limits: slow)
+            #expect(try workers(of: alice).count == 2)
+            // A third function takes the place of an idle worker of the other two.
+            let third = try await enclave.load(function, name: "f3", tenant: alice, limits: slow, maxSandboxes: 2)
+            #expect(try workers(of: alice).count == 2)
+            // Two runs of it keep both places busy (the second takes the last idle worker's place).
+            let runs = (0..<2).map { _ in Task { try await enclave.invoke(third, parameters: ["spin": true]) } }
+            for _ in 0..<500 where try workers(of: alice).count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(300))
+            let error = await #expect(throws: EnclaveError.self) { try await enclave.invoke(first, parameters: ["x": 1]) }
+            #expect(error?.code == .limitExceeded)
+            #expect(error?.message.contains("already runs 2 workers") == true)
+            #expect(try workers(of: alice).count == 2)
+            enclave.endRuns()
+            for run in runs { _ = try? await run.value }
         }
     }
 }

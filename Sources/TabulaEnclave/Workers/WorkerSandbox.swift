@@ -17,18 +17,35 @@ final class WorkerSandbox: FunctionInstance {
     private let timeout: Duration
     private let failure = Mutex<EnclaveError?>(nil)
     private let deadlines: Deadlines
+    private let quota: NamespaceWorkers
+    private let namespace: String
 
     /// Starts a worker for the function's namespace and loads the function into it.
     ///
-    /// - Parameter deadlines: the enclave's deadlines, which kill the worker when the enclave
-    ///   ends its runs.
-    init(id: Int, definition: FunctionDefinition, executable: String, memoryOverhead: Int, initializationTimeout: Duration, deadlines: Deadlines) throws(EnclaveError) {
+    /// - Parameters:
+    ///   - deadlines: the enclave's deadlines, which kill the worker when the enclave ends its
+    ///     runs.
+    ///   - quota: the namespace's workers, in which the caller has reserved a place for this one;
+    ///     it is given back when the worker stops (or fails to start).
+    init(
+        id: Int, definition: FunctionDefinition, executable: String, memoryOverhead: Int, initializationTimeout: Duration, deadlines: Deadlines,
+        quota: NamespaceWorkers
+    ) throws(EnclaveError) {
         self.id = id
         self.deadlines = deadlines
+        self.quota = quota
+        self.namespace = definition.name.namespace
+        let spawned: WorkerProcess
         self.key = UInt64(id)
         self.timeout = definition.limits.timeout
         let (limit, overflow) = definition.limits.memory.addingReportingOverflow(memoryOverhead)
-        worker = try WorkerProcess.spawn(executable: executable, namespace: definition.name.namespace, memoryLimit: overflow ? nil : limit)
+        do {
+            spawned = try WorkerProcess.spawn(executable: executable, namespace: definition.name.namespace, memoryLimit: overflow ? nil : limit)
+        } catch {
+            quota.release(definition.name.namespace)
+            throw error
+        }
+        worker = spawned
         deadlines.track(worker)
         do {
             load = try worker.load(WorkerMessage.Load(
@@ -37,6 +54,7 @@ final class WorkerSandbox: FunctionInstance {
         } catch {
             deadlines.forget(worker)
             worker.terminate()
+            quota.release(namespace)
             throw error
         }
         snapshotDigest = load.snapshotDigest
@@ -45,6 +63,7 @@ final class WorkerSandbox: FunctionInstance {
     deinit {
         deadlines.forget(worker)
         worker.terminate()
+        quota.release(namespace)
     }
 
     var broken: EnclaveError? { failure.withLock { $0 } }
