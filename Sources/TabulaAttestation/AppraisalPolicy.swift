@@ -3,7 +3,7 @@
 /// ```json
 /// {"tees": ["tdx", "sev-snp"], "measurements": ["<hex>", …], "allowDebug": false, "allowSimulated": false,
 ///  "acceptedTCBStatuses": ["UpToDate", "SWHardeningNeeded"],
-///  "minimumSNPTCB": {"bootloader": 4, "tee": 0, "snp": 22, "microcode": 213}}
+///  "minimumSNPTCB": {"bootloader": 4, "tee": 0, "snp": 22, "microcode": 213}, "isolations": ["workers"]}
 /// ```
 /// Every field is optional. The default refuses debug-mode TEEs and simulated evidence, accepts any
 /// TEE kind and measurement, and, for Intel quotes verified with collateral, only the TCB status
@@ -22,10 +22,14 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
     /// The lowest SEV-SNP TCB accepted: each component of the reported TCB (which the VCEK or VLEK
     /// certificate vouches for) must be at least this; `fmc` applies to Turin and later only.
     public var minimumSNPTCB: SNPTCBVersion?
+    /// How tenant code may run (``RuntimeClaims/isolation``: `workers`, `in-process`), as Tabula's
+    /// identity certificate states it; any when absent. When set, evidence that states nothing
+    /// (bare evidence, another framework's certificate, a server from before the claim) fails.
+    public var isolations: [String]?
 
     public init(
         tees: [String]? = nil, measurements: [String]? = nil, allowDebug: Bool? = nil, allowSimulated: Bool? = nil,
-        acceptedTCBStatuses: [String]? = nil, minimumSNPTCB: SNPTCBVersion? = nil
+        acceptedTCBStatuses: [String]? = nil, minimumSNPTCB: SNPTCBVersion? = nil, isolations: [String]? = nil
     ) {
         self.tees = tees
         self.measurements = measurements
@@ -33,6 +37,13 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
         self.allowSimulated = allowSimulated
         self.acceptedTCBStatuses = acceptedTCBStatuses
         self.minimumSNPTCB = minimumSNPTCB
+        self.isolations = isolations
+    }
+
+    /// A policy that accepts only enclaves running tenant code in confined workers (what
+    /// `--require-workers` asks for).
+    public mutating func requireWorkers() {
+        isolations = [RuntimeClaims.workers]
     }
 
     /// The reasons the claims fail the policy; empty when they pass.
@@ -51,6 +62,26 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
             reasons.append("the measurement \(claims.measurement.hex) is not one of the reference measurements")
         }
         reasons += appraiseTCB(claims)
+        reasons += appraiseIsolation(claims.runtime)
+        return reasons
+    }
+
+    private func appraiseIsolation(_ runtime: RuntimeClaims?) -> [String] {
+        guard let isolations else { return [] }
+        var reasons: [String] = []
+        let known = [RuntimeClaims.workers, RuntimeClaims.inProcess]
+        let unknown = isolations.filter { !known.contains($0) }
+        if !unknown.isEmpty {
+            reasons.append("the policy names unknown isolations \(unknown.joined(separator: ", ")) (known: \(known.joined(separator: ", ")))")
+        }
+        let accepted = isolations.joined(separator: ", ")
+        if let runtime {
+            if !isolations.contains(runtime.isolation) {
+                reasons.append("the enclave runs tenant code \(runtime.isolation == RuntimeClaims.inProcess ? "in-process, beside its keys" : "with isolation \(runtime.isolation)"), which the policy does not accept (accepted: \(accepted))\(isolations.contains(RuntimeClaims.workers) ? "; the server must run with tabula serve --isolation workers" : "")")
+            }
+        } else {
+            reasons.append("the evidence does not state how the enclave runs tenant code, and the policy requires isolation \(accepted): only the identity certificate of a Tabula server that states it (the \"tabula-runtime\" claim) can satisfy it")
+        }
         return reasons
     }
 

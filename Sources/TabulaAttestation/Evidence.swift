@@ -23,10 +23,13 @@ public enum Evidence {
         public var tcbStatus: TCBStatus?
         /// SEV-SNP: the TCB version the report was signed at, decoded for the product. Nil otherwise.
         public var snpTCB: SNPTCBVersion?
+        /// How the enclave runs tenant code, as the claims of Tabula's identity certificate state it
+        /// (bound by the report data). Nil for bare evidence and other frameworks' certificates.
+        public var runtime: RuntimeClaims?
 
         public init(
             tee: String, version: Int, reportData: [UInt8], measurement: [UInt8], debug: Bool, fields: [String: JSONValue] = [:],
-            tcbStatus: TCBStatus? = nil, snpTCB: SNPTCBVersion? = nil
+            tcbStatus: TCBStatus? = nil, snpTCB: SNPTCBVersion? = nil, runtime: RuntimeClaims? = nil
         ) {
             self.tee = tee
             self.version = version
@@ -36,6 +39,7 @@ public enum Evidence {
             self.fields = fields
             self.tcbStatus = tcbStatus
             self.snpTCB = snpTCB
+            self.runtime = runtime
         }
     }
 

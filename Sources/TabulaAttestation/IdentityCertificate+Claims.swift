@@ -7,21 +7,25 @@ extension IdentityCertificate {
     /// A CBOR map with text keys: `"pubkey-hash"` is a byte string holding the CBOR-encoded array
     /// `[hash-alg-id, hash]` (hash-alg-id from the IANA Named Information Hash Algorithm registry:
     /// 1 = SHA-256) over the DER SubjectPublicKeyInfo of the certificate's key, and the optional
-    /// `"nonce"` is a byte string. Other keys (custom claims) are allowed and ignored. The hardware
-    /// report data is SHA-256 of the encoded claims followed by 32 zero bytes.
+    /// `"nonce"` is a byte string. Tabula adds one custom claim, `"tabula-runtime"` (see
+    /// ``RuntimeClaims``); other keys (custom claims) are allowed and ignored. The hardware report
+    /// data is SHA-256 of the encoded claims followed by 32 zero bytes.
     struct Claims: Sendable, Hashable {
         /// SHA-256 of the DER SubjectPublicKeyInfo.
         var publicKeyHash: [UInt8]
         var nonce: [UInt8]?
+        /// How the enclave runs tenant code, when the certificate says.
+        var runtime: RuntimeClaims?
 
         static let publicKeyHashKey = "pubkey-hash"
         static let nonceKey = "nonce"
         /// IANA Named Information hash algorithm identifier of SHA-256.
         static let sha256AlgorithmID: UInt64 = 1
 
-        init(publicKeyHash: [UInt8], nonce: [UInt8]?) {
+        init(publicKeyHash: [UInt8], nonce: [UInt8]?, runtime: RuntimeClaims? = nil) {
             self.publicKeyHash = publicKeyHash
             self.nonce = nonce
+            self.runtime = runtime
         }
 
         /// The deterministic CBOR encoding (the bytes hashed into the report data).
@@ -29,6 +33,7 @@ extension IdentityCertificate {
             let hashEntry = CBOR.array([.unsigned(Self.sha256AlgorithmID), .bytes(publicKeyHash)])
             var entries = [CBOR.Entry(.text(Self.publicKeyHashKey), .bytes(hashEntry.encoded))]
             if let nonce { entries.append(CBOR.Entry(.text(Self.nonceKey), .bytes(nonce))) }
+            if let runtime { entries.append(CBOR.Entry(.text(RuntimeClaims.claimKey), runtime.cbor)) }
             return CBOR.map(entries).encoded
         }
 
@@ -73,6 +78,7 @@ extension IdentityCertificate {
             case .bytes(let bytes)?: nonce = bytes
             default: throw bad("\"nonce\" is not a byte string")
             }
+            runtime = try value[RuntimeClaims.claimKey].map { value throws(AttestationError) in try RuntimeClaims(cbor: value) }
         }
     }
 

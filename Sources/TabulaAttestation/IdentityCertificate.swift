@@ -17,7 +17,8 @@ import X509
 /// - a non-critical extension with OID 2.23.133.5.4.9 (TCG DICE conceptual message wrapper) whose value
 ///   is CBOR tag 60000 wrapping `[evidence, claims]` (two byte strings);
 /// - the claims are a CBOR map (see `Claims`): `"pubkey-hash"` = bstr(CBOR `[1, SHA-256 of the DER
-///   SubjectPublicKeyInfo]`), and `"nonce"` = bstr when a nonce was given;
+///   SubjectPublicKeyInfo]`), `"nonce"` = bstr when a nonce was given, and `"tabula-runtime"` (a
+///   map: how tenant code runs, ``RuntimeClaims``) when the issuer states it;
 /// - the evidence's report data is SHA-256 of the encoded claims followed by 32 zero bytes.
 ///
 /// Certificates are written with swift-certificates and read with the strict DER walk of
@@ -62,18 +63,19 @@ public enum IdentityCertificate {
 
     /// Issues the certificate: fresh evidence from `provider` binding the key (and nonce).
     ///
-    /// The claims name SHA-256 of the identity key's DER SubjectPublicKeyInfo and the nonce; the
-    /// provider is asked for evidence over SHA-256(claims) ‖ 32 zero bytes, and the evidence and claims
-    /// go into the RA-TLS extension of a certificate self-signed by `identityKey`.
+    /// The claims name SHA-256 of the identity key's DER SubjectPublicKeyInfo, the nonce, and how
+    /// the enclave runs tenant code (`runtime`, the custom claim `"tabula-runtime"`); the provider
+    /// is asked for evidence over SHA-256(claims) ‖ 32 zero bytes, and the evidence and claims go
+    /// into the RA-TLS extension of a certificate self-signed by `identityKey`.
     public static func issue(
-        identityKey: P256.Signing.PrivateKey, provider: any TEEProvider, nonce: [UInt8]?,
+        identityKey: P256.Signing.PrivateKey, provider: any TEEProvider, nonce: [UInt8]?, runtime: RuntimeClaims? = nil,
         notValidBefore: Date, notValidAfter: Date
     ) async throws -> Issued {
         guard notValidBefore <= notValidAfter else {
             throw AttestationError(.malformed, "identity certificate: notValidAfter is before notValidBefore")
         }
         let publicKey = identityKey.publicKey
-        let claims = Claims(publicKeyHash: Array(SHA256.hash(data: publicKey.derRepresentation)), nonce: nonce).encoded
+        let claims = Claims(publicKeyHash: Array(SHA256.hash(data: publicKey.derRepresentation)), nonce: nonce, runtime: runtime).encoded
         let reportData = Claims.reportData(binding: claims)
         let evidence = try await provider.evidence(reportData: reportData)
         guard try Evidence.unverifiedReportData(evidence) == reportData else {
@@ -157,7 +159,7 @@ public enum IdentityCertificate {
                 .bindingMismatch, "identity certificate: the claims' \"pubkey-hash\" is not SHA-256 of the certificate's public key")
         }
 
-        let evidenceClaims = try await Evidence.verify(evidence, certificate: evidenceCertificate, at: time)
+        var evidenceClaims = try await Evidence.verify(evidence, certificate: evidenceCertificate, at: time)
         guard evidenceClaims.reportData == reportData else {
             throw AttestationError(.bindingMismatch, "identity certificate: the verified report data differs from the parsed one")
         }
@@ -170,6 +172,8 @@ public enum IdentityCertificate {
                 throw AttestationError(.bindingMismatch, "identity certificate: the claims' nonce is not the expected nonce")
             }
         }
+        // Bound by the report data checked above, so it is as authentic as the evidence.
+        evidenceClaims.runtime = claims.runtime
         return Verified(claims: evidenceClaims, publicKey: publicKey, nonce: claims.nonce, der: der)
     }
 

@@ -23,11 +23,17 @@ public struct AttestedEnclave: Sendable {
     /// `sgx`, `tdx`, `sev-snp` or `simulated`.
     public var tee: String { claims.tee }
 
-    /// One line for people: TEE kind, measurement, debug, epoch; loud when simulated.
+    /// How the enclave runs tenant code (isolation, confinement, engine), as its identity
+    /// certificate states it; nil when it does not say (a server from before the claim).
+    public var runtime: RuntimeClaims? { claims.runtime }
+
+    /// One line for people: TEE kind, measurement, debug, epoch, how tenant code runs; loud when
+    /// simulated.
     public var summary: String {
         let measurement = claims.measurement.hex
         let short = measurement.count > 16 ? String(measurement.prefix(16)) + "…" : measurement
         var line = "attested \(tee) enclave, measurement \(short), key epoch \(epoch)"
+        line += ", tenant code: " + (runtime?.summary ?? "not stated")
         if claims.debug { line += ", DEBUG MODE" }
         if tee == "simulated" { line = "SIMULATED (no TEE hardware, proves nothing): " + line }
         return line

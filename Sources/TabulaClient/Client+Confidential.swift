@@ -17,8 +17,9 @@ extension Client {
     ///
     /// `GET /api/v1/attestation?nonce=`. Checks that the identity certificate's evidence is
     /// authentic and fresh (it carries `nonce`), that it satisfies `policy` (by default: no debug
-    /// TEE, no simulated evidence), that it binds the certificate's key, and that this key signed
-    /// the key configurations with their epoch.
+    /// TEE, no simulated evidence; with ``AppraisalPolicy/isolations``, how tenant code runs, as
+    /// the certificate's claims state it), that it binds the certificate's key, and that this key
+    /// signed the key configurations with their epoch.
     ///
     /// - Parameters:
     ///   - policy: the reference values the evidence must satisfy.

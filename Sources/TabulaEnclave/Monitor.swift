@@ -31,6 +31,8 @@ public final class Monitor: Sendable {
 
     /// `sgx`, `tdx`, `sev-snp`, or `simulated`.
     public var tee: String { provider.tee }
+    /// How the enclave runs tenant code, as every identity certificate of this monitor states it.
+    public let runtime: RuntimeClaims
     /// The identity certificate without a nonce, made at start.
     public let identity: IdentityCertificate.Issued
     public let configuration: Configuration
@@ -44,9 +46,13 @@ public final class Monitor: Sendable {
 
     /// Starts a monitor: a new identity key, its certificate with fresh evidence, the first epoch.
     ///
-    /// - Parameter clock: the time source; tests pass a settable one to exercise rotation.
+    /// - Parameters:
+    ///   - isolation: how the enclave this monitor serves runs tenant code; its identity
+    ///     certificates state it (``RuntimeClaims``), so give the isolation the enclave is made
+    ///     with. The default, in-process, never claims more than an enclave does.
+    ///   - clock: the time source; tests pass a settable one to exercise rotation.
     public static func start(
-        provider: any TEEProvider, configuration: Configuration = Configuration(),
+        provider: any TEEProvider, isolation: Isolation = .inProcess, configuration: Configuration = Configuration(),
         clock: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> Monitor {
         guard configuration.rotation > .zero, configuration.grace >= .zero else {
@@ -54,14 +60,19 @@ public final class Monitor: Sendable {
         }
         let key = P256.Signing.PrivateKey()
         let now = clock()
+        let runtime = isolation.runtimeClaims
         let identity = try await IdentityCertificate.issue(
-            identityKey: key, provider: provider, nonce: nil,
+            identityKey: key, provider: provider, nonce: nil, runtime: runtime,
             notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(configuration.validity.seconds))
-        return try Monitor(provider: provider, identityKey: key, identity: identity, configuration: configuration, started: now, clock: clock)
+        return try Monitor(provider: provider, runtime: runtime, identityKey: key, identity: identity, configuration: configuration, started: now, clock: clock)
     }
 
-    private init(provider: any TEEProvider, identityKey: P256.Signing.PrivateKey, identity: IdentityCertificate.Issued, configuration: Configuration, started: Date, clock: @escaping @Sendable () -> Date) throws {
+    private init(
+        provider: any TEEProvider, runtime: RuntimeClaims, identityKey: P256.Signing.PrivateKey, identity: IdentityCertificate.Issued,
+        configuration: Configuration, started: Date, clock: @escaping @Sendable () -> Date
+    ) throws {
         self.provider = provider
+        self.runtime = runtime
         self.identityKey = identityKey
         self.identity = identity
         self.configuration = configuration
@@ -94,7 +105,7 @@ public final class Monitor: Sendable {
         if let nonce {
             let now = clock()
             identity = try await IdentityCertificate.issue(
-                identityKey: identityKey, provider: provider, nonce: nonce,
+                identityKey: identityKey, provider: provider, nonce: nonce, runtime: runtime,
                 notValidBefore: now.addingTimeInterval(-60), notValidAfter: notValidAfter)
         } else {
             identity = self.identity

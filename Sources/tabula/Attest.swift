@@ -45,7 +45,7 @@ struct Attest: AsyncParsableCommand {
                          "suites": .array(config.symmetricAlgorithms.map { .string($0.description) })]
                     }),
                     "evidence": .object(enclave.claims.fields),
-                ]
+                ].merging(Verification.runtime(enclave.runtime)) { common, _ in common }
                 if let name {
                     let function = try await client.verifyFunction(name: name, enclave: enclave, expectedDigest: try verification.expectedDigest())
                     report["function"] = Verification.json(function.claims)
@@ -70,8 +70,9 @@ struct Attest: AsyncParsableCommand {
                 key binding is checked too. Signatures and certificate chains are checked up to \
                 the pinned Intel and AMD roots. With Intel collateral (--collateral), the quote also gets a TCB status, \
                 and the default policy accepts only UpToDate. Without --policy, the default policy refuses debug-mode \
-                TEEs and simulated evidence. Exits 0 only when the evidence verifies and the policy holds. \
-                File formats: docs/attestation.md.
+                TEEs and simulated evidence. Tabula's identity certificate also states how the server runs tenant \
+                code (isolation, confinement, engine), which --require-workers (or the policy's isolations) checks. \
+                Exits 0 only when the evidence verifies and the policy holds. File formats: docs/attestation.md.
                 """
         )
 
@@ -96,6 +97,9 @@ struct Attest: AsyncParsableCommand {
         @Flag(help: "Accept simulated evidence (from a server without TEE hardware); it proves nothing.")
         var allowSimulated = false
 
+        @Flag(help: "Accept only an identity certificate that states that tenant code runs in confined worker processes.")
+        var requireWorkers = false
+
         @Flag(help: "Print the result as JSON.")
         var json = false
 
@@ -115,6 +119,7 @@ struct Attest: AsyncParsableCommand {
             let extra = try chain.map(Self.read)
             var appraisal = try policy.map { try JSONDecoder().decode(AppraisalPolicy.self, from: Data(try Self.read($0))) } ?? AppraisalPolicy()
             if allowSimulated { appraisal.allowSimulated = true }
+            if requireWorkers { appraisal.requireWorkers() }
 
             var report: [String: JSONValue] = [:]
             var passed = false
@@ -151,7 +156,7 @@ struct Attest: AsyncParsableCommand {
                     "reportData": .string(claims.reportData.hex),
                     "measurement": .string(claims.measurement.hex),
                     "debug": .bool(claims.debug),
-                ]) { _, common in common }
+                ].merging(claims.runtime.map(Verification.runtime) ?? [:]) { common, _ in common }) { _, common in common }
             } catch {
                 report = ["verified": false, "policy": "fail", "error": .string("\(error)")]
             }

@@ -95,17 +95,18 @@ struct Serve: AsyncParsableCommand {
             logger.warning("\(interrupted) activation(s) were still running when the server last stopped; their records now say so")
         }
 
-        let monitor = try await Monitor.start(
-            provider: try teeProvider(directory: directory, logger: logger),
-            configuration: Monitor.Configuration(rotation: .seconds(keyRotation), grace: .seconds(keyGrace)))
-
         var isolation = Isolation.inProcess
         if self.isolation == "workers" {
             guard let executable = Isolation.currentExecutable else {
                 throw ValidationError("cannot find the tabula executable to start workers from (/proc/self/exe); run with --isolation process")
             }
-            isolation = .workers(executable: executable)
+            isolation = .workers(executable: executable, perNamespace: workersPerNamespace)
         }
+        // The identity certificate states the isolation (docs/attestation.md): the monitor gets
+        // the one value the platform's enclave is made with.
+        let monitor = try await Monitor.start(
+            provider: try teeProvider(directory: directory, logger: logger), isolation: isolation,
+            configuration: Monitor.Configuration(rotation: .seconds(keyRotation), grace: .seconds(keyGrace)))
         let tenantCode = isolation == .inProcess ? "the server process" : "confined workers"
         let registry = PrometheusCollectorRegistry()
         let platform = Platform(

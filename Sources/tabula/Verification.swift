@@ -10,8 +10,11 @@ struct Verification: ParsableArguments {
     @Flag(help: "Accept simulated attestation (a server without TEE hardware): for development only, it proves nothing.")
     var allowSimulated = false
 
-    @Option(help: ArgumentHelp("An appraisal policy (JSON: tees, measurements, allowDebug, allowSimulated); see docs/attestation.md.", valueName: "file"))
+    @Option(help: ArgumentHelp("An appraisal policy (JSON: tees, measurements, allowDebug, allowSimulated, isolations); see docs/attestation.md.", valueName: "file"))
     var policy: String?
+
+    @Flag(help: "Accept only a server whose attestation states that tenant code runs in confined worker processes (tabula serve --isolation workers).")
+    var requireWorkers = false
 
     @Option(help: ArgumentHelp("For an enclave on AMD SEV-SNP: its VCEK or VLEK (DER or PEM), or the host's certificate table.", valueName: "file"))
     var cert: String?
@@ -23,7 +26,7 @@ struct Verification: ParsableArguments {
     var digest: String?
 
     /// The appraisal policy: the file's, or the default (no debug TEEs, no simulated evidence),
-    /// with `--allow-simulated` applied.
+    /// with `--allow-simulated` and `--require-workers` applied.
     func appraisalPolicy() throws -> AppraisalPolicy {
         var appraisal = try policy.map { path in
             do {
@@ -33,6 +36,7 @@ struct Verification: ParsableArguments {
             }
         } ?? AppraisalPolicy()
         if allowSimulated { appraisal.allowSimulated = true }
+        if requireWorkers { appraisal.requireWorkers() }
         return appraisal
     }
 
@@ -61,6 +65,17 @@ struct Verification: ParsableArguments {
             return bytes
         }
         return nil
+    }
+
+    /// How the enclave runs tenant code, as report entries (`isolation`, `confinement`, `engine`,
+    /// `engineVersion`); `isolation` is `not stated` when the evidence does not say.
+    static func runtime(_ runtime: RuntimeClaims?) -> [String: JSONValue] {
+        guard let runtime else { return ["isolation": "not stated"] }
+        var report: [String: JSONValue] = [
+            "isolation": .string(runtime.isolation), "engine": .string(runtime.engine), "engineVersion": .string(runtime.engineVersion),
+        ]
+        if let confinement = runtime.confinement { report["confinement"] = .string(confinement) }
+        return report
     }
 
     /// Any encodable value as JSON.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TabulaAttestation
 
@@ -21,5 +22,30 @@ struct AppraisalPolicyTests {
         #expect(AppraisalPolicy(tees: ["sev-snp"]).appraise(claims).count == 1)
         #expect(AppraisalPolicy(measurements: ["ABCD"]).appraise(claims).isEmpty)
         #expect(AppraisalPolicy(measurements: ["abce"]).appraise(claims).count == 1)
+    }
+
+    @Test("isolations: workers required; in-process refused with what to do; a claim-less evidence refused; unknown names reported")
+    func isolations() throws {
+        var workers = claims
+        workers.runtime = RuntimeClaims(isolation: "workers", confinement: "seccomp-bpf", engine: "wasmkit-interpreter", engineVersion: "0.4.2")
+        var inProcess = claims
+        inProcess.runtime = RuntimeClaims(isolation: "in-process", engine: "wasmkit-interpreter", engineVersion: "0.4.2")
+        var policy = AppraisalPolicy()
+        #expect(policy.appraise(inProcess).isEmpty, "no requirement unless asked")
+        #expect(policy.appraise(claims).isEmpty)
+        policy.requireWorkers()
+        #expect(policy.isolations == ["workers"])
+        #expect(policy.appraise(workers).isEmpty)
+        #expect(policy.appraise(inProcess) == [
+            "the enclave runs tenant code in-process, beside its keys, which the policy does not accept (accepted: workers); the server must run with tabula serve --isolation workers"
+        ])
+        let silent = policy.appraise(claims)
+        #expect(silent.count == 1 && silent[0].contains("does not state how the enclave runs tenant code"))
+        #expect(AppraisalPolicy(isolations: ["workers", "in-process"]).appraise(inProcess).isEmpty)
+        let typo = AppraisalPolicy(isolations: ["worker"]).appraise(workers)
+        #expect(typo.count == 2 && typo[0].contains("unknown isolations worker"))
+        // The JSON policy file names it as "isolations".
+        let decoded = try JSONDecoder().decode(AppraisalPolicy.self, from: Data(#"{"isolations":["workers"],"allowSimulated":true}"#.utf8))
+        #expect(decoded == AppraisalPolicy(allowSimulated: true, isolations: ["workers"]))
     }
 }

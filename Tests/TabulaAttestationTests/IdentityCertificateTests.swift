@@ -166,6 +166,89 @@ struct IdentityCertificateTests {
         }
     }
 
+    static let workers = RuntimeClaims(isolation: RuntimeClaims.workers, confinement: "seccomp-bpf", engine: "wasmkit-interpreter", engineVersion: "0.4.2")
+    static let inProcess = RuntimeClaims(isolation: RuntimeClaims.inProcess, engine: "wasmkit-interpreter", engineVersion: "0.4.2")
+
+    @Test("the runtime claim (isolation, engine) is in the claims the evidence binds, and comes back verified")
+    func runtimeClaimRoundTrip() async throws {
+        let key = P256.Signing.PrivateKey()
+        for runtime in [Self.workers, Self.inProcess] {
+            let issued = try await IdentityCertificate.issue(
+                identityKey: key, provider: SimulatedTEE.ephemeral(), nonce: [5], runtime: runtime, notValidBefore: Self.start, notValidAfter: Self.end)
+            let verified = try await IdentityCertificate.verify(issued.der, nonce: [5], at: Self.now)
+            #expect(verified.claims.runtime == runtime)
+            let claims = IdentityCertificate.Claims(publicKeyHash: Array(SHA256.hash(data: key.publicKey.derRepresentation)), nonce: [5], runtime: runtime)
+            #expect(verified.claims.reportData == IdentityCertificate.Claims.reportData(binding: claims.encoded))
+            // Through the RA-TLS entry point of `tabula attest verify` too.
+            #expect(try await RATLSCertificate.verify(issued.der, at: Self.now).runtime == runtime)
+        }
+        #expect(try await IdentityCertificate.verify(try await Self.issue().der, nonce: nil, at: Self.now).claims.runtime == nil)
+    }
+
+    @Test("the runtime claim's encoding: a map of texts under \"tabula-runtime\"; extra keys inside it are ignored")
+    func runtimeClaimFormat() throws {
+        let hash = [UInt8](repeating: 0xAB, count: 32)
+        let claims = IdentityCertificate.Claims(publicKeyHash: hash, nonce: nil, runtime: Self.workers)
+        let value = try CBOR(decoding: claims.encoded)
+        #expect(value["tabula-runtime"] == .map([
+            .init(.text("engine"), .text("wasmkit-interpreter")), .init(.text("isolation"), .text("workers")),
+            .init(.text("confinement"), .text("seccomp-bpf")), .init(.text("engine-version"), .text("0.4.2")),
+        ]))
+        #expect(try IdentityCertificate.Claims(decoding: claims.encoded) == claims)
+        let later = CBOR.map([
+            .init(.text("pubkey-hash"), .bytes(CBOR.array([.unsigned(1), .bytes(hash)]).encoded)),
+            .init(.text("tabula-runtime"), .map([
+                .init(.text("isolation"), .text("workers")), .init(.text("confinement"), .text("seccomp-bpf")),
+                .init(.text("engine"), .text("wasmkit-interpreter")), .init(.text("engine-version"), .text("0.4.2")),
+                .init(.text("future-fact"), .unsigned(1)),
+            ])),
+        ])
+        #expect(try IdentityCertificate.Claims(decoding: later.encoded).runtime == Self.workers)
+    }
+
+    @Test("a hostile runtime claim is refused as malformed: not a map, a missing or non-text field, control characters, too long")
+    func hostileRuntimeClaims() {
+        let hash = CBOR.bytes(CBOR.array([.unsigned(1), .bytes([UInt8](repeating: 1, count: 32))]).encoded)
+        func claims(_ runtime: CBOR) -> [UInt8] {
+            CBOR.map([.init(.text("pubkey-hash"), hash), .init(.text("tabula-runtime"), runtime)]).encoded
+        }
+        func runtime(isolation: CBOR = .text("workers"), engine: CBOR? = .text("wasmkit-interpreter")) -> CBOR {
+            var entries = [CBOR.Entry(.text("isolation"), isolation), .init(.text("engine-version"), .text("0.4.2"))]
+            if let engine { entries.append(.init(.text("engine"), engine)) }
+            return .map(entries)
+        }
+        let hostile: [CBOR] = [
+            .text("workers"), .array([.text("workers")]), .bytes(Array("workers".utf8)),
+            runtime(engine: nil), runtime(isolation: .bytes(Array("workers".utf8))), runtime(isolation: .unsigned(1)),
+            runtime(isolation: .text("workers\u{1B}[2J")), runtime(isolation: .text("w\norkers")), runtime(isolation: .text("wörkers")),
+            runtime(isolation: .text(String(repeating: "w", count: 65))),
+        ]
+        for value in hostile {
+            let error = #expect(throws: AttestationError.self) { _ = try IdentityCertificate.Claims(decoding: claims(value)) }
+            #expect(error?.code == .malformed && error?.message.contains("tabula-runtime") == true, "\(value): \(String(describing: error))")
+        }
+        #expect(throws: Never.self) { _ = try IdentityCertificate.Claims(decoding: claims(runtime(isolation: .text(String(repeating: "w", count: 64))))) }
+    }
+
+    @Test("a changed runtime claim does not verify: edited in place it breaks the self-signature; re-signed, the evidence no longer binds it")
+    func mutatedRuntimeClaim() async throws {
+        let key = P256.Signing.PrivateKey()
+        let issued = try await IdentityCertificate.issue(
+            identityKey: key, provider: SimulatedTEE.ephemeral(), nonce: nil, runtime: Self.inProcess, notValidBefore: Self.start, notValidAfter: Self.end)
+        #expect(await Self.failure(issued.der) == nil)
+        // "in-process" -> "in-procesX" inside the signed certificate.
+        let text = Array("in-process".utf8)
+        let at = try #require(issued.der.indices.first { Array(issued.der[$0...].prefix(text.count)) == text })
+        var edited = issued.der
+        edited[at + text.count - 1] = UInt8(ascii: "X")
+        #expect(await Self.failure(edited) == .badSignature)
+        // The holder of the identity key (not of the TEE) claims workers over evidence that binds in-process.
+        let (evidence, _) = try IdentityCertificate.parseExtensionValue(try #require(try DERCertificate(der: issued.der).extensionValue(oid: IdentityCertificate.extensionOIDContent)))
+        let claimsWorkers = IdentityCertificate.Claims(publicKeyHash: Array(SHA256.hash(data: key.publicKey.derRepresentation)), nonce: nil, runtime: Self.workers).encoded
+        let forged = try IdentityCertificate.make(identityKey: key, claims: claimsWorkers, evidence: evidence, notValidBefore: Self.start, notValidAfter: Self.end)
+        #expect(await Self.failure(forged) == .bindingMismatch)
+    }
+
     /// The Gramine sample carries the same extension: its claims decode and its quote binds them.
     @Test func gramineSampleExtensionDecodes() async throws {
         let url = Fixtures.url("attestation/ratls/gramine-cert.pem")

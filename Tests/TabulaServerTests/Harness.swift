@@ -28,7 +28,7 @@ struct Harness {
         var quiet = Logger(label: "test")
         quiet.logLevel = .error
         self.logger = logger ?? quiet
-        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
+        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral(), isolation: configuration.isolation)
         platform = Platform(store: store, configuration: configuration, monitor: monitor, metricsFactory: PrometheusMetricsFactory(registry: registry), logger: self.logger)
     }
 
