@@ -11,6 +11,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -75,6 +76,9 @@ static const int allowed[] = {
     // Threads and their synchronisation (Dispatch, Swift concurrency, the deadline timer).
     SYS_futex, SYS_set_robust_list, SYS_rseq, SYS_sched_yield, SYS_sched_getaffinity, SYS_gettid,
     SYS_getpid, SYS_membarrier,
+    // Whether the server is still there: a worker sleeping on the shared channel's futex checks
+    // it now and then, and exits once it has been re-parented.
+    SYS_getppid,
     // Time: the deadline and run durations (normally answered by the vDSO without a system call).
     SYS_clock_gettime, SYS_clock_getres, SYS_clock_nanosleep, SYS_nanosleep, SYS_gettimeofday,
     // Dispatch's timer machinery, created before the filter.
@@ -118,6 +122,12 @@ int tabula_confine(int channel_fd, uint64_t memory_limit) {
         struct rlimit data = {memory_limit, memory_limit};
         if (setrlimit(RLIMIT_DATA, &data) != 0) return errno;
     }
+
+    // glibc opens /proc/sys/vm/overcommit_memory the first time it shrinks a thread arena's heap
+    // (after a big reply is freed, say), which the filter would kill. A trim threshold above the
+    // largest such heap (64 MiB) means it never shrinks one (a wholly free heap is still unmapped,
+    // and allocations of 128 KiB or more are mapped and unmapped on their own).
+    if (mallopt(M_TRIM_THRESHOLD, 128 << 20) != 1) return ENOMEM;
 
     pid_t self = getpid();
     enum { capacity = 160 };

@@ -20,11 +20,14 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The most private writable memory, in bytes.")
     var memoryLimit: Int?
 
+    @Flag(help: "Serve through the shared memory passed as descriptor 4 (requests too big for it on descriptor 3).")
+    var sharedChannel = false
+
     @Option(help: ArgumentHelp("Confine, then make this system call (for tests).", visibility: .private))
     var checkConfinement: String?
 
     func run() throws {
         if let checkConfinement { Glibc.exit(Worker.checkConfinement(checkConfinement)) }
-        Glibc.exit(Worker.serve(memoryLimit: memoryLimit))
+        Glibc.exit(Worker.serve(memoryLimit: memoryLimit, sharedChannel: sharedChannel))
     }
 }

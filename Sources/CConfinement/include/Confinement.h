@@ -32,9 +32,41 @@ int tabula_confine(int channel_fd, uint64_t memory_limit);
 int tabula_confinement_check(const char *name);
 
 /// Starts `path` with `argv` and `envp` by posix_spawn (never fork: a forked child would hold a
-/// copy of the parent's memory, keys included), with `child_fd` as its descriptor 3, /dev/null as
-/// stdin and stdout, stderr inherited, nothing else inherited, every signal at its default and
-/// none blocked. Returns 0 and sets `*pid`, or an errno.
-int tabula_spawn_worker(const char *path, char *const argv[], char *const envp[], int child_fd, pid_t *pid);
+/// copy of the parent's memory, keys included), with `child_fd` as its descriptor 3, `memory_fd`
+/// (when not -1) as its descriptor 4, /dev/null as stdin and stdout, stderr inherited, nothing
+/// else inherited, every signal at its default and none blocked. Returns 0 and sets `*pid`, or an
+/// errno.
+int tabula_spawn_worker(const char *path, char *const argv[], char *const envp[], int child_fd, int memory_fd, pid_t *pid);
+
+// MARK: The shared-memory channel (see SharedChannel.swift)
+
+/// A new anonymous shared-memory file of `size` bytes (memfd_create, close-on-exec): the region
+/// the server and one worker share. Returns its descriptor, or a negated errno.
+int tabula_channel_memory(uint64_t size);
+
+/// Sleeps while `*word` equals `expected`, at most `timeout_ns` nanoseconds (no bound when
+/// negative): FUTEX_WAIT on a word shared between processes. Returns 0 when woken (or spuriously),
+/// EAGAIN when the word already differed, ETIMEDOUT, EINTR, or another errno.
+int tabula_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+
+/// Wakes one process sleeping on `*word` (FUTEX_WAKE). Returns 0 or an errno.
+int tabula_futex_wake(uint32_t *word);
+
+/// Reads a shared word once, with acquire ordering: what was written before the matching release
+/// store is visible after it.
+static inline uint32_t tabula_word_load(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_ACQUIRE); }
+
+/// Writes a shared word with release ordering: everything written before it is visible to the
+/// side that loads it.
+static inline void tabula_word_store(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
+
+/// A pause for a spin-wait loop (the CPU's hint that the loop is waiting on another core).
+static inline void tabula_spin_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 #endif

@@ -17,17 +17,35 @@ import Darwin
 package enum Worker {
     /// The descriptor the parent hands the channel on.
     package static let channel: Int32 = 3
+    /// The descriptor of the shared memory (``SharedChannel``), when the parent passes one.
+    package static let sharedMemory: Int32 = 4
 
-    /// Serves requests until the channel closes; returns the process's exit status.
+    /// Serves requests until the channel closes (or, on the shared channel, until the server is
+    /// gone); returns the process's exit status.
     ///
-    /// - Parameter memoryLimit: the most private writable memory the worker may commit, in bytes
-    ///   (`nil` for no limit beyond the functions' own).
-    package static func serve(memoryLimit: Int?) -> Int32 {
+    /// - Parameters:
+    ///   - memoryLimit: the most private writable memory the worker may commit, in bytes (`nil`
+    ///     for no limit beyond the functions' own).
+    ///   - sharedChannel: whether the parent passed a ``SharedChannel`` as descriptor 4.
+    package static func serve(memoryLimit: Int?, sharedChannel: Bool = false) -> Int32 {
+        var shared: SharedChannel?
+        if sharedChannel {
+            // Mapped before anything is closed or confined; the descriptor is then closed: the
+            // mapping is all the worker keeps.
+            do {
+                shared = try SharedChannel.map(sharedMemory)
+            } catch {
+                report(error.message)
+                return 70
+            }
+            close(sharedMemory)
+        }
         if let failure = confine(memoryLimit: memoryLimit) {
             report(failure)
             return 70
         }
         var sandboxes: [UInt64: Sandbox] = [:]
+        if let shared { return serve(shared, sandboxes: &sandboxes) }
         while true {
             let payload: [UInt8]
             do {
@@ -45,17 +63,64 @@ package enum Worker {
                 report(error.message)
                 return 65
             }
-            let reply: WorkerMessage.Reply
-            switch request {
-            case .load(let load):
-                reply = Self.load(load, into: &sandboxes)
-            case .run(let run):
-                reply = Self.run(run, in: sandboxes)
-            case .unload(let key):
-                sandboxes[key] = nil
+            guard let reply = handle(request, sandboxes: &sandboxes) else { continue }
+            guard writeAll(WorkerMessage.frame(reply)) else { return 0 }
+        }
+    }
+
+    /// Serves the requests announced on the shared channel: each is in the request slot or follows
+    /// on the socket; each reply goes in the reply slot when it fits, else on the socket.
+    private static func serve(_ shared: SharedChannel, sandboxes: inout [UInt64: Sandbox]) -> Int32 {
+        let parent = getppid()
+        var last: UInt32 = 0
+        while true {
+            guard let sequence = shared.awaitRequest(after: last, parent: parent) else { return 0 }
+            let payload: [UInt8]
+            do throws(EnclaveError) {
+                // The parent numbers its requests one by one: anything else is not the parent.
+                guard sequence == last &+ 1 else {
+                    throw EnclaveError(.invalidWorkerMessage, "a worker request is numbered \(sequence) after \(last); the peer is broken or hostile")
+                }
+                switch try shared.requestPlace() {
+                case .slot: payload = try shared.takeRequest()
+                case .socket:
+                    guard let read = try readFrame() else { return 0 }
+                    payload = read
+                case .none: throw EnclaveError(.invalidWorkerMessage, "a worker request is announced with no request")
+                }
+            } catch {
+                report(error.message)
+                return 65
+            }
+            last = sequence
+            let request: WorkerMessage.Request
+            do {
+                request = try WorkerMessage.request(from: payload)
+            } catch {
+                report(error.message)
+                return 65
+            }
+            guard let reply = handle(request, sandboxes: &sandboxes) else {
+                _ = shared.postReply(nil, sequence: sequence)
                 continue
             }
-            guard writeAll(WorkerMessage.frame(reply)) else { return 0 }
+            let frame = WorkerMessage.frame(reply)
+            if !shared.postReply(frame, sequence: sequence) {
+                guard writeAll(frame) else { return 0 }
+            }
+        }
+    }
+
+    /// Carries out one request; returns its reply, `nil` for an unload (which has none).
+    private static func handle(_ request: WorkerMessage.Request, sandboxes: inout [UInt64: Sandbox]) -> WorkerMessage.Reply? {
+        switch request {
+        case .load(let load):
+            return Self.load(load, into: &sandboxes)
+        case .run(let run):
+            return Self.run(run, in: sandboxes)
+        case .unload(let key):
+            sandboxes[key] = nil
+            return nil
         }
     }
 

@@ -11,7 +11,10 @@ import Darwin
 /// holding no key, running that namespace's sandboxes (see ``Worker``).
 ///
 /// Calls are blocking and serialised: one request at a time, like a ``Sandbox`` serving one
-/// invocation at a time; call them from the enclave's own threads. A worker that stops (killed,
+/// invocation at a time; call them from the enclave's own threads. Requests and replies travel
+/// through a ``SharedChannel`` (shared memory and futex wake-ups) when they fit its slots, and as
+/// frames on the socket otherwise; ``Transport/socket`` keeps everything on the socket (for
+/// comparison). A worker that stops (killed,
 /// crashed, killed by its seccomp filter, out of memory) fails the call in flight, and every later
 /// one, with ``EnclaveError/Code/workerStopped``; one that sends a malformed reply is killed and
 /// fails it with ``EnclaveError/Code/invalidWorkerMessage``. Either way the worker is reaped;
@@ -21,10 +24,31 @@ package final class WorkerProcess: Sendable {
     package let processID: Int32
     /// The namespace whose functions the worker runs.
     package let namespace: String
-    /// The parent's end of the channel.
+    /// The parent's end of the socket.
     private let channel: Int32
-    /// Held for a whole request and its reply.
-    private let exchange = Mutex(())
+    /// The shared memory, unless the worker was started with ``Transport/socket``.
+    let shared: SharedChannel?
+    /// Held for a whole request and its reply; holds the last request's number on the shared channel.
+    private let exchange = Mutex<UInt32>(0)
+    /// How many replies came through the shared slot and how many on the socket (for tests and
+    /// benchmarks).
+    private let counts = Mutex<(slot: Int, socket: Int)>((0, 0))
+
+    /// How requests and replies travel between the server and a worker.
+    package enum Transport: Sendable {
+        /// Through shared memory with futex wake-ups, frames too big for its slots on the socket.
+        case sharedMemory
+        /// Every frame on the socket (what workers did before the shared channel; for benchmarks).
+        case socket
+    }
+
+    /// The transport of workers spawned without one: ``Transport/sharedMemory`` unless a benchmark
+    /// sets this to compare with the socket.
+    package static var socketByDefault: Bool {
+        get { socketDefault.load(ordering: .relaxed) }
+        set { socketDefault.store(newValue, ordering: .relaxed) }
+    }
+    private static let socketDefault = Atomic<Bool>(false)
     /// How the process ended, once reaped: guards `kill` against a reused process id.
     private let life = Mutex<Life>(Life())
 
@@ -35,10 +59,11 @@ package final class WorkerProcess: Sendable {
         var stoppedBecause: String?
     }
 
-    private init(processID: pid_t, namespace: String, channel: Int32) {
+    private init(processID: pid_t, namespace: String, channel: Int32, shared: SharedChannel?) {
         self.processID = processID
         self.namespace = namespace
         self.channel = channel
+        self.shared = shared
     }
 
     deinit {
@@ -51,27 +76,35 @@ package final class WorkerProcess: Sendable {
     /// - Parameter memoryLimit: the most private writable memory the worker may commit, in bytes;
     ///   beyond it allocations fail and the worker stops. `nil` for no limit beyond the functions'
     ///   own.
-    package static func spawn(executable: String, namespace: String, memoryLimit: Int?) throws(EnclaveError) -> WorkerProcess {
+    /// - Parameter transport: how requests and replies travel; `nil` for the default (see
+    ///   ``socketByDefault``).
+    package static func spawn(executable: String, namespace: String, memoryLimit: Int?, transport: Transport? = nil) throws(EnclaveError) -> WorkerProcess {
+        let transport = transport ?? (socketByDefault ? .socket : .sharedMemory)
+        var memory: (fd: Int32, channel: SharedChannel)?
+        if transport == .sharedMemory { memory = try SharedChannel.create() }
+        // The worker has its own mapping once started: the parent's descriptor is not kept.
+        defer { if let memory { close(memory.fd) } }
         var ends: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
             throw EnclaveError(.workerStopped, "cannot create a worker's channel: \(String(cString: strerror(errno)))")
         }
         var arguments = [executable, "worker", "--namespace", namespace]
         if let memoryLimit { arguments += ["--memory-limit", String(memoryLimit)] }
+        if memory != nil { arguments.append("--shared-channel") }
         // The server's environment may hold secrets: the worker gets none of it, only the page
         // tracking choice that tests and benchmarks force.
         var environment: [String] = []
         if let tracking = getenv("TABULA_PAGE_TRACKING") { environment.append("TABULA_PAGE_TRACKING=\(String(cString: tracking))") }
         var pid: pid_t = 0
         let error = withCStrings(arguments) { argv in
-            withCStrings(environment) { envp in tabula_spawn_worker(executable, argv, envp, ends[1], &pid) }
+            withCStrings(environment) { envp in tabula_spawn_worker(executable, argv, envp, ends[1], memory?.fd ?? -1, &pid) }
         }
         close(ends[1])
         guard error == 0 else {
             close(ends[0])
             throw EnclaveError(.workerStopped, "cannot start a worker from \(executable): \(String(cString: strerror(error)))")
         }
-        return WorkerProcess(processID: pid, namespace: namespace, channel: ends[0])
+        return WorkerProcess(processID: pid, namespace: namespace, channel: ends[0], shared: memory?.channel)
     }
 
     /// Loads a function into the worker under `load.key`.
@@ -97,9 +130,10 @@ package final class WorkerProcess: Sendable {
         }
     }
 
-    /// Drops the function loaded under `key` (no answer is awaited).
+    /// Drops the function loaded under `key` (no answer is awaited on the socket; on the shared
+    /// channel, its acknowledgement, so that the next request does not overwrite it unread).
     package func unload(key: UInt64) {
-        exchange.withLock { _ in _ = sendFrame(WorkerMessage.frame(.unload(key: key))) }
+        _ = try? transact(.unload(key: key), within: Self.grace)
     }
 
     /// How long past a request's own bound the parent waits for the answer before it kills the
@@ -133,11 +167,55 @@ package final class WorkerProcess: Sendable {
     // MARK: Exchange
 
     private func exchange(_ request: WorkerMessage.Request, within bound: Duration) throws(EnclaveError) -> WorkerMessage.Reply {
-        let result: Result<WorkerMessage.Reply, EnclaveError> = exchange.withLock { _ in
+        guard let reply = try transact(request, within: bound) else {
+            throw stop(because: "it acknowledged a request without answering it", code: .invalidWorkerMessage)
+        }
+        return reply
+    }
+
+    /// Sends `request` and returns its reply (`nil` for an unload, which has none).
+    private func transact(_ request: WorkerMessage.Request, within bound: Duration) throws(EnclaveError) -> WorkerMessage.Reply? {
+        let expectsReply: Bool
+        if case .unload = request { expectsReply = false } else { expectsReply = true }
+        let result: Result<WorkerMessage.Reply?, EnclaveError> = exchange.withLock { sequence in
             if let stopped = stoppedError() { return .failure(stopped) }
-            guard sendFrame(WorkerMessage.frame(request)) else { return .failure(stopped()) }
+            let frame = WorkerMessage.frame(request)
+            let deadline = ContinuousClock.now + bound
             do throws(EnclaveError) {
-                let payload = try receive(before: ContinuousClock.now + bound)
+                guard let shared else {
+                    guard sendFrame(frame) else { return .failure(stopped()) }
+                    guard expectsReply else { return .success(nil) }
+                    let reply = try WorkerMessage.reply(from: try receive(before: deadline))
+                    counts.withLock { $0.socket += 1 }
+                    return .success(reply)
+                }
+                sequence &+= 1
+                // Announced first, then streamed: a frame bigger than the socket's buffer would
+                // otherwise wait for a reader that waits for the announcement.
+                if !shared.postRequest(frame, sequence: sequence) {
+                    guard sendFrame(frame) else { return .failure(stopped()) }
+                }
+                switch try shared.awaitReply(sequence, before: deadline, stopped: { hasStopped }) {
+                case .arrived: break
+                case .stopped: return .failure(stopped())
+                case .timedOut: throw timedOut()
+                }
+                let place = try shared.replyPlace()
+                guard expectsReply else {
+                    guard place == .none else { throw EnclaveError(.invalidWorkerMessage, "it answered a request that has no answer") }
+                    return .success(nil)
+                }
+                let payload: [UInt8]
+                switch place {
+                case .slot:
+                    payload = try shared.takeReply()
+                    counts.withLock { $0.slot += 1 }
+                case .socket:
+                    payload = try receive(before: deadline)
+                    counts.withLock { $0.socket += 1 }
+                case .none:
+                    throw EnclaveError(.invalidWorkerMessage, "it acknowledged a request without answering it")
+                }
                 return .success(try WorkerMessage.reply(from: payload))
             } catch {
                 if error.code == .invalidWorkerMessage {
@@ -148,6 +226,9 @@ package final class WorkerProcess: Sendable {
         }
         return try result.get()
     }
+
+    /// How many replies came through the shared slot and how many as socket frames.
+    package var replies: (slot: Int, socket: Int) { counts.withLock { $0 } }
 
     private func sendFrame(_ frame: [UInt8]) -> Bool {
         var done = 0
@@ -185,9 +266,7 @@ package final class WorkerProcess: Sendable {
         var done = range.lowerBound
         while done < range.upperBound {
             let left = deadline - ContinuousClock.now
-            guard left > .zero else {
-                throw stop(because: "it did not answer within its time limit and \(Self.grace.milliseconds / 1000) s of grace")
-            }
+            guard left > .zero else { throw timedOut() }
             var poller = pollfd(fd: channel, events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, Int32(clamping: max(1, min(left.milliseconds, 1000))))
             if ready < 0 && errno != EINTR { throw stopped() }
@@ -203,6 +282,11 @@ package final class WorkerProcess: Sendable {
     }
 
     // MARK: Ending
+
+    /// Kills a worker that did not answer in time; returns the error for the call in flight.
+    private func timedOut() -> EnclaveError {
+        stop(because: "it did not answer within its time limit and \(Self.grace.milliseconds / 1000) s of grace")
+    }
 
     /// Kills and reaps the worker, noting why; returns the error for the call in flight.
     private func stop(because reason: String, code: EnclaveError.Code = .workerStopped) -> EnclaveError {
