@@ -1,3 +1,4 @@
+import WasmKit
 import WasmParser
 
 /// Rewrites a module so that its own code polls the run's deadline.
@@ -22,7 +23,14 @@ import WasmParser
 /// checkpoint: the call site pays for the callee's weight instead, and an indirect call pays for
 /// the largest such function. An instruction pays for the work WasmKit does for it, not one unit
 /// when that work is larger: table bulk operations and growth pay ``bulkTableWeight``, and a
-/// `try_table` one unit per catch clause (entering it registers every clause). The poll is reached after at most
+/// `try_table` one unit per catch clause (entering it registers every clause).
+///
+/// A host function's work can depend on its arguments: `fd_write` and `fd_read` walk every
+/// iovec they are given (millions per call), `random_get` fills up to the whole memory. So every
+/// import is reached through a wrapper the rewrite adds after the module's own functions, which
+/// charges ``hostCallWeight`` and what the arguments ask for, then calls the import. Every
+/// reference to an import (calls, `ref.func`, table elements, exports) names its wrapper instead,
+/// so no indirect call or table can skip the charge. The poll is reached after at most
 /// ``reload`` units, a few milliseconds of interpretation, so a run ends within a few
 /// milliseconds of its deadline; each checkpoint costs a handful of instructions (about 8 when the
 /// countdown is not exhausted), which also count as fuel when the function has a fuel limit.
@@ -39,6 +47,16 @@ struct DeadlineChecks {
     /// What a table bulk operation or a `memory.grow` / `table.grow` pays (the tables of an
     /// instance hold at most 2^20 elements together).
     static let bulkTableWeight: Int64 = 1 << 16
+    /// What any host call pays: the call into Swift and back.
+    static let hostCallWeight: Int64 = 64
+    /// Host functions whose work grows with one argument: that argument's index and the shift
+    /// (a power of two) of the units per element, checked against Tabula's signatures. An iovec
+    /// costs about as much as 16 instructions; a byte of randomness about 32 (one `getrandom`
+    /// call per 8 bytes).
+    static let argumentWeights: [String: (parameter: UInt32, shift: UInt8)] = [
+        "fd_write": (2, 4), "fd_read": (2, 4), "random_get": (1, 5),
+    ]
+    static let functionSectionID: UInt8 = 3
 
     static let importModule = "tabula"
     static let importName = "poll"
@@ -54,8 +72,8 @@ struct DeadlineChecks {
 
     /// The module as deployed, with the checks.
     static func instrument(_ binary: WasmBinary, module: Module) throws(EnclaveError) -> WasmBinary {
-        let bodies = try scan(binary, module: module)
-        let checks = DeadlineChecks(module: module, bodies: bodies)
+        let (bodies, imports) = try scan(binary, module: module)
+        let checks = DeadlineChecks(module: module, bodies: bodies, imports: imports)
         return try checks.rewrite(binary)
     }
 
@@ -70,11 +88,16 @@ struct DeadlineChecks {
     /// The module's functions, imported and defined.
     private let functionCount: UInt32
     private let bodies: [Body]
+    private let imports: [Import]
+    /// The index of the first import's wrapper, after the module's own functions.
+    private let wrappers: UInt32
 
-    private init(module: Module, bodies: [Body]) {
+    private init(module: Module, bodies: [Body], imports: [Import]) {
         self.module = module
         self.bodies = bodies
+        self.imports = imports
         functionCount = UInt32(module.importedFunctions + bodies.count)
+        wrappers = functionCount + 1
         countdown = UInt32(module.globalCount)
         scratch32 = countdown + 1
         scratch64 = countdown + 2
@@ -86,7 +109,7 @@ struct DeadlineChecks {
         // or bulk operations before the rewrite multiplies its size.
         let edits = bodies.reduce(0) { $0 + $1.edits.count + 1 }
         let size = binary.sections.reduce(0) { $0 + $1.contents.count }
-        guard size + 32 * edits <= 2 * ModuleBounds.maxBinaryBytes else {
+        guard size + 32 * edits + 64 * imports.count <= 2 * ModuleBounds.maxBinaryBytes else {
             throw EnclaveError(.invalidModule, "the module has \(edits) loops, calls, bulk memory operations and functions; with the runtime's deadline checks it would exceed \(FunctionModule.mebibytes(UInt64(2 * ModuleBounds.maxBinaryBytes))). Split the module")
         }
         var out = binary
@@ -115,12 +138,56 @@ struct DeadlineChecks {
         WasmBinary.appendSignedLEB128(Self.reload, to: &globals)
         globals += [0x0B, 0x7F, 0x01, 0x41, 0x00, 0x0B, 0x7E, 0x01, 0x42, 0x00, 0x0B]
         try out.appendEntries(sectionID: WasmBinary.globalSectionID, count: 3, entries: globals)
+        var types: [UInt8] = []
+        var code: [UInt8] = []
+        for (index, function) in imports.enumerated() {
+            WasmBinary.appendLEB128(UInt64(function.type), to: &types)
+            let body = wrapper(calling: UInt32(index), function)
+            WasmBinary.appendLEB128(UInt64(body.count), to: &code)
+            code += body
+        }
+        try out.appendEntries(sectionID: Self.functionSectionID, count: imports.count, entries: types)
+        try out.appendEntries(sectionID: WasmBinary.codeSectionID, count: imports.count, entries: code)
         return out
+    }
+
+    /// An imported function as the wrapper needs it.
+    struct Import {
+        var name: String
+        var type: UInt32
+        var parameters: [ValueType]
+    }
+
+    /// The body of the wrapper of import `index`: charges the call, then passes every argument on
+    /// and returns what the import returns.
+    private func wrapper(calling index: UInt32, _ function: Import) -> [UInt8] {
+        var body: [UInt8] = [0x00]  // no locals
+        appendCharge(Self.hostCallWeight, to: &body)
+        if let weight = Self.argumentWeights[function.name],
+            function.parameters == WASIHost.signatures[function.name]?.parameters
+        {
+            // countdown -= (u64) argument << shift
+            body.append(0x23)
+            WasmBinary.appendLEB128(UInt64(countdown), to: &body)
+            body.append(0x20)
+            WasmBinary.appendLEB128(UInt64(weight.parameter), to: &body)
+            body += [0xAD, 0x42, weight.shift, 0x86, 0x7D]  // i64.extend_i32_u, i64.const shift, i64.shl, i64.sub
+            appendSetAndPoll(to: &body)
+        }
+        for parameter in function.parameters.indices {
+            body.append(0x20)
+            WasmBinary.appendLEB128(UInt64(parameter), to: &body)
+        }
+        body.append(0x10)
+        WasmBinary.appendLEB128(UInt64(index), to: &body)
+        body.append(0x0B)
+        return body
     }
 
     // MARK: Function indices outside the code
 
-    /// A defined function's index moves up by one: the poll is imported before it.
+    /// A defined function's index moves up by one: the poll is imported before it. An import is
+    /// named through its wrapper.
     ///
     /// An index the module does not define is refused here, not left to WasmKit: moved up, the
     /// last one would name a function the rewrite added, and 2^32 - 1 would overflow.
@@ -128,7 +195,7 @@ struct DeadlineChecks {
         guard function < functionCount else {
             throw EnclaveError(.invalidModule, "invalid WebAssembly module: it refers to function \(function), but the module has \(functionCount)")
         }
-        return function >= poll ? function + 1 : function
+        return function >= poll ? function + 1 : wrappers + function
     }
 
     private func rewriteExports(_ contents: [UInt8]) throws(EnclaveError) -> [UInt8] {
@@ -333,11 +400,34 @@ struct DeadlineChecks {
     }
 
     /// The first pass: every body's layout, weights and edits.
-    private static func scan(_ binary: WasmBinary, module: Module) throws(EnclaveError) -> [Body] {
+    private static func scan(_ binary: WasmBinary, module: Module) throws(EnclaveError) -> ([Body], [Import]) {
         var bodies: [Body] = []
+        /// The parameters of each type that is a function type.
+        var types: [[ValueType]?] = []
+        var imports: [Import] = []
         var parser = WasmParser.Parser(bytes: binary.bytes)
         do {
             while let payload = try parser.parseNext() {
+                switch payload {
+                case .typeSection(let groups):
+                    for group in groups {
+                        for type in group.types {
+                            if case .function(let signature) = type.body { types.append(signature.parameters) } else { types.append(nil) }
+                        }
+                    }
+                case .importSection(let entries):
+                    for entry in entries {
+                        guard case .function(let type) = entry.descriptor else {
+                            throw EnclaveError(.unsupportedImport, "the module imports \(entry.module).\(entry.name); functions may import only \(WASIHost.moduleName) functions")
+                        }
+                        guard Int(type) < types.count, let parameters = types[Int(type)] else {
+                            throw EnclaveError(.invalidModule, "invalid WebAssembly module: the import \(entry.module).\(entry.name) has type \(type), which is not a function type")
+                        }
+                        imports.append(Import(name: entry.name, type: type, parameters: parameters))
+                    }
+                default:
+                    break
+                }
                 guard case .codeSection(let codes) = payload else { continue }
                 for code in codes {
                     var expression = ExpressionParser(code: code)
@@ -360,6 +450,9 @@ struct DeadlineChecks {
         } catch {
             throw EnclaveError(.invalidModule, "invalid WebAssembly module: \(error)")
         }
+        guard imports.count == module.importedFunctions else {
+            throw EnclaveError(.invalidModule, "malformed WebAssembly module: the imports could not be read consistently")
+        }
         // Calls to small functions without loops or calls pay for the callee at the call site:
         // its whole weight, which no call can change (it makes none).
         let first = module.importedFunctions
@@ -370,7 +463,7 @@ struct DeadlineChecks {
                 bodies[index].weights[call.region] += bodies[callee].weights[0]
             }
         }
-        return bodies
+        return (bodies, imports)
     }
 
     private func rewriteCode(_ contents: [UInt8], bodies: [Body]) throws(EnclaveError) -> [UInt8] {
@@ -538,13 +631,13 @@ struct DeadlineChecks {
         private mutating func call(_ function: UInt32) throws(EnclaveError) {
             body.checked = true
             body.calls.append((region, function))
-            if function >= module.importedFunctions { pending = .function(function) }
+            pending = .function(function)
         }
 
         mutating func visitCall(functionIndex: UInt32) throws(EnclaveError) { try call(functionIndex) }
         mutating func visitReturnCall(functionIndex: UInt32) throws(EnclaveError) { try call(functionIndex) }
         mutating func visitRefFunc(functionIndex: UInt32) {
-            if functionIndex >= module.importedFunctions { pending = .function(functionIndex) }
+            pending = .function(functionIndex)
         }
         private mutating func indirectCall() {
             body.checked = true

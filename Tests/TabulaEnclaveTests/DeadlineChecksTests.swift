@@ -57,9 +57,9 @@ struct DeadlineChecksTests {
     /// Loads `module` with a 100 ms timeout and expects its run to stop at the deadline. Each
     /// module below does a bounded amount of work that the checkpoints once undercharged: without
     /// the right charge it ran to its end without polling (seconds later) and this fails.
-    private func expectStops(_ module: [UInt8], limits: Limits = Limits(timeout: .milliseconds(100))) async throws {
+    private func expectStops(_ module: [UInt8], capabilities: Capabilities = []) async throws {
         try await withEnclave { enclave in
-            let name = try await enclave.load(module, limits: limits)
+            let name = try await enclave.load(module, limits: Limits(timeout: .milliseconds(100)), capabilities: capabilities)
             let failed = try await enclave.invoke(name, parameters: [:])
             #expect(failed.response.result["error"] == "The action exceeded its time limits of 100 milliseconds.")
         }
@@ -117,6 +117,64 @@ struct DeadlineChecksTests {
                   (local.set $i (i32.add (local.get $i) (i32.const 1)))
                   (br_if $l (i32.lt_u (local.get $i) (i32.const 400))))))
             """.utf8))
+    }
+
+    /// A host function's work grows with its arguments: `fd_write` walks every iovec (65,536 empty
+    /// ones here, about 60 ms a call in a debug build) and `random_get` fills its buffer. Such a
+    /// call was charged like any other (a few units), so 150 calls (about 9 s) ran between two
+    /// polls; through a table, the import's call site was not even seen.
+    @Test("host calls are charged by what their arguments ask for, also through a table", arguments: [
+        "(drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 65536) (i32.const 0)))",
+        "(drop (call_indirect (type $write) (i32.const 2) (i32.const 0) (i32.const 65536) (i32.const 0) (i32.const 0)))",
+        "(drop (call $random_get (i32.const 0) (i32.const 65536)))",
+    ])
+    func hostCallsAreCharged(call: String) async throws {
+        try await expectStops(Array("""
+            (module
+              (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+              (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+              (type $write (func (param i32 i32 i32 i32) (result i32)))
+              (table 1 funcref)
+              (elem (i32.const 0) $fd_write)
+              (memory 8)
+              (func (export "main") (local $i i32)
+                (loop $l
+                  \(call)
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br_if $l (i32.lt_u (local.get $i) (i32.const 150))))))
+            """.utf8), capabilities: [.random])
+    }
+
+    /// Imports are reached through wrappers: called directly, from a table, through `ref.func`
+    /// and as an export, they still do what they did.
+    @Test("imports work through their wrappers")
+    func importsThroughWrappers() async throws {
+        let module = probe("""
+            (type $write (func (param i32 i32 i32 i32) (result i32)))
+            (table 2 funcref)
+            (elem (i32.const 0) $fd_write)
+            (elem declare func $fd_write)
+            (export "write" (func $fd_write))
+            (func (export "main")
+              (local $n i32)
+              (local.set $n (call $read))
+              (call $begin)
+              (call $num (local.get $n))
+              (call $end)
+              (i32.store (i32.const 0) (i32.const 4096))
+              (i32.store (i32.const 4) (local.get $n))
+              (drop (call_indirect (type $write) (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8) (i32.const 0)))
+              (table.set (i32.const 1) (ref.func $fd_write))
+              (drop (call_indirect (type $write) (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8) (i32.const 1))))
+            """)
+        try await withEnclave { enclave in
+            let name = try await enclave.load(module)
+            for _ in 0..<2 {
+                let run = try await enclave.invoke(name, parameters: ["a": 1])
+                #expect(run.response.jsonLine == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
+                #expect(run.logs.joined() == #"{"a":1}{"a":1}"#)
+            }
+        }
     }
 
     /// Every way a module names a function (calls, tail calls, table elements, `ref.func` in a
