@@ -19,6 +19,16 @@ public struct Comparison: Codable, Sendable {
     /// The enclave's part of a warm confidential invocation of echo: open, run, rewind, seal, sign.
     public var warmConfidentialP50Us: Double
     public var warmConfidentialP99Us: Double
+    /// The same warm and warm confidential invocations with the function in a worker process
+    /// (``Isolation/workers(executable:memoryOverhead:perNamespace:)``), through the shared-memory
+    /// channel, and the warm one through the socket alone; `nil` when the run had no `tabula`
+    /// executable to start workers from.
+    public var warmWorkersP50Us: Double?
+    public var warmWorkersP99Us: Double?
+    public var warmWorkersSocketP50Us: Double?
+    public var warmWorkersSocketP99Us: Double?
+    public var warmConfidentialWorkersP50Us: Double?
+    public var warmConfidentialWorkersP99Us: Double?
     /// Seal and open of a request and its answer, client and gateway sides, without a function.
     public var sealOpenP50Us: Double
     /// The two public-key operations inside every warm confidential invocation, timed alone: the
@@ -46,6 +56,9 @@ public struct Comparison: Codable, Sendable {
     public var vanillaOverWarm16MiB: Double { vanilla16MiBP50Us / max(warm16MiBP50Us, 0.001) }
     public var fullCopyOverRewind: Double { fullCopyP50Us / max(rewindP50Us, 0.001) }
     public var confidentialFloorUs: Double { keyAgreementP50Us + receiptSignatureP50Us }
+    /// What the process boundary adds to a warm invocation at p50: workers (shared memory) less
+    /// in process.
+    public var workerBoundaryP50Us: Double? { warmWorkersP50Us.map { $0 - warmP50Us } }
 
     /// The targets of the performance issue, each with whether this run met it.
     public var targets: [(name: String, met: Bool)] {
@@ -57,12 +70,14 @@ public struct Comparison: Codable, Sendable {
             ("HTTP ≥ 5000 confidential invocations/s", httpThroughputRps >= 5000),
             ("HTTP p99 ≤ 20 ms", httpP99Ms <= 20),
             ("resident memory flat (≤ 1 MiB growth)", residentGrowthKiB <= 1024),
-        ]
+        ] + (workerBoundaryP50Us.map { [("worker boundary ≤ 10 µs p50 per warm invocation (shared memory)", $0 <= 10)] } ?? [])
     }
 
     enum CodingKeys: String, CodingKey {
         case tee, coldP50Us, coldP99Us, vanillaP50Us, vanillaP99Us, warmP50Us, warmP99Us, vanilla16MiBP50Us, warm16MiBP50Us
         case warmConfidentialP50Us, warmConfidentialP99Us, sealOpenP50Us, keyAgreementP50Us, receiptSignatureP50Us
+        case warmWorkersP50Us, warmWorkersP99Us, warmWorkersSocketP50Us, warmWorkersSocketP99Us
+        case warmConfidentialWorkersP50Us, warmConfidentialWorkersP99Us, workerBoundaryP50Us
         case rewindP50Us, rewindPages, fullCopyP50Us
         case httpThroughputRps, httpP50Ms, httpP99Ms, httpClients, httpCpuPerInvocationUs, residentGrowthKiB, memoryInvocations
         case coldOverWarm, vanillaOverWarm16MiB, fullCopyOverRewind, confidentialFloorUs
@@ -81,6 +96,15 @@ public struct Comparison: Codable, Sendable {
             (.httpCpuPerInvocationUs, httpCpuPerInvocationUs), (.confidentialFloorUs, confidentialFloorUs),
         ]
         for (key, value) in figures { try container.encode((value * 100).rounded() / 100, forKey: key) }
+        let workerFigures: [(CodingKeys, Double?)] = [
+            (.warmWorkersP50Us, warmWorkersP50Us), (.warmWorkersP99Us, warmWorkersP99Us),
+            (.warmWorkersSocketP50Us, warmWorkersSocketP50Us), (.warmWorkersSocketP99Us, warmWorkersSocketP99Us),
+            (.warmConfidentialWorkersP50Us, warmConfidentialWorkersP50Us), (.warmConfidentialWorkersP99Us, warmConfidentialWorkersP99Us),
+            (.workerBoundaryP50Us, workerBoundaryP50Us),
+        ]
+        for (key, value) in workerFigures {
+            if let value { try container.encode((value * 100).rounded() / 100, forKey: key) }
+        }
         try container.encode(rewindPages, forKey: .rewindPages)
         try container.encode(httpClients, forKey: .httpClients)
         try container.encode(residentGrowthKiB, forKey: .residentGrowthKiB)
@@ -96,6 +120,10 @@ public struct Comparison: Codable, Sendable {
         vanilla16MiBP50Us = try value(.vanilla16MiBP50Us); warm16MiBP50Us = try value(.warm16MiBP50Us)
         warmConfidentialP50Us = try value(.warmConfidentialP50Us); warmConfidentialP99Us = try value(.warmConfidentialP99Us)
         sealOpenP50Us = try value(.sealOpenP50Us); rewindP50Us = try value(.rewindP50Us)
+        func optional(_ key: CodingKeys) throws -> Double? { try container.decodeIfPresent(Double.self, forKey: key) }
+        warmWorkersP50Us = try optional(.warmWorkersP50Us); warmWorkersP99Us = try optional(.warmWorkersP99Us)
+        warmWorkersSocketP50Us = try optional(.warmWorkersSocketP50Us); warmWorkersSocketP99Us = try optional(.warmWorkersSocketP99Us)
+        warmConfidentialWorkersP50Us = try optional(.warmConfidentialWorkersP50Us); warmConfidentialWorkersP99Us = try optional(.warmConfidentialWorkersP99Us)
         keyAgreementP50Us = try value(.keyAgreementP50Us); receiptSignatureP50Us = try value(.receiptSignatureP50Us)
         rewindPages = try container.decode(Int.self, forKey: .rewindPages)
         fullCopyP50Us = try value(.fullCopyP50Us); httpThroughputRps = try value(.httpThroughputRps)
@@ -109,8 +137,11 @@ public struct Comparison: Codable, Sendable {
     init(
         cold: Samples, vanilla: Samples, warm: Samples, vanilla16: Samples, warm16: Samples, confidential: Samples,
         sealOpen: Samples, keyAgreement: Samples, receiptSignature: Samples, rewind: Samples, rewindPages: Int, fullCopy: Samples, http: LoadTest.Result, httpClients: Int,
-        residentGrowthKiB: Int, memoryInvocations: Int
+        residentGrowthKiB: Int, memoryInvocations: Int, workers: (warm: Samples, socket: Samples, confidential: Samples)?
     ) {
+        warmWorkersP50Us = workers?.warm.p50Microseconds; warmWorkersP99Us = workers?.warm.p99Microseconds
+        warmWorkersSocketP50Us = workers?.socket.p50Microseconds; warmWorkersSocketP99Us = workers?.socket.p99Microseconds
+        warmConfidentialWorkersP50Us = workers?.confidential.p50Microseconds; warmConfidentialWorkersP99Us = workers?.confidential.p99Microseconds
         coldP50Us = cold.p50Microseconds; coldP99Us = cold.p99Microseconds
         vanillaP50Us = vanilla.p50Microseconds; vanillaP99Us = vanilla.p99Microseconds
         warmP50Us = warm.p50Microseconds; warmP99Us = warm.p99Microseconds
@@ -137,12 +168,14 @@ extension Comparison {
     ///
     /// - Parameters:
     ///   - memoryInvocations: warm invocations over which resident memory is watched.
+    ///   - workerExecutable: the `tabula` binary, to measure the warm invocations again with the
+    ///     function in a worker process; `nil` to leave them out.
     ///   - progress: the phase and the fraction of the whole run done, for a progress bar.
     public static func run(
-        duration: Duration, httpClients: Int = 32, memoryInvocations: Int = 100_000,
+        duration: Duration, httpClients: Int = 32, memoryInvocations: Int = 100_000, workerExecutable: String? = nil,
         progress: @escaping @Sendable (String, Double) -> Void = { _, _ in }
     ) async throws -> Comparison {
-        let phases = 10.0
+        let phases = 11.0
         func step(_ index: Double, _ name: String) { progress(name, index / phases) }
 
         step(0, "cold starts (monitor, enclave, compile, instantiate, init)")
@@ -171,8 +204,14 @@ extension Comparison {
         let receiptSignature = try await Samples.measure(for: duration / 4) { try echo.receiptSignature() }
         try await echo.shutdown()
 
+        step(5, "warm invocations in a worker process (shared memory, socket)")
+        var workers: (warm: Samples, socket: Samples, confidential: Samples)?
+        if let workerExecutable {
+            workers = try await measureWorkers(executable: workerExecutable, duration: duration)
+        }
+
         let echo16 = try await Workload.start(module: Modules.echo(memoryMiB: 16))
-        step(5, "warm and fresh invocations (echo, 16 MiB)")
+        step(6, "warm and fresh invocations (echo, 16 MiB)")
         let (warm16, vanilla16) = try await echo16.onEnclaveThreads {
             for _ in 0..<100 { try await echo16.invokeWarm() }
             let warm = try await Samples.measure(for: duration / 2) { try await echo16.invokeWarm() }
@@ -180,7 +219,7 @@ extension Comparison {
         }
         try await echo16.shutdown()
 
-        step(6, "rewind of 4 pages of 64 MiB, and a full 64 MiB copy")
+        step(7, "rewind of 4 pages of 64 MiB, and a full 64 MiB copy")
         let writer = try await Workload.start(module: Modules.pageWriter(memoryMiB: 64, pages: 4), parameters: [:])
         var rewindPages = 0
         var rewinds: [Int64] = []
@@ -196,19 +235,19 @@ extension Comparison {
         try await writer.shutdown()
         let fullCopy = Self.measureCopy(bytes: 64 << 20, duration: duration / 2)
 
-        step(7, "confidential invocations over loopback HTTP (\(httpClients) clients)")
+        step(8, "confidential invocations over loopback HTTP (\(httpClients) clients)")
         let http = try await LoadTest.run(clients: httpClients, duration: duration) { fraction in
-            progress("confidential invocations over loopback HTTP (\(httpClients) clients)", (7 + fraction * 2) / phases)
+            progress("confidential invocations over loopback HTTP (\(httpClients) clients)", (8 + fraction * 2) / phases)
         }
 
-        step(9, "resident memory over \(memoryInvocations) warm invocations")
+        step(10, "resident memory over \(memoryInvocations) warm invocations")
         let steady = try await Workload.start(module: Modules.echo())
         let (before, after) = try await steady.onEnclaveThreads {
             for _ in 0..<max(1000, memoryInvocations / 10) { try await steady.invokeWarm() }
             let before = Self.residentBytes()
             for index in 0..<memoryInvocations {
                 try await steady.invokeWarm()
-                if index % 5000 == 0 { progress("resident memory over \(memoryInvocations) warm invocations", (9 + Double(index) / Double(memoryInvocations)) / phases) }
+                if index % 5000 == 0 { progress("resident memory over \(memoryInvocations) warm invocations", (10 + Double(index) / Double(memoryInvocations)) / phases) }
             }
             return (before, Self.residentBytes())
         }
@@ -218,7 +257,34 @@ extension Comparison {
         return Comparison(
             cold: cold, vanilla: vanilla, warm: warm, vanilla16: vanilla16, warm16: warm16, confidential: confidential,
             sealOpen: sealOpen, keyAgreement: keyAgreement, receiptSignature: receiptSignature, rewind: Samples(rewinds), rewindPages: rewindPages, fullCopy: fullCopy, http: http,
-            httpClients: httpClients, residentGrowthKiB: max(0, after - before) / 1024, memoryInvocations: memoryInvocations)
+            httpClients: httpClients, residentGrowthKiB: max(0, after - before) / 1024, memoryInvocations: memoryInvocations, workers: workers)
+    }
+
+    /// Warm and warm confidential invocations of echo with the function in a worker process
+    /// through the shared-memory channel, then warm ones through the socket alone (a second
+    /// enclave whose worker was started with ``WorkerProcess/Transport/socket``).
+    static func measureWorkers(executable: String, duration: Duration) async throws -> (warm: Samples, socket: Samples, confidential: Samples) {
+        let isolation = Isolation.workers(executable: executable)
+        let shared = try await Workload.start(module: Modules.echo(), isolation: isolation)
+        let (warm, confidential) = try await shared.onEnclaveThreads {
+            for _ in 0..<200 { try await shared.invokeWarm() }
+            let warm = try await Samples.measure(for: duration) { try await shared.invokeWarm() }
+            for _ in 0..<200 { _ = try await shared.invokeConfidential() }
+            return (warm, try await Samples.collect(for: duration) { try await shared.invokeConfidential() })
+        }
+        try await shared.shutdown()
+
+        WorkerProcess.socketByDefault = true
+        let started: Result<Workload, any Error>
+        do { started = .success(try await Workload.start(module: Modules.echo(), isolation: isolation)) } catch { started = .failure(error) }
+        WorkerProcess.socketByDefault = false
+        let socket = try started.get()
+        let overSocket = try await socket.onEnclaveThreads {
+            for _ in 0..<200 { try await socket.invokeWarm() }
+            return try await Samples.measure(for: duration) { try await socket.invokeWarm() }
+        }
+        try await socket.shutdown()
+        return (warm, overSocket, confidential)
     }
 
     /// Times copying `bytes` between two buffers already touched (so no page faults count).

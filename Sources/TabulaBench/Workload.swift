@@ -29,9 +29,13 @@ public final class Workload: Sendable {
     }
 
     /// Starts an enclave (one thread, a fresh monitor) and loads `module` as `bench/function`.
-    public static func start(module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"], memoryLimitMiB: Int = 128) async throws -> Workload {
+    ///
+    /// - Parameter isolation: where the function runs: in this process, or in a worker process.
+    public static func start(
+        module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"], memoryLimitMiB: Int = 128, isolation: Isolation = .inProcess
+    ) async throws -> Workload {
         let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
-        let enclave = Enclave(threads: 1, monitor: monitor)
+        let enclave = Enclave(threads: 1, monitor: monitor, isolation: isolation)
         let name = FunctionName(namespace: "bench", name: "function")
         do {
             try await enclave.load(FunctionDefinition(name: name, module: module, main: main, limits: Limits(memory: memoryLimitMiB << 20)))

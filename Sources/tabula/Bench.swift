@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TabulaBench
+import TabulaEnclave
 import TabulaWire
 
 /// `tabula bench`: the reuse comparison, measured on this machine.
@@ -10,7 +11,8 @@ struct Bench: AsyncParsableCommand {
         discussion: """
             Runs, in this process and one after the other: cold starts (a new enclave with its keys and \
             evidence, the module compiled, instantiated and initialised), a fresh sandbox per invocation \
-            ("vanilla"), warm invocations with rewind, the rewind alone after 4 pages written in 64 MiB \
+            ("vanilla"), warm invocations with rewind (in this process, and in a worker process through \
+            shared memory and through its socket), the rewind alone after 4 pages written in 64 MiB \
             against a full 64 MiB copy, the sealing cryptography, confidential invocations over \
             loopback HTTP from concurrent clients, and resident memory over many warm invocations. \
             Prints p50/p99 and the ratios, and which targets this run met. The enclaves are \
@@ -57,6 +59,7 @@ struct Bench: AsyncParsableCommand {
         }
         let comparison = try await Comparison.run(
             duration: .milliseconds(Int(duration * 1000)), httpClients: clients, memoryInvocations: invocations,
+            workerExecutable: Isolation.currentExecutable,
             progress: { phase, fraction in bar.show(phase, fraction) })
         bar.finish()
         if json {
@@ -74,7 +77,10 @@ struct Bench: AsyncParsableCommand {
             ("warm: reused sandbox with rewind (echo, 2 MiB)", us(c.warmP50Us), us(c.warmP99Us)),
             ("vanilla (echo, 16 MiB)", us(c.vanilla16MiBP50Us), ""),
             ("warm (echo, 16 MiB)", us(c.warm16MiBP50Us), ""),
+            ("warm, in a worker process, shared memory (echo, 2 MiB)", c.warmWorkersP50Us.map(us) ?? "-", c.warmWorkersP99Us.map(us) ?? "-"),
+            ("warm, in a worker process, socket only (echo, 2 MiB)", c.warmWorkersSocketP50Us.map(us) ?? "-", c.warmWorkersSocketP99Us.map(us) ?? "-"),
             ("warm confidential, enclave side (echo)", us(c.warmConfidentialP50Us), us(c.warmConfidentialP99Us)),
+            ("warm confidential, in a worker process, shared memory (echo)", c.warmConfidentialWorkersP50Us.map(us) ?? "-", c.warmConfidentialWorkersP99Us.map(us) ?? "-"),
             ("  of which X25519 (decapsulation) and ECDSA P-256 (receipt) alone", us(c.confidentialFloorUs), ""),
             ("seal and open, client and gateway", us(c.sealOpenP50Us), ""),
             ("rewind after \(c.rewindPages) pages written in 64 MiB", us(c.rewindP50Us), ""),
