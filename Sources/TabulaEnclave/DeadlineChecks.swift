@@ -23,7 +23,10 @@ import WasmParser
 /// checkpoint: the call site pays for the callee's weight instead, and an indirect call pays for
 /// the largest such function. An instruction pays for the work WasmKit does for it, not one unit
 /// when that work is larger: table bulk operations and growth pay ``bulkTableWeight``, and a
-/// `try_table` one unit per catch clause (entering it registers every clause).
+/// `try_table` one unit per catch clause (entering it registers every clause), a `throw`
+/// ``payloadWeight`` per value of its payload (copied into the exception, then to the handler's
+/// label: a loop that carries 1,000 values as parameters throws and catches them without a
+/// single instruction per value) and a `throw_ref` as much as the largest payload.
 ///
 /// A host function's work can depend on its arguments: `fd_write` and `fd_read` walk every
 /// iovec they are given (millions per call), `random_get` fills up to the whole memory. So every
@@ -47,6 +50,8 @@ struct DeadlineChecks {
     /// What a table bulk operation or a `memory.grow` / `table.grow` pays (the tables of an
     /// instance hold at most 2^20 elements together).
     static let bulkTableWeight: Int64 = 1 << 16
+    /// What a `throw` pays per value of its payload.
+    static let payloadWeight: Int64 = 4
     /// What any host call pays: the call into Swift and back.
     static let hostCallWeight: Int64 = 64
     /// Host functions whose work grows with one argument: that argument's index and the shift
@@ -405,6 +410,8 @@ struct DeadlineChecks {
         /// The parameters of each type that is a function type.
         var types: [[ValueType]?] = []
         var imports: [Import] = []
+        /// The payload size of each tag.
+        var tags: [Int64] = []
         var parser = WasmParser.Parser(bytes: binary.bytes)
         do {
             while let payload = try parser.parseNext() {
@@ -425,13 +432,16 @@ struct DeadlineChecks {
                         }
                         imports.append(Import(name: entry.name, type: type, parameters: parameters))
                     }
+                case .tagSection(let entries):
+                    // A tag of another type is refused by WasmKit's validation.
+                    tags += entries.map { Int(exactly: $0.type).flatMap { $0 < types.count ? types[$0] : nil }.map { Int64($0.count) } ?? 0 }
                 default:
                     break
                 }
                 guard case .codeSection(let codes) = payload else { continue }
                 for code in codes {
                     var expression = ExpressionParser(code: code)
-                    var visitor = BodyScan(module: module)
+                    var visitor = BodyScan(module: module, tags: tags)
                     while let instruction = try expression.parse() {
                         try instruction(visitor: &visitor)
                         visitor.finish(end: expression.offset)
@@ -588,8 +598,14 @@ struct DeadlineChecks {
             case function(UInt32)
         }
 
-        init(module: Module) {
+        /// The payload size of each tag, and the largest.
+        let tags: [Int64]
+        let largestPayload: Int64
+
+        init(module: Module, tags: [Int64]) {
             self.module = module
+            self.tags = tags
+            largestPayload = tags.max() ?? 0
         }
 
         /// The region paying for the instruction: the innermost loop's, or the function's.
@@ -619,6 +635,12 @@ struct DeadlineChecks {
         mutating func visitTryTable(blockType: BlockType, tryCatch: TryCatch) {
             blocks.append(false)
             weight += Int64(tryCatch.catches.count)
+        }
+        mutating func visitThrow(tagIndex: UInt32) {
+            weight += DeadlineChecks.payloadWeight * (Int(tagIndex) < tags.count ? tags[Int(tagIndex)] : 0)
+        }
+        mutating func visitThrowRef() {
+            weight += DeadlineChecks.payloadWeight * largestPayload
         }
         mutating func visitLoop(blockType: BlockType) {
             body.checked = true

@@ -101,6 +101,28 @@ struct DeadlineChecksTests {
             """.utf8))
     }
 
+    /// A loop that carries 1,000 values as its parameters throws them and catches them back to
+    /// its head: no instruction per value, but WasmKit copies the payload twice. Charged a few
+    /// units, 10,000 rounds (about 3 s) ran between two polls.
+    @Test("a throw is charged by its payload")
+    func throwPayloadIsCharged() async throws {
+        let values = String(repeating: "i64 ", count: 1_000)
+        let zeros = String(repeating: "(i64.const 0) ", count: 1_000)
+        try await expectStops(Array("""
+            (module
+              (tag $t (param \(values)))
+              (global $rounds (mut i32) (i32.const 0))
+              (func (export "main")
+                (block $out (result \(values))
+                  \(zeros)
+                  (loop $l (param \(values)) (result \(values))
+                    (global.set $rounds (i32.add (global.get $rounds) (i32.const 1)))
+                    (br_if $out (i32.ge_u (global.get $rounds) (i32.const 10000)))
+                    (try_table (param \(values)) (result \(values)) (catch $t $l) (throw $t))))
+                \(String(repeating: "drop ", count: 1_000))))
+            """.utf8))
+    }
+
     /// A function of a few table fills has no loop or call, so its entry had no checkpoint and
     /// its callers paid its 12 instructions, not the 12 fills of 2^20 elements; 400 calls (about
     /// 8 s) ran between two polls.
