@@ -2,11 +2,13 @@ import Testing
 import TabulaEnclave
 import TabulaWire
 
-/// The C examples, built to wasm32-wasi, run correctly and repeatedly in one reused sandbox.
+/// The C examples, built to wasm32-wasi, run correctly and repeatedly in one reused sandbox, in the
+/// enclave's process and in a worker.
 @Suite("Examples")
 struct ExamplesTests {
-    @Test func hasherMatchesKnownDigestsAcrossReuse() async throws {
-        try await withEnclave { enclave in
+    @Test(arguments: TestIsolation.allCases)
+    func hasherMatchesKnownDigestsAcrossReuse(isolation: TestIsolation) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(try example("c/hasher.wasm"))
             let cases: [(JSONValue, String)] = [
                 (["text": "abc"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
@@ -27,8 +29,9 @@ struct ExamplesTests {
         }
     }
 
-    @Test func transformerAcrossReuse() async throws {
-        try await withEnclave { enclave in
+    @Test(arguments: TestIsolation.allCases)
+    func transformerAcrossReuse(isolation: TestIsolation) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(try example("c/transform.wasm"))
             let input: JSONValue = [
                 "records": [["name": "bob", "age": 30, "city": "Oslo"], ["name": "alice", "age": 25, "city": "Rome"], ["name": "carol", "age": 35]],
@@ -54,8 +57,9 @@ struct ExamplesTests {
 /// the default policy grants.
 @Suite("Rust example")
 struct RustExampleTests {
-    @Test func wordcountRunsUnderTheDefaultPolicyAcrossReuse() async throws {
-        try await withEnclave { enclave in
+    @Test(arguments: TestIsolation.allCases)
+    func wordcountRunsUnderTheDefaultPolicyAcrossReuse(isolation: TestIsolation) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(try example("rust/wordcount.wasm"), capabilities: .default)
             for _ in 0..<3 {
                 let invocation = try await enclave.invoke(name, parameters: ["text": "the cat and the dog and THE bird", "top": 2])

@@ -8,8 +8,11 @@ import TabulaWire
 @Suite("Snapshot and rewind")
 struct RewindTests {
     /// Invokes `module` once per input and checks every output equals the first.
-    private func expectNoLeak(_ module: [UInt8], inputs: [JSONValue] = [["a": "secret-1"], ["b": "x"], [:], ["a": "secret-2"]], expected: String? = nil, limits: Limits = Limits()) async throws {
-        try await withEnclave { enclave in
+    private func expectNoLeak(
+        _ module: [UInt8], inputs: [JSONValue] = [["a": "secret-1"], ["b": "x"], [:], ["a": "secret-2"]], expected: String? = nil, limits: Limits = Limits(),
+        isolation: TestIsolation
+    ) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(module, limits: limits)
             let first = try await enclave.call(name, inputs[0])
             if let expected { #expect(first == expected) }
@@ -19,7 +22,8 @@ struct RewindTests {
         }
     }
 
-    @Test func inputStashedInLinearMemory() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func inputStashedInLinearMemory(isolation: TestIsolation) async throws {
         try await expectNoLeak(probe("""
             (func (export "main")
               (local $n i32)
@@ -29,10 +33,11 @@ struct RewindTests {
               (local.set $n (call $read))
               (memory.copy (i32.const 8192) (i32.const 4096) (local.get $n))
               (call $end))
-            """), expected: #"{"status":"success","success":true,"result":{"v":[0,0]}}"#)
+            """), expected: #"{"status":"success","success":true,"result":{"v":[0,0]}}"#, isolation: isolation)
     }
 
-    @Test func globalCounters() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func globalCounters(isolation: TestIsolation) async throws {
         try await expectNoLeak(probe("""
             (global $counter (mut i32) (i32.const 7))
             (global $wide (mut i64) (i64.const 5))
@@ -46,10 +51,11 @@ struct RewindTests {
               (global.set $wide (i64.mul (global.get $wide) (i64.const 3)))
               (global.set $float (f64.add (global.get $float) (f64.const 2)))
               (call $end))
-            """), expected: #"{"status":"success","success":true,"result":{"v":[7,5,1]}}"#)
+            """), expected: #"{"status":"success","success":true,"result":{"v":[7,5,1]}}"#, isolation: isolation)
     }
 
-    @Test func memoryGrowthAndGrownPages() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func memoryGrowthAndGrownPages(isolation: TestIsolation) async throws {
         try await expectNoLeak(probe("""
             (func (export "main")
               (local $old i32)
@@ -61,10 +67,11 @@ struct RewindTests {
               (i32.store (i32.mul (local.get $old) (i32.const 65536)) (i32.const 48879))
               (i32.store (i32.add (i32.mul (local.get $old) (i32.const 65536)) (i32.const 65536)) (i32.const 48879))
               (call $end))
-            """), expected: #"{"status":"success","success":true,"result":{"v":[1,0,0]}}"#)
+            """), expected: #"{"status":"success","success":true,"result":{"v":[1,0,0]}}"#, isolation: isolation)
     }
 
-    @Test func memoryGrownDuringInitialisationKeepsItsContents() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func memoryGrownDuringInitialisationKeepsItsContents(isolation: TestIsolation) async throws {
         // The snapshot holds two pages and a value written by _initialize on the grown page.
         try await expectNoLeak(probe("""
             (func (export "_initialize")
@@ -77,10 +84,11 @@ struct RewindTests {
               (i32.store (i32.const 65536) (i32.const 99))
               (drop (memory.grow (i32.const 1)))
               (call $end))
-            """), expected: #"{"status":"success","success":true,"result":{"v":[2,42]}}"#)
+            """), expected: #"{"status":"success","success":true,"result":{"v":[2,42]}}"#, isolation: isolation)
     }
 
-    @Test func tableSlots() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func tableSlots(isolation: TestIsolation) async throws {
         try await expectNoLeak(probe("""
             (type $ret (func (result i32)))
             (table $t 2 funcref)
@@ -94,10 +102,11 @@ struct RewindTests {
               (table.set $t (i32.const 0) (ref.func $twenty))
               (drop (table.grow $t (ref.null func) (i32.const 3)))
               (call $end))
-            """), expected: #"{"status":"success","success":true,"result":{"v":[10,2]}}"#)
+            """), expected: #"{"status":"success","success":true,"result":{"v":[10,2]}}"#, isolation: isolation)
     }
 
-    @Test func droppedDataSegment() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func droppedDataSegment(isolation: TestIsolation) async throws {
         try await expectNoLeak(probe("""
             (data $secret "hello")
             (data $gone "bye")
@@ -112,10 +121,11 @@ struct RewindTests {
               (call $num (i32.load8_u (i32.const 12000)))
               (data.drop $secret)
               (call $end))
-            """), expected: #"{"status":"success","success":true,"result":{"v":[1,104]}}"#)
+            """), expected: #"{"status":"success","success":true,"result":{"v":[1,104]}}"#, isolation: isolation)
     }
 
-    @Test func droppedElementSegment() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func droppedElementSegment(isolation: TestIsolation) async throws {
         try await expectNoLeak(probe("""
             (type $ret (func (result i32)))
             (table $t 4 funcref)
@@ -128,7 +138,7 @@ struct RewindTests {
               (call $num (call_indirect $t (type $ret) (i32.const 1)))
               (elem.drop $e)
               (call $end))
-            """), expected: #"{"status":"success","success":true,"result":{"v":[1,30]}}"#)
+            """), expected: #"{"status":"success","success":true,"result":{"v":[1,30]}}"#, isolation: isolation)
     }
 
     /// A probe that writes a secret to memory and a global, then traps, loops or exits as asked.
@@ -148,8 +158,9 @@ struct RewindTests {
           (call $end))
         """)
 
-    @Test func trapRightAfterWritingASecret() async throws {
-        try await withEnclave { enclave in
+    @Test(arguments: TestIsolation.allCases)
+    func trapRightAfterWritingASecret(isolation: TestIsolation) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(secretThenFail)
             let clean = try await enclave.call(name, ["x": 1])
             #expect(clean == #"{"status":"success","success":true,"result":{"v":[0,0]}}"#)
@@ -163,8 +174,9 @@ struct RewindTests {
         }
     }
 
-    @Test func timeoutRightAfterWritingASecret() async throws {
-        try await withEnclave { enclave in
+    @Test(arguments: TestIsolation.allCases)
+    func timeoutRightAfterWritingASecret(isolation: TestIsolation) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(secretThenFail, limits: Limits(timeout: .milliseconds(200)))
             let clean = try await enclave.call(name, ["x": 1])
             let timedOut = try await enclave.invoke(name, parameters: ["loop": true])
@@ -175,7 +187,8 @@ struct RewindTests {
         }
     }
 
-    @Test func longInputFollowedByShortOne() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func longInputFollowedByShortOne(isolation: TestIsolation) async throws {
         let strlen = probe("""
             (func (export "main")
               (local $i i32)
@@ -189,7 +202,7 @@ struct RewindTests {
               (call $num (local.get $i))
               (call $end))
             """)
-        try await withEnclave { enclave in
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(strlen)
             let short = try await enclave.call(name, ["k": "v"])
             #expect(short == #"{"status":"success","success":true,"result":{"v":[9]}}"#)
@@ -199,8 +212,9 @@ struct RewindTests {
         }
     }
 
-    @Test func inPlaceRewindCopiesOnlyWrittenChunks() async throws {
-        try await withEnclave { enclave in
+    @Test(arguments: TestIsolation.allCases)
+    func inPlaceRewindCopiesOnlyWrittenChunks(isolation: TestIsolation) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(probe("""
                 (func (export "main")
                   (call $begin)
@@ -217,8 +231,9 @@ struct RewindTests {
         }
     }
 
-    @Test func rewindTracksThePagesWrittenEvenWhenTheyHoldTheSameBytes() async throws {
-        try await withEnclave { enclave in
+    @Test(arguments: TestIsolation.allCases)
+    func rewindTracksThePagesWrittenEvenWhenTheyHoldTheSameBytes(isolation: TestIsolation) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             // 64 MiB; four stores of zero, which a comparison with the snapshot would not notice.
             let name = try await enclave.load(probe("""
                 (func (export "main")
@@ -242,7 +257,8 @@ struct RewindTests {
         }
     }
 
-    @Test func trackedRewindRestoresWhatTheHostWroteAndWhatTheFunctionWrote() async throws {
+    @Test(arguments: TestIsolation.allCases)
+    func trackedRewindRestoresWhatTheHostWroteAndWhatTheFunctionWrote(isolation: TestIsolation) async throws {
         // Input copied in by fd_read (the host) lands in page 1; the function copies it to the last
         // page. A rewind that missed either would show the first input to the second invocation.
         try await expectNoLeak(probe("""
@@ -254,7 +270,7 @@ struct RewindTests {
               (drop (call $read))
               (memory.copy (i32.const 65000) (i32.const 4096) (i32.const 64))
               (call $end))
-            """), expected: #"{"status":"success","success":true,"result":{"v":[0,0]}}"#)
+            """), expected: #"{"status":"success","success":true,"result":{"v":[0,0]}}"#, isolation: isolation)
     }
 
     /// Writes scattered pages of a 16 MiB memory (4,096 pages of 4 KiB) whose snapshot holds 0xAB on
@@ -329,8 +345,9 @@ struct RewindTests {
         }
     }
 
-    @Test func modulesThatDropSegmentsAreRebuiltWithAReason() async throws {
-        try await withEnclave { enclave in
+    @Test(arguments: TestIsolation.allCases)
+    func modulesThatDropSegmentsAreRebuiltWithAReason(isolation: TestIsolation) async throws {
+        try await withEnclave(isolation: try isolation.isolation) { enclave in
             let name = try await enclave.load(probe("""
                 (data $d "x")
                 (func (export "main") (data.drop $d) (call $begin) (call $end))
@@ -346,6 +363,11 @@ struct RewindTests {
         let second = try await withEnclave { try await $0.load(FunctionDefinition(name: FunctionName(namespace: "b", name: "t"), module: module)) }
         #expect(first.snapshotDigest == second.snapshotDigest)
         #expect(first.snapshotDigest.count == 32)
+        // A worker builds the snapshot itself, from the same bytes: the same state, the same digest.
+        let inWorker = try await withEnclave(isolation: try TestIsolation.workers.isolation) {
+            try await $0.load(FunctionDefinition(name: FunctionName(namespace: "c", name: "t"), module: module))
+        }
+        #expect(inWorker.snapshotDigest == first.snapshotDigest)
         #expect(first.kind == "reactor")
     }
 }

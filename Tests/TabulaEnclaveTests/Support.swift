@@ -1,11 +1,12 @@
 import Foundation
 import TabulaEnclave
+import TabulaTestSupport
 import TabulaWire
 import Testing
 
 /// Runs `body` with a fresh enclave and shuts it down afterwards, whatever happens.
-func withEnclave<T>(threads: Int? = nil, monitor: Monitor? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
-    let enclave = Enclave(threads: threads, monitor: monitor)
+func withEnclave<T>(threads: Int? = nil, monitor: Monitor? = nil, isolation: Isolation = .inProcess, _ body: (Enclave) async throws -> T) async throws -> T {
+    let enclave = Enclave(threads: threads, monitor: monitor, isolation: isolation)
     do {
         let result = try await body(enclave)
         try await enclave.shutdown()
@@ -14,6 +15,25 @@ func withEnclave<T>(threads: Int? = nil, monitor: Monitor? = nil, _ body: (Encla
         try await enclave.shutdown()
         throw error
     }
+}
+
+/// Where a test's enclave runs tenant code: tests that go through `Enclave` and must hold in both
+/// (the rewind and residue tests) take these as arguments.
+enum TestIsolation: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case inProcess = "in-process"
+    /// Confined worker processes of the `tabula` binary the build made.
+    case workers
+
+    var isolation: Isolation {
+        get throws {
+            switch self {
+            case .inProcess: .inProcess
+            case .workers: .workers(executable: try TabulaExecutable.url.path)
+            }
+        }
+    }
+
+    var testDescription: String { rawValue }
 }
 
 /// The repository's `examples/` directory.
