@@ -43,7 +43,7 @@ import WasmParser
 /// last import) is never the target of a rewritten call.
 struct DeadlineChecks {
     /// Units between two polls: about one instruction, or 64 bytes of bulk memory work, each.
-    static let reload: Int64 = 1 << 20
+    static let reload: Int64 = 1 << 18
     /// The largest weight (instructions, locals, table work) of a function without an entry
     /// checkpoint.
     static let uncheckedSize = 64

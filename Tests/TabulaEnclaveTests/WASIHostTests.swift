@@ -29,6 +29,27 @@ struct WASIHostTests {
         #expect(try await errno(of: "(call $random (i32.const 9000) (i32.const 32))", imports: random, capabilities: .random) == #"{"status":"success","success":true,"result":{"v":[0]}}"#)
     }
 
+    /// One host call cannot be interrupted at the deadline, so what one call may ask for is
+    /// bounded: at most 1,024 buffers per fd_write or fd_read (wasi-libc's IOV_MAX), and random
+    /// bytes filled in bulk (64 MiB here, once 8 bytes per system call).
+    @Test func oneHostCallStaysSmall() async throws {
+        // 1,025 empty iovecs (memory is zero at 0x3000): EINVAL; 1,024 are fine.
+        #expect(try await errno(of: "(call $fd_write (i32.const 1) (i32.const 0x3000) (i32.const 1025) (i32.const 9000))", imports: "") == #"{"status":"success","success":true,"result":{"v":[28]}}"#)
+        #expect(try await errno(of: "(call $fd_read (i32.const 0) (i32.const 0x3000) (i32.const 1025) (i32.const 9000))", imports: "") == #"{"status":"success","success":true,"result":{"v":[28]}}"#)
+        #expect(try await errno(of: "(call $fd_read (i32.const 0) (i32.const 0x3000) (i32.const 1024) (i32.const 9000))", imports: "") == #"{"status":"success","success":true,"result":{"v":[0]}}"#)
+        try await withEnclave { enclave in
+            let name = try await enclave.load(probe("""
+                (func (export "main")
+                  (drop (memory.grow (i32.const 1024)))
+                  (call $begin)
+                  (call $num (call $random (i32.const 0x10000) (i32.const 0x4000000)))
+                  (call $num (i64.ne (i64.load (i32.const 0x400FFF8)) (i64.const 0)))
+                  (call $end))
+                """, memory: "1", imports: random), limits: Limits(memory: 128 << 20, timeout: .seconds(20)), capabilities: .random)
+            #expect(try await enclave.call(name) == #"{"status":"success","success":true,"result":{"v":[0,1]}}"#)
+        }
+    }
+
     @Test func filesAndSocketsAnswerErrorsNotTraps() async throws {
         let open = #"(import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))"#
         #expect(try await errno(of: "(call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 4) (i32.const 0) (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 9000))", imports: open) == #"{"status":"success","success":true,"result":{"v":[76]}}"#)
