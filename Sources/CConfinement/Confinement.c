@@ -125,9 +125,12 @@ int tabula_confine(int channel_fd, uint64_t memory_limit) {
 
     // glibc opens /proc/sys/vm/overcommit_memory the first time it shrinks a thread arena's heap
     // (after a big reply is freed, say), which the filter would kill. A trim threshold above the
-    // largest such heap (64 MiB) means it never shrinks one (a wholly free heap is still unmapped,
-    // and allocations of 128 KiB or more are mapped and unmapped on their own).
+    // largest such heap (64 MiB) means it never shrinks one (a wholly free heap is still unmapped).
+    // Setting it also freezes glibc's mmap threshold, which would then stay at 128 KiB and map and
+    // unmap the 1 MiB output buffer of every run (an munmap with a TLB shootdown per invocation):
+    // allocations up to 32 MiB (the most it allows) come from the heap instead.
     if (mallopt(M_TRIM_THRESHOLD, 128 << 20) != 1) return ENOMEM;
+    if (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1) return ENOMEM;
 
     pid_t self = getpid();
     enum { capacity = 160 };

@@ -60,13 +60,4 @@ static inline uint32_t tabula_word_load(const uint32_t *word) { return __atomic_
 /// side that loads it.
 static inline void tabula_word_store(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
 
-/// A pause for a spin-wait loop (the CPU's hint that the loop is waiting on another core).
-static inline void tabula_spin_pause(void) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 #endif

@@ -142,9 +142,12 @@ package final class SharedChannel: @unchecked Sendable {
         case timedOut
     }
 
-    /// How long a side spins before it sleeps on the futex: long enough to catch a warm
-    /// invocation's answer (or the next request of a busy function) without two system calls,
-    /// short enough not to matter when nothing comes.
+    /// How long a side polls the word before it sleeps on the futex: long enough to catch a warm
+    /// invocation's answer (or the next request of a busy function) without a sleep and a wake-up,
+    /// short enough not to matter when nothing comes. It polls with `sched_yield`, not a pause
+    /// loop: measured on the 2-core build machine under load, a pause loop took the core the
+    /// other side needed (p50 84 µs per warm invocation against 37 µs yielding, 50 µs not
+    /// polling at all); on an idle machine the yield returns at once.
     static let spin: Duration = .microseconds(20)
     /// How long the parent sleeps at a time before it checks whether the worker died: a worker
     /// cannot wake it by dying.
@@ -168,7 +171,7 @@ package final class SharedChannel: @unchecked Sendable {
             }
             let now = clock.now
             if now < spinEnd {
-                tabula_spin_pause()
+                sched_yield()
                 continue
             }
             let left = deadline - now
@@ -188,7 +191,7 @@ package final class SharedChannel: @unchecked Sendable {
             let value = tabula_word_load(address)
             if value != last { return value }
             if clock.now < spinEnd {
-                tabula_spin_pause()
+                sched_yield()
                 continue
             }
             // No deadline: an idle worker sleeps until asked, looking up now and then whether its
