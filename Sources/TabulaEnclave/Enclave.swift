@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Synchronization
+import TabulaAttestation
 public import TabulaWire
 
 /// One warm enclave hosting many functions of many tenants.
@@ -48,6 +49,13 @@ public final class Enclave: Sendable {
         threads: Int? = nil, loadThreads: Int? = nil, monitor: Monitor? = nil, initializationTimeout: Duration = Enclave.defaultInitializationTimeout,
         isolation: Isolation = .inProcess
     ) {
+        // The monitor's certificates state how tenant code runs; they must never claim workers
+        // for an enclave that runs it in process.
+        if let claimed = monitor?.runtime.isolation {
+            precondition(
+                claimed == RuntimeClaims.inProcess || claimed == isolation.runtimeClaims.isolation,
+                "the monitor states an isolation the enclave does not have; start both with the same Isolation")
+        }
         self.monitor = monitor
         self.initializationTimeout = initializationTimeout
         self.isolation = isolation
