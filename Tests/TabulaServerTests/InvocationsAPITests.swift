@@ -114,7 +114,9 @@ struct InvocationsAPITests {
 
     @Test func fullQueueAnswers429() async throws {
         try await Harness(configuration: PlatformConfiguration(concurrency: 1, queueLimit: 0)).run { client async throws in
-            try await client.deploy("slow", module: printing("{}", spin: 200_000_000), extra: #","limits":{"timeout":1000}"#)
+            // The first run holds the only slot for up to 5 s: long enough that the second request
+            // arrives while it runs, even on a loaded machine (1 s was not, under the full suite).
+            try await client.deploy("slow", module: printing("{}", spin: 200_000_000), extra: #","limits":{"timeout":5000}"#)
             #expect(try await client.send(.post, "/api/v1/namespaces/_/actions/slow", body: "{}").status == .accepted)
             let refused = try await client.send(.post, "/api/v1/namespaces/_/actions/slow", body: "{}")
             #expect(refused.status == .tooManyRequests)
