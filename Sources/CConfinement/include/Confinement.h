@@ -60,4 +60,10 @@ static inline uint32_t tabula_word_load(const uint32_t *word) { return __atomic_
 /// side that loads it.
 static inline void tabula_word_store(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_RELEASE); }
 
+/// Sequentially consistent store and load, for the "sleeping" flags beside the futex words: a
+/// waiter stores its flag then loads the number, the waker stores the number then loads the flag,
+/// and one of them sees the other's store (so a wake-up is skipped only when nobody sleeps).
+static inline void tabula_word_store_ordered(uint32_t *word, uint32_t value) { __atomic_store_n(word, value, __ATOMIC_SEQ_CST); }
+static inline uint32_t tabula_word_load_ordered(const uint32_t *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
+
 #endif

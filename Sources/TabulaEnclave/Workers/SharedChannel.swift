@@ -34,11 +34,16 @@ package final class SharedChannel: @unchecked Sendable {
     static let replySlot = requestSlot + requestCapacity
     static let replyCapacity = size - replySlot
 
-    // The words, each on its own cache line: the sequence numbers are the futex words.
+    // The words, each on its own cache line: the sequence numbers are the futex words; beside each,
+    // whether its waiter sleeps on it (1) or polls it (0), so that the waker calls FUTEX_WAKE only
+    // when someone sleeps. A worker that clears the parent's flag only delays its own reply (the
+    // parent wakes at the end of its slice).
     private static let requestSequence = 0
     private static let requestPlace = 64
     private static let replySequence = 128
     private static let replyPlace = 192
+    private static let requestSleeping = 256
+    private static let replySleeping = 320
 
     /// Where an announced message is.
     enum Place: UInt32 {
@@ -99,7 +104,7 @@ package final class SharedChannel: @unchecked Sendable {
     /// Announces request `sequence`: `frame` in the request slot when it fits (then `true`), else
     /// on the socket (`false`: the caller sends it there next); and wakes the worker.
     func postRequest(_ frame: [UInt8], sequence: UInt32) -> Bool {
-        post(frame, sequence: sequence, slot: Self.requestSlot, capacity: Self.requestCapacity, place: Self.requestPlace, word: Self.requestSequence)
+        post(frame, sequence: sequence, slot: Self.requestSlot, capacity: Self.requestCapacity, place: Self.requestPlace, word: Self.requestSequence, sleeping: Self.requestSleeping)
     }
 
     /// Announces the reply to request `sequence`: `frame` in the reply slot when it fits (then
@@ -108,26 +113,37 @@ package final class SharedChannel: @unchecked Sendable {
     func postReply(_ frame: [UInt8]?, sequence: UInt32) -> Bool {
         guard let frame else {
             tabula_word_store(word(Self.replyPlace), Place.none.rawValue)
-            publish(sequence, word: Self.replySequence)
+            publish(sequence, word: Self.replySequence, sleeping: Self.replySleeping)
             return true
         }
-        return post(frame, sequence: sequence, slot: Self.replySlot, capacity: Self.replyCapacity, place: Self.replyPlace, word: Self.replySequence)
+        return post(frame, sequence: sequence, slot: Self.replySlot, capacity: Self.replyCapacity, place: Self.replyPlace, word: Self.replySequence, sleeping: Self.replySleeping)
     }
 
-    private func post(_ frame: [UInt8], sequence: UInt32, slot: Int, capacity: Int, place: Int, word offset: Int) -> Bool {
+    private func post(_ frame: [UInt8], sequence: UInt32, slot: Int, capacity: Int, place: Int, word offset: Int, sleeping: Int) -> Bool {
         let fits = frame.count <= capacity
         if fits {
             frame.withUnsafeBytes { (base + slot).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         }
         tabula_word_store(word(place), (fits ? Place.slot : Place.socket).rawValue)
-        publish(sequence, word: offset)
+        publish(sequence, word: offset, sleeping: sleeping)
         return fits
     }
 
-    private func publish(_ sequence: UInt32, word offset: Int) {
-        // Release: the slot and the place are visible before the number that announces them.
-        tabula_word_store(word(offset), sequence)
-        _ = tabula_futex_wake(word(offset))
+    private func publish(_ sequence: UInt32, word offset: Int, sleeping: Int) {
+        // Sequentially consistent (so also release: the slot and the place are visible before the
+        // number that announces them), then the flag: see ``sleep(on:expected:flag:timeout:)``.
+        tabula_word_store_ordered(word(offset), sequence)
+        if tabula_word_load_ordered(word(sleeping)) != 0 { _ = tabula_futex_wake(word(offset)) }
+    }
+
+    /// Sleeps on the word at `offset` while it holds `expected`, raising `flag` first so that the
+    /// other side wakes it; returns the futex's result (0 when the number had already changed).
+    private func sleep(on offset: Int, expected: UInt32, flag: Int, timeout: Duration) -> Int32 {
+        let address = word(offset)
+        tabula_word_store_ordered(word(flag), 1)
+        defer { tabula_word_store(word(flag), 0) }
+        guard tabula_word_load_ordered(address) == expected else { return 0 }
+        return tabula_futex_wait(address, expected, timeout.nanoseconds)
     }
 
     // MARK: Waiting
@@ -176,7 +192,7 @@ package final class SharedChannel: @unchecked Sendable {
             }
             let left = deadline - now
             guard left > .zero else { return .timedOut }
-            let result = tabula_futex_wait(address, previous, min(left, Self.slice).nanoseconds)
+            let result = sleep(on: Self.replySequence, expected: previous, flag: Self.replySleeping, timeout: min(left, Self.slice))
             if result == ETIMEDOUT && stopped() { return .stopped }
         }
     }
@@ -196,7 +212,7 @@ package final class SharedChannel: @unchecked Sendable {
             }
             // No deadline: an idle worker sleeps until asked, looking up now and then whether its
             // server still exists (a server that crashed cannot close anything for it).
-            if tabula_futex_wait(address, last, Duration.seconds(1).nanoseconds) == ETIMEDOUT && getppid() != parent { return nil }
+            if sleep(on: Self.requestSequence, expected: last, flag: Self.requestSleeping, timeout: .seconds(1)) == ETIMEDOUT && getppid() != parent { return nil }
         }
     }
 
@@ -258,7 +274,7 @@ package final class SharedChannel: @unchecked Sendable {
         let count = min(frame.count, Self.replyCapacity)
         frame.withUnsafeBytes { (base + Self.replySlot).copyMemory(from: $0.baseAddress!, byteCount: count) }
         tabula_word_store(word(Self.replyPlace), place)
-        publish(sequence, word: Self.replySequence)
+        publish(sequence, word: Self.replySequence, sleeping: Self.replySleeping)
     }
 
     /// For tests: the number of the last request announced.
