@@ -113,10 +113,10 @@ struct InvocationsAPITests {
     }
 
     @Test func fullQueueAnswers429() async throws {
-        try await Harness(configuration: PlatformConfiguration(concurrency: 1, queueLimit: 0)).run { client async throws in
-            // The first run holds the only slot for up to 5 s: long enough that the second request
-            // arrives while it runs, even on a loaded machine (1 s was not, under the full suite).
-            try await client.deploy("slow", module: printing("{}", spin: 200_000_000), extra: #","limits":{"timeout":5000}"#)
+        // The first run holds the only slot until the test ends it (no grace at shutdown), so the
+        // second request finds it taken however slowly a loaded machine serves the test.
+        try await Harness(configuration: PlatformConfiguration(concurrency: 1, queueLimit: 0, shutdownGrace: .zero)).run { client async throws in
+            try await client.deploy("slow", module: printing("{}", spin: 2_000_000_000), extra: #","limits":{"timeout":60000}"#)
             #expect(try await client.send(.post, "/api/v1/namespaces/_/actions/slow", body: "{}").status == .accepted)
             let refused = try await client.send(.post, "/api/v1/namespaces/_/actions/slow", body: "{}")
             #expect(refused.status == .tooManyRequests)
