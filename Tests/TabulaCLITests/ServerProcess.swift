@@ -18,6 +18,8 @@ final class ServerProcess: Sendable {
     }
 
     var apiHost: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    /// The server's process id (its workers are its children).
+    var processID: Int32 { process.processIdentifier }
     var auth: String {
         get throws { try String(contentsOf: dataDirectory.appendingPathComponent("auth"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
     }
