@@ -158,13 +158,13 @@ package final class SharedChannel: @unchecked Sendable {
         case timedOut
     }
 
-    /// How long a side polls the word before it sleeps on the futex: long enough to catch a warm
-    /// invocation's answer (or the next request of a busy function) without a sleep and a wake-up,
-    /// short enough not to matter when nothing comes. It polls with `sched_yield`, not a pause
-    /// loop: measured on the 2-core build machine under load, a pause loop took the core the
-    /// other side needed (p50 84 µs per warm invocation against 37 µs yielding, 50 µs not
-    /// polling at all); on an idle machine the yield returns at once.
-    static let spin: Duration = .microseconds(20)
+    /// How long a side polls the word before it sleeps on the futex: not at all. Polling with
+    /// `sched_yield` looked cheaper on a quiet machine (a boundary of 6-11 µs against about 14),
+    /// but under CPU contention a yielding thread gives its core away for a whole scheduler slice:
+    /// measured on the 2-core build machine at load average 4, a warm invocation in a worker took
+    /// 3.86 ms p50 polling, 21.7 µs sleeping at once (the socket alone: 38.7 µs). A pause loop
+    /// was worse still under load. A sleeper woken by FUTEX_WAKE gets the core back quickly.
+    static let spin: Duration = .zero
     /// How long the parent sleeps at a time before it checks whether the worker died: a worker
     /// cannot wake it by dying.
     static let slice: Duration = .milliseconds(10)
