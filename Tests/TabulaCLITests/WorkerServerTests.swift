@@ -30,23 +30,6 @@ struct WorkerServerTests {
             (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
         """#
 
-    /// The server's worker processes for `namespace`.
-    private func workers(of server: ServerProcess, namespace: String) throws -> [Int32] {
-        try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { entry -> Int32? in
-            guard let pid = Int32(entry),
-                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                status.split(separator: "\n").contains("PPid:\t\(server.processID)"),
-                !status.contains("State:\tZ"),
-                let command = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
-            else { return nil }
-            let arguments = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard arguments.dropFirst().first == "worker", let flag = arguments.firstIndex(of: "--namespace"),
-                arguments.indices.contains(flag + 1), arguments[flag + 1] == namespace
-            else { return nil }
-            return pid
-        }
-    }
-
     private func post(_ server: ServerProcess, action: String, auth: String, blocking: Bool) async throws -> JSONValue {
         var request = URLRequest(url: URL(string: "\(server.apiHost.absoluteString)/api/v1/namespaces/_/actions/\(action)?blocking=\(blocking)")!)
         request.httpMethod = "POST"
@@ -87,12 +70,12 @@ struct WorkerServerTests {
         let id = try #require(started["activationId"]?.stringValue)
         var victim: Int32?
         for _ in 0..<500 {
-            victim = try workers(of: server, namespace: "guest").first
+            victim = WorkerProcesses.of("guest", parent: server.processID).first
             if victim != nil { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         let worker = try #require(victim)
-        let bobs = try workers(of: server, namespace: "bob")
+        let bobs = WorkerProcesses.of("bob", parent: server.processID)
         #expect(bobs.count == 1)
         #expect(!bobs.contains(worker))
 
@@ -128,11 +111,11 @@ struct WorkerServerTests {
 
         // The other namespace never noticed, and the spinner gets a new worker.
         #expect(try await post(server, action: "print", auth: bob, blocking: true)["response"]?["result"] == ["ok": true])
-        #expect(try workers(of: server, namespace: "bob") == bobs)
+        #expect(WorkerProcesses.of("bob", parent: server.processID) == bobs)
         _ = try await post(server, action: "spin", auth: guest, blocking: false)
         var replaced: [Int32] = []
         for _ in 0..<500 {
-            replaced = try workers(of: server, namespace: "guest")
+            replaced = WorkerProcesses.of("guest", parent: server.processID)
             if !replaced.isEmpty { break }
             try await Task.sleep(for: .milliseconds(20))
         }

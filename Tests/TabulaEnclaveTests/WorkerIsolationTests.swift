@@ -23,32 +23,7 @@ struct WorkerIsolationTests {
         """)
 
     private func withWorkers<T>(monitor: Monitor? = nil, perNamespace: Int = Isolation.defaultWorkersPerNamespace, _ body: (Enclave) async throws -> T) async throws -> T {
-        let enclave = Enclave(monitor: monitor, isolation: .workers(executable: try TabulaExecutable.url.path, perNamespace: perNamespace))
-        do {
-            let result = try await body(enclave)
-            try await enclave.shutdown()
-            return result
-        } catch {
-            try await enclave.shutdown()
-            throw error
-        }
-    }
-
-    /// The worker processes this process started for `namespace`.
-    private func workers(of namespace: String) throws -> [Int32] {
-        let me = getpid()
-        return try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { entry -> Int32? in
-            guard let pid = Int32(entry),
-                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                status.split(separator: "\n").contains("PPid:\t\(me)"),
-                let command = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
-            else { return nil }
-            let arguments = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard arguments.dropFirst().first == "worker", let flag = arguments.firstIndex(of: "--namespace"),
-                arguments.indices.contains(flag + 1), arguments[flag + 1] == namespace
-            else { return nil }
-            return pid
-        }
+        try await withEnclave(monitor: monitor, isolation: .workers(executable: try TabulaExecutable.url.path, perNamespace: perNamespace), body)
     }
 
     private func status(_ pid: Int32) throws -> [String] {
@@ -65,7 +40,7 @@ struct WorkerIsolationTests {
             let second = try await enclave.load(function, name: "f", tenant: bob)
             #expect(try await enclave.call(first, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
             #expect(try await enclave.call(second, ["yy": 1]) == #"{"status":"success","success":true,"result":{"v":[8]}}"#)
-            let (alices, bobs) = (try workers(of: alice), try workers(of: bob))
+            let (alices, bobs) = (WorkerProcesses.of(alice), WorkerProcesses.of(bob))
             #expect(alices.count == 1)
             #expect(bobs.count == 1)
             #expect(Set(alices).isDisjoint(with: bobs))
@@ -83,7 +58,7 @@ struct WorkerIsolationTests {
         try await withWorkers { enclave in
             let spinner = try await enclave.load(function, name: "f", tenant: alice, limits: Limits(timeout: .seconds(60)))
             let other = try await enclave.load(function, name: "f", tenant: bob)
-            let victim = try #require(try workers(of: alice).first)
+            let victim = try #require(WorkerProcesses.of(alice).first)
             let running = Task { try await enclave.invoke(spinner, parameters: ["spin": true]) }
             // Let the run start, then kill its worker.
             try await Task.sleep(for: .milliseconds(300))
@@ -95,7 +70,7 @@ struct WorkerIsolationTests {
             // The other namespace never noticed; the killed worker's function gets a new one.
             #expect(try await enclave.call(other, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
             #expect(try await enclave.call(spinner, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
-            let replacements = try workers(of: alice)
+            let replacements = WorkerProcesses.of(alice)
             #expect(replacements.count == 1)
             #expect(!replacements.contains(victim))
         }
@@ -107,7 +82,7 @@ struct WorkerIsolationTests {
         try await withWorkers { enclave in
             let name = try await enclave.load(function, name: "f", tenant: alice)
             #expect(try await enclave.call(name, ["x": 1]) == #"{"status":"success","success":true,"result":{"v":[7]}}"#)
-            let victim = try #require(try workers(of: alice).first)
+            let victim = try #require(WorkerProcesses.of(alice).first)
             #expect(kill(victim, SIGKILL) == 0)
             // Wait (bounded: 20 s, for a loaded CI machine) until it is gone, so that the pool
             // sees it dead.
@@ -138,7 +113,7 @@ struct WorkerIsolationTests {
             let keys = monitor.privateKeyBytesForTests
             #expect(keys.count >= 3)
             let needles = keys + keys.map { Array($0.reversed()) }
-            let pids = try workers(of: tenant)
+            let pids = WorkerProcesses.of(tenant)
             #expect(!pids.isEmpty)
             for pid in pids {
                 let there = try ProcessMemory.search(pid: pid, forAny: needles, runtimeDataOnly: true)
@@ -155,18 +130,18 @@ struct WorkerIsolationTests {
         try await withWorkers(perNamespace: 2) { enclave in
             let first = try await enclave.load(function, name: "f1", tenant: alice, limits: slow)
             _ = try await enclave.load(function, name: "f2", tenant: alice, limits: slow)
-            #expect(try workers(of: alice).count == 2)
+            #expect(WorkerProcesses.of(alice).count == 2)
             // A third function takes the place of an idle worker of the other two.
             let third = try await enclave.load(function, name: "f3", tenant: alice, limits: slow, maxSandboxes: 2)
-            #expect(try workers(of: alice).count == 2)
+            #expect(WorkerProcesses.of(alice).count == 2)
             // Two runs of it keep both places busy (the second takes the last idle worker's place).
             let runs = (0..<2).map { _ in Task { try await enclave.invoke(third, parameters: ["spin": true]) } }
-            for _ in 0..<500 where try workers(of: alice).count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            for _ in 0..<500 where WorkerProcesses.of(alice).count < 2 { try await Task.sleep(for: .milliseconds(10)) }
             try await Task.sleep(for: .milliseconds(300))
             let error = await #expect(throws: EnclaveError.self) { try await enclave.invoke(first, parameters: ["x": 1]) }
             #expect(error?.code == .limitExceeded)
             #expect(error?.message.contains("already runs 2 workers") == true)
-            #expect(try workers(of: alice).count == 2)
+            #expect(WorkerProcesses.of(alice).count == 2)
             enclave.endRuns()
             for run in runs { _ = try? await run.value }
         }

@@ -47,24 +47,6 @@ struct WorkerMemoryTests {
         return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).first.flatMap { Int($0) }
     }
 
-    /// This process's worker children started for `namespace`.
-    private func workers(of namespace: String) -> [Int32] {
-        let me = getpid()
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> Int32? in
-            guard let pid = Int32(entry),
-                let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-                status.split(separator: "\n").contains("PPid:\t\(me)"),
-                let command = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
-            else { return nil }
-            let arguments = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard arguments.dropFirst().first == "worker", let flag = arguments.firstIndex(of: "--namespace"),
-                arguments.indices.contains(flag + 1), arguments[flag + 1] == namespace
-            else { return nil }
-            return pid
-        }
-    }
-
     @Test("a worker whose function makes it hold more than its memory limit stops; only that invocation fails, and the next one works")
     func overTheLimit() async throws {
         let tenant = "memory\(UInt32.random(in: 0...UInt32.max))"
@@ -79,7 +61,7 @@ struct WorkerMemoryTests {
             #expect(try await enclave.call(other, ["small": 1]) == ok)
 
             // The limit the worker runs under is the one this test reasons about.
-            let pid = try #require(workers(of: tenant).first)
+            let pid = try #require(WorkerProcesses.of(tenant).first)
             #expect(dataLimit(pid) == Self.memoryLimit + Self.overhead)
 
             let over = try await enclave.invoke(name, parameters: ["big": 1])
@@ -92,7 +74,7 @@ struct WorkerMemoryTests {
             // other namespace's worker never noticed.
             #expect(try await enclave.call(name, ["small": 1]) == ok)
             #expect(try await enclave.call(other, ["small": 1]) == ok)
-            #expect(!workers(of: tenant).contains(pid))
+            #expect(!WorkerProcesses.of(tenant).contains(pid))
         }
     }
 }
