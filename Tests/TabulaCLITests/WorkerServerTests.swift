@@ -122,4 +122,38 @@ struct WorkerServerTests {
         #expect(!replaced.isEmpty)
         #expect(!replaced.contains(worker))
     }
+
+    @Test("a worker stops with its server, even in the middle of a run")
+    func workerStopsWithItsServer() async throws {
+        let server = try await ServerProcess()
+        defer { server.removeData() }
+        let directory = server.dataDirectory
+        let spinner = directory.appendingPathComponent("spin.wat")
+        try Data(Self.spinner.utf8).write(to: spinner)
+        let create = try RunCommandTests.tabula(
+            ["action", "create", "spin", spinner.path, "--timeout", "60000"],
+            environment: ["TABULA_CONFIG_DIR": directory.path, "TABULA_APIHOST": server.apiHost.absoluteString])
+        #expect(create.status == 0, "\(create.stderr)")
+        _ = try await post(server, action: "spin", auth: try server.auth, blocking: false)
+        var found: Int32?
+        for _ in 0..<500 {
+            found = WorkerProcesses.of("guest", parent: server.processID).first
+            if found != nil { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let worker = try #require(found)
+        server.kill()
+        // Gone (or a zombie waiting for init) within a few seconds, not at its 60 s timeout.
+        var gone = false
+        for _ in 0..<250 {
+            let status = try? String(contentsOfFile: "/proc/\(worker)/status", encoding: .utf8)
+            if status == nil || status!.contains("State:\tZ") {
+                gone = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(gone, "the worker outlived its server")
+        if !gone { kill(worker, SIGKILL) }
+    }
 }

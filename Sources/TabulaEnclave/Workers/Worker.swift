@@ -44,6 +44,8 @@ package enum Worker {
             report(failure)
             return 70
         }
+        let watch = watchParent()
+        defer { watch.cancel() }
         var sandboxes: [UInt64: Sandbox] = [:]
         if let shared { return serve(shared, sandboxes: &sandboxes) }
         while true {
@@ -171,6 +173,20 @@ package enum Worker {
         let confined = tabula_confine(channel, UInt64(max(0, memoryLimit ?? 0)))
         guard confined == 0 else { return "cannot confine the worker: \(String(cString: strerror(confined)))" }
         return nil
+    }
+
+    /// Ends the worker as soon as its server is gone, even in the middle of a run: a server that
+    /// crashed or exited cannot kill it, and nobody would read what it computes. (The idle wait
+    /// notices too, but a run of a function with a long timeout would go on to its end.)
+    private static func watchParent() -> any DispatchSourceTimer {
+        let parent = getppid()
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "tabula.worker.parent"))
+        timer.setEventHandler {
+            if getppid() != parent { _exit(0) }
+        }
+        timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
+        timer.activate()
+        return timer
     }
 
     /// Fires one Dispatch timer on the clock the deadlines use, so that Dispatch creates its
