@@ -20,6 +20,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The most private writable memory, in bytes.")
     var memoryLimit: Int?
 
+    @Option(help: "The server's process id: the worker ends when its parent is no longer that process.")
+    var parent: Int32?
+
     @Flag(help: "Serve through the shared memory passed as descriptor 4 (requests too big for it on descriptor 3).")
     var sharedChannel = false
 
@@ -28,6 +31,6 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         if let checkConfinement { Glibc.exit(Worker.checkConfinement(checkConfinement)) }
-        Glibc.exit(Worker.serve(memoryLimit: memoryLimit, sharedChannel: sharedChannel))
+        Glibc.exit(Worker.serve(memoryLimit: memoryLimit, sharedChannel: sharedChannel, parent: parent))
     }
 }

@@ -27,7 +27,11 @@ package enum Worker {
     ///   - memoryLimit: the most private writable memory the worker may commit, in bytes (`nil`
     ///     for no limit beyond the functions' own).
     ///   - sharedChannel: whether the parent passed a ``SharedChannel`` as descriptor 4.
-    package static func serve(memoryLimit: Int?, sharedChannel: Bool = false) -> Int32 {
+    ///   - parent: the server's process id; `nil` for whatever the parent is at start.
+    package static func serve(memoryLimit: Int?, sharedChannel: Bool = false, parent: Int32? = nil) -> Int32 {
+        let parent = parent ?? getppid()
+        // A server that died before this worker got here is not coming back.
+        guard getppid() == parent else { return 0 }
         var shared: SharedChannel?
         if sharedChannel {
             // Mapped before anything is closed or confined; the descriptor is then closed: the
@@ -44,10 +48,10 @@ package enum Worker {
             report(failure)
             return 70
         }
-        let watch = watchParent()
+        let watch = watchParent(parent)
         defer { watch.cancel() }
         var sandboxes: [UInt64: Sandbox] = [:]
-        if let shared { return serve(shared, sandboxes: &sandboxes) }
+        if let shared { return serve(shared, sandboxes: &sandboxes, parent: parent) }
         while true {
             let payload: [UInt8]
             do {
@@ -72,8 +76,7 @@ package enum Worker {
 
     /// Serves the requests announced on the shared channel: each is in the request slot or follows
     /// on the socket; each reply goes in the reply slot when it fits, else on the socket.
-    private static func serve(_ shared: SharedChannel, sandboxes: inout [UInt64: Sandbox]) -> Int32 {
-        let parent = getppid()
+    private static func serve(_ shared: SharedChannel, sandboxes: inout [UInt64: Sandbox], parent: pid_t) -> Int32 {
         var last: UInt32 = 0
         while true {
             guard let sequence = shared.awaitRequest(after: last, parent: parent) else { return 0 }
@@ -178,8 +181,7 @@ package enum Worker {
     /// Ends the worker as soon as its server is gone, even in the middle of a run: a server that
     /// crashed or exited cannot kill it, and nobody would read what it computes. (The idle wait
     /// notices too, but a run of a function with a long timeout would go on to its end.)
-    private static func watchParent() -> any DispatchSourceTimer {
-        let parent = getppid()
+    private static func watchParent(_ parent: pid_t) -> any DispatchSourceTimer {
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "tabula.worker.parent"))
         timer.setEventHandler {
             if getppid() != parent { _exit(0) }

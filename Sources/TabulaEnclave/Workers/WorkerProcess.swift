@@ -88,7 +88,8 @@ package final class WorkerProcess: Sendable {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
             throw EnclaveError(.workerStopped, "cannot create a worker's channel: \(String(cString: strerror(errno)))")
         }
-        var arguments = [executable, "worker", "--namespace", namespace]
+        // The server's pid, so that a worker whose server died before it started notices too.
+        var arguments = [executable, "worker", "--namespace", namespace, "--parent", String(getpid())]
         if let memoryLimit { arguments += ["--memory-limit", String(memoryLimit)] }
         if memory != nil { arguments.append("--shared-channel") }
         // The server's environment may hold secrets: the worker gets none of it, only the page
