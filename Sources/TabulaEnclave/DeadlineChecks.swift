@@ -204,11 +204,7 @@ struct DeadlineChecks {
     }
 
     private func rewriteExports(_ contents: [UInt8]) throws(EnclaveError) -> [UInt8] {
-        var reader = WasmBinary.Reader(bytes: contents, offset: 0)
-        var out: [UInt8] = []
-        let count = try reader.u32()
-        WasmBinary.appendLEB128(UInt64(count), to: &out)
-        for _ in 0..<count {
+        try rewriteEntries(contents) { (reader: inout WasmBinary.Reader, out: inout [UInt8]) throws(EnclaveError) in
             let nameLength = Int(try reader.u32())
             let name = try reader.bytes(count: nameLength)
             WasmBinary.appendLEB128(UInt64(nameLength), to: &out)
@@ -220,6 +216,17 @@ struct DeadlineChecks {
             if kind == 0x03 { try checkGlobal(index) }
             WasmBinary.appendLEB128(UInt64(try kind == 0x00 ? shifted(index) : index), to: &out)
         }
+    }
+
+    /// Rewrites a section that is a vector of entries, one entry at a time.
+    private func rewriteEntries(
+        _ contents: [UInt8], _ entry: (inout WasmBinary.Reader, inout [UInt8]) throws(EnclaveError) -> Void
+    ) throws(EnclaveError) -> [UInt8] {
+        var reader = WasmBinary.Reader(bytes: contents, offset: 0)
+        var out: [UInt8] = []
+        let count = try reader.u32()
+        WasmBinary.appendLEB128(UInt64(count), to: &out)
+        for _ in 0..<count { try entry(&reader, &out) }
         return out
     }
 
@@ -231,11 +238,7 @@ struct DeadlineChecks {
     }
 
     private func rewriteElements(_ contents: [UInt8]) throws(EnclaveError) -> [UInt8] {
-        var reader = WasmBinary.Reader(bytes: contents, offset: 0)
-        var out: [UInt8] = []
-        let count = try reader.u32()
-        WasmBinary.appendLEB128(UInt64(count), to: &out)
-        for _ in 0..<count {
+        try rewriteEntries(contents) { (reader: inout WasmBinary.Reader, out: inout [UInt8]) throws(EnclaveError) in
             let flags = try reader.u32()
             WasmBinary.appendLEB128(UInt64(flags), to: &out)
             guard flags <= 7 else {
@@ -258,28 +261,18 @@ struct DeadlineChecks {
                 }
             }
         }
-        return out
     }
 
     private func rewriteGlobals(_ contents: [UInt8]) throws(EnclaveError) -> [UInt8] {
-        var reader = WasmBinary.Reader(bytes: contents, offset: 0)
-        var out: [UInt8] = []
-        let count = try reader.u32()
-        WasmBinary.appendLEB128(UInt64(count), to: &out)
-        for _ in 0..<count {
+        try rewriteEntries(contents) { (reader: inout WasmBinary.Reader, out: inout [UInt8]) throws(EnclaveError) in
             try copyValueType(&reader, to: &out)
             out.append(try reader.byte())
             try rewriteConstant(&reader, to: &out)
         }
-        return out
     }
 
     private func rewriteTables(_ contents: [UInt8]) throws(EnclaveError) -> [UInt8] {
-        var reader = WasmBinary.Reader(bytes: contents, offset: 0)
-        var out: [UInt8] = []
-        let count = try reader.u32()
-        WasmBinary.appendLEB128(UInt64(count), to: &out)
-        for _ in 0..<count {
+        try rewriteEntries(contents) { (reader: inout WasmBinary.Reader, out: inout [UInt8]) throws(EnclaveError) in
             // A table with an initialiser starts with 0x40 0x00.
             let initialised = reader.remaining >= 2 && contents[reader.offset] == 0x40
             if initialised {
@@ -292,16 +285,11 @@ struct DeadlineChecks {
             if flags & 0x01 != 0 { try copyLEB(&reader, to: &out) }
             if initialised { try rewriteConstant(&reader, to: &out) }
         }
-        return out
     }
 
     /// Data segments name no function, but their offsets may name a global.
     private func rewriteData(_ contents: [UInt8]) throws(EnclaveError) -> [UInt8] {
-        var reader = WasmBinary.Reader(bytes: contents, offset: 0)
-        var out: [UInt8] = []
-        let count = try reader.u32()
-        WasmBinary.appendLEB128(UInt64(count), to: &out)
-        for _ in 0..<count {
+        try rewriteEntries(contents) { (reader: inout WasmBinary.Reader, out: inout [UInt8]) throws(EnclaveError) in
             let flags = try reader.u32()
             WasmBinary.appendLEB128(UInt64(flags), to: &out)
             guard flags <= 2 else {
@@ -313,7 +301,6 @@ struct DeadlineChecks {
             WasmBinary.appendLEB128(UInt64(length), to: &out)
             out += try reader.bytes(count: length)
         }
-        return out
     }
 
     /// Copies a constant expression up to and with its `end`, shifting `ref.func` indices.

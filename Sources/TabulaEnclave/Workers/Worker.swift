@@ -61,16 +61,20 @@ package enum Worker {
                 report(error.message)
                 return 65
             }
-            let request: WorkerMessage.Request
-            do {
-                request = try WorkerMessage.request(from: payload)
-            } catch {
-                // The stream can no longer be trusted to be in step: stop.
-                report(error.message)
-                return 65
-            }
+            guard let request = decode(payload) else { return 65 }
             guard let reply = handle(request, sandboxes: &sandboxes) else { continue }
             guard writeAll(WorkerMessage.frame(reply)) else { return 0 }
+        }
+    }
+
+    /// The request in `payload`; `nil`, after saying why, when it is malformed: the stream can no
+    /// longer be trusted to be in step, so the worker stops.
+    private static func decode(_ payload: [UInt8]) -> WorkerMessage.Request? {
+        do {
+            return try WorkerMessage.request(from: payload)
+        } catch {
+            report(error.message)
+            return nil
         }
     }
 
@@ -98,13 +102,7 @@ package enum Worker {
                 return 65
             }
             last = sequence
-            let request: WorkerMessage.Request
-            do {
-                request = try WorkerMessage.request(from: payload)
-            } catch {
-                report(error.message)
-                return 65
-            }
+            guard let request = decode(payload) else { return 65 }
             guard let reply = handle(request, sandboxes: &sandboxes) else {
                 _ = shared.postReply(nil, sequence: sequence)
                 continue
