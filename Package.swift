@@ -60,11 +60,17 @@ let package = Package(
             name: "CConfinement",
             path: "Sources/CConfinement"
         ),
+        // Loads and runs functions compiled ahead of time (the native engine's ABI and ELF loader).
+        .target(
+            name: "CNativeRuntime",
+            path: "Sources/CNativeRuntime"
+        ),
         .target(
             name: "TabulaEnclave",
             dependencies: [
                 "CPageTracker",
                 "CConfinement",
+                "CNativeRuntime",
                 "TabulaWire",
                 "TabulaAttestation",
                 .product(name: "WasmKit", package: "WasmKit"),

@@ -21,11 +21,21 @@ public struct FunctionClaims: Codable, Sendable, Hashable {
     public var limits: [String: Int64]
     /// The key epoch of the enclave keys that serve the function.
     public var epoch: UInt64
+    /// The engine that runs the function: "native" (compiled ahead of time) or "interpreter".
+    /// Absent from certificates of servers that predate the native engine.
+    public var engine: String?
+    /// For the native engine: the translator's version and the hex SHA-256 of the C compiler
+    /// executable that compiled the function, so a client can require a known toolchain.
+    public var translator: String?
+    public var compilerDigest: String?
 
     public init(
         namespace: String, name: String, version: String, moduleDigest: String, policyDigest: String,
-        snapshotDigest: String, limits: [String: Int64], epoch: UInt64
+        snapshotDigest: String, limits: [String: Int64], epoch: UInt64, engine: String? = nil, translator: String? = nil, compilerDigest: String? = nil
     ) {
+        self.engine = engine
+        self.translator = translator
+        self.compilerDigest = compilerDigest
         self.namespace = namespace
         self.name = name
         self.version = version

@@ -36,6 +36,15 @@ public struct SimulatedTEE: TEEProvider {
         self.platformKey = platformKey
     }
 
+    /// A key derived from the platform key, standing in for a TEE's sealing key: like everything
+    /// simulated it protects nothing from whoever can read the platform key file.
+    public func sealingKey(label: String) -> [UInt8]? {
+        let key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: platformKey.rawRepresentation), salt: Array("tabula simulated sealing".utf8),
+            info: Array(label.utf8), outputByteCount: 32)
+        return key.withUnsafeBytes { Array($0) }
+    }
+
     /// Loads the platform key (a P-256 private key, PEM) from `platformKeyFile`, or creates it there.
     ///
     /// A new key file is created with mode 0600 (its parent directory, if missing, with 0700), so that the

@@ -9,4 +9,13 @@ public protocol TEEProvider: Sendable {
     var tee: String { get }
     /// Evidence whose report data is exactly `reportData` (64 bytes; throw AttestationError otherwise).
     func evidence(reportData: [UInt8]) async throws -> [UInt8]
+    /// A 32-byte key for `label` that only code measured as this enclave can derive again after a
+    /// restart (the TEE's sealing key); `nil` when the provider has none.
+    func sealingKey(label: String) -> [UInt8]?
+}
+
+extension TEEProvider {
+    /// No sealing key: hardware sealing (SGX's EGETKEY, SEV-SNP's derived keys) is not wired in
+    /// yet, and TDX has none; a caller falls back to a key that lives as long as the process.
+    public func sealingKey(label: String) -> [UInt8]? { nil }
 }

@@ -32,6 +32,11 @@ final class Deadline: @unchecked Sendable {
     /// Gives the store its fuel and sets the deadline of one run.
     func arm(store: Store, timeout: Duration, fuel: UInt64?) {
         store.fuel = Fuel(remaining: fuel ?? .max)
+        arm(timeout: timeout)
+    }
+
+    /// Sets the deadline of one run (the native engine meters fuel itself).
+    func arm(timeout: Duration) {
         let now = DispatchTime.now().uptimeNanoseconds
         due = now &+ UInt64(clamping: max(0, timeout.nanoseconds))
         expired = false

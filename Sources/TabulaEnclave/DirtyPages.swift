@@ -111,12 +111,17 @@ package final class DirtyPages {
 
     /// Starts tracking `memory` with `tracking`, the whole memory now write-protected; `nil` when it
     /// cannot be tracked that way (or `tracking` is comparison).
-    init?(memory: Memory?, engine: Engine, tracking: Rewind.Tracking = DirtyPages.processTracking, writableLimit: Int = DirtyPages.defaultWritableLimit) {
-        guard tracking != .comparison, let memory, memory.byteCount > 0,
-              engine.configuration.memoryBoundsChecking == .mprotect, Self.works(tracking)
-        else { return nil }
+    convenience init?(memory: Memory?, engine: Engine, tracking: Rewind.Tracking = DirtyPages.processTracking, writableLimit: Int = DirtyPages.defaultWritableLimit) {
+        guard let memory, memory.byteCount > 0, engine.configuration.memoryBoundsChecking == .mprotect else { return nil }
         let count = memory.byteCount
-        guard let start = memory.withUnsafeMutableBufferPointer(offset: 0, count: count, { $0.baseAddress }),
+        guard let start = memory.withUnsafeMutableBufferPointer(offset: 0, count: count, { $0.baseAddress }) else { return nil }
+        self.init(region: start, count: count, tracking: tracking, writableLimit: writableLimit)
+    }
+
+    /// Starts tracking `count` bytes at `start`, a page-aligned mapping of this process that stays
+    /// mapped, at the same address, for the tracker's lifetime (the native engine's memories).
+    init?(region start: UnsafeMutableRawPointer, count: Int, tracking: Rewind.Tracking = DirtyPages.processTracking, writableLimit: Int = DirtyPages.defaultWritableLimit) {
+        guard tracking != .comparison, count > 0, Self.works(tracking),
               Int(bitPattern: start) % Self.pageSize == 0, count % Self.pageSize == 0
         else { return nil }
         switch tracking {

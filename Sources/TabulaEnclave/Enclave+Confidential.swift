@@ -155,7 +155,9 @@ extension Enclave {
         let claims = FunctionClaims(
             namespace: name.namespace, name: name.name, version: version, moduleDigest: host.moduleDigest.hex,
             policyDigest: host.policyDigest.hex, snapshotDigest: host.snapshotDigest.hex,
-            limits: host.definition.limitsClaims, epoch: monitor.epoch)
+            limits: host.definition.limitsClaims, epoch: monitor.epoch, engine: host.engine.rawValue,
+            translator: host.engine == .native ? NativeCompiler.translatorVersion : nil,
+            compilerDigest: host.engine == .native ? engines.compiler?.toolchain.digest : nil)
         do {
             return try monitor.functionCertificate(claims)
         } catch {

@@ -28,6 +28,8 @@ public final class Enclave: Sendable {
     public let initializationTimeout: Duration
     /// Where tenants' WebAssembly runs.
     public let isolation: Isolation
+    /// The engines functions can run with, and the default of those that name none.
+    public let engines: Engines
     /// The workers of each namespace, with ``Isolation/workers(executable:memoryOverhead:perNamespace:)``.
     private let namespaceWorkers: NamespaceWorkers?
     /// The default of ``initializationTimeout``.
@@ -45,10 +47,13 @@ public final class Enclave: Sendable {
     ///     `_initialize` and `wizer.initialize`, together) may take, at most, whatever the
     ///     function's own timeout: loads run on few threads, and one module must not hold them.
     ///   - isolation: where tenants' WebAssembly runs: in this process, or in confined workers.
+    ///   - engines: the engines functions may run with (``Engines/detect(cacheDirectory:cacheKey:childExecutable:)``
+    ///     for the native engine); by default the interpreter only.
     public init(
         threads: Int? = nil, loadThreads: Int? = nil, monitor: Monitor? = nil, initializationTimeout: Duration = Enclave.defaultInitializationTimeout,
-        isolation: Isolation = .inProcess
+        isolation: Isolation = .inProcess, engines: Engines = .interpreterOnly
     ) {
+        self.engines = engines
         // The monitor's certificates state how tenant code runs; they must never claim workers
         // for an enclave that runs it in process.
         if let claimed = monitor?.runtime.isolation {
@@ -205,45 +210,64 @@ public final class Enclave: Sendable {
             switch isolation {
             case .inProcess:
                 let module = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory)
-                let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
-                let info = FunctionInfo(
+                let choice = try engines.choose(definition.engine, for: NativeCompiler.Request(
+                    bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory, module: module))
+                let image = try choice.code.map { code throws(EnclaveError) in try NativeImage(code: code) }
+                let (sandbox, logs) = try makeLocal(id: id, definition: definition, module: module, image: image)
+                var info = FunctionInfo(
                     name: definition.name, kind: module.kind.rawValue, entry: module.entry,
-                    moduleDigest: module.digest, snapshotDigest: sandbox.snapshot.digest,
+                    moduleDigest: module.digest, snapshotDigest: sandbox.snapshotDigest,
                     initTime: clock.now - started,
-                    initializationLogs: Invocation.logLines(sandbox.initializationLogs, truncated: false, limit: 0),
+                    initializationLogs: Invocation.logLines(logs, truncated: false, limit: 0),
                     rebuildReason: module.rebuildReason)
-                return (FunctionHost(definition: definition, module: module, moduleDigest: module.digest, first: sandbox), info)
+                info.record(choice)
+                return (FunctionHost(definition: definition, module: module, moduleDigest: module.digest, first: sandbox, engine: choice.engine, nativeCode: choice.code, nativeImage: image), info)
             case .workers:
-                // The module is parsed only in the worker: hostile bytes never reach WasmKit in
-                // the process that holds the keys.
-                let sandbox = try makeWorker(id: id, definition: definition)
+                // The module is parsed only in workers (and, for the native engine, in a compiler
+                // process): hostile bytes never reach a parser in the process that holds the keys.
+                let choice = try engines.choose(definition.engine, for: NativeCompiler.Request(
+                    bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory, module: nil))
+                let sandbox = try makeWorker(id: id, definition: definition, native: choice.code)
                 let load = sandbox.load
-                let info = FunctionInfo(
+                var info = FunctionInfo(
                     name: definition.name, kind: load.kind.rawValue, entry: load.entry,
                     moduleDigest: load.moduleDigest, snapshotDigest: load.snapshotDigest,
                     initTime: clock.now - started,
                     initializationLogs: Invocation.logLines(load.initializationLogs, truncated: false, limit: 0),
                     rebuildReason: load.rebuildReason)
-                return (FunctionHost(definition: definition, module: nil, moduleDigest: load.moduleDigest, first: sandbox), info)
+                info.record(choice)
+                return (FunctionHost(definition: definition, module: nil, moduleDigest: load.moduleDigest, first: sandbox, engine: choice.engine, nativeCode: choice.code), info)
             }
         }
     }
 
-    /// A new instance of a function, of the kind ``isolation`` asks for.
-    private func makeInstance(id: Int, definition: FunctionDefinition, module: FunctionModule?) throws(EnclaveError) -> any FunctionInstance {
+    /// A new instance in this process: a native sandbox when the function has native code, else
+    /// an interpreter's; with what its initialisation logged.
+    private func makeLocal(id: Int, definition: FunctionDefinition, module: FunctionModule, image: NativeImage?) throws(EnclaveError) -> (any FunctionInstance, [UInt8]) {
+        if let image {
+            let sandbox = try NativeSandbox(id: id, module: module, image: image, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
+            return (sandbox, sandbox.initializationLogs)
+        }
+        let sandbox = try Sandbox(id: id, module: module, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
+        return (sandbox, sandbox.initializationLogs)
+    }
+
+    /// A new instance of a function, of the kind ``isolation`` and its engine ask for.
+    private func makeInstance(id: Int, host: FunctionHost) throws(EnclaveError) -> any FunctionInstance {
+        let definition = host.definition
         switch isolation {
         case .inProcess:
             let parsed: FunctionModule
-            if let module { parsed = module } else { parsed = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory) }
-            return try Sandbox(id: id, module: parsed, limits: definition.limits, name: definition.name.description, deadlines: deadlines, initializationTimeout: initializationTimeout)
+            if let module = host.module { parsed = module } else { parsed = try FunctionModule(bytes: definition.module, main: definition.main, memoryLimit: definition.limits.memory) }
+            return try makeLocal(id: id, definition: definition, module: parsed, image: host.nativeImage).0
         case .workers:
-            return try makeWorker(id: id, definition: definition)
+            return try makeWorker(id: id, definition: definition, native: host.nativeCode)
         }
     }
 
     /// A new worker for a function, within its namespace's cap: when the namespace has as many
     /// workers as it may, an idle one of another of its functions is stopped to make room.
-    private func makeWorker(id: Int, definition: FunctionDefinition) throws(EnclaveError) -> WorkerSandbox {
+    private func makeWorker(id: Int, definition: FunctionDefinition, native: NativeCode?) throws(EnclaveError) -> WorkerSandbox {
         guard case .workers(let executable, let memoryOverhead, _) = isolation, let quota = namespaceWorkers else {
             preconditionFailure("workers are made only with worker isolation")
         }
@@ -262,7 +286,7 @@ public final class Enclave: Sendable {
             throw EnclaveError(.limitExceeded, "the namespace \(name.namespace) already runs \(quota.limit) workers, the most one namespace may have (tabula serve --workers-per-namespace), and none of them is idle; invoke again when some of its invocations have finished")
         }
         return try WorkerSandbox(
-            id: id, definition: definition, executable: executable, memoryOverhead: memoryOverhead, initializationTimeout: initializationTimeout,
+            id: id, definition: definition, native: native, executable: executable, memoryOverhead: memoryOverhead, initializationTimeout: initializationTimeout,
             deadlines: deadlines, quota: quota)
     }
 
@@ -273,6 +297,11 @@ public final class Enclave: Sendable {
             functions.hosts[name] = nil
             functions.pending[name] = nil
         }
+    }
+
+    /// The engine that runs a loaded function; `nil` when it is not loaded.
+    public func engine(of name: FunctionName) -> ExecutionEngine? {
+        functions.withLock { $0.hosts[name]?.engine }
     }
 
     /// The functions loaded, in no particular order.
@@ -346,7 +375,7 @@ public final class Enclave: Sendable {
                 response: Invocation.response(for: run, limits: limits),
                 logs: Invocation.logLines(run.stderr, truncated: run.logsTruncated, limit: limits.logs),
                 duration: run.duration, sandbox: sandbox.id, sequence: run.sequence, rewind: run.rewind,
-                snapshotDigest: sandbox.snapshotDigest)
+                snapshotDigest: sandbox.snapshotDigest, engine: fresh ? .interpreter : host.engine)
         }
         if fresh {
             return try await onEnclaveThread {
@@ -357,7 +386,7 @@ public final class Enclave: Sendable {
             }
         }
         let sandbox = try await host.acquire(on: self) { () throws(EnclaveError) in
-            try self.makeInstance(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, definition: host.definition, module: host.module)
+            try self.makeInstance(id: Self.sandboxIDs.add(1, ordering: .relaxed).oldValue, host: host)
         }
         defer { host.release(sandbox) }
         let run = try await onEnclaveThread {

@@ -45,6 +45,12 @@ public struct EnclaveError: Error, Sendable, Equatable, CustomStringConvertible 
         /// A worker process, or its parent, sent bytes that are not a well-formed message of the
         /// worker protocol; the worker is stopped.
         case invalidWorkerMessage = "invalid_worker_message"
+        /// The module uses a feature the native engine does not translate; the interpreter runs it.
+        case unsupportedByEngine = "unsupported_by_engine"
+        /// The native engine could not compile or load the function's code (no C compiler, a
+        /// compiler failure, a compile time or memory limit, or a cached compilation that fails
+        /// its authentication).
+        case compilationFailed = "compilation_failed"
     }
 
     public let code: Code

@@ -15,6 +15,11 @@ final class FunctionHost: Sendable {
     let snapshotDigest: [UInt8]
     /// SHA-256 of the policy document, computed once: receipts and certificates carry it.
     let policyDigest: [UInt8]
+    /// The engine that runs the function, and its native code (mapped here for sandboxes in this
+    /// process, as bytes for workers).
+    let engine: ExecutionEngine
+    let nativeCode: NativeCode?
+    let nativeImage: NativeImage?
 
     /// What a caller gets: a sandbox, or the right to create one.
     private enum Grant: Sendable {
@@ -30,8 +35,14 @@ final class FunctionHost: Sendable {
 
     private let pool: Mutex<Pool>
 
-    init(definition: FunctionDefinition, module: FunctionModule?, moduleDigest: [UInt8], first: any FunctionInstance) {
+    init(
+        definition: FunctionDefinition, module: FunctionModule?, moduleDigest: [UInt8], first: any FunctionInstance, engine: ExecutionEngine = .interpreter,
+        nativeCode: NativeCode? = nil, nativeImage: NativeImage? = nil
+    ) {
         self.definition = definition
+        self.engine = engine
+        self.nativeCode = nativeCode
+        self.nativeImage = nativeImage
         self.module = module
         self.moduleDigest = moduleDigest
         self.snapshotDigest = first.snapshotDigest

@@ -44,6 +44,21 @@ package struct FunctionModule: Sendable {
     /// How many tables the module defines (it may import none): the memory limiter counts their
     /// elements.
     let tableCount: Int
+    /// The module after instrumentation, as bytes: what the native engine translates.
+    package let instrumentedBytes: [UInt8]
+    /// The mutable globals the snapshot holds: their indices and value types, in index order
+    /// (the same ones ``mutableGlobalExports`` names).
+    let mutableGlobals: [(index: Int, type: ValueType)]
+    /// The countdown global ``DeadlineChecks`` adds: the native engine meters fuel through it.
+    let countdownGlobal: Int
+    /// The function index of the `tabula.poll` import (the last import).
+    let pollFunction: Int
+    /// Function indices of the exports an invocation or initialisation calls.
+    let entryFunction: UInt32?
+    let initializeFunction: UInt32?
+    let wizerInitializeFunction: UInt32?
+    /// The entry's type, for the native engine's check (WasmKit checks its own instance's).
+    let entryType: FunctionType?
 
     static let reservedPrefix = "tabula:"
     static let memoryExportName = "tabula:memory"
@@ -108,6 +123,9 @@ package struct FunctionModule: Sendable {
         self.wasiImports = analysis.functionImports.map(\.1)
         self.initialMemoryBytes = analysis.memories.first?.minimumBytes ?? 0
         self.tableCount = analysis.tableCount
+        self.countdownGlobal = analysis.globals.count
+        self.pollFunction = analysis.functionImports.count
+        self.mutableGlobals = analysis.globals.enumerated().filter { $0.element.mutability == .variable }.map { ($0.offset, $0.element.valueType) }
 
         // Export what the snapshot must reach.
         var entries: [UInt8] = []
@@ -134,11 +152,23 @@ package struct FunctionModule: Sendable {
         try rewritten.appendEntries(sectionID: WasmBinary.exportSectionID, count: globals.count + (analysis.memories.isEmpty ? 0 : 1), entries: entries)
         self.mutableGlobalExports = globals
         self.memoryExport = analysis.memories.isEmpty ? nil : Self.memoryExportName
+        self.instrumentedBytes = rewritten.bytes
+        // Defined functions shift by one in the rewrite (the poll is an added import).
+        func rewrittenIndex(_ name: String) -> UInt32? {
+            guard let index = analysis.exportedFunctions[name] else { return nil }
+            return index >= UInt32(analysis.functionImports.count) ? index + 1 : index
+        }
+        self.entryFunction = rewrittenIndex(entry)
+        self.initializeFunction = rewrittenIndex("_initialize")
+        self.wizerInitializeFunction = rewrittenIndex("wizer.initialize")
+        let parsed: WasmKit.Module
         do {
-            self.module = try parseWasm(bytes: rewritten.bytes)
+            parsed = try parseWasm(bytes: rewritten.bytes)
         } catch {
             throw EnclaveError(.invalidModule, "invalid WebAssembly module: \(error)")
         }
+        self.module = parsed
+        self.entryType = analysis.exportedFunctions[entry].flatMap { analysis.typeIndex(of: $0) }.flatMap { parsed.functionType(at: $0) }
     }
 
     /// The binary form: the bytes themselves, or WAT text compiled by WasmKit's parser.
@@ -186,6 +216,10 @@ private struct ModuleAnalysis {
     var tableMinimumElements: UInt64 = 0
     var globals: [GlobalType] = []
     var exportNames: [String] = []
+    /// Exported functions by name, with their indices in the module as deployed.
+    var exportedFunctions: [String: UInt32] = [:]
+    /// The type index of every function, imported ones first.
+    var functionTypeIndices: [UInt32] = []
     var rebuildReason: String?
     var hasStartFunction = false
 
@@ -199,7 +233,9 @@ private struct ModuleAnalysis {
                 case .importSection(let imports):
                     for entry in imports {
                         switch entry.descriptor {
-                        case .function: functionImports.append((entry.module, entry.name))
+                        case .function(let type):
+                            functionImports.append((entry.module, entry.name))
+                            functionTypeIndices.append(type)
                         default: otherImport = otherImport ?? "\(entry.module).\(entry.name)"
                         }
                     }
@@ -217,10 +253,15 @@ private struct ModuleAnalysis {
                         let (sum, overflow) = tableMinimumElements.addingReportingOverflow(table.type.limits.min)
                         tableMinimumElements = overflow ? .max : sum
                     }
+                case .functionSection(let types):
+                    functionTypeIndices += types
                 case .globalSection(let entries):
                     globals += entries.map(\.type)
                 case .exportSection(let exports):
                     exportNames = exports.map(\.name)
+                    for export in exports {
+                        if case .function(let index) = export.descriptor { exportedFunctions[export.name] = index }
+                    }
                 case .startSection:
                     hasStartFunction = true
                 case .codeSection(let bodies):
@@ -243,6 +284,12 @@ private struct ModuleAnalysis {
         } catch {
             throw EnclaveError(.invalidModule, "invalid WebAssembly module: \(error)")
         }
+    }
+}
+
+extension ModuleAnalysis {
+    func typeIndex(of function: UInt32) -> UInt32? {
+        Int(function) < functionTypeIndices.count ? functionTypeIndices[Int(function)] : nil
     }
 }
 

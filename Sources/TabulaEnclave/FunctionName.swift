@@ -49,9 +49,15 @@ public struct FunctionDefinition: Sendable {
     /// owner, revision and module digest); empty when the caller keeps one version per name.
     /// An invocation or certificate that names a revision is served only by that revision.
     public var revision: String
+    /// The engine the function asks for; `nil` for the enclave's default (see ``Engines``).
+    public var engine: ExecutionEngine?
 
-    public init(name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = .default, policy: Policy = Policy(), maxSandboxes: Int = 1, revision: String = "") {
+    public init(
+        name: FunctionName, module: [UInt8], main: String = "main", limits: Limits = Limits(), capabilities: Capabilities = .default, policy: Policy = Policy(),
+        maxSandboxes: Int = 1, revision: String = "", engine: ExecutionEngine? = nil
+    ) {
         self.name = name
+        self.engine = engine
         self.revision = revision
         self.module = module
         self.main = main
@@ -79,4 +85,25 @@ public struct FunctionInfo: Sendable {
     public var initializationLogs: [String]
     /// Why every invocation ends in a rebuild rather than an in-place rewind, if it does.
     public var rebuildReason: String?
+    /// The engine that runs the function.
+    public var engine: ExecutionEngine = .interpreter
+    /// Why the function runs in the interpreter although it named no engine (the native engine is
+    /// unavailable, or does not translate the module).
+    public var engineFallback: String?
+    /// Time to translate and compile the module to native code; zero when it came from the cache,
+    /// `nil` for the interpreter.
+    public var compileTime: Duration?
+    /// The native code cache's answer: "hit", "miss", "rejected" (a tampered entry, compiled
+    /// again) or "off"; `nil` for the interpreter.
+    public var codeCache: String?
+}
+
+extension FunctionInfo {
+    /// Records the engine chosen for the function.
+    mutating func record(_ choice: Engines.Choice) {
+        engine = choice.engine
+        engineFallback = choice.fallback
+        compileTime = choice.code?.compileDuration
+        codeCache = choice.code?.cacheStatus
+    }
 }

@@ -15,6 +15,8 @@ public struct Invocation: Sendable {
     public var rewind: Rewind
     /// SHA-256 of the snapshot the invocation started from.
     public var snapshotDigest: [UInt8]
+    /// The engine that ran it.
+    public var engine: ExecutionEngine = .interpreter
 }
 
 extension Invocation {

@@ -43,6 +43,7 @@ public final class Monitor: Sendable {
     private let identityKey: P256.Signing.PrivateKey
     private let keyring: Mutex<Keyring>
     private let clock: @Sendable () -> Date
+    private let processCacheKey = (0..<32).map { _ in UInt8.random(in: 0...UInt8.max) }
 
     /// Starts a monitor: a new identity key, its certificate with fresh evidence, the first epoch.
     ///
@@ -82,6 +83,13 @@ public final class Monitor: Sendable {
         let base = UInt8.random(in: 0...UInt8.max)
         let first = try Epoch(number: 0, starts: started, rotation: configuration.rotation, keyIDBase: base, identityKey: identityKey)
         self.keyring = Mutex(Keyring(current: first, keyIDBase: base))
+    }
+
+    /// The key that authenticates the native engine's code cache (``NativeCodeCache``): the TEE's
+    /// sealing key for it where the provider has one, so that the cache outlives a restart;
+    /// otherwise a key that lives as long as this monitor.
+    public var codeCacheKey: [UInt8] {
+        provider.sealingKey(label: "tabula native code cache") ?? processCacheKey
     }
 
     /// The identity key's public half: what receipts and certificates are checked with.

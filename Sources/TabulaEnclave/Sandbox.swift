@@ -74,7 +74,7 @@ package final class Sandbox: @unchecked Sendable {
         let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline, initializationTimeout: initializationTimeout)
         (store, instance, entry, memory, globals) = built.instance
         initializationLogs = built.logs
-        snapshot = reusable ? Snapshot(memory: memory, globals: globals) : Snapshot(memory: nil, globals: [])
+        snapshot = reusable ? Self.snapshot(memory: memory, globals: globals) : Snapshot(memory: nil, globals: [])
         pages = reusable ? DirtyPages(memory: memory, engine: engine, tracking: requestedTracking, writableLimit: writableLimit) : nil
     }
 
@@ -87,7 +87,7 @@ package final class Sandbox: @unchecked Sendable {
     package var tracking: Rewind.Tracking { pages?.tracking ?? .comparison }
 
     /// Whether memory and mutable globals equal the snapshot, byte for byte (for tests).
-    package var matchesSnapshot: Bool { snapshot.matches(memory: memory, globals: globals) }
+    package var matchesSnapshot: Bool { Self.matches(snapshot, memory: memory, globals: globals) }
 
     // MARK: Running an invocation
 
@@ -175,13 +175,17 @@ package final class Sandbox: @unchecked Sendable {
         var failure: String?
         if reason == nil, let pages {
             if let restored = pages.restore(from: snapshot.contents) {
-                snapshot.restore(globals: globals)
+                restoreGlobals()
                 return .inPlace(chunks: restored)
             }
             failure = "the written pages could not be listed or write-protected again"
         }
         guard let reason = reason ?? failure else {
-            return .inPlace(chunks: snapshot.rewind(memory: memory, globals: globals))
+            let restored = memory.map { memory in
+                memory.withUnsafeMutableBufferPointer(offset: 0, count: memory.byteCount) { snapshot.rewind(memory: $0) }
+            } ?? 0
+            restoreGlobals()
+            return .inPlace(chunks: restored)
         }
         do {
             try rebuild()
@@ -196,11 +200,28 @@ package final class Sandbox: @unchecked Sendable {
     private func rebuild() throws(EnclaveError) {
         pages = nil
         let built = try Self.build(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, name: name, deadline: deadline, initializationTimeout: initializationTimeout).instance
-        guard snapshot.matches(memory: built.memory, globals: built.globals) else {
+        guard Self.matches(snapshot, memory: built.memory, globals: built.globals) else {
             throw EnclaveError(.snapshotMismatch, "a rebuilt sandbox of \(name) did not reproduce its snapshot (initialisation is not deterministic); the sandbox is retired")
         }
         (store, instance, entry, memory, globals) = built
         pages = DirtyPages(memory: memory, engine: engine, tracking: requestedTracking, writableLimit: writableLimit)
+    }
+
+    /// Puts the mutable globals back as the snapshot holds them.
+    private func restoreGlobals() {
+        for (global, value) in zip(globals, snapshot.globals) where global.value != value {
+            try? global.assign(value)
+        }
+    }
+
+    private static func snapshot(memory: Memory?, globals: [Global]) -> Snapshot {
+        guard let memory, memory.byteCount > 0 else { return Snapshot(memory: nil, globals: globals.map(\.value)) }
+        return memory.withUnsafeBufferPointer(offset: 0, count: memory.byteCount) { Snapshot(memory: $0, globals: globals.map(\.value)) }
+    }
+
+    private static func matches(_ snapshot: Snapshot, memory: Memory?, globals: [Global]) -> Bool {
+        guard let memory, memory.byteCount > 0 else { return snapshot.matches(memory: nil, globals: globals.map(\.value)) }
+        return memory.withUnsafeBufferPointer(offset: 0, count: memory.byteCount) { snapshot.matches(memory: $0, globals: globals.map(\.value)) }
     }
 
     // MARK: Building
@@ -229,7 +250,7 @@ package final class Sandbox: @unchecked Sendable {
         limiter.reset()
         limiter.beginInstance(tables: module.tableCount)
         let built = try instantiate(module: module, engine: engine, wasi: wasi, limiter: limiter, limits: limits, deadline: deadline, budget: budget)
-        wasi.memory = built.memory
+        wasi.memory = built.memory.map(GuestMemory.wasmKit)
         var initializers: [String] = []
         if module.exportsInitialize { initializers.append("_initialize") }
         if module.exportsWizerInitialize { initializers.append("wizer.initialize") }

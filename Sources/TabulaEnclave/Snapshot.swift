@@ -9,7 +9,8 @@ import Darwin
 
 /// The state of a sandbox right after initialisation, and the in-place rewind back to it.
 ///
-/// Holds a private copy of linear memory and the values of every mutable global. Tables and
+/// Holds a private copy of linear memory and the values of every mutable global, in the same
+/// form for both engines, so that a function has the same snapshot digest under each. Tables and
 /// segment drops are not copied: a module that can change them is rebuilt after every invocation
 /// instead (see ``FunctionModule/rebuildReason``), and initialisation is deterministic, so a rebuilt
 /// instance has them exactly as the snapshot saw them.
@@ -29,15 +30,12 @@ final class Snapshot {
     /// The memory contents at snapshot time, for a rewind that copies only the pages written.
     var contents: UnsafeRawPointer { UnsafeRawPointer(memory.baseAddress!) }
 
-    init(memory live: Memory?, globals: [Global]) {
-        let count = live?.byteCount ?? 0
+    init(memory live: UnsafeRawBufferPointer?, globals values: [Value]) {
+        let count = live?.count ?? 0
         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: Self.chunkSize)
         if let live, count > 0 {
-            live.withUnsafeBufferPointer(offset: 0, count: count) { source in
-                copy.copyMemory(from: source)
-            }
+            copy.copyMemory(from: live)
         }
-        let values = globals.map(\.value)
         var hash = SHA256()
         withUnsafeBytes(of: UInt64(count).littleEndian) { hash.update(bufferPointer: $0) }
         hash.update(bufferPointer: UnsafeRawBufferPointer(copy))
@@ -54,43 +52,31 @@ final class Snapshot {
         memory.deallocate()
     }
 
-    /// Puts memory and globals back as they were; returns the number of 4 KiB chunks copied.
+    /// Puts memory back as it was; returns the number of 4 KiB chunks copied. The engine puts the
+    /// globals back (``globals``).
     ///
     /// The caller has checked that the memory did not grow.
-    func rewind(memory live: Memory?, globals: [Global]) -> Int {
+    func rewind(memory target: UnsafeMutableRawBufferPointer?) -> Int {
         var restored = 0
-        if let live, memory.count > 0 {
-            live.withUnsafeMutableBufferPointer(offset: 0, count: memory.count) { target in
-                let source = UnsafeRawBufferPointer(memory)
-                var offset = 0
-                while offset < memory.count {
-                    let length = min(Self.chunkSize, memory.count - offset)
-                    if memcmp(target.baseAddress! + offset, source.baseAddress! + offset, length) != 0 {
-                        (target.baseAddress! + offset).copyMemory(from: source.baseAddress! + offset, byteCount: length)
-                        restored += 1
-                    }
-                    offset += length
-                }
+        guard let target, memory.count > 0 else { return 0 }
+        let source = UnsafeRawBufferPointer(memory)
+        var offset = 0
+        while offset < memory.count {
+            let length = min(Self.chunkSize, memory.count - offset)
+            if memcmp(target.baseAddress! + offset, source.baseAddress! + offset, length) != 0 {
+                (target.baseAddress! + offset).copyMemory(from: source.baseAddress! + offset, byteCount: length)
+                restored += 1
             }
+            offset += length
         }
-        restore(globals: globals)
         return restored
     }
 
-    /// Puts the mutable globals back as they were.
-    func restore(globals: [Global]) {
-        for (global, value) in zip(globals, self.globals) where global.value != value {
-            try? global.assign(value)
-        }
-    }
-
     /// Whether a freshly initialised instance reproduces this snapshot exactly.
-    func matches(memory live: Memory?, globals: [Global]) -> Bool {
-        guard (live?.byteCount ?? 0) == memory.count, globals.map(\.value) == self.globals else { return false }
+    func matches(memory live: UnsafeRawBufferPointer?, globals values: [Value]) -> Bool {
+        guard (live?.count ?? 0) == memory.count, values == self.globals else { return false }
         guard let live, memory.count > 0 else { return true }
-        return live.withUnsafeBufferPointer(offset: 0, count: memory.count) { current in
-            memcmp(current.baseAddress!, memory.baseAddress!, memory.count) == 0
-        }
+        return memcmp(live.baseAddress!, memory.baseAddress!, memory.count) == 0
     }
 
     /// The bytes of a global's value, for the digest. References are hashed as null or not: what

@@ -1,3 +1,4 @@
+import CNativeRuntime
 import WasmKit
 
 #if canImport(Glibc)
@@ -5,6 +6,22 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The linear memory a host function reads and writes: WasmKit's, or the native engine's.
+enum GuestMemory {
+    case wasmKit(Memory)
+    /// The native engine's context: its memory base never moves, its size changes with growth.
+    case native(UnsafeMutablePointer<tabula_context>)
+
+    func withBytes<R>(_ body: (UnsafeMutableRawBufferPointer) -> R) -> R {
+        switch self {
+        case .wasmKit(let memory):
+            return memory.withUnsafeMutableBufferPointer(offset: 0, count: memory.byteCount, body)
+        case .native(let context):
+            return body(UnsafeMutableRawBufferPointer(start: context.pointee.memory, count: Int(context.pointee.memory_size)))
+        }
+    }
+}
 
 /// The WASI preview 1 subset a sandbox offers, and the state it keeps for one invocation.
 ///
@@ -33,7 +50,7 @@ final class WASIHost {
     /// fails).
     private(set) var refusal: (function: String, capability: String)?
     /// The memory of the current instance; set whenever the sandbox (re)instantiates.
-    var memory: Memory?
+    var memory: GuestMemory?
 
     private var arguments: [[UInt8]] = []
     private var environment: [[UInt8]] = []
@@ -81,7 +98,7 @@ final class WASIHost {
     }
 
     /// What a host function does, resolved once per import rather than by name on every call.
-    private enum Handler {
+    enum Handler {
         case argsSizes, args, environSizes, environ, write, read, fdstat, close, seek, prestat
         case clockTime, clockResolution, random, exit, yield
         /// Any other `path_*` function: there is no file system to reach.
@@ -129,6 +146,15 @@ final class WASIHost {
         return imports
     }
 
+    /// Carries out a call from native code: `arguments` holds the bit patterns of the import's
+    /// parameters (``signatures``).
+    func call(_ handler: Handler, native arguments: UnsafePointer<UInt64>, count: Int) throws(Stop) -> Errno {
+        try withUnsafeTemporaryAllocation(of: Value.self, capacity: max(count, 1)) { (values) throws(Stop) -> Errno in
+            for index in 0..<count { values.initializeElement(at: index, to: .i32(UInt32(truncatingIfNeeded: arguments[index]))) }
+            return try call(handler, UnsafeBufferPointer(rebasing: values[0..<count]))
+        }
+    }
+
     private func call(_ handler: Handler, _ a: UnsafeBufferPointer<Value>) throws(Stop) -> Errno {
         switch handler {
         case .argsSizes: return sizes(arguments, a[0].i32, a[1].i32)
@@ -163,7 +189,7 @@ final class WASIHost {
 
     private func withMemory(_ body: (UnsafeMutableRawBufferPointer) -> Errno) -> Errno {
         guard let memory else { return .fault }
-        return memory.withUnsafeMutableBufferPointer(offset: 0, count: memory.byteCount, body)
+        return memory.withBytes(body)
     }
 
     private static func inBounds(_ raw: UnsafeMutableRawBufferPointer, _ offset: UInt32, _ count: Int) -> Bool {

@@ -224,6 +224,9 @@ extension Platform {
             }
             end = Store.now()
             start = end - outcome.duration.milliseconds
+            if let engine = enclave.engine(of: definition.name) {
+                annotations.append(KeyValue(key: "engine", value: .string(engine.rawValue)))
+            }
             // A plain run the shutdown ended reports a timeout: say what happened instead, as
             // crash recovery does. (A run that failed on its own at that very moment is told the
             // same; the message does not claim either way.) A sealed answer is kept: it is the

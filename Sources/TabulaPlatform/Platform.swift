@@ -38,7 +38,7 @@ public final class Platform: Service, Sendable {
     public init(store: Store, configuration: PlatformConfiguration = PlatformConfiguration(), monitor: Monitor? = nil, metricsFactory: any MetricsFactory, logger: Logger) {
         self.store = store
         self.configuration = configuration
-        self.enclave = Enclave(threads: configuration.concurrency, loadThreads: configuration.loads, monitor: monitor, isolation: configuration.isolation)
+        self.enclave = Enclave(threads: configuration.concurrency, loadThreads: configuration.loads, monitor: monitor, isolation: configuration.isolation, engines: configuration.engines)
         self.pool = WarmPool(enclave: enclave, keepAlive: configuration.keepAlive, memoryBudget: configuration.memoryBudget)
         self.admission = Admission(capacity: configuration.concurrency, queueLimit: configuration.queueLimit)
         self.loads = Admission(
@@ -85,6 +85,7 @@ public final class Platform: Service, Sendable {
         if let parameters = body.parameters { action.parameters = parameters }
         if let annotations = body.annotations {
             _ = try Self.policy(from: annotations)
+            _ = try Self.engine(from: annotations)
             action.annotations = annotations
         }
         if let limits = body.limits { action.limits = try Self.checked(limits) }
@@ -254,6 +255,16 @@ public final class Platform: Service, Sendable {
         return (policy, capabilities)
     }
 
+    /// The engine an action's `engine` annotation asks for (`"native"`, `"aot"` or
+    /// `"interpreter"`); `nil` without the annotation, for the server's default.
+    static func engine(from annotations: [KeyValue]) throws(PlatformError) -> ExecutionEngine? {
+        guard let value = annotations["engine"] else { return nil }
+        guard let name = value.stringValue, let engine = ExecutionEngine(annotation: name) else {
+            throw PlatformError(.badRequest, "The annotation engine must be \"native\" (or \"aot\") or \"interpreter\".")
+        }
+        return engine
+    }
+
     /// What the enclave needs to run an action.
     func definition(for action: Action, code: [UInt8]) -> FunctionDefinition {
         // Stored annotations were checked when they were stored; should one not parse, fail
@@ -266,7 +277,8 @@ public final class Platform: Service, Sendable {
         return FunctionDefinition(
             name: FunctionName(namespace: action.namespace, name: action.name),
             module: code, main: action.exec.main ?? "main", limits: limits,
-            capabilities: capabilities, policy: policy, maxSandboxes: min(action.limits.concurrency ?? 1, configuration.maxSandboxesPerAction))
+            capabilities: capabilities, policy: policy, maxSandboxes: min(action.limits.concurrency ?? 1, configuration.maxSandboxesPerAction),
+            engine: (try? Self.engine(from: action.annotations)) ?? nil)
     }
 
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {

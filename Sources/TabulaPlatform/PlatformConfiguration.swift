@@ -34,6 +34,9 @@ public struct PlatformConfiguration: Sendable {
     /// Where tenants' WebAssembly runs: in confined worker processes (what `tabula serve` does by
     /// default) or in the server's own process.
     public var isolation: Isolation
+    /// The engines functions run with (``Engines/detect(cacheDirectory:cacheKey:childExecutable:)``
+    /// gives the native engine where a compiler exists); the interpreter only by default.
+    public var engines: Engines
 
     /// The loads that run at once (``loadConcurrency`` or its default).
     public var loads: Int { max(1, loadConcurrency ?? concurrency / 2) }
@@ -50,8 +53,10 @@ public struct PlatformConfiguration: Sendable {
         loadQueueLimit: Int = 16,
         shutdownGrace: Duration = .seconds(10),
         listingByteLimit: Int = 4 << 20,
-        isolation: Isolation = .inProcess
+        isolation: Isolation = .inProcess,
+        engines: Engines = .interpreterOnly
     ) {
+        self.engines = engines
         self.concurrency = concurrency
         self.queueLimit = queueLimit
         self.maxSandboxesPerAction = maxSandboxesPerAction

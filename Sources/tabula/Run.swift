@@ -36,6 +36,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "The fuel limit of one invocation (about one unit per instruction); none by default.")
     var fuel: UInt64?
 
+    @Option(help: "The engine: native (compiled ahead of time; the default where the Swift toolchain's clang is found) or interpreter.")
+    var engine: String?
+
     @Flag(inversion: .prefixedNo, help: "Grant the function the clocks (granted by default).")
     var clock = Capabilities.default.contains(.clock)
 
@@ -48,6 +51,7 @@ struct Run: AsyncParsableCommand {
         }
         guard memory > 0 else { throw ValidationError("--memory must be a positive number of MiB") }
         guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of milliseconds") }
+        if let engine, ExecutionEngine(annotation: engine) == nil { throw ValidationError("--engine must be native (or aot) or interpreter") }
     }
 
     func run() async throws {
@@ -65,12 +69,14 @@ struct Run: AsyncParsableCommand {
         let definition = FunctionDefinition(
             name: name, module: module, main: main,
             limits: Limits(memory: memory << 20, timeout: .milliseconds(timeout), fuel: fuel),
-            capabilities: capabilities)
+            capabilities: capabilities, engine: engine.flatMap(ExecutionEngine.init(annotation:)))
 
-        let enclave = Enclave()
+        let engines = definition.engine == .interpreter ? Engines.interpreterOnly : Engines.detect()
+        let enclave = Enclave(engines: engines)
         var failures = 0
         do {
             let info = try await enclave.load(definition)
+            standardError("engine: \(info.engine.rawValue)\(info.engineFallback.map { " (\($0))" } ?? "")\(info.compileTime.map { ", compiled in \($0.milliseconds) ms" } ?? "")")
             for line in info.initializationLogs { standardError("init: \(line)") }
             for (number, line) in lines {
                 do {

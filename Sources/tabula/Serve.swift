@@ -54,6 +54,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "With --isolation workers: the most worker processes one namespace may have at once (one per warm sandbox); a cold start beyond it stops an idle worker of another of its actions.")
     var workersPerNamespace = Isolation.defaultWorkersPerNamespace
 
+    @Flag(inversion: .prefixedNo, help: "Compile functions to native code (the default where the Swift toolchain's clang is found; actions may still ask for the interpreter with their engine annotation). --no-native runs every function in the interpreter.")
+    var native = true
+
     @Option(help: "Seconds between HPKE key rotations (a new key epoch).")
     var keyRotation = 3600
 
@@ -108,19 +111,20 @@ struct Serve: AsyncParsableCommand {
             provider: try teeProvider(directory: directory, logger: logger), isolation: isolation,
             configuration: Monitor.Configuration(rotation: .seconds(keyRotation), grace: .seconds(keyGrace)))
         let tenantCode = isolation == .inProcess ? "the server process" : "confined workers"
+        let engines = engines(directory: directory, monitor: monitor, isolation: isolation, logger: logger)
         let registry = PrometheusCollectorRegistry()
         let platform = Platform(
             store: store,
             configuration: PlatformConfiguration(
                 concurrency: concurrency, queueLimit: queue, maxSandboxesPerAction: sandboxesPerAction,
                 keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20, shutdownGrace: .seconds(grace),
-                isolation: isolation),
+                isolation: isolation, engines: engines),
             monitor: monitor,
             metricsFactory: PrometheusMetricsFactory(registry: registry),
             logger: logger)
         let host = self.host
         let app = Server.application(platform: platform, registry: registry, host: host, port: port, logger: logger) { port in
-            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); TEE: \(monitor.tee); tenant code in \(tenantCode))")
+            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); TEE: \(monitor.tee); tenant code in \(tenantCode); engine: \(engines.defaultEngine.rawValue))")
         }
         // The notice comes after the application: stopped first, it starts the grace period while
         // the server drains its requests (see ShutdownNotice).
@@ -132,6 +136,25 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+
+    /// The engines: the native engine unless `--no-native` or no compiler works here, said at start
+    /// either way. Compiled code is cached in the data directory, authenticated with the monitor's
+    /// key; with workers, modules are compiled in a child process, never parsed by the server.
+    func engines(directory: URL, monitor: Monitor, isolation: Isolation, logger: Logger) -> Engines {
+        guard native else {
+            logger.info("engine: interpreter for every function (--no-native)")
+            return .interpreterOnly
+        }
+        var child: String?
+        if case .workers(let executable, _, _) = isolation { child = executable }
+        let engines = Engines.detect(cacheDirectory: directory.appendingPathComponent("native-cache"), cacheKey: monitor.codeCacheKey, childExecutable: child)
+        if let compiler = engines.compiler {
+            logger.info("engine: native by default (\(compiler.toolchain.version) at \(compiler.toolchain.path), sha256 \(compiler.toolchain.digest.prefix(16))…)")
+        } else {
+            logger.warning("engine: interpreter for every function: \(engines.unavailable ?? "the native engine is unavailable")")
+        }
+        return engines
     }
 
     /// The evidence source `--tee` names.

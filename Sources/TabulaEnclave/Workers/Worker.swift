@@ -50,7 +50,7 @@ package enum Worker {
         }
         let watch = watchParent(parent)
         defer { watch.cancel() }
-        var sandboxes: [UInt64: Sandbox] = [:]
+        var sandboxes: [UInt64: any WorkerInstance] = [:]
         if let shared { return serve(shared, sandboxes: &sandboxes, parent: parent) }
         while true {
             let payload: [UInt8]
@@ -80,7 +80,7 @@ package enum Worker {
 
     /// Serves the requests announced on the shared channel: each is in the request slot or follows
     /// on the socket; each reply goes in the reply slot when it fits, else on the socket.
-    private static func serve(_ shared: SharedChannel, sandboxes: inout [UInt64: Sandbox], parent: pid_t) -> Int32 {
+    private static func serve(_ shared: SharedChannel, sandboxes: inout [UInt64: any WorkerInstance], parent: pid_t) -> Int32 {
         var last: UInt32 = 0
         while true {
             guard let sequence = shared.awaitRequest(after: last, parent: parent) else { return 0 }
@@ -115,7 +115,7 @@ package enum Worker {
     }
 
     /// Carries out one request; returns its reply, `nil` for an unload (which has none).
-    private static func handle(_ request: WorkerMessage.Request, sandboxes: inout [UInt64: Sandbox]) -> WorkerMessage.Reply? {
+    private static func handle(_ request: WorkerMessage.Request, sandboxes: inout [UInt64: any WorkerInstance]) -> WorkerMessage.Reply? {
         switch request {
         case .load(let load):
             return Self.load(load, into: &sandboxes)
@@ -127,33 +127,46 @@ package enum Worker {
         }
     }
 
-    private static func load(_ load: WorkerMessage.Load, into sandboxes: inout [UInt64: Sandbox]) -> WorkerMessage.Reply {
+    private static func load(_ load: WorkerMessage.Load, into sandboxes: inout [UInt64: any WorkerInstance]) -> WorkerMessage.Reply {
         guard sandboxes[load.key] == nil else {
             return .failed(EnclaveError(.invalidConfiguration, "the worker already holds a function under key \(load.key); unload it first"))
         }
-        do {
+        do throws(EnclaveError) {
             try load.limits.validate()
             let module = try FunctionModule(bytes: load.module, main: load.main, memoryLimit: load.limits.memory)
-            let sandbox = try Sandbox(
-                id: Int(truncatingIfNeeded: load.key), module: module, limits: load.limits, name: load.name,
-                initializationTimeout: load.initializationTimeout)
+            let sandbox: any WorkerInstance
+            if let native = load.native {
+                // Mapped by Tabula's own loader, which needs no file and no system call the
+                // confinement refuses.
+                guard let code = NativeCompiler.decode(native) else {
+                    throw EnclaveError(.invalidWorkerMessage, "the native code of the load request is malformed")
+                }
+                let image = try NativeImage(code: NativeCode(image: code.image, typeDescriptions: code.types, compileDuration: .zero, cached: false, cacheStatus: "off"))
+                sandbox = try NativeSandbox(
+                    id: Int(truncatingIfNeeded: load.key), module: module, image: image, limits: load.limits, name: load.name,
+                    initializationTimeout: load.initializationTimeout)
+            } else {
+                sandbox = try Sandbox(
+                    id: Int(truncatingIfNeeded: load.key), module: module, limits: load.limits, name: load.name,
+                    initializationTimeout: load.initializationTimeout)
+            }
             sandboxes[load.key] = sandbox
             return .loaded(WorkerLoad(
-                kind: module.kind, entry: module.entry, moduleDigest: module.digest, snapshotDigest: sandbox.snapshot.digest,
+                kind: module.kind, entry: module.entry, moduleDigest: module.digest, snapshotDigest: sandbox.snapshotDigest,
                 initializationLogs: sandbox.initializationLogs, rebuildReason: module.rebuildReason, tracking: sandbox.tracking))
         } catch {
             return .failed(error)
         }
     }
 
-    private static func run(_ run: WorkerMessage.Run, in sandboxes: [UInt64: Sandbox]) -> WorkerMessage.Reply {
+    private static func run(_ run: WorkerMessage.Run, in sandboxes: [UInt64: any WorkerInstance]) -> WorkerMessage.Reply {
         guard let sandbox = sandboxes[run.key] else {
             return .failed(EnclaveError(.unknownFunction, "the worker holds no function under key \(run.key)"))
         }
         var input = run.input
         defer { input.wipe() }
         do {
-            return .ran(try sandbox.run(input: input, environment: run.environment.map { ($0.name, $0.value) }, capabilities: run.capabilities))
+            return .ran(try sandbox.serve(input: input, environment: run.environment.map { ($0.name, $0.value) }, capabilities: run.capabilities))
         } catch {
             return .failed(error)
         }
@@ -270,3 +283,12 @@ package enum Worker {
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 }
+
+/// A sandbox a worker holds: the interpreter's or the native engine's.
+protocol WorkerInstance: FunctionInstance {
+    var initializationLogs: [UInt8] { get }
+    var tracking: Rewind.Tracking { get }
+}
+
+extension Sandbox: WorkerInstance {}
+extension NativeSandbox: WorkerInstance {}

@@ -34,8 +34,12 @@ package enum WorkerMessage {
         package var main: String
         package var limits: Limits
         package var initializationTimeout: Duration
+        /// The function's native code (``NativeCompiler``'s image with its type descriptions),
+        /// compiled by the parent; `nil` for the interpreter.
+        package var native: [UInt8]?
 
-        package init(key: UInt64, name: String, module: [UInt8], main: String, limits: Limits, initializationTimeout: Duration) {
+        package init(key: UInt64, name: String, module: [UInt8], main: String, limits: Limits, initializationTimeout: Duration, native: [UInt8]? = nil) {
+            self.native = native
             self.key = key
             self.name = name
             self.module = module
@@ -96,6 +100,7 @@ package enum WorkerMessage {
             writer.string(load.main)
             writer.limits(load.limits)
             writer.duration(load.initializationTimeout)
+            writer.optional(load.native) { $0.bytes($1) }
         case .run(let run):
             writer.byte(Tag.run.rawValue)
             writer.integer(run.key)
@@ -169,7 +174,8 @@ package enum WorkerMessage {
         case .load:
             request = .load(Load(
                 key: try reader.integer("key"), name: try reader.string("name"), module: try reader.bytes("module"),
-                main: try reader.string("main"), limits: try reader.limits(), initializationTimeout: try reader.duration("initialization timeout")))
+                main: try reader.string("main"), limits: try reader.limits(), initializationTimeout: try reader.duration("initialization timeout"),
+                native: try reader.optional("native code") { (reader: inout Reader) throws(EnclaveError) in try reader.bytes("native code") }))
         case .run:
             let key: UInt64 = try reader.integer("key")
             let input = try reader.bytes("input")

@@ -28,7 +28,7 @@ final class WorkerSandbox: FunctionInstance {
     ///   - quota: the namespace's workers, in which the caller has reserved a place for this one;
     ///     it is given back when the worker stops (or fails to start).
     init(
-        id: Int, definition: FunctionDefinition, executable: String, memoryOverhead: Int, initializationTimeout: Duration, deadlines: Deadlines,
+        id: Int, definition: FunctionDefinition, native: NativeCode?, executable: String, memoryOverhead: Int, initializationTimeout: Duration, deadlines: Deadlines,
         quota: NamespaceWorkers
     ) throws(EnclaveError) {
         self.id = id
@@ -50,7 +50,8 @@ final class WorkerSandbox: FunctionInstance {
         do {
             load = try worker.load(WorkerMessage.Load(
                 key: key, name: definition.name.description, module: definition.module, main: definition.main,
-                limits: definition.limits, initializationTimeout: initializationTimeout))
+                limits: definition.limits, initializationTimeout: initializationTimeout,
+                native: native.map { NativeCompiler.encode(image: $0.image, types: $0.typeDescriptions) }))
         } catch {
             deadlines.forget(worker)
             worker.terminate()
