@@ -131,6 +131,10 @@ int tabula_confine(int channel_fd, uint64_t memory_limit) {
     // allocations up to 32 MiB (the most it allows) come from the heap instead.
     if (mallopt(M_TRIM_THRESHOLD, 128 << 20) != 1) return ENOMEM;
     if (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1) return ENOMEM;
+    // A thread's first allocation may create a malloc arena, and glibc sizes the arena limit from
+    // the number of processors, read from /sys the first time (an openat the filter kills: seen
+    // when Dispatch started a thread under load). A fixed limit means it never reads it.
+    if (mallopt(M_ARENA_MAX, 8) != 1) return ENOMEM;
 
     pid_t self = getpid();
     enum { capacity = 160 };

@@ -8,7 +8,7 @@ import TabulaWire
 struct ExamplesTests {
     @Test(arguments: TestIsolation.allCases)
     func hasherMatchesKnownDigestsAcrossReuse(isolation: TestIsolation) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(try example("c/hasher.wasm"))
             let cases: [(JSONValue, String)] = [
                 (["text": "abc"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
@@ -31,7 +31,7 @@ struct ExamplesTests {
 
     @Test(arguments: TestIsolation.allCases)
     func transformerAcrossReuse(isolation: TestIsolation) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(try example("c/transform.wasm"))
             let input: JSONValue = [
                 "records": [["name": "bob", "age": 30, "city": "Oslo"], ["name": "alice", "age": 25, "city": "Rome"], ["name": "carol", "age": 35]],
@@ -59,7 +59,7 @@ struct ExamplesTests {
 struct RustExampleTests {
     @Test(arguments: TestIsolation.allCases)
     func wordcountRunsUnderTheDefaultPolicyAcrossReuse(isolation: TestIsolation) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(try example("rust/wordcount.wasm"), capabilities: .default)
             for _ in 0..<3 {
                 let invocation = try await enclave.invoke(name, parameters: ["text": "the cat and the dog and THE bird", "top": 2])

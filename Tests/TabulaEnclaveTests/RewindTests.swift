@@ -12,7 +12,7 @@ struct RewindTests {
         _ module: [UInt8], inputs: [JSONValue] = [["a": "secret-1"], ["b": "x"], [:], ["a": "secret-2"]], expected: String? = nil, limits: Limits = Limits(),
         isolation: TestIsolation
     ) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(module, limits: limits)
             let first = try await enclave.call(name, inputs[0])
             if let expected { #expect(first == expected) }
@@ -160,7 +160,7 @@ struct RewindTests {
 
     @Test(arguments: TestIsolation.allCases)
     func trapRightAfterWritingASecret(isolation: TestIsolation) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(secretThenFail)
             let clean = try await enclave.call(name, ["x": 1])
             #expect(clean == #"{"status":"success","success":true,"result":{"v":[0,0]}}"#)
@@ -176,7 +176,7 @@ struct RewindTests {
 
     @Test(arguments: TestIsolation.allCases)
     func timeoutRightAfterWritingASecret(isolation: TestIsolation) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(secretThenFail, limits: Limits(timeout: .milliseconds(200)))
             let clean = try await enclave.call(name, ["x": 1])
             let timedOut = try await enclave.invoke(name, parameters: ["loop": true])
@@ -202,7 +202,7 @@ struct RewindTests {
               (call $num (local.get $i))
               (call $end))
             """)
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(strlen)
             let short = try await enclave.call(name, ["k": "v"])
             #expect(short == #"{"status":"success","success":true,"result":{"v":[9]}}"#)
@@ -214,7 +214,7 @@ struct RewindTests {
 
     @Test(arguments: TestIsolation.allCases)
     func inPlaceRewindCopiesOnlyWrittenChunks(isolation: TestIsolation) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(probe("""
                 (func (export "main")
                   (call $begin)
@@ -233,7 +233,7 @@ struct RewindTests {
 
     @Test(arguments: TestIsolation.allCases)
     func rewindTracksThePagesWrittenEvenWhenTheyHoldTheSameBytes(isolation: TestIsolation) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             // 64 MiB; four stores of zero, which a comparison with the snapshot would not notice.
             let name = try await enclave.load(probe("""
                 (func (export "main")
@@ -347,7 +347,7 @@ struct RewindTests {
 
     @Test(arguments: TestIsolation.allCases)
     func modulesThatDropSegmentsAreRebuiltWithAReason(isolation: TestIsolation) async throws {
-        try await withEnclave(isolation: try isolation.isolation) { enclave in
+        try await withEnclave(runtime: isolation) { enclave in
             let name = try await enclave.load(probe("""
                 (data $d "x")
                 (func (export "main") (data.drop $d) (call $begin) (call $end))

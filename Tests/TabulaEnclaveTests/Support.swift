@@ -5,8 +5,10 @@ import TabulaWire
 import Testing
 
 /// Runs `body` with a fresh enclave and shuts it down afterwards, whatever happens.
-func withEnclave<T>(threads: Int? = nil, monitor: Monitor? = nil, isolation: Isolation = .inProcess, _ body: (Enclave) async throws -> T) async throws -> T {
-    let enclave = Enclave(threads: threads, monitor: monitor, isolation: isolation)
+func withEnclave<T>(
+    threads: Int? = nil, monitor: Monitor? = nil, isolation: Isolation = .inProcess, engines: Engines = .interpreterOnly, _ body: (Enclave) async throws -> T
+) async throws -> T {
+    let enclave = Enclave(threads: threads, monitor: monitor, isolation: isolation, engines: engines)
     do {
         let result = try await body(enclave)
         try await enclave.shutdown()
@@ -17,23 +19,61 @@ func withEnclave<T>(threads: Int? = nil, monitor: Monitor? = nil, isolation: Iso
     }
 }
 
-/// Where a test's enclave runs tenant code: tests that go through `Enclave` and must hold in both
-/// (the rewind and residue tests) take these as arguments.
+/// Where a test's enclave runs tenant code, and with which engine: tests that go through
+/// `Enclave` and must hold in every combination (the rewind, residue and example tests) take
+/// these as arguments.
 enum TestIsolation: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case inProcess = "in-process"
     /// Confined worker processes of the `tabula` binary the build made.
     case workers
+    /// The native engine, in process.
+    case native = "native in-process"
+    /// The native engine in workers, compiled by `tabula native-compile`.
+    case nativeWorkers = "native in workers"
 
     var isolation: Isolation {
         get throws {
             switch self {
-            case .inProcess: .inProcess
-            case .workers: .workers(executable: try TabulaExecutable.url.path)
+            case .inProcess, .native: .inProcess
+            case .workers, .nativeWorkers: .workers(executable: try TabulaExecutable.url.path)
             }
         }
     }
 
+    /// The engines the enclave has: the native engine for the native cases (a test fails when it
+    /// is unavailable: CI has the toolchain's clang).
+    var engines: Engines {
+        get throws {
+            switch self {
+            case .inProcess, .workers: return .interpreterOnly
+            case .native: return try Self.nativeEngines(child: nil)
+            case .nativeWorkers: return try Self.nativeEngines(child: try TabulaExecutable.url.path)
+            }
+        }
+    }
+
+    /// The engine a module the translator accepts runs with.
+    var engine: ExecutionEngine {
+        switch self {
+        case .inProcess, .workers: .interpreter
+        case .native, .nativeWorkers: .native
+        }
+    }
+
+    static func nativeEngines(child: String?) throws -> Engines {
+        let engines = Engines.detect(childExecutable: child)
+        guard engines.compiler != nil else {
+            throw EnclaveError(.compilationFailed, "the native engine is unavailable here: \(engines.unavailable ?? "")")
+        }
+        return engines
+    }
+
     var testDescription: String { rawValue }
+}
+
+/// Runs `body` with a fresh enclave of the given runtime.
+func withEnclave<T>(runtime: TestIsolation, monitor: Monitor? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
+    try await withEnclave(monitor: monitor, isolation: try runtime.isolation, engines: try runtime.engines, body)
 }
 
 /// The repository's `examples/` directory.

@@ -13,4 +13,12 @@ package struct NativeCode: Sendable {
     /// What the cache said about this module, for the load report: "hit", "miss", "rejected"
     /// (an entry that failed authentication and was replaced) or "off".
     package var cacheStatus: String
+
+    package init(image: [UInt8], typeDescriptions: [String], compileDuration: Duration, cached: Bool, cacheStatus: String) {
+        self.image = image
+        self.typeDescriptions = typeDescriptions
+        self.compileDuration = compileDuration
+        self.cached = cached
+        self.cacheStatus = cacheStatus
+    }
 }

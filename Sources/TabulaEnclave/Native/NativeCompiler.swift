@@ -71,6 +71,8 @@ package struct NativeCompiler: Sendable {
         return .failure(EnclaveError(.compilationFailed, "no C compiler for the native engine: clang was not found (set TABULA_CC to the clang of the Swift toolchain); functions run in the interpreter"))
     }
 
+    private static let compilations = DispatchSemaphore(value: max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
+
     /// What to compile: the module as deployed and how it is loaded.
     package struct Request: Sendable {
         package var bytes: [UInt8]
@@ -108,6 +110,10 @@ package struct NativeCompiler: Sendable {
             case .rejected: status = "rejected"
             }
         }
+        // Compilations take seconds of CPU each: at most half the cores compile at once, so that
+        // a burst of deploys cannot starve the invocations running beside them.
+        Self.compilations.wait()
+        defer { Self.compilations.signal() }
         let started = ContinuousClock.now
         let compiled: (image: [UInt8], types: [String])
         if let module = request.module {
