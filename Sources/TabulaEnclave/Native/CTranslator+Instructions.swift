@@ -72,6 +72,10 @@ extension CTranslator {
             guard frames.isEmpty else { throw malformed("function \(index) does not end") }
 
             source = SourceWriter.prototype(Int(index), type) + " {\n"
+            // First, before any local is touched: the frame (about 8 bytes per local and operand
+            // slot, counted in) must fit above the limit, so that a large frame cannot reach past it.
+            let frame = 8 * (locals.count + slotCounts.reduce(0, +) + savedCount) + 64
+            source += "    T_STACK_CHECK(c, \(frame)u);\n"
             for (number, local) in locals.enumerated() where number >= type.parameters.count {
                 source += "    \(cType(local)) v\(number) = 0;\n"
             }
@@ -83,7 +87,6 @@ extension CTranslator {
                 source += ";\n"
             }
             source += declarations
-            source += "    T_STACK_CHECK(c);\n"
             source += body
             source += "}\n\n"
         }

@@ -331,7 +331,8 @@ T_INLINE void *t_callee(tabula_context *c, uint32_t table, uint32_t index, uint3
     if (r->type != type + 1) { c->detail_a = type; c->detail_b = r->type - 1; T_TRAP(c, TABULA_TRAP_TYPE_MISMATCH); }
     return r->function;
 }
-#define T_STACK_CHECK(c) do { if ((uintptr_t)__builtin_frame_address(0) < (c)->stack_limit) T_TRAP(c, TABULA_TRAP_STACK); } while (0)
+/* Function entry: the frame address, less the frame's estimated size, must stay above the limit. */
+#define T_STACK_CHECK(c, frame) do { if ((uintptr_t)__builtin_frame_address(0) < (c)->stack_limit + (frame)) T_TRAP(c, TABULA_TRAP_STACK); } while (0)
 
 """#
 }

@@ -45,7 +45,9 @@ extension CTranslator {
             for (number, parameter) in type.parameters.enumerated() {
                 parameters += ", \(CTranslator.cType(parameter)) v\(number)"
             }
-            return "static \(result) w\(index)(\(parameters))"
+            // No tail calls: clang would turn a function that calls itself last into a loop, and
+            // recursion that must exhaust the stack (and trap) would run forever.
+            return "static __attribute__((disable_tail_calls)) \(result) w\(index)(\(parameters))"
         }
 
         /// One pointer type per canonical function type (`t_fn<id>`), for `call_indirect`.
