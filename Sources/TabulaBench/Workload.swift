@@ -30,12 +30,16 @@ public final class Workload: Sendable {
 
     /// Starts an enclave (one thread, a fresh monitor) and loads `module` as `bench/function`.
     ///
-    /// - Parameter isolation: where the function runs: in this process, or in a worker process.
+    /// - Parameters:
+    ///   - isolation: where the function runs: in this process, or in a worker process.
+    ///   - engines: the engines the enclave has (the interpreter only by default, the engine the
+    ///     comparison's other figures measure).
     public static func start(
-        module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"], memoryLimitMiB: Int = 128, isolation: Isolation = .inProcess
+        module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"], memoryLimitMiB: Int = 128, isolation: Isolation = .inProcess,
+        engines: Engines = .interpreterOnly
     ) async throws -> Workload {
         let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
-        let enclave = Enclave(threads: 1, monitor: monitor, isolation: isolation)
+        let enclave = Enclave(threads: 1, monitor: monitor, isolation: isolation, engines: engines)
         let name = FunctionName(namespace: "bench", name: "function")
         do {
             try await enclave.load(FunctionDefinition(name: name, module: module, main: main, limits: Limits(memory: memoryLimitMiB << 20)))
@@ -58,8 +62,8 @@ public final class Workload: Sendable {
 
     /// A cold start: a new monitor (identity key, evidence, HPKE keys), a new enclave, the module
     /// compiled, instantiated and initialised, and its first invocation.
-    public static func coldStart(module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"]) async throws {
-        let workload = try await start(module: module, main: main, parameters: parameters)
+    public static func coldStart(module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"], engines: Engines = .interpreterOnly) async throws {
+        let workload = try await start(module: module, main: main, parameters: parameters, engines: engines)
         try await workload.invokeWarm()
         try await workload.shutdown()
     }

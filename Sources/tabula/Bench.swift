@@ -34,6 +34,15 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Run only the HTTP load (for profiling the server).")
     var httpOnly = false
 
+    @Flag(help: "Run only the engine comparison: compile times, cold starts with and without the code cache, warm echo and the kernels under each engine.")
+    var enginesOnly = false
+
+    @Option(help: "The examples directory, for the engine comparison's compile times and cold starts.")
+    var examples = "examples"
+
+    @Option(help: "A directory of compute-bound command modules timed under each engine (every .wasm in it).")
+    var kernels = "Benchmarks/kernels"
+
     func validate() throws {
         guard duration > 0 else { throw ValidationError("--duration must be a positive number of seconds") }
         guard clients > 0 else { throw ValidationError("--clients must be positive") }
@@ -57,16 +66,41 @@ struct Bench: AsyncParsableCommand {
                 clients, result.throughput, result.latency.p50Microseconds / 1000, result.latency.p99Microseconds / 1000, result.cpuMicrosecondsPerRequest))
             return
         }
+        if enginesOnly {
+            let engines = try await engineComparison(bar)
+            bar.finish()
+            print(json ? String(decoding: JSONValue.encode(engines), as: UTF8.self) : Self.table(engines.rows))
+            return
+        }
         let comparison = try await Comparison.run(
             duration: .milliseconds(Int(duration * 1000)), httpClients: clients, memoryInvocations: invocations,
             workerExecutable: Isolation.currentExecutable,
             progress: { phase, fraction in bar.show(phase, fraction) })
+        let engines = try await engineComparison(bar)
         bar.finish()
         if json {
-            print(String(decoding: JSONValue.encode(comparison), as: UTF8.self))
+            var object = try JSONValue(parsing: String(decoding: JSONValue.encode(comparison), as: UTF8.self))
+            if case .object(var members) = object {
+                members["engines"] = try JSONValue(parsing: String(decoding: JSONValue.encode(engines), as: UTF8.self))
+                object = .object(members)
+            }
+            print(object.encodedString)
             return
         }
         print(Self.table(comparison))
+        print()
+        print(Self.table(engines.rows))
+    }
+
+    private func engineComparison(_ bar: ProgressBar) async throws -> EngineComparison {
+        try await EngineComparison.run(
+            duration: .milliseconds(Int(duration * 1000)), examples: URL(fileURLWithPath: examples), kernels: URL(fileURLWithPath: kernels),
+            progress: { phase, fraction in bar.show(phase, fraction) })
+    }
+
+    static func table(_ rows: [(String, String)]) -> String {
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
     }
 
     static func table(_ c: Comparison) -> String {
