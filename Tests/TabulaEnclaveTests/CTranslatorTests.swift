@@ -100,6 +100,318 @@ struct CTranslatorTests {
         #expect(translation.functionTypes == [FunctionType(parameters: [.i32]), FunctionType(parameters: [])])
     }
 
+    /// The instructions' semantics, compared with WasmKit's interpreter: every export of
+    /// ``semanticsModule`` runs in a fresh instance on both engines; the values it prints and the
+    /// trap it ends with (if any) must be the same. Needs a clang able to build a hosted program
+    /// (the harness, which loads the shared object with dlopen); skipped without one.
+    @Test func semanticsMatchTheInterpreter() throws {
+        guard let clang = Self.clang else { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ctranslator-semantics-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = try CTranslator.translate(try wat2wasm(Self.semanticsModule)).source
+        try source.write(to: directory.appendingPathComponent("module.c"), atomically: true, encoding: .utf8)
+        let header = Self.repository.appendingPathComponent("Sources/CNativeRuntime/include/NativeABI.h").path
+        try Self.harness.replacingOccurrences(of: "NATIVE_ABI_H", with: header)
+            .write(to: directory.appendingPathComponent("harness.c"), atomically: true, encoding: .utf8)
+        let library = directory.appendingPathComponent("module.so").path
+        let program = directory.appendingPathComponent("harness").path
+        let module = try Self.runTool(clang, Self.flags + ["-o", library, directory.appendingPathComponent("module.c").path])
+        try #require(module.status == 0, "\(module.output)")
+        let harness = try Self.runTool(clang, ["-O1", "-o", program, directory.appendingPathComponent("harness.c").path, "-ldl"])
+        try #require(harness.status == 0, "\(harness.output)")
+        for export in Self.semanticsExports {
+            let expected = try interpreted(export)
+            let result = try Self.runTool(program, [library, export])
+            var prints: [UInt64] = []
+            var trap: Int?
+            for line in result.output.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                if fields.count == 2, fields[0] == "print", let value = UInt64(fields[1]) { prints.append(value) }
+                if fields.count == 2, fields[0] == "trap", let code = Int(fields[1]) { trap = code }
+            }
+            #expect(result.status == 0, "\(export): \(result.output)")
+            #expect(prints == expected.prints, "\(export) printed")
+            if let reason = expected.trap {
+                #expect(trap.flatMap { Self.trapWords[$0] }.map { reason.contains($0) } == true, "\(export): trap \(trap.map(String.init) ?? "none"), the interpreter: \(reason)")
+            } else {
+                #expect(trap == nil, "\(export): native code trapped \(trap ?? 0)")
+            }
+        }
+    }
+
+    /// Words of WasmKit's trap message for each TABULA_TRAP_* code.
+    static let trapWords: [Int: String] = [
+        1: "unreachable", 2: "out of bounds memory access", 3: "integer divide by zero", 4: "integer overflow",
+        5: "invalid conversion to integer", 6: "indirect call type mismatch", 7: "undefined element", 8: "uninitialized element",
+        9: "call stack exhausted",
+    ]
+
+    private struct Outcome {
+        var prints: [UInt64] = []
+        var trap: String?
+    }
+
+    /// Runs `export` in a fresh instance of ``semanticsModule`` with WasmKit's interpreter.
+    private func interpreted(_ export: String) throws -> Outcome {
+        let store = Store(engine: Engine())
+        let module = try parseWasm(bytes: try wat2wasm(Self.semanticsModule))
+        var outcome = Outcome()
+        var imports = Imports()
+        let box = PrintBox()
+        imports.define(module: "test", name: "print", Function(store: store, parameters: [.i64], results: []) { _, arguments, _ in
+            if case .i64(let value) = arguments[0] { box.values.append(value) }
+        })
+        do {
+            let instance = try module.instantiate(store: store, imports: imports)
+            _ = try #require(instance.exports[function: export]).invoke()
+        } catch {
+            outcome.trap = String(describing: error)
+        }
+        outcome.prints = box.values
+        return outcome
+    }
+
+    private final class PrintBox: @unchecked Sendable {
+        var values: [UInt64] = []
+    }
+
+    /// Loads the shared object, instantiates it (memory reserved for 4 GiB, so that its base never
+    /// moves), runs one export and prints what the module prints and the trap code.
+    static let harness = #"""
+        #include <dlfcn.h>
+        #include <setjmp.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <sys/mman.h>
+        #include "NATIVE_ABI_H"
+        static jmp_buf env;
+        static const tabula_native_module *m;
+        static __attribute__((noreturn)) void trap(tabula_context *c, int32_t code) { longjmp(env, code); }
+        static int64_t grow(tabula_context *c, uint64_t delta) {
+            uint64_t pages = c->memory_size / 65536;
+            if (pages + delta > 65536 || pages + delta > m->memory_maximum_pages) return -1;
+            c->memory_size += delta * 65536;
+            return (int64_t)pages;
+        }
+        static int32_t host(tabula_context *c, uint32_t index, const uint64_t *a, uint64_t *r) {
+            printf("print %llu\n", (unsigned long long)a[0]);
+            return 0;
+        }
+        int main(int argc, char **argv) {
+            void *h = dlopen(argv[1], RTLD_NOW);
+            if (!h) { printf("dlopen %s\n", dlerror()); return 2; }
+            const tabula_native_module *(*entry)(void) = (const tabula_native_module *(*)(void))dlsym(h, "tabula_native_module");
+            m = entry();
+            if (m->abi_version != TABULA_NATIVE_ABI_VERSION || m->context_size != sizeof(tabula_context)) return 3;
+            static tabula_context context;
+            tabula_context *c = &context;
+            c->memory = mmap(0, (1ull << 32) + 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            c->memory_size = m->memory_minimum_pages * 65536;
+            c->globals = calloc(m->global_count + 1, 8);
+            c->tables = calloc(m->table_count + 1, sizeof(tabula_table));
+            for (uint32_t i = 0; i < m->table_count; i++) {
+                uint32_t capacity = m->table_maximums[i] != 0xFFFFFFFFu ? m->table_maximums[i] : m->table_minimums[i];
+                c->tables[i].elements = calloc(capacity + 1, sizeof(tabula_funcref));
+                c->tables[i].size = m->table_minimums[i];
+                c->tables[i].maximum = capacity;
+            }
+            c->dropped = calloc(m->data_count + m->element_count + 1, 1);
+            c->stack_limit = (uintptr_t)__builtin_frame_address(0) - 2 * 1024 * 1024;
+            c->trap = trap;
+            c->host = host;
+            c->grow = grow;
+            int code = setjmp(env);
+            if (code) { printf("trap %d\n", code); return 0; }
+            m->instantiate(c);
+            for (uint32_t i = 0; i < m->export_count; i++) {
+                if (m->exports[i].kind == 0 && strcmp(m->exports[i].name, argv[2]) == 0) {
+                    m->invoke(c, m->exports[i].index);
+                    printf("done\n");
+                    return 0;
+                }
+            }
+            printf("no export\n");
+            return 4;
+        }
+        """#
+
+    static let semanticsExports = ["ints", "floats", "convs", "control", "trap_mem_straddle", "mem2", "trap_mem", "trap_mem_offset", "trap_div0", "trap_ovf", "trap_conv", "trap_conv_ovf", "trap_unreachable", "trap_table_bounds", "trap_null", "trap_type", "trap_stack", "trap_init", "trap_dropped", "trap_fill"]
+
+    /// Integer, float, conversion, control, memory and trap cases (the printed values of each are
+    /// compared, not written down here: the interpreter is the reference).
+    static let semanticsModule = #"""
+        (module
+          (import "test" "print" (func $print (param i64)))
+          (memory 1 3)
+          (table 4 funcref)
+          (type $ii (func (param i32) (result i32)))
+          (type $v (func))
+          (elem (i32.const 0) $inc $void)
+          (data $d "hello")
+          (global $g (mut i32) (i32.const 40))
+          (global $h i64 (i64.add (i64.const 40) (i64.const 2)))
+          (func $inc (type $ii) (i32.add (local.get 0) (i32.const 1)))
+          (func $void (type $v))
+          (func $p64 (param i64) (call $print (local.get 0)))
+          (func $p32 (param i32) (call $print (i64.extend_i32_u (local.get 0))))
+          (func $pf64 (param f64) (call $print (i64.reinterpret_f64 (local.get 0))))
+          (func $pf32 (param f32) (call $print (i64.extend_i32_u (i32.reinterpret_f32 (local.get 0)))))
+
+          (func (export "ints")
+            (call $p32 (i32.div_s (i32.const -7) (i32.const 2)))         ;; -3 = 4294967293
+            (call $p32 (i32.rem_s (i32.const -7) (i32.const 2)))         ;; -1
+            (call $p32 (i32.rem_s (i32.const 0x80000000) (i32.const -1))) ;; 0
+            (call $p32 (i32.div_u (i32.const -7) (i32.const 2)))         ;; 2147483644
+            (call $p64 (i64.rem_s (i64.const 0x8000000000000000) (i64.const -1))) ;; 0
+            (call $p32 (i32.shl (i32.const 1) (i32.const 33)))           ;; 2
+            (call $p32 (i32.shr_s (i32.const -8) (i32.const 33)))        ;; -4
+            (call $p32 (i32.rotl (i32.const 0x80000001) (i32.const 1)))  ;; 3
+            (call $p32 (i32.rotr (i32.const 3) (i32.const 1)))           ;; 0x80000001
+            (call $p64 (i64.rotl (i64.const 1) (i64.const 64)))          ;; 1
+            (call $p32 (i32.clz (i32.const 0)))                          ;; 32
+            (call $p32 (i32.ctz (i32.const 0)))                          ;; 32
+            (call $p64 (i64.clz (i64.const 0)))                          ;; 64
+            (call $p64 (i64.ctz (i64.const 0x100)))                      ;; 8
+            (call $p32 (i32.popcnt (i32.const -1)))                      ;; 32
+            (call $p64 (i64.popcnt (i64.const -1)))                      ;; 64
+            (call $p32 (i32.extend8_s (i32.const 0x80)))                 ;; 0xffffff80
+            (call $p64 (i64.extend32_s (i64.const 0x80000000)))          ;; 0xffffffff80000000
+            (call $p32 (i32.lt_s (i32.const -1) (i32.const 0)))          ;; 1
+            (call $p32 (i32.lt_u (i32.const -1) (i32.const 0)))          ;; 0
+            (call $p32 (i32.mul (i32.const 0x10000) (i32.const 0x10000))) ;; 0
+            (call $p64 (i64.extend_i32_s (i32.const -1)))
+            (call $p64 (i64.extend_i32_u (i32.const -1)))
+            (call $p32 (i32.wrap_i64 (i64.const 0x1234567890)))          ;; 0x34567890
+          )
+          (func (export "floats")
+            (call $pf64 (f64.min (f64.const 0) (f64.const -0)))          ;; -0 = 0x8000000000000000
+            (call $pf64 (f64.max (f64.const -0) (f64.const 0)))          ;; 0
+            (call $pf32 (f32.min (f32.const nan) (f32.const 1)))         ;; nan 0x7fc00000
+            (call $pf64 (f64.max (f64.const 1) (f64.const nan)))         ;; nan
+            (call $pf64 (f64.nearest (f64.const 2.5)))                   ;; 2
+            (call $pf64 (f64.nearest (f64.const 3.5)))                   ;; 4
+            (call $pf64 (f64.nearest (f64.const -0.5)))                  ;; -0
+            (call $pf32 (f32.nearest (f32.const 0.5)))                   ;; 0
+            (call $pf32 (f32.nearest (f32.const -1.5)))                  ;; -2
+            (call $pf64 (f64.nearest (f64.const 4503599627370497)))      ;; itself
+            (call $pf64 (f64.ceil (f64.const -0.5)))                     ;; -0
+            (call $pf64 (f64.ceil (f64.const 1.2)))                      ;; 2
+            (call $pf64 (f64.floor (f64.const -1.2)))                    ;; -2
+            (call $pf64 (f64.floor (f64.const -0)))                      ;; -0
+            (call $pf32 (f32.trunc (f32.const -1.7)))                    ;; -1
+            (call $pf32 (f32.ceil (f32.const inf)))                      ;; inf
+            (call $pf64 (f64.sqrt (f64.const 2)))
+            (call $pf64 (f64.abs (f64.const -0)))                        ;; 0
+            (call $pf64 (f64.neg (f64.const nan)))                       ;; 0xfff8...
+            (call $pf64 (f64.copysign (f64.const 3) (f64.const -0)))     ;; -3
+            (call $pf32 (f32.convert_i64_u (i64.const -1)))              ;; 2^64 = 0x5f800000
+            (call $pf64 (f64.convert_i64_u (i64.const 0x8000000000000001))) ;; 2^63
+            (call $pf32 (f32.convert_i64_u (i64.const 0x8000008000000001))) ;; round up: 0x5f000001
+            (call $pf32 (f32.demote_f64 (f64.const 1e300)))              ;; inf
+            (call $p32 (f32.eq (f32.const nan) (f32.const nan)))          ;; 0
+            (call $p32 (f32.ne (f32.const nan) (f32.const nan)))          ;; 1
+          )
+          (func (export "convs")
+            (call $p32 (i32.trunc_f64_s (f64.const -2147483648.9)))       ;; 0x80000000
+            (call $p32 (i32.trunc_f64_u (f64.const 4294967295.9)))        ;; 0xffffffff
+            (call $p32 (i32.trunc_f32_u (f32.const -0.9)))                ;; 0
+            (call $p64 (i64.trunc_f64_u (f64.const 18446744073709549568)))  ;; 0xfffffffffffff800
+            (call $p64 (i64.trunc_f64_s (f64.const -9223372036854775808)))
+            (call $p32 (i32.trunc_sat_f32_s (f32.const nan)))             ;; 0
+            (call $p32 (i32.trunc_sat_f32_s (f32.const -1e10)))           ;; 0x80000000
+            (call $p32 (i32.trunc_sat_f64_u (f64.const 1e10)))            ;; 0xffffffff
+            (call $p64 (i64.trunc_sat_f64_s (f64.const inf)))             ;; 0x7fff...
+            (call $p64 (i64.trunc_sat_f32_u (f32.const -5)))              ;; 0
+          )
+          (func $bt (param i32) (result i32)
+            (block $a (block $b (block $c
+              (br_table $a $b $c (local.get 0)))
+              (return (i32.const 30)))
+              (return (i32.const 20)))
+            (i32.const 10))
+          (func $multi (param i32) (result i32)
+            (local.get 0) (i32.const 5)
+            (block $b (param i32 i32) (result i32 i32)
+              (br_if $b (i32.const 1))
+              (drop) (drop) (i32.const 0) (i32.const 0))
+            (i32.add))
+          (func $sumto (param i32) (result i32)
+            ;; loop with a parameter: acc on the stack
+            (i32.const 0)
+            (loop $l (param i32) (result i32)
+              (i32.add (local.get 0))
+              (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+              (br_if $l (local.get 0))))
+          (func $ifparam (param i32) (result i32)
+            (i32.const 7)
+            (if (param i32) (result i32) (local.get 0)
+              (then (i32.add (i32.const 100)))
+              (else (i32.add (i32.const 200)))))
+          (func $dead (result i32)
+            (block (result i32)
+              (i32.const 1)
+              (br 0)
+              (i32.add) (block (loop (if (i32.const 0) (then) (else (unreachable))))) (drop) (drop) (i32.const 0))
+            )
+          (func (export "control")
+            (call $p32 (call $bt (i32.const 0)))   ;; 10
+            (call $p32 (call $bt (i32.const 1)))   ;; 20
+            (call $p32 (call $bt (i32.const 2)))   ;; 30
+            (call $p32 (call $bt (i32.const 99)))  ;; 30
+            (call $p32 (call $multi (i32.const 3)))  ;; 8
+            (call $p32 (call $sumto (i32.const 10))) ;; 55
+            (call $p32 (call $ifparam (i32.const 1))) ;; 107
+            (call $p32 (call $ifparam (i32.const 0))) ;; 207
+            (call $p32 (call $dead))                  ;; 1
+            (call $p32 (call_indirect (type $ii) (i32.const 41) (i32.const 0))) ;; 42
+            (call_indirect (type $v) (i32.const 1))
+            (call $p32 (global.get $g))               ;; 40
+            (global.set $g (i32.const -1))
+            (call $p32 (global.get $g))
+            (call $p64 (global.get $h))               ;; 42
+            (call $p32 (table.size 0))                ;; 4
+            (call $p32 (select (i32.const 1) (i32.const 2) (i32.const 0)))  ;; 2
+            (call $pf64 (select (f64.const 1) (f64.const 2) (i32.const 1))) ;; 1.0
+          )
+          (func (export "trap_mem_straddle") (i64.store (i32.const 65530) (i64.const 0x1122334455667788)))
+          (func (export "mem2")
+            (i64.store offset=1 (i32.const 3) (i64.const 0x1122334455667788))
+            (call $p64 (i64.load offset=1 (i32.const 3)))
+            (call $p32 (i32.load8_s (i32.const 4)))                    ;; 0x88 -> 0xffffff88
+            (call $p32 (i32.load16_u (i32.const 4)))                   ;; 0x7788
+            (call $p32 (memory.size))                                  ;; 1
+            (call $p32 (memory.grow (i32.const 1)))                    ;; 1
+            (call $p32 (memory.grow (i32.const 5)))                    ;; -1
+            (call $p32 (memory.size))                                  ;; 2
+            (i32.store (i32.const 131068) (i32.const 99))
+            (call $p32 (i32.load (i32.const 131068)))                  ;; 99
+            (memory.init $d (i32.const 100) (i32.const 1) (i32.const 4))
+            (call $p32 (i32.load (i32.const 100)))                     ;; "ello" = 0x6f6c6c65
+            (memory.fill (i32.const 200) (i32.const 0x41) (i32.const 3))
+            (memory.copy (i32.const 201) (i32.const 200) (i32.const 4))
+            (call $p32 (i32.load (i32.const 200)))                     ;; 0x41414141
+            (data.drop $d)
+            (memory.init $d (i32.const 100) (i32.const 0) (i32.const 0)) ;; ok: zero length
+          )
+          (func (export "trap_mem") (drop (i32.load (i32.const 65533))))
+          (func (export "trap_mem_offset") (drop (i32.load offset=0xffffffff (i32.const 1))))
+          (func (export "trap_div0") (drop (i32.div_u (i32.const 1) (i32.const 0))))
+          (func (export "trap_ovf") (drop (i64.div_s (i64.const 0x8000000000000000) (i64.const -1))))
+          (func (export "trap_conv") (drop (i32.trunc_f32_s (f32.const nan))))
+          (func (export "trap_conv_ovf") (drop (i32.trunc_f64_s (f64.const 2147483648))))
+          (func (export "trap_unreachable") unreachable)
+          (func (export "trap_table_bounds") (drop (call_indirect (type $ii) (i32.const 1) (i32.const 4))))
+          (func (export "trap_null") (drop (call_indirect (type $ii) (i32.const 1) (i32.const 2))))
+          (func (export "trap_type") (drop (call_indirect (type $ii) (i32.const 1) (i32.const 1))))
+          (func $rec (export "trap_stack") (call $rec))
+          (func (export "trap_init") (memory.init $d (i32.const 0) (i32.const 2) (i32.const 4)))
+          (func (export "trap_dropped") (data.drop $d) (memory.init $d (i32.const 0) (i32.const 0) (i32.const 1)))
+          (func (export "trap_fill") (memory.fill (i32.const 65535) (i32.const 0) (i32.const 2)))
+        )
+        """#
+
     // MARK: Compiling
 
     static let repository = URL(fileURLWithPath: #filePath)
@@ -125,20 +437,20 @@ struct CTranslatorTests {
         let input = directory.appendingPathComponent("\(name).c")
         let output = directory.appendingPathComponent("\(name).so")
         try source.write(to: input, atomically: true, encoding: .utf8)
-        let compiled = try run(clang, Self.flags + ["-o", output.path, input.path])
+        let compiled = try Self.runTool(clang, Self.flags + ["-o", output.path, input.path])
         #expect(compiled.status == 0, "\(compiled.output)")
         guard compiled.status == 0 else { return }
         let tools = URL(fileURLWithPath: clang).deletingLastPathComponent()
         let nm = tools.appendingPathComponent("llvm-nm").path
         let objdump = tools.appendingPathComponent("llvm-objdump").path
         guard FileManager.default.isExecutableFile(atPath: nm), FileManager.default.isExecutableFile(atPath: objdump) else { return }
-        let undefined = try run(nm, ["-u", output.path])
+        let undefined = try Self.runTool(nm, ["-u", output.path])
         #expect(undefined.status == 0 && undefined.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "undefined: \(undefined.output)")
-        let exported = try run(nm, ["-D", "--defined-only", output.path])
+        let exported = try Self.runTool(nm, ["-D", "--defined-only", output.path])
         // Beside the linker's own markers (_end...), the entry point is the only symbol exported.
         let symbols = exported.output.split(separator: "\n").compactMap { $0.split(separator: " ").last }
         #expect(symbols.filter { !["__bss_start", "_edata", "_end"].contains($0) } == ["tabula_native_module"], "\(exported.output)")
-        let relocations = try run(objdump, ["--dynamic-reloc", output.path])
+        let relocations = try Self.runTool(objdump, ["--dynamic-reloc", output.path])
         let kinds = relocations.output.split(separator: "\n").compactMap { line -> Substring? in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             return fields.count >= 2 && fields[1].hasPrefix("R_") ? fields[1] : nil
@@ -146,7 +458,7 @@ struct CTranslatorTests {
         #expect(kinds.allSatisfy { $0 == "R_X86_64_RELATIVE" }, "\(relocations.output)")
     }
 
-    private func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    static func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
