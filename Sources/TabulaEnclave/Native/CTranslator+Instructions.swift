@@ -226,6 +226,8 @@ extension CTranslator {
                 }
             }
             if frame.kind == .if, !frame.hasElse {
+                // The false path arrives with the parameters as they were: they must be the results.
+                guard frame.parameters == frame.results else { throw malformed("an if without else changes the stack in function \(index)") }
                 emit("L\(frame.elseLabel):;")
             }
             if frame.kind != .loop {
