@@ -18,6 +18,14 @@ public struct EngineComparison: Codable, Sendable {
     /// Warm invocations of echo (2 MiB), with rewind, under each engine.
     public var warmEchoNativeP50Us: Double
     public var warmEchoInterpreterP50Us: Double
+    /// A runaway loop under a 100 ms timeout in native code: how long its runs took, at most and
+    /// at the median (the target: within the timeout + 10%).
+    public var runawayTimeoutMs: Double
+    public var runawayMedianMs: Double
+    public var runawayMaximumMs: Double
+    /// The matmul kernel, native, with a fuel limit (fuel counted at every poll) against without.
+    public var fuelMeteredP50Us: Double?
+    public var fuelUnmeteredP50Us: Double?
     /// Warm invocations of each kernel under each engine (p50, µs), and their geometric means.
     public var kernels: [String: Kernel]
     public var kernelsNativeGeomeanUs: Double?
@@ -46,7 +54,7 @@ public struct EngineComparison: Codable, Sendable {
             FileManager.default.fileExists(atPath: examples.appendingPathComponent($0).path)
         }
         let kernelFiles = ((try? FileManager.default.contentsOfDirectory(atPath: kernels.path)) ?? []).filter { $0.hasSuffix(".wasm") }.sorted()
-        let phases = Double(exampleFiles.count + 4 + kernelFiles.count)
+        let phases = Double(exampleFiles.count + 5 + kernelFiles.count)
         var phase = 0.0
         func step(_ name: String) {
             progress(name, phase / phases)
@@ -102,6 +110,37 @@ public struct EngineComparison: Codable, Sendable {
         let echoNative = try await warm(Modules.echo(), engines: native, parameters: ["name": "Ada"], warmUp: 200)
         let echoInterpreter = try await warm(Modules.echo(), engines: .interpreterOnly, parameters: ["name": "Ada"], warmUp: 200)
 
+        step("a runaway loop under a 100 ms timeout, native")
+        let runaway = try await Workload.start(
+            module: Array(#"(module (func (export "_start") (loop $forever (br $forever))))"#.utf8), parameters: [:], engines: native, timeout: .milliseconds(100))
+        var runs: [Int64] = []
+        do {
+            for _ in 0..<5 {
+                let invocation = try await runaway.enclave.invoke(runaway.name, parameters: [:])
+                runs.append(invocation.duration.nanoseconds)
+            }
+            try await runaway.shutdown()
+        } catch {
+            try? await runaway.shutdown()
+            throw error
+        }
+        let runaways = Samples(runs)
+
+        var fuelMetered: Samples?
+        var fuelUnmetered: Samples?
+        if kernelFiles.contains("matmul.wasm") {
+            let bytes = Array(try Data(contentsOf: kernels.appendingPathComponent("matmul.wasm")))
+            for fuel in [UInt64?.none, UInt64(1) << 40] {
+                let workload = try await Workload.start(module: bytes, parameters: [:], engines: native, fuel: fuel)
+                let samples = try await workload.onEnclaveThreads {
+                    try await workload.invokeWarm()
+                    return try await Samples.measure(for: duration, minimum: 5) { try await workload.invokeWarm() }
+                }
+                try await workload.shutdown()
+                if fuel == nil { fuelUnmetered = samples } else { fuelMetered = samples }
+            }
+        }
+
         var results: [String: Kernel] = [:]
         for file in kernelFiles {
             step("kernel \(file) under each engine")
@@ -121,6 +160,8 @@ public struct EngineComparison: Codable, Sendable {
             coldNativeUncachedP50Ms: coldUncached.p50Microseconds / 1000, coldNativeCachedP50Ms: coldCached.p50Microseconds / 1000,
             coldInterpreterP50Ms: coldInterpreter.p50Microseconds / 1000,
             warmEchoNativeP50Us: echoNative.p50Microseconds, warmEchoInterpreterP50Us: echoInterpreter.p50Microseconds,
+            runawayTimeoutMs: 100, runawayMedianMs: runaways.p50Microseconds / 1000, runawayMaximumMs: Double(runaways.quantile(1)) / 1e6,
+            fuelMeteredP50Us: fuelMetered?.p50Microseconds, fuelUnmeteredP50Us: fuelUnmetered?.p50Microseconds,
             kernels: results, kernelsNativeGeomeanUs: geomean(results.values.map(\.nativeP50Us)),
             kernelsInterpreterGeomeanUs: geomean(results.values.map(\.interpreterP50Us)))
     }
@@ -137,7 +178,11 @@ public struct EngineComparison: Codable, Sendable {
             ("cold start, interpreter (hasher)", ms(coldInterpreterP50Ms)),
             ("warm echo, native", us(warmEchoNativeP50Us)),
             ("warm echo, interpreter", us(warmEchoInterpreterP50Us)),
+            ("runaway loop, native, 100 ms timeout: median / longest run", "\(ms(runawayMedianMs)) / \(ms(runawayMaximumMs))"),
         ]
+        if let metered = fuelMeteredP50Us, let unmetered = fuelUnmeteredP50Us {
+            rows.append(("matmul, native: with a fuel limit / without", "\(us(metered)) / \(us(unmetered))"))
+        }
         for name in kernels.keys.sorted() {
             let kernel = kernels[name]!
             rows.append(("kernel \(name): native / interpreter", "\(us(kernel.nativeP50Us)) / \(us(kernel.interpreterP50Us)) (×\(String(format: "%.1f", kernel.interpreterOverNative)))"))

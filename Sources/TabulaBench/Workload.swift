@@ -36,13 +36,13 @@ public final class Workload: Sendable {
     ///     comparison's other figures measure).
     public static func start(
         module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"], memoryLimitMiB: Int = 128, isolation: Isolation = .inProcess,
-        engines: Engines = .interpreterOnly
+        engines: Engines = .interpreterOnly, timeout: Duration = .seconds(60), fuel: UInt64? = nil
     ) async throws -> Workload {
         let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
         let enclave = Enclave(threads: 1, monitor: monitor, isolation: isolation, engines: engines)
         let name = FunctionName(namespace: "bench", name: "function")
         do {
-            try await enclave.load(FunctionDefinition(name: name, module: module, main: main, limits: Limits(memory: memoryLimitMiB << 20)))
+            try await enclave.load(FunctionDefinition(name: name, module: module, main: main, limits: Limits(memory: memoryLimitMiB << 20, timeout: timeout, fuel: fuel)))
             return try Workload(enclave: enclave, monitor: monitor, name: name, parameters: parameters)
         } catch {
             try? await enclave.shutdown()
