@@ -312,6 +312,23 @@ struct CTranslatorTests {
             (call $pf32 (f32.demote_f64 (f64.const 1e300)))              ;; inf
             (call $p32 (f32.eq (f32.const nan) (f32.const nan)))          ;; 0
             (call $p32 (f32.ne (f32.const nan) (f32.const nan)))          ;; 1
+            (call $pf32 (f32.min (f32.const nan:0x200000) (f32.const 1)))
+            (call $pf32 (f32.min (f32.const 1) (f32.const -nan:0x1)))
+            (call $pf64 (f64.max (f64.const -nan) (f64.const nan:0x1)))
+            (call $pf32 (f32.ceil (f32.const nan:0x1)))
+            (call $pf64 (f64.floor (f64.const -nan:0x4)))
+            (call $pf64 (f64.nearest (f64.const nan:0x4)))
+            (call $pf32 (f32.trunc (f32.const -nan:0x300000)))
+            (call $pf32 (f32.demote_f64 (f64.const nan:0x123456789)))
+            (call $pf64 (f64.promote_f32 (f32.const nan:0x1)))
+            (call $pf32 (f32.sqrt (f32.const -1)))
+            (call $pf64 (f64.add (f64.const nan:0x1) (f64.const 1)))
+            (call $pf64 (f64.div (f64.const 0) (f64.const 0)))
+            (call $pf64 (f64.div (f64.convert_i32_s (i32.const 0)) (f64.convert_i64_u (i64.const 0))))
+            (call $pf32 (f32.div (f32.reinterpret_i32 (i32.const 0)) (f32.convert_i32_u (i32.const 0))))
+            (call $pf64 (f64.sub (f64.const inf) (f64.reinterpret_i64 (i64.const 0x7ff0000000000000))))
+            (call $pf32 (f32.abs (f32.const -nan:0x1)))
+            (call $pf64 (f64.copysign (f64.const nan:0x5) (f64.const -1)))
           )
           (func (export "convs")
             (call $p32 (i32.trunc_f64_s (f64.const -2147483648.9)))       ;; 0x80000000

@@ -423,9 +423,9 @@ extension CTranslator {
             case .i64Const(let value):
                 emit("\(push(.i64)) = \(UInt64(bitPattern: value))ull;")
             case .f32Const(let value):
-                emit("\(push(.f32)) = t_f32(\(value.bitPattern)u);")
+                emit("\(push(.f32)) = t_f32c(\(value.bitPattern)u);")
             case .f64Const(let value):
-                emit("\(push(.f64)) = t_f64(\(value.bitPattern)ull);")
+                emit("\(push(.f64)) = t_f64c(\(value.bitPattern)ull);")
             case .i32Eqz:
                 try apply1(.i32, .i32) { "(uint32_t)(\($0) == 0)" }
             case .i64Eqz:
@@ -687,20 +687,20 @@ extension CTranslator {
             case .i64TruncF32U: (from, to, make) = (.f32, .i64, { "t_i64_trunc_f32_u(c, \($0))" })
             case .i64TruncF64S: (from, to, make) = (.f64, .i64, { "t_i64_trunc_f64_s(c, \($0))" })
             case .i64TruncF64U: (from, to, make) = (.f64, .i64, { "t_i64_trunc_f64_u(c, \($0))" })
-            case .f32ConvertI32S: (from, to, make) = (.i32, .f32, { "(float)(int32_t)\($0)" })
-            case .f32ConvertI32U: (from, to, make) = (.i32, .f32, { "(float)\($0)" })
-            case .f32ConvertI64S: (from, to, make) = (.i64, .f32, { "(float)(int64_t)\($0)" })
-            case .f32ConvertI64U: (from, to, make) = (.i64, .f32, { "(float)\($0)" })
+            case .f32ConvertI32S: (from, to, make) = (.i32, .f32, { "t_opaque32((float)(int32_t)\($0))" })
+            case .f32ConvertI32U: (from, to, make) = (.i32, .f32, { "t_opaque32((float)\($0))" })
+            case .f32ConvertI64S: (from, to, make) = (.i64, .f32, { "t_opaque32((float)(int64_t)\($0))" })
+            case .f32ConvertI64U: (from, to, make) = (.i64, .f32, { "t_opaque32((float)\($0))" })
             case .f32DemoteF64: (from, to, make) = (.f64, .f32, { "(float)\($0)" })
-            case .f64ConvertI32S: (from, to, make) = (.i32, .f64, { "(double)(int32_t)\($0)" })
-            case .f64ConvertI32U: (from, to, make) = (.i32, .f64, { "(double)\($0)" })
-            case .f64ConvertI64S: (from, to, make) = (.i64, .f64, { "(double)(int64_t)\($0)" })
-            case .f64ConvertI64U: (from, to, make) = (.i64, .f64, { "(double)\($0)" })
+            case .f64ConvertI32S: (from, to, make) = (.i32, .f64, { "t_opaque64((double)(int32_t)\($0))" })
+            case .f64ConvertI32U: (from, to, make) = (.i32, .f64, { "t_opaque64((double)\($0))" })
+            case .f64ConvertI64S: (from, to, make) = (.i64, .f64, { "t_opaque64((double)(int64_t)\($0))" })
+            case .f64ConvertI64U: (from, to, make) = (.i64, .f64, { "t_opaque64((double)\($0))" })
             case .f64PromoteF32: (from, to, make) = (.f32, .f64, { "(double)\($0)" })
             case .i32ReinterpretF32: (from, to, make) = (.f32, .i32, { "t_b32(\($0))" })
             case .i64ReinterpretF64: (from, to, make) = (.f64, .i64, { "t_b64(\($0))" })
-            case .f32ReinterpretI32: (from, to, make) = (.i32, .f32, { "t_f32(\($0))" })
-            case .f64ReinterpretI64: (from, to, make) = (.i64, .f64, { "t_f64(\($0))" })
+            case .f32ReinterpretI32: (from, to, make) = (.i32, .f32, { "t_f32c(\($0))" })
+            case .f64ReinterpretI64: (from, to, make) = (.i64, .f64, { "t_f64c(\($0))" })
             case .i32TruncSatF32S: (from, to, make) = (.f32, .i32, { "t_i32_trunc_sat_f32_s(\($0))" })
             case .i32TruncSatF32U: (from, to, make) = (.f32, .i32, { "t_i32_trunc_sat_f32_u(\($0))" })
             case .i32TruncSatF64S: (from, to, make) = (.f64, .i32, { "t_i32_trunc_sat_f64_s(\($0))" })

@@ -133,6 +133,13 @@ T_INLINE float t_f32(uint32_t b) { float f; __builtin_memcpy(&f, &b, 4); return 
 T_INLINE double t_f64(uint64_t b) { double f; __builtin_memcpy(&f, &b, 8); return f; }
 T_INLINE uint32_t t_b32(float f) { uint32_t b; __builtin_memcpy(&b, &f, 4); return b; }
 T_INLINE uint64_t t_b64(double f) { uint64_t b; __builtin_memcpy(&b, &f, 8); return b; }
+/* Floats the compiler could know (constants, and floats converted or reinterpreted from integers,
+   which may be constants) are made opaque to it, so that it cannot fold arithmetic on them: it folds
+   0.0 / 0.0 to +NaN where the processor, and the interpreter running on it, give -NaN. */
+T_INLINE float t_opaque32(float f) { __asm__("" : "+x"(f)); return f; }
+T_INLINE double t_opaque64(double f) { __asm__("" : "+x"(f)); return f; }
+T_INLINE float t_f32c(uint32_t b) { return t_opaque32(t_f32(b)); }
+T_INLINE double t_f64c(uint64_t b) { return t_opaque64(t_f64(b)); }
 
 /* Linear memory: every access is checked against the current size, in 64-bit arithmetic. */
 T_INLINE uint8_t *t_mem(tabula_context *c, uint64_t a, uint64_t n) {
@@ -269,24 +276,24 @@ static double t_f64_nearest(double a) {
 }
 T_INLINE float t_f32_sqrt(float a) { return __builtin_sqrtf(a); }
 T_INLINE double t_f64_sqrt(double a) { return __builtin_sqrt(a); }
-/* min/max: NaN if either is NaN; -0 is less than +0. */
+/* min/max: the canonical (positive, quiet) NaN if either is NaN, as WasmKit gives; -0 is less than +0. */
 T_INLINE float t_f32_min(float a, float b) {
-    if (a != a || b != b) return a + b;
+    if (a != a || b != b) return t_f32(0x7FC00000u);
     if (a == b) return t_f32(t_b32(a) | t_b32(b));
     return a < b ? a : b;
 }
 T_INLINE float t_f32_max(float a, float b) {
-    if (a != a || b != b) return a + b;
+    if (a != a || b != b) return t_f32(0x7FC00000u);
     if (a == b) return t_f32(t_b32(a) & t_b32(b));
     return a > b ? a : b;
 }
 T_INLINE double t_f64_min(double a, double b) {
-    if (a != a || b != b) return a + b;
+    if (a != a || b != b) return t_f64(0x7FF8000000000000ull);
     if (a == b) return t_f64(t_b64(a) | t_b64(b));
     return a < b ? a : b;
 }
 T_INLINE double t_f64_max(double a, double b) {
-    if (a != a || b != b) return a + b;
+    if (a != a || b != b) return t_f64(0x7FF8000000000000ull);
     if (a == b) return t_f64(t_b64(a) & t_b64(b));
     return a > b ? a : b;
 }
