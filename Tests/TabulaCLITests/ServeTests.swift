@@ -27,6 +27,47 @@ struct ServeTests {
         let list = try RunCommandTests.tabula(["activation", "list", "--json"], environment: environment)
         #expect(list.status == 0)
         #expect(list.stdout.contains("hasher"))
+        // The README's server compiles functions to native code by default, in workers.
+        #expect(server.stdout.contains("engine: native"))
+        #expect(list.stdout.contains(#""key":"engine","value":"native""#) || list.stdout.contains(#""value":"native""#))
+    }
+
+    @Test func compiledCodeIsCachedAcrossRestartsAndATamperedEntryIsCompiledAgain() async throws {
+        let first = try await ServerProcess()
+        let client = Client(apiHost: first.apiHost, auth: try Credentials(parsing: try first.auth))
+        try await client.putAction(name: "echo", module: try example("echo.wat"), isText: true)
+        _ = try await client.invoke(name: "echo", parameters: ["n": 1], blocking: true, result: true)
+        #expect(try await first.terminate(within: .seconds(30)) != nil)
+        let cache = first.dataDirectory.appendingPathComponent("native-cache")
+        let entries = try FileManager.default.contentsOfDirectory(atPath: cache.path)
+        try #require(entries.count == 1, "one compiled module cached: \(entries)")
+        let entry = cache.appendingPathComponent(entries[0])
+        let written = try FileManager.default.attributesOfItem(atPath: entry.path)[.modificationDate] as? Date
+
+        // The simulated TEE's sealing key survives the restart, so the entry is used as it is.
+        let second = try await ServerProcess(dataDirectory: first.dataDirectory)
+        let again = Client(apiHost: second.apiHost, auth: try Credentials(parsing: try second.auth))
+        guard case .result(let result, _, _) = try await again.invoke(name: "echo", parameters: ["n": 2], blocking: true, result: true) else {
+            Issue.record("expected a result")
+            return
+        }
+        #expect(result == ["n": 2])
+        #expect(try FileManager.default.attributesOfItem(atPath: entry.path)[.modificationDate] as? Date == written, "a cache hit does not rewrite the entry")
+        #expect(try await second.terminate(within: .seconds(30)) != nil)
+
+        // A tampered entry is refused: deleted, compiled again and rewritten, and the function runs.
+        var bytes = [UInt8](try Data(contentsOf: entry))
+        bytes[bytes.count - 100] ^= 0xFF
+        try Data(bytes).write(to: entry)
+        let third = try await ServerProcess(dataDirectory: first.dataDirectory)
+        defer { _ = third.terminate(); third.removeData() }
+        let last = Client(apiHost: third.apiHost, auth: try Credentials(parsing: try third.auth))
+        guard case .result(let rerun, _, _) = try await last.invoke(name: "echo", parameters: ["n": 3], blocking: true, result: true) else {
+            Issue.record("expected a result")
+            return
+        }
+        #expect(rerun == ["n": 3])
+        #expect([UInt8](try Data(contentsOf: entry)) != bytes, "the tampered entry was replaced")
     }
 
     @Test func invokeIsConfidentialByDefaultAndRefusesSimulatedAttestationUnlessAllowed() async throws {
