@@ -76,6 +76,14 @@ extension CTranslator {
             // slot, counted in) must fit above the limit, so that a large frame cannot reach past it.
             let frame = 8 * (locals.count + slotCounts.reduce(0, +) + savedCount) + 64
             source += "    T_STACK_CHECK(c, \(frame)u);\n"
+            // The memory's base never moves and its size changes only through memory.grow, here or
+            // in a callee: kept in locals (reloaded after every call and growth), so that a store to
+            // linear memory, which C must assume may alias anything, never forces them to be read
+            // again from the context. The globals' address never changes either.
+            if module.memory != nil {
+                source += "    uint8_t *const t_mb = c->memory;\n    uint64_t t_ms = c->memory_size;\n"
+            }
+            source += "    uint64_t *const t_g = c->globals;\n"
             for (number, local) in locals.enumerated() where number >= type.parameters.count {
                 source += "    \(cType(local)) v\(number) = 0;\n"
             }
@@ -384,21 +392,22 @@ extension CTranslator {
                 _ = push(type)
             case .globalGet(let global):
                 let type = try globalType(global)
-                emit("\(push(type)) = \(fromBits("c->globals[\(global)]", type));")
+                emit("\(push(type)) = \(fromBits("t_g[\(global)]", type));")
             case .globalSet(let global):
                 let type = try globalType(global)
-                emit("c->globals[\(global)] = \(toBits(try pop(type), type));")
+                emit("t_g[\(global)] = \(toBits(try pop(type), type));")
             case .load(let load, let memarg):
                 try self.load(load, memarg)
             case .store(let store, let memarg):
                 try self.store(store, memarg)
             case .memorySize:
                 try requireMemory()
-                emit("\(push(.i32)) = (uint32_t)(c->memory_size >> 16);")
+                emit("\(push(.i32)) = (uint32_t)(t_ms >> 16);")
             case .memoryGrow:
                 try requireMemory()
                 let delta = try pop(.i32)
                 emit("\(push(.i32)) = t_grow(c, \(delta));")
+                reloadMemorySize()
             case .memoryFill:
                 try requireMemory()
                 let count = try pop(.i32), value = try pop(.i32), destination = try pop(.i32)
@@ -473,6 +482,12 @@ extension CTranslator {
             } else {
                 emit("w\(function)(\(arguments));")
             }
+            reloadMemorySize()
+        }
+
+        /// After anything that may have grown the memory: a call or memory.grow.
+        private mutating func reloadMemorySize() {
+            if module.memory != nil { emit("t_ms = c->memory_size;") }
         }
 
         private mutating func callIndirect(_ typeIndex: UInt32, _ table: UInt32) throws(EnclaveError) {
@@ -489,12 +504,13 @@ extension CTranslator {
             } else {
                 emit("\(callee);")
             }
+            reloadMemorySize()
         }
 
         private mutating func address(_ memarg: MemArg, _ size: Int) throws(EnclaveError) -> String {
             try requireMemory()
             let base = try pop(.i32)
-            return "t_mem(c, (uint64_t)\(base) + \(memarg.offset)ull, \(size))"
+            return "t_at(c, t_mb, t_ms, (uint64_t)\(base) + \(memarg.offset)ull, \(size))"
         }
 
         private mutating func load(_ load: Instruction.Load, _ memarg: MemArg) throws(EnclaveError) {
@@ -536,7 +552,7 @@ extension CTranslator {
             }
             let value = try pop(type)
             let address = try address(memarg, size)
-            // Both replaced names are generated (`t_mem(...)` and a slot), never module text.
+            // Both replaced names are generated (`t_at(...)` and a slot), never module text.
             emit(write.replacingOccurrences(of: "%a", with: address).replacingOccurrences(of: "%v", with: value) + ";")
         }
 

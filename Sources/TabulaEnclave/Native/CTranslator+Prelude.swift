@@ -142,9 +142,10 @@ T_INLINE float t_f32c(uint32_t b) { return t_opaque32(t_f32(b)); }
 T_INLINE double t_f64c(uint64_t b) { return t_opaque64(t_f64(b)); }
 
 /* Linear memory: every access is checked against the current size, in 64-bit arithmetic. */
-T_INLINE uint8_t *t_mem(tabula_context *c, uint64_t a, uint64_t n) {
-    if (a + n > c->memory_size) T_TRAP(c, TABULA_TRAP_MEMORY);
-    return c->memory + a;
+/* The base and size are the ones a function keeps in locals (see the function prologue). */
+T_INLINE uint8_t *t_at(tabula_context *c, uint8_t *mb, uint64_t ms, uint64_t a, uint64_t n) {
+    if (__builtin_expect(a + n > ms, 0)) T_TRAP(c, TABULA_TRAP_MEMORY);
+    return mb + a;
 }
 T_INLINE uint8_t t_ld8(const uint8_t *p) { return *p; }
 T_INLINE uint16_t t_ld16(const uint8_t *p) { uint16_t v; __builtin_memcpy(&v, p, 2); return v; }
