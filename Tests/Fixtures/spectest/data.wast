@@ -18,7 +18,6 @@
   (data (memory $m) (offset (i32.const 0)) "" "a" "bc" "")
   (data)
   (data "a" "" "bcd")
-
   (data $d1 (i32.const 0))
   (data $d2 (i32.const 1) "a" "" "bcd")
   (data $d3 (offset (i32.const 0)))
@@ -86,8 +85,14 @@
   (data (global.get $g) "a")
 )
 
-(module (memory 1) (global i32 (i32.const 0)) (data (global.get 0) "a"))
-(module (memory 1) (global $g i32 (i32.const 0)) (data (global.get $g) "a"))
+(assert_invalid
+  (module (memory 1) (global i32 (i32.const 0)) (data (global.get 0) "a"))
+  "unknown global"
+)
+(assert_invalid
+  (module (memory 1) (global $g i32 (i32.const 0)) (data (global.get $g) "a"))
+  "unknown global"
+)
 
 
 ;; Corner cases
@@ -171,38 +176,6 @@
 (module
   (import "spectest" "memory" (memory 0 3))
   (data (i32.const 1) "a")
-)
-
-;; Extended contant expressions
-
-(module
-  (memory 1)
-  (data (i32.add (i32.const 0) (i32.const 42)))
-)
-
-(module
-  (memory 1)
-  (data (i32.sub (i32.const 42) (i32.const 0)))
-)
-
-(module
-  (memory 1)
-  (data (i32.mul (i32.const 1) (i32.const 2)))
-)
-
-;; Combining add, sub, mul and global.get
-
-(module
-  (global (import "spectest" "global_i32") i32)
-  (memory 1)
-  (data (i32.mul
-          (i32.const 2)
-          (i32.add
-            (i32.sub (global.get 0) (i32.const 1))
-            (i32.const 2)
-          )
-        )
-  )
 )
 
 ;; Invalid bounds for data

@@ -212,47 +212,8 @@
   (memory 1)
     (data "\37")
   (func (export "test")
-    (memory.init 0 (i32.const 1234) (i32.const 0) (i32.const 1))))
-(invoke "test")
-
-(module
-  (memory 1)
-    (data "\37")
-  (func (export "test")
     (data.drop 0)
-    (memory.init 0 (i32.const 1234) (i32.const 0) (i32.const 1))))
-(assert_trap (invoke "test") "out of bounds memory access")
-
-(module
-  (memory 1)
-    (data "\37")
-  (func (export "test")
-    (data.drop 0)
-    (memory.init 0 (i32.const 1234) (i32.const 0) (i32.const 0))))
-(invoke "test")
-
-(module
-  (memory 1)
-    (data "\37")
-  (func (export "test")
-    (data.drop 0)
-    (memory.init 0 (i32.const 1234) (i32.const 1) (i32.const 0))))
-(assert_trap (invoke "test") "out of bounds memory access")
-
-(module
-  (memory 1)
-    (data "\37")
-  (func (export "test")
-    (data.drop 0)
-    (memory.init 0 (i32.const 0x10000) (i32.const 0) (i32.const 0))))
-(invoke "test")
-
-(module
-  (memory 1)
-    (data "\37")
-  (func (export "test")
-    (data.drop 0)
-    (memory.init 0 (i32.const 0x10001) (i32.const 0) (i32.const 0))))
+    (memory.init 0 (i32.const 1234) (i32.const 1) (i32.const 1))))
 (assert_trap (invoke "test") "out of bounds memory access")
 
 (module
