@@ -40,7 +40,9 @@ static uintptr_t stack_floor(uintptr_t here) {
     return here - available;
 }
 
-int32_t tabula_native_run(const tabula_native_module *module, tabula_context *context, uint32_t index, size_t stack_budget, uint64_t *result) {
+/// Runs `instantiate` (index UINT32_MAX), `invoke(index)` or, with `arguments`, `call(index)`
+/// (its return value in `*called`).
+static int32_t run(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, int32_t *called) {
     jmp_buf jump;
     jmp_buf *outer = current_jump;
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
@@ -53,13 +55,25 @@ int32_t tabula_native_run(const tabula_native_module *module, tabula_context *co
     current_jump = &jump;
     int32_t code = setjmp(jump);
     if (code == 0) {
-        if (index == UINT32_MAX) {
+        if (arguments) {
+            *called = module->call(context, index, arguments, argument_count, results);
+        } else if (index == UINT32_MAX) {
             module->instantiate(context);
-            *result = 0;
+            *results = 0;
         } else {
-            *result = module->invoke(context, index);
+            *results = module->invoke(context, index);
         }
     }
     current_jump = outer;
     return code;
+}
+
+int32_t tabula_native_run(const tabula_native_module *module, tabula_context *context, uint32_t index, size_t stack_budget, uint64_t *result) {
+    return run(module, context, index, 0, 0, stack_budget, result, 0);
+}
+
+int32_t tabula_native_call(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, int32_t *called) {
+    static const uint64_t none[1] = {0};
+    *called = -1;
+    return run(module, context, index, arguments ? arguments : none, argument_count, stack_budget, results, called);
 }

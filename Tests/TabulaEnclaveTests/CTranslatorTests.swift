@@ -27,7 +27,7 @@ struct CTranslatorTests {
         let declarations = String(header[start.lowerBound..<end.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
         let source = try translate(wat: "(module)").source
         #expect(source.contains(declarations))
-        #expect(source.contains("#define TABULA_NATIVE_ABI_VERSION 1\n"))
+        #expect(source.contains("#define TABULA_NATIVE_ABI_VERSION 2\n"))
     }
 
     @Test(arguments: [

@@ -27,4 +27,10 @@ void tabula_native_unload(tabula_native_image *image);
 /// thread has less). Returns TABULA_TRAP_NONE, with the result in `*result`, or the trap code.
 int32_t tabula_native_run(const tabula_native_module *module, tabula_context *context, uint32_t index, size_t stack_budget, uint64_t *result);
 
+/// Runs `module->call` as `tabula_native_run` runs `invoke`: calls exported function `index` with
+/// `argument_count` parameters (64-bit patterns), its result in `results[0]` (room for one) and
+/// `call`'s answer in `*called` (results written, or -1 when nothing was called). Returns the trap
+/// code, TABULA_TRAP_NONE when the call returned.
+int32_t tabula_native_call(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, int32_t *called);
+
 #endif

@@ -19,7 +19,7 @@ typedef __INT64_TYPE__ int64_t;
 typedef __UINTPTR_TYPE__ uintptr_t;
 typedef __SIZE_TYPE__ size_t;
 
-#define TABULA_NATIVE_ABI_VERSION 1
+#define TABULA_NATIVE_ABI_VERSION 2
 
 /// Why native code stopped; the host turns each into WasmKit's words for the same trap.
 enum tabula_trap {
@@ -105,6 +105,11 @@ typedef struct tabula_native_module {
     /// Calls function `index`, which takes no parameters and returns nothing or one i32 (zero-
     /// extended into the result); traps through `context->trap` for any other type.
     uint64_t (*invoke)(tabula_context *context, uint32_t index);
+    /// Calls exported function `index` with its `argument_count` parameters as 64-bit patterns (as
+    /// for imports: i32 and f32 in the low 32 bits) and writes its result, if any, to `results[0]`.
+    /// Returns the number of results written (0 or 1), or -1 without calling anything when
+    /// `index` is not an exported function or `argument_count` is not its parameter count.
+    int32_t (*call)(tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, uint64_t *results);
 } tabula_native_module;
 
 /* The compiler may emit calls to these three even with -fno-builtin; the code links without libc. */

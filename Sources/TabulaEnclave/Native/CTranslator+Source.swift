@@ -35,6 +35,7 @@ extension CTranslator {
             }
             try writeInstantiate()
             try writeInvoke()
+            try writeCall()
             writeDescriptor()
         }
 
@@ -234,6 +235,26 @@ extension CTranslator {
             out += "    default: T_TRAP(c, TABULA_TRAP_UNREACHABLE);\n    }\n}\n\n"
         }
 
+        /// `call`: every exported function, with its arguments and result as 64-bit patterns, for
+        /// tests. Only exports, so that a caller reaches what an embedder could reach, and the
+        /// argument count is checked, so that a wrong one is refused instead of read past.
+        private mutating func writeCall() throws(EnclaveError) {
+            out += "static int32_t t_call(tabula_context *c, uint32_t index, const uint64_t *a, uint32_t n, uint64_t *r) {\n    (void)a; (void)r;\n    switch (index) {\n"
+            var written = Set<UInt32>()
+            for export in module.exports {
+                guard case .function(let index) = export.descriptor, written.insert(index).inserted else { continue }
+                let type = try module.functionType(index)
+                let arguments = (["c"] + type.parameters.enumerated().map { CTranslator.fromBits("a[\($0.offset)]", $0.element) }).joined(separator: ", ")
+                out += "    case \(index)u:\n        if (n != \(type.parameters.count)u) return -1;\n"
+                if let result = type.results.first {
+                    out += "        r[0] = \(CTranslator.toBits("w\(index)(\(arguments))", result));\n        return 1;\n"
+                } else {
+                    out += "        w\(index)(\(arguments));\n        return 0;\n"
+                }
+            }
+            out += "    default: return -1;\n    }\n}\n\n"
+        }
+
         private mutating func writeDescriptor() {
             if !module.exports.isEmpty {
                 out += "static const tabula_native_export t_exports[] = {\n"
@@ -276,6 +297,7 @@ extension CTranslator {
                     \(module.exports.isEmpty ? "0" : "t_exports"),
                     t_instantiate,
                     t_invoke,
+                    t_call,
                 };
 
                 /* The entry point. Its C name differs from the struct's typedef name; the symbol is tabula_native_module. */

@@ -36,7 +36,7 @@ package struct NativeCompiler: Sendable {
     }
 
     /// Identifies the translator (its output format and runtime ABI), in certificates and cache keys.
-    package static let translatorVersion = "tabula-c/1"
+    package static let translatorVersion = "tabula-c/2"
 
     /// The flags every compilation uses: no libc, hidden symbols, one entry point, IEEE arithmetic
     /// kept exact (no contraction into fused multiply-adds), wrapping integers.
@@ -129,7 +129,7 @@ package struct NativeCompiler: Sendable {
     /// Translates and compiles a module parsed in this process: the image and the type
     /// descriptions.
     package func translateAndCompile(_ module: FunctionModule) throws(EnclaveError) -> (image: [UInt8], types: [String]) {
-        let translation = try CTranslator.translate(module.instrumentedBytes)
+        let translation = try CTranslator.translate(module.instrumentedBytes, countdownGlobal: module.countdownGlobal)
         let source = Array(translation.source.utf8)
         guard source.count <= bounds.sourceBytes else {
             throw EnclaveError(.limitExceeded, "the module translates to \(source.count >> 20) MiB of C, more than the native engine compiles (\(bounds.sourceBytes >> 20) MiB); set the action's \"engine\" annotation to \"interpreter\"")
@@ -137,10 +137,15 @@ package struct NativeCompiler: Sendable {
         return (try compileSource(source), translation.functionTypes.map { "\($0)" })
     }
 
-    /// The cache key: the module as deployed, how it is loaded, and what compiles it.
+    /// SHA-256 of the running executable, which holds the translator: a cache entry written by
+    /// another build of Tabula is never used, even where the translator's version did not change.
+    static let executableDigest: String = fileDigest("/proc/self/exe") ?? "unknown"
+
+    /// The cache key: the module as deployed, how it is loaded, and what compiles it (the
+    /// translator, in this build of Tabula, and the compiler).
     private func cacheKey(_ request: Request) -> String {
         var hash = SHA256()
-        hash.update(data: Array("\(Self.translatorVersion)\n\(toolchain.digest)\n\(Self.flags.joined(separator: " "))\n\(request.main)\n\(request.memoryLimit)\n".utf8))
+        hash.update(data: Array("\(Self.translatorVersion)\n\(Self.executableDigest)\n\(toolchain.digest)\n\(Self.flags.joined(separator: " "))\n\(request.main)\n\(request.memoryLimit)\n".utf8))
         hash.update(data: request.bytes)
         return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
@@ -195,6 +200,19 @@ package struct NativeCompiler: Sendable {
             return 0
         } catch {
             return fail(error)
+        }
+    }
+
+    /// `tabula native-compile --emit-c`: prints the C translation of the module on stdin.
+    package static func printTranslation(main: String, memoryLimit: Int) -> Int32 {
+        let input = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+        do {
+            let module = try FunctionModule(bytes: input, main: main, memoryLimit: memoryLimit)
+            FileHandle.standardOutput.write(Data(try CTranslator.translate(module.instrumentedBytes, countdownGlobal: module.countdownGlobal).source.utf8))
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            return 3
         }
     }
 

@@ -60,10 +60,28 @@ package final class NativeSandbox: @unchecked Sendable {
     private var fuelLeft: Int64?
     private var granted: Int64 = 0
 
-    package init(
+    package convenience init(
         id: Int, module: FunctionModule, image: NativeImage, limits: Limits, name: String, tracking: Rewind.Tracking? = nil,
         writableLimit: Int = DirtyPages.defaultWritableLimit, deadlines: Deadlines? = nil,
         initializationTimeout: Duration = Enclave.defaultInitializationTimeout
+    ) throws(EnclaveError) {
+        try self.init(
+            id: id, module: module, image: image, limits: limits, name: name, tracking: tracking, writableLimit: writableLimit,
+            deadlines: deadlines, initializationTimeout: initializationTimeout, checkingEntry: true)
+    }
+
+    /// An instance for tests that call its exports one by one (``call(_:_:)``), as the
+    /// WebAssembly specification's scripts do: the module's entry is not checked, since a script's
+    /// module has none (``FunctionModule`` still wants one of its exports named as `main`).
+    package convenience init(testing module: FunctionModule, image: NativeImage, limits: Limits) throws(EnclaveError) {
+        try self.init(
+            id: 0, module: module, image: image, limits: limits, name: "test", tracking: nil, writableLimit: DirtyPages.defaultWritableLimit,
+            deadlines: nil, initializationTimeout: Enclave.defaultInitializationTimeout, checkingEntry: false)
+    }
+
+    private init(
+        id: Int, module: FunctionModule, image: NativeImage, limits: Limits, name: String, tracking: Rewind.Tracking?,
+        writableLimit: Int, deadlines: Deadlines?, initializationTimeout: Duration, checkingEntry: Bool
     ) throws(EnclaveError) {
         self.id = id
         self.module = module
@@ -77,13 +95,14 @@ package final class NativeSandbox: @unchecked Sendable {
         self.writableLimit = writableLimit
 
         let descriptor = image.module.pointee
-        guard let entry = module.entryFunction, let type = module.entryType else {
-            throw EnclaveError(.invalidEntryPoint, "the export \"\(module.entry)\" is not a function")
+        if checkingEntry {
+            guard module.entryFunction != nil, let type = module.entryType else {
+                throw EnclaveError(.invalidEntryPoint, "the export \"\(module.entry)\" is not a function")
+            }
+            guard type.parameters.isEmpty, type.results == [] || type.results == [.i32] else {
+                throw EnclaveError(.invalidEntryPoint, "the entry \"\(module.entry)\" must take no parameters and return nothing or an i32 status; it has type \(type)")
+            }
         }
-        guard type.parameters.isEmpty, type.results == [] || type.results == [.i32] else {
-            throw EnclaveError(.invalidEntryPoint, "the entry \"\(module.entry)\" must take no parameters and return nothing or an i32 status; it has type \(type)")
-        }
-        _ = entry
 
         // Linear memory: address space for the limit, rounded to pages, reserved once and
         // inaccessible; the pages in use are made accessible as the memory grows, so that only
@@ -183,6 +202,60 @@ package final class NativeSandbox: @unchecked Sendable {
     /// Calls function `index` (or instantiates, for `UInt32.max`) under the trap handler; the trap
     /// code and the result.
     private func call(_ index: UInt32) -> (tabula_trap, UInt64) {
+        prepareRun()
+        var result: UInt64 = 0
+        let code = tabula_native_run(image.module, context, index, limits.stack, &result)
+        return (tabula_trap(UInt32(bitPattern: code)), result)
+    }
+
+    /// What calling an export gave: its results (bit patterns, i32 and f32 in the low 32 bits),
+    /// or the trap's message in WasmKit's words.
+    package enum CallOutcome: Sendable, Equatable {
+        case returned([UInt64])
+        case trapped(String)
+    }
+
+    /// Calls the exported function `export` with `arguments` (bit patterns), for tests: the state
+    /// stays as the call leaves it (no rewind), as between a specification script's invocations.
+    /// The server never calls it: it runs only the entry, through ``run(input:environment:capabilities:)``.
+    ///
+    /// - Throws: ``EnclaveError`` when `export` is not an exported function taking
+    ///   `arguments.count` parameters.
+    package func call(_ export: String, _ arguments: [UInt64]) throws(EnclaveError) -> CallOutcome {
+        if let broken { throw broken }
+        guard let (kind, index) = image.export(export), kind == 0 else {
+            throw EnclaveError(.invalidEntryPoint, "the module exports no function \"\(export)\"")
+        }
+        limiter.reset()
+        deadline.arm(timeout: limits.timeout)
+        prepareRun()
+        var results: [UInt64] = [0]
+        var called: Int32 = -1
+        let module = image.module
+        let context = context
+        let stack = limits.stack
+        let code = arguments.withUnsafeBufferPointer { arguments in
+            results.withUnsafeMutableBufferPointer { results in
+                tabula_native_call(module, context, index, arguments.baseAddress, UInt32(arguments.count), stack, results.baseAddress, &called)
+            }
+        }
+        if code == TABULA_TRAP_NONE.rawValue {
+            guard called >= 0 else {
+                throw EnclaveError(.invalidEntryPoint, "the export \"\(export)\" does not take \(arguments.count) arguments")
+            }
+            return .returned(Array(results.prefix(Int(called))))
+        }
+        var termination = outcome(of: tabula_trap(UInt32(bitPattern: code)))
+        if deadline.expired { termination = .timedOut }
+        switch termination {
+        case .trapped(let reason): return .trapped(reason)
+        case .stackExhausted: return .trapped(Self.reason(TABULA_TRAP_STACK, detail: (0, 0), types: []))
+        default: return .trapped("\(termination)")
+        }
+    }
+
+    /// Sets up the fuel and the context for a call.
+    private func prepareRun() {
         stop = nil
         if let fuel = limits.fuel {
             let grant = Int64(clamping: min(fuel, UInt64(DeadlineChecks.reload)))
@@ -193,9 +266,6 @@ package final class NativeSandbox: @unchecked Sendable {
             fuelLeft = nil
         }
         prepareContext()
-        var result: UInt64 = 0
-        let code = tabula_native_run(image.module, context, index, limits.stack, &result)
-        return (tabula_trap(UInt32(bitPattern: code)), result)
     }
 
     private func prepareContext() {
