@@ -19,12 +19,16 @@ struct NativeCompileCommand: ParsableCommand {
     var main = "main"
 
     @Option(help: "The function's memory limit in bytes.")
-    var memoryLimit: Int
+    var memoryLimit = 256 << 20
 
     @Option(help: "The C compiler to use.")
     var compiler: String?
 
+    @Flag(help: "Print the C translation instead of compiling it (to read what the engine compiles).")
+    var emitC = false
+
     func run() throws {
+        if emitC { Glibc.exit(NativeCompiler.printTranslation(main: main, memoryLimit: memoryLimit)) }
         Glibc.exit(NativeCompiler.serveChild(main: main, memoryLimit: memoryLimit, compiler: compiler))
     }
 }
