@@ -42,7 +42,7 @@ static uintptr_t stack_floor(uintptr_t here) {
 
 /// Runs `instantiate` (index UINT32_MAX), `invoke(index)` or, with `arguments`, `call(index)`
 /// (its return value in `*called`).
-static int32_t run(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, int32_t *called) {
+static int32_t run(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, uint32_t result_capacity, int32_t *called) {
     jmp_buf jump;
     jmp_buf *outer = current_jump;
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
@@ -56,7 +56,7 @@ static int32_t run(const tabula_native_module *module, tabula_context *context, 
     int32_t code = setjmp(jump);
     if (code == 0) {
         if (arguments) {
-            *called = module->call(context, index, arguments, argument_count, results);
+            *called = module->call(context, index, arguments, argument_count, results, result_capacity);
         } else if (index == UINT32_MAX) {
             module->instantiate(context);
             *results = 0;
@@ -69,11 +69,11 @@ static int32_t run(const tabula_native_module *module, tabula_context *context, 
 }
 
 int32_t tabula_native_run(const tabula_native_module *module, tabula_context *context, uint32_t index, size_t stack_budget, uint64_t *result) {
-    return run(module, context, index, 0, 0, stack_budget, result, 0);
+    return run(module, context, index, 0, 0, stack_budget, result, 1, 0);
 }
 
-int32_t tabula_native_call(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, int32_t *called) {
+int32_t tabula_native_call(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, uint32_t result_capacity, int32_t *called) {
     static const uint64_t none[1] = {0};
     *called = -1;
-    return run(module, context, index, arguments ? arguments : none, argument_count, stack_budget, results, called);
+    return run(module, context, index, arguments ? arguments : none, argument_count, stack_budget, results, result_capacity, called);
 }

@@ -47,7 +47,6 @@ struct CTranslatorTests {
         ("(module (memory 1 1 shared))", "threads"),
         ("(module (memory 1 1 shared) (func (drop (i32.atomic.load (i32.const 0)))))", "threads"),
         ("(module (table 1 externref))", "externref"),
-        ("(module (func (result i32 i32) (i32.const 1) (i32.const 2)))", "multi-value function results"),
         ("(module (global funcref (ref.null func)))", "reference-typed values"),
         ("(module (func (drop (ref.null func))))", "reference-typed values"),
     ])

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "NativeABI.h"
+#include "NativeGuard.h"
 
 /// Compiled code mapped into this process by `tabula_native_load`.
 typedef struct tabula_native_image {
@@ -28,9 +29,9 @@ void tabula_native_unload(tabula_native_image *image);
 int32_t tabula_native_run(const tabula_native_module *module, tabula_context *context, uint32_t index, size_t stack_budget, uint64_t *result);
 
 /// Runs `module->call` as `tabula_native_run` runs `invoke`: calls exported function `index` with
-/// `argument_count` parameters (64-bit patterns), its result in `results[0]` (room for one) and
-/// `call`'s answer in `*called` (results written, or -1 when nothing was called). Returns the trap
-/// code, TABULA_TRAP_NONE when the call returned.
-int32_t tabula_native_call(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, int32_t *called);
+/// `argument_count` parameters (64-bit patterns), its results in `results` (room for
+/// `result_capacity`) and `call`'s answer in `*called` (results written, or -1 when nothing was
+/// called). Returns the trap code, TABULA_TRAP_NONE when the call returned.
+int32_t tabula_native_call(const tabula_native_module *module, tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, size_t stack_budget, uint64_t *results, uint32_t result_capacity, int32_t *called);
 
 #endif

@@ -101,14 +101,7 @@ extension CTranslator {
 
         // MARK: The operand stack
 
-        private static func kind(_ type: ValueType) -> Int {
-            switch type {
-            case .i32: 0
-            case .i64: 1
-            case .f32: 2
-            default: 3
-            }
-        }
+        private static func kind(_ type: ValueType) -> Int { CTranslator.kind(type) }
 
         private func slot(_ depth: Int, _ type: ValueType) -> String {
             ["i", "j", "f", "d"][Self.kind(type)] + String(depth)
@@ -244,8 +237,11 @@ extension CTranslator {
             stack.removeLast(stack.count - frame.base)
             for result in frame.results { _ = push(result) }
             if frame.kind == .function {
-                if let result = frame.results.first {
-                    emit("return \(slot(0, result));")
+                if frame.results.count == 1 {
+                    emit("return \(slot(0, frame.results[0]));")
+                } else if frame.results.count > 1 {
+                    let values = frame.results.enumerated().map { slot($0.offset, $0.element) }.joined(separator: ", ")
+                    emit("return (\(SourceWriter.resultType(frame.results))){\(values)};")
                 }
             }
         }
@@ -477,12 +473,23 @@ extension CTranslator {
         private mutating func call(_ function: UInt32) throws(EnclaveError) {
             let type = try module.functionType(function)
             let arguments = try arguments(type.parameters)
-            if let result = type.results.first {
-                emit("\(push(result)) = w\(function)(\(arguments));")
-            } else {
-                emit("w\(function)(\(arguments));")
-            }
+            emitCall("w\(function)(\(arguments))", type.results)
             reloadMemorySize()
+        }
+
+        /// A call and its results pushed (after the arguments were popped): several results come
+        /// back in a structure (``SourceWriter/resultType(_:)``).
+        private mutating func emitCall(_ call: String, _ results: [ValueType]) {
+            switch results.count {
+            case 0:
+                emit("\(call);")
+            case 1:
+                emit("\(push(results[0])) = \(call);")
+            default:
+                var code = "{ \(SourceWriter.resultType(results)) t_r = \(call);"
+                for (number, result) in results.enumerated() { code += " \(push(result)) = t_r.r\(number);" }
+                emit(code + " }")
+            }
         }
 
         /// After anything that may have grown the memory: a call or memory.grow.
@@ -493,17 +500,12 @@ extension CTranslator {
         private mutating func callIndirect(_ typeIndex: UInt32, _ table: UInt32) throws(EnclaveError) {
             guard Int(table) < module.tables.count else { throw malformed("table \(table) out of range in function \(index)") }
             let type = try module.type(at: typeIndex)
-            guard type.results.count <= 1 else { throw unsupported("multi-value function results", "call_indirect of type \(typeIndex)") }
             for value in type.parameters + type.results { try checkValueType(value, "call_indirect parameter or result") }
             let id = try module.canonicalID(typeIndex)
             let element = try pop(.i32)
             let arguments = try arguments(type.parameters)
             let callee = "((t_fn\(id))t_callee(c, \(table)u, \(element), \(id)u))(\(arguments))"
-            if let result = type.results.first {
-                emit("\(push(result)) = \(callee);")
-            } else {
-                emit("\(callee);")
-            }
+            emitCall(callee, type.results)
             reloadMemorySize()
         }
 
@@ -707,12 +709,14 @@ extension CTranslator {
             case .f32ConvertI32U: (from, to, make) = (.i32, .f32, { "t_opaque32((float)\($0))" })
             case .f32ConvertI64S: (from, to, make) = (.i64, .f32, { "t_opaque32((float)(int64_t)\($0))" })
             case .f32ConvertI64U: (from, to, make) = (.i64, .f32, { "t_opaque32((float)\($0))" })
-            case .f32DemoteF64: (from, to, make) = (.f64, .f32, { "(float)\($0)" })
+            // Opaque: C folds demote(promote(x)) to x, keeping a signalling NaN that the
+            // processor quiets (the spec: an arithmetic NaN).
+            case .f32DemoteF64: (from, to, make) = (.f64, .f32, { "t_opaque32((float)\($0))" })
             case .f64ConvertI32S: (from, to, make) = (.i32, .f64, { "t_opaque64((double)(int32_t)\($0))" })
             case .f64ConvertI32U: (from, to, make) = (.i32, .f64, { "t_opaque64((double)\($0))" })
             case .f64ConvertI64S: (from, to, make) = (.i64, .f64, { "t_opaque64((double)(int64_t)\($0))" })
             case .f64ConvertI64U: (from, to, make) = (.i64, .f64, { "t_opaque64((double)\($0))" })
-            case .f64PromoteF32: (from, to, make) = (.f32, .f64, { "(double)\($0)" })
+            case .f64PromoteF32: (from, to, make) = (.f32, .f64, { "t_opaque64((double)\($0))" })
             case .i32ReinterpretF32: (from, to, make) = (.f32, .i32, { "t_b32(\($0))" })
             case .i64ReinterpretF64: (from, to, make) = (.f64, .i64, { "t_b64(\($0))" })
             case .f32ReinterpretI32: (from, to, make) = (.i32, .f32, { "t_f32c(\($0))" })

@@ -99,9 +99,6 @@ extension CTranslator {
             }
             for index in functionTypeIndices.indices {
                 let function = try functionType(UInt32(index))
-                guard function.results.count <= 1 else {
-                    throw unsupported("multi-value function results", "function \(index) returns \(function.results.count) values")
-                }
                 for parameter in function.parameters { try checkValueType(parameter, "parameter of function \(index)") }
                 for result in function.results { try checkValueType(result, "result of function \(index)") }
             }

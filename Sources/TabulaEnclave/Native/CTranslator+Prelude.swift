@@ -106,10 +106,11 @@ typedef struct tabula_native_module {
     /// extended into the result); traps through `context->trap` for any other type.
     uint64_t (*invoke)(tabula_context *context, uint32_t index);
     /// Calls exported function `index` with its `argument_count` parameters as 64-bit patterns (as
-    /// for imports: i32 and f32 in the low 32 bits) and writes its result, if any, to `results[0]`.
-    /// Returns the number of results written (0 or 1), or -1 without calling anything when
-    /// `index` is not an exported function or `argument_count` is not its parameter count.
-    int32_t (*call)(tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, uint64_t *results);
+    /// for imports: i32 and f32 in the low 32 bits) and writes its results to `results`. Returns
+    /// the number of results written, or -1 without calling anything when `index` is not an
+    /// exported function, `argument_count` is not its parameter count or it has more results than
+    /// `result_capacity`.
+    int32_t (*call)(tabula_context *context, uint32_t index, const uint64_t *arguments, uint32_t argument_count, uint64_t *results, uint32_t result_capacity);
 } tabula_native_module;
 
 /* The compiler may emit calls to these three even with -fno-builtin; the code links without libc. */

@@ -41,7 +41,7 @@ extension CTranslator {
 
         /// The C prototype of function `index`, named `w<index>`.
         static func prototype(_ index: Int, _ type: FunctionType) -> String {
-            let result = type.results.first.map(CTranslator.cType) ?? "void"
+            let result = resultType(type.results)
             var parameters = "tabula_context *c"
             for (number, parameter) in type.parameters.enumerated() {
                 parameters += ", \(CTranslator.cType(parameter)) v\(number)"
@@ -51,11 +51,29 @@ extension CTranslator {
             return "static __attribute__((disable_tail_calls)) \(result) w\(index)(\(parameters))"
         }
 
-        /// One pointer type per canonical function type (`t_fn<id>`), for `call_indirect`.
+        /// The C type a function with `results` returns: nothing, the value, or for several values
+        /// a structure named after their types (`t_rs_ijf` for i32, i64, f32), fields `r0`, `r1`...
+        static func resultType(_ results: [ValueType]) -> String {
+            switch results.count {
+            case 0: "void"
+            case 1: CTranslator.cType(results[0])
+            default: "t_rs_" + String(results.map { ["i", "j", "f", "d"][CTranslator.kind($0)] })
+            }
+        }
+
+        /// The result structures of the functions with several results, then one pointer type per
+        /// canonical function type (`t_fn<id>`), for `call_indirect`.
         private mutating func writeTypes() {
+            var structures = Set<String>()
+            for type in module.canonicalTypes where type.results.count > 1 && type.results.allSatisfy(Self.isNumeric) {
+                let name = Self.resultType(type.results)
+                guard structures.insert(name).inserted else { continue }
+                let fields = type.results.enumerated().map { "\(CTranslator.cType($0.element)) r\($0.offset);" }.joined(separator: " ")
+                out += "typedef struct { \(fields) } \(name);\n"
+            }
             for (id, type) in module.canonicalTypes.enumerated() {
-                guard type.results.count <= 1, (type.parameters + type.results).allSatisfy(Self.isNumeric) else { continue }
-                let result = type.results.first.map(CTranslator.cType) ?? "void"
+                guard (type.parameters + type.results).allSatisfy(Self.isNumeric) else { continue }
+                let result = Self.resultType(type.results)
                 let parameters = (["tabula_context *"] + type.parameters.map(CTranslator.cType)).joined(separator: ", ")
                 out += "typedef \(result) (*t_fn\(id))(\(parameters));\n"
             }
@@ -96,13 +114,16 @@ extension CTranslator {
             for index in 0..<module.importCount {
                 let type = try module.functionType(UInt32(index))
                 out += Self.prototype(index, type) + " {\n"
-                out += "    uint64_t args[\(max(type.parameters.count, 1))] = {0};\n    uint64_t results[1] = {0};\n"
+                out += "    uint64_t args[\(max(type.parameters.count, 1))] = {0};\n    uint64_t results[\(max(type.results.count, 1))] = {0};\n"
                 for (number, parameter) in type.parameters.enumerated() {
                     out += "    args[\(number)] = \(CTranslator.toBits("v\(number)", parameter));\n"
                 }
                 out += "    if (c->host(c, \(index)u, args, results) != 0) T_TRAP(c, TABULA_TRAP_HOST);\n"
-                if let result = type.results.first {
-                    out += "    return \(CTranslator.fromBits("results[0]", result));\n"
+                if type.results.count == 1 {
+                    out += "    return \(CTranslator.fromBits("results[0]", type.results[0]));\n"
+                } else if type.results.count > 1 {
+                    let values = type.results.enumerated().map { CTranslator.fromBits("results[\($0.offset)]", $0.element) }.joined(separator: ", ")
+                    out += "    return (\(Self.resultType(type.results))){\(values)};\n"
                 }
                 out += "}\n"
             }
@@ -239,18 +260,25 @@ extension CTranslator {
         /// tests. Only exports, so that a caller reaches what an embedder could reach, and the
         /// argument count is checked, so that a wrong one is refused instead of read past.
         private mutating func writeCall() throws(EnclaveError) {
-            out += "static int32_t t_call(tabula_context *c, uint32_t index, const uint64_t *a, uint32_t n, uint64_t *r) {\n    (void)a; (void)r;\n    switch (index) {\n"
+            out += "static int32_t t_call(tabula_context *c, uint32_t index, const uint64_t *a, uint32_t n, uint64_t *r, uint32_t m) {\n    (void)a; (void)r; (void)m;\n    switch (index) {\n"
             var written = Set<UInt32>()
             for export in module.exports {
                 guard case .function(let index) = export.descriptor, written.insert(index).inserted else { continue }
                 let type = try module.functionType(index)
                 let arguments = (["c"] + type.parameters.enumerated().map { CTranslator.fromBits("a[\($0.offset)]", $0.element) }).joined(separator: ", ")
-                out += "    case \(index)u:\n        if (n != \(type.parameters.count)u) return -1;\n"
-                if let result = type.results.first {
-                    out += "        r[0] = \(CTranslator.toBits("w\(index)(\(arguments))", result));\n        return 1;\n"
-                } else {
-                    out += "        w\(index)(\(arguments));\n        return 0;\n"
+                out += "    case \(index)u: {\n        if (n != \(type.parameters.count)u || m < \(type.results.count)u) return -1;\n"
+                switch type.results.count {
+                case 0:
+                    out += "        w\(index)(\(arguments));\n"
+                case 1:
+                    out += "        r[0] = \(CTranslator.toBits("w\(index)(\(arguments))", type.results[0]));\n"
+                default:
+                    out += "        \(Self.resultType(type.results)) v = w\(index)(\(arguments));\n"
+                    for (number, result) in type.results.enumerated() {
+                        out += "        r[\(number)] = \(CTranslator.toBits("v.r\(number)", result));\n"
+                    }
                 }
+                out += "        return \(type.results.count);\n    }\n"
             }
             out += "    default: return -1;\n    }\n}\n\n"
         }

@@ -61,6 +61,16 @@ package enum CTranslator {
         }
     }
 
+    /// The operand-stack slot family of a numeric value type: 0 i32, 1 i64, 2 f32, 3 f64.
+    static func kind(_ type: ValueType) -> Int {
+        switch type {
+        case .i32: 0
+        case .i64: 1
+        case .f32: 2
+        default: 3
+        }
+    }
+
     /// The C type of a numeric value type (checked before).
     static func cType(_ type: ValueType) -> String {
         switch type {

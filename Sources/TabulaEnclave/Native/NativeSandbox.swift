@@ -229,19 +229,19 @@ package final class NativeSandbox: @unchecked Sendable {
         limiter.reset()
         deadline.arm(timeout: limits.timeout)
         prepareRun()
-        var results: [UInt64] = [0]
+        var results = [UInt64](repeating: 0, count: Self.resultCapacity)
         var called: Int32 = -1
         let module = image.module
         let context = context
         let stack = limits.stack
         let code = arguments.withUnsafeBufferPointer { arguments in
             results.withUnsafeMutableBufferPointer { results in
-                tabula_native_call(module, context, index, arguments.baseAddress, UInt32(arguments.count), stack, results.baseAddress, &called)
+                tabula_native_call(module, context, index, arguments.baseAddress, UInt32(arguments.count), stack, results.baseAddress, UInt32(results.count), &called)
             }
         }
         if code == TABULA_TRAP_NONE.rawValue {
             guard called >= 0 else {
-                throw EnclaveError(.invalidEntryPoint, "the export \"\(export)\" does not take \(arguments.count) arguments")
+                throw EnclaveError(.invalidEntryPoint, "the export \"\(export)\" does not take \(arguments.count) arguments (or returns more than \(Self.resultCapacity) values)")
             }
             return .returned(Array(results.prefix(Int(called))))
         }
@@ -253,6 +253,9 @@ package final class NativeSandbox: @unchecked Sendable {
         default: return .trapped("\(termination)")
         }
     }
+
+    /// The most results ``call(_:_:)`` takes from a function.
+    static let resultCapacity = 256
 
     /// Sets up the fuel and the context for a call.
     private func prepareRun() {
