@@ -175,11 +175,14 @@ struct CTranslatorTests {
         var values: [UInt64] = []
     }
 
-    /// Loads the shared object, instantiates it (memory reserved for 4 GiB, so that its base never
-    /// moves), runs one export and prints what the module prints and the trap code.
+    /// Loads the shared object, instantiates it (memory reserved for 8 GiB and 64 KiB of which only
+    /// the current size is accessible, as the engine does: the code checks no bounds, and a fault in
+    /// the reservation is the out-of-bounds trap), runs one export and prints what the module prints
+    /// and the trap code.
     static let harness = #"""
         #include <dlfcn.h>
         #include <setjmp.h>
+        #include <signal.h>
         #include <stdio.h>
         #include <stdlib.h>
         #include <string.h>
@@ -188,9 +191,17 @@ struct CTranslatorTests {
         static jmp_buf env;
         static const tabula_native_module *m;
         static __attribute__((noreturn)) void trap(tabula_context *c, int32_t code) { longjmp(env, code); }
+        #define RESERVATION ((1ull << 33) + 65536)
+        static tabula_context context;
+        static void fault(int sig, siginfo_t *info, void *u) {
+            uintptr_t a = (uintptr_t)info->si_addr, base = (uintptr_t)context.memory;
+            if (a >= base + context.memory_size && a < base + RESERVATION) longjmp(env, TABULA_TRAP_MEMORY);
+            signal(sig, SIG_DFL);
+        }
         static int64_t grow(tabula_context *c, uint64_t delta) {
             uint64_t pages = c->memory_size / 65536;
             if (pages + delta > 65536 || pages + delta > m->memory_maximum_pages) return -1;
+            if (delta) mprotect(c->memory + c->memory_size, delta * 65536, PROT_READ | PROT_WRITE);
             c->memory_size += delta * 65536;
             return (int64_t)pages;
         }
@@ -204,10 +215,14 @@ struct CTranslatorTests {
             const tabula_native_module *(*entry)(void) = (const tabula_native_module *(*)(void))dlsym(h, "tabula_native_module");
             m = entry();
             if (m->abi_version != TABULA_NATIVE_ABI_VERSION || m->context_size != sizeof(tabula_context)) return 3;
-            static tabula_context context;
             tabula_context *c = &context;
-            c->memory = mmap(0, (1ull << 32) + 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            struct sigaction action = {0};
+            action.sa_sigaction = fault;
+            action.sa_flags = SA_SIGINFO | SA_NODEFER;
+            sigaction(SIGSEGV, &action, 0);
+            c->memory = mmap(0, RESERVATION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
             c->memory_size = m->memory_minimum_pages * 65536;
+            if (c->memory_size) mprotect(c->memory, c->memory_size, PROT_READ | PROT_WRITE);
             c->globals = calloc(m->global_count + 1, 8);
             c->tables = calloc(m->table_count + 1, sizeof(tabula_table));
             for (uint32_t i = 0; i < m->table_count; i++) {

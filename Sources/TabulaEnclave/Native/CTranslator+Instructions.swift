@@ -84,6 +84,7 @@ extension CTranslator {
                 source += "    uint8_t *const t_mb = c->memory;\n    uint64_t t_ms = c->memory_size;\n"
             }
             source += "    uint64_t *const t_g = c->globals;\n"
+            if let countdown = module.countdown { source += "    uint64_t t_cd = t_g[\(countdown)];\n" }
             for (number, local) in locals.enumerated() where number >= type.parameters.count {
                 source += "    \(cType(local)) v\(number) = 0;\n"
             }
@@ -237,6 +238,7 @@ extension CTranslator {
             stack.removeLast(stack.count - frame.base)
             for result in frame.results { _ = push(result) }
             if frame.kind == .function {
+                storeCountdown()
                 if frame.results.count == 1 {
                     emit("return \(slot(0, frame.results[0]));")
                 } else if frame.results.count > 1 {
@@ -388,10 +390,10 @@ extension CTranslator {
                 _ = push(type)
             case .globalGet(let global):
                 let type = try globalType(global)
-                emit("\(push(type)) = \(fromBits("t_g[\(global)]", type));")
+                emit("\(push(type)) = \(fromBits(global == module.countdown ? "t_cd" : "t_g[\(global)]", type));")
             case .globalSet(let global):
                 let type = try globalType(global)
-                emit("t_g[\(global)] = \(toBits(try pop(type), type));")
+                emit("\(global == module.countdown ? "t_cd" : "t_g[\(global)]") = \(toBits(try pop(type), type));")
             case .load(let load, let memarg):
                 try self.load(load, memarg)
             case .store(let store, let memarg):
@@ -473,6 +475,7 @@ extension CTranslator {
         private mutating func call(_ function: UInt32) throws(EnclaveError) {
             let type = try module.functionType(function)
             let arguments = try arguments(type.parameters)
+            storeCountdown()
             emitCall("w\(function)(\(arguments))", type.results)
             reloadMemorySize()
         }
@@ -492,9 +495,17 @@ extension CTranslator {
             }
         }
 
-        /// After anything that may have grown the memory: a call or memory.grow.
+        /// After anything that may have grown the memory or charged the countdown: a call or
+        /// memory.grow.
         private mutating func reloadMemorySize() {
             if module.memory != nil { emit("t_ms = c->memory_size;") }
+            if let countdown = module.countdown { emit("t_cd = t_g[\(countdown)];") }
+        }
+
+        /// Before a call or a return: the callee, the poll and the next run read the countdown
+        /// from its global.
+        private mutating func storeCountdown() {
+            if let countdown = module.countdown { emit("t_g[\(countdown)] = t_cd;") }
         }
 
         private mutating func callIndirect(_ typeIndex: UInt32, _ table: UInt32) throws(EnclaveError) {
@@ -505,6 +516,7 @@ extension CTranslator {
             let element = try pop(.i32)
             let arguments = try arguments(type.parameters)
             let callee = "((t_fn\(id))t_callee(c, \(table)u, \(element), \(id)u))(\(arguments))"
+            storeCountdown()
             emitCall(callee, type.results)
             reloadMemorySize()
         }

@@ -5,6 +5,8 @@ extension CTranslator {
     /// What the translation needs of a module, read with WasmKit's parser, with every feature the
     /// native engine does not translate refused on the way.
     struct Module {
+        /// The deadline countdown, kept in a local by every function (see ``CTranslator/translate(_:countdownGlobal:)``).
+        var countdown: UInt32?
         /// Function types by type index; `nil` for a type this engine refuses if used.
         var types: [FunctionType?] = []
         /// Type index -> canonical id (an index in ``canonicalTypes``); -1 for a non-function type.

@@ -26,8 +26,17 @@ package struct CTranslation: Sendable {
 /// the interpreter runs such modules.
 package enum CTranslator {
     /// Translates `bytes`, a module WasmKit has already parsed and validated.
-    package static func translate(_ bytes: [UInt8]) throws(EnclaveError) -> CTranslation {
-        let module = try Module(bytes: bytes)
+    /// - Parameter countdownGlobal: the deadline countdown ``DeadlineChecks`` added (an `i64`
+    ///   global only the instrumentation touches): each function keeps it in a local, written back
+    ///   before calls and returns, so that a loop's checkpoint costs no memory traffic.
+    package static func translate(_ bytes: [UInt8], countdownGlobal: Int? = nil) throws(EnclaveError) -> CTranslation {
+        var module = try Module(bytes: bytes)
+        if let countdownGlobal {
+            guard countdownGlobal < module.globals.count, module.globals[countdownGlobal].type.valueType == .i64 else {
+                throw malformed("the countdown global \(countdownGlobal) is not an i64 global of the module")
+            }
+            module.countdown = UInt32(countdownGlobal)
+        }
         var writer = SourceWriter(module: module)
         try writer.write()
         return CTranslation(source: writer.out, functionTypes: module.canonicalTypes)

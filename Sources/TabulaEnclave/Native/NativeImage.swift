@@ -34,6 +34,10 @@ package final class NativeImage: @unchecked Sendable {
         tabula_native_unload(&image)
     }
 
+    /// Where the image is mapped: a fault whose instruction lies outside it is never a trap of
+    /// the function's code (``tabula_native_guard_enter``).
+    var mapping: (base: UnsafeRawPointer?, length: Int) { (UnsafeRawPointer(image.base), image.length) }
+
     /// The exports the module declares, by name: (kind, index).
     func export(_ name: String) -> (kind: UInt32, index: UInt32)? {
         let descriptor = module.pointee

@@ -104,19 +104,20 @@ package final class NativeSandbox: @unchecked Sendable {
             }
         }
 
-        // Linear memory: address space for the limit, rounded to pages, reserved once and
+        // Linear memory: TABULA_NATIVE_RESERVATION bytes of address space, reserved once and
         // inaccessible; the pages in use are made accessible as the memory grows, so that only
-        // they count toward the process's data limit (a worker's RLIMIT_DATA).
-        let page = DirtyPages.pageSize
+        // they count toward the process's data limit (a worker's RLIMIT_DATA), and every access
+        // beyond them faults, which the guard turns into the trap (the code checks no bounds).
+        guard tabula_native_guard_install() == 0 else {
+            throw EnclaveError(.compilationFailed, "the native engine cannot install its memory guard (sigaction failed)")
+        }
         if descriptor.has_memory != 0 {
-            let largest = min(UInt64(limits.memory), descriptor.memory_maximum_pages.multipliedReportingOverflow(by: 65536).overflow ? .max : descriptor.memory_maximum_pages * 65536)
-            let initial = descriptor.memory_minimum_pages * 65536
-            let size = Int(max(largest, initial) + UInt64(page - 1)) / page * page
-            guard let mapped = mmap(nil, max(size, page), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), mapped != MAP_FAILED else {
+            let size = tabula_native_reservation()
+            guard let mapped = mmap(nil, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), mapped != MAP_FAILED else {
                 throw EnclaveError(.limitExceeded, "cannot reserve \(FunctionModule.mebibytes(UInt64(size))) of address space for the function's memory")
             }
             memoryBase = mapped
-            reserved = max(size, page)
+            reserved = size
         } else {
             memoryBase = nil
             reserved = 0
@@ -204,8 +205,16 @@ package final class NativeSandbox: @unchecked Sendable {
     private func call(_ index: UInt32) -> (tabula_trap, UInt64) {
         prepareRun()
         var result: UInt64 = 0
-        let code = tabula_native_run(image.module, context, index, limits.stack, &result)
+        let code = guarded { tabula_native_run(image.module, context, index, limits.stack, &result) }
         return (tabula_trap(UInt32(bitPattern: code)), result)
+    }
+
+    /// Runs native code with the memory guard on for this thread (see NativeGuard.c).
+    private func guarded<T>(_ body: () -> T) -> T {
+        let mapping = image.mapping
+        tabula_native_guard_enter(context, mapping.base, mapping.length)
+        defer { tabula_native_guard_leave() }
+        return body()
     }
 
     /// What calling an export gave: its results (bit patterns, i32 and f32 in the low 32 bits),
@@ -236,7 +245,7 @@ package final class NativeSandbox: @unchecked Sendable {
         let stack = limits.stack
         let code = arguments.withUnsafeBufferPointer { arguments in
             results.withUnsafeMutableBufferPointer { results in
-                tabula_native_call(module, context, index, arguments.baseAddress, UInt32(arguments.count), stack, results.baseAddress, UInt32(results.count), &called)
+                guarded { tabula_native_call(module, context, index, arguments.baseAddress, UInt32(arguments.count), stack, results.baseAddress, UInt32(results.count), &called) }
             }
         }
         if code == TABULA_TRAP_NONE.rawValue {
@@ -463,8 +472,10 @@ package final class NativeSandbox: @unchecked Sendable {
         let initialBytes = descriptor.memory_minimum_pages * 65536
         if let memoryBase {
             // Back to zero pages, inaccessible beyond the initial size.
-            madvise(memoryBase, reserved, MADV_DONTNEED)
-            mprotect(memoryBase, reserved, PROT_NONE)
+            // Only what was ever made accessible: the rest of the reservation was never touched.
+            let used = Int(max(context.pointee.memory_size, initialBytes) + UInt64(DirtyPages.pageSize - 1)) / DirtyPages.pageSize * DirtyPages.pageSize
+            madvise(memoryBase, used, MADV_DONTNEED)
+            mprotect(memoryBase, used, PROT_NONE)
             if initialBytes > 0, mprotect(memoryBase, Int(initialBytes), PROT_READ | PROT_WRITE) != 0 {
                 throw EnclaveError(.limitExceeded, "cannot commit the module's initial memory of \(FunctionModule.mebibytes(initialBytes)) (the process's data limit)")
             }
