@@ -532,8 +532,8 @@ extension CTranslator {
             switch load {
             case .i32Load: (type, size, convert) = (.i32, 4, { "t_ld32(\($0))" })
             case .i64Load: (type, size, convert) = (.i64, 8, { "t_ld64(\($0))" })
-            case .f32Load: (type, size, convert) = (.f32, 4, { "t_f32(t_ld32(\($0)))" })
-            case .f64Load: (type, size, convert) = (.f64, 8, { "t_f64(t_ld64(\($0)))" })
+            case .f32Load: (type, size, convert) = (.f32, 4, { "t_ldf32(\($0))" })
+            case .f64Load: (type, size, convert) = (.f64, 8, { "t_ldf64(\($0))" })
             case .i32Load8S: (type, size, convert) = (.i32, 1, { "(uint32_t)(int32_t)(int8_t)t_ld8(\($0))" })
             case .i32Load8U: (type, size, convert) = (.i32, 1, { "(uint32_t)t_ld8(\($0))" })
             case .i32Load16S: (type, size, convert) = (.i32, 2, { "(uint32_t)(int32_t)(int16_t)t_ld16(\($0))" })

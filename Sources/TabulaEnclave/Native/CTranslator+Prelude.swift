@@ -159,10 +159,20 @@ T_INLINE uint8_t *t_at(tabula_context *c, uint8_t *mb, uint64_t ms, uint64_t a, 
 /* A load whose value is dropped must still happen (it may trap): the empty asm consumes the value,
    so the compiler never deletes the load, while the loaded value stays free to optimise. */
 #define T_KEEP(v) __asm__ volatile("" : : "r"(v))
+#if defined(__x86_64__)
+#define T_KEEPF(v) __asm__ volatile("" : : "x"(v))
+#elif defined(__aarch64__)
+#define T_KEEPF(v) __asm__ volatile("" : : "w"(v))
+#else
+#define T_KEEPF(v) T_KEEP(v)
+#endif
 T_INLINE uint8_t t_ld8(const uint8_t *p) { uint8_t v = *p; T_KEEP(v); return v; }
 T_INLINE uint16_t t_ld16(const uint8_t *p) { uint16_t v; __builtin_memcpy(&v, p, 2); T_KEEP(v); return v; }
 T_INLINE uint32_t t_ld32(const uint8_t *p) { uint32_t v; __builtin_memcpy(&v, p, 4); T_KEEP(v); return v; }
 T_INLINE uint64_t t_ld64(const uint8_t *p) { uint64_t v; __builtin_memcpy(&v, p, 8); T_KEEP(v); return v; }
+/* Floats are loaded straight into a floating-point register, kept there. */
+T_INLINE float t_ldf32(const uint8_t *p) { float v; __builtin_memcpy(&v, p, 4); T_KEEPF(v); return v; }
+T_INLINE double t_ldf64(const uint8_t *p) { double v; __builtin_memcpy(&v, p, 8); T_KEEPF(v); return v; }
 T_INLINE void t_st8(uint8_t *p, uint8_t v) { *p = v; }
 T_INLINE void t_st16(uint8_t *p, uint16_t v) { __builtin_memcpy(p, &v, 2); }
 T_INLINE void t_st32(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
