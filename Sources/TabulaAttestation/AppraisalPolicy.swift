@@ -3,7 +3,8 @@
 /// ```json
 /// {"tees": ["tdx", "sev-snp"], "measurements": ["<hex>", …], "allowDebug": false, "allowSimulated": false,
 ///  "acceptedTCBStatuses": ["UpToDate", "SWHardeningNeeded"],
-///  "minimumSNPTCB": {"bootloader": 4, "tee": 0, "snp": 22, "microcode": 213}, "isolations": ["workers"]}
+///  "minimumSNPTCB": {"bootloader": 4, "tee": 0, "snp": 22, "microcode": 213}, "isolations": ["workers"],
+///  "engines": ["native"], "compilerDigests": ["<hex>", …]}
 /// ```
 /// Every field is optional. The default refuses debug-mode TEEs and simulated evidence, accepts any
 /// TEE kind and measurement, and, for Intel quotes verified with collateral, only the TCB status
@@ -26,11 +27,21 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
     /// identity certificate states it; any when absent. When set, evidence that states nothing
     /// (bare evidence, another framework's certificate, a server from before the claim) fails.
     public var isolations: [String]?
+    /// The engines a function may run with (``FunctionClaims/engine``: `native`, `interpreter`), as
+    /// its function certificate states; any when absent. When set, a certificate that names no
+    /// engine (a server from before the claim) fails.
+    public var engines: [String]?
+    /// The C compilers (hex SHA-256 of the executable, ``FunctionClaims/compilerDigest``) whose
+    /// code is accepted for a function that runs native code; any when absent.
+    public var compilerDigests: [String]?
 
     public init(
         tees: [String]? = nil, measurements: [String]? = nil, allowDebug: Bool? = nil, allowSimulated: Bool? = nil,
-        acceptedTCBStatuses: [String]? = nil, minimumSNPTCB: SNPTCBVersion? = nil, isolations: [String]? = nil
+        acceptedTCBStatuses: [String]? = nil, minimumSNPTCB: SNPTCBVersion? = nil, isolations: [String]? = nil,
+        engines: [String]? = nil, compilerDigests: [String]? = nil
     ) {
+        self.engines = engines
+        self.compilerDigests = compilerDigests
         self.tees = tees
         self.measurements = measurements
         self.allowDebug = allowDebug
@@ -44,6 +55,28 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
     /// `--require-workers` asks for).
     public mutating func requireWorkers() {
         isolations = [RuntimeClaims.workers]
+    }
+
+    /// The reasons a function certificate's claims fail the policy's `engines` and
+    /// `compilerDigests`; empty when they pass.
+    public func appraise(function claims: FunctionClaims) -> [String] {
+        var reasons: [String] = []
+        if let engines {
+            if let engine = claims.engine {
+                if !engines.contains(engine) {
+                    reasons.append("the function runs with the \(engine) engine, which the policy does not accept (accepted: \(engines.joined(separator: ", ")))")
+                }
+            } else {
+                reasons.append("the function certificate names no engine, and the policy accepts only \(engines.joined(separator: ", "))")
+            }
+        }
+        if let compilerDigests, claims.engine == "native" {
+            let digest = claims.compilerDigest ?? "none"
+            if !compilerDigests.map({ $0.lowercased() }).contains(digest) {
+                reasons.append("the function's native code was compiled by the compiler sha-256=\(digest), which the policy does not accept")
+            }
+        }
+        return reasons
     }
 
     /// The reasons the claims fail the policy; empty when they pass.

@@ -38,7 +38,7 @@ public final class Workload: Sendable {
         module: [UInt8], main: String = "main", parameters: JSONValue = ["name": "Ada"], memoryLimitMiB: Int = 128, isolation: Isolation = .inProcess,
         engines: Engines = .interpreterOnly, timeout: Duration = .seconds(60), fuel: UInt64? = nil
     ) async throws -> Workload {
-        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
+        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral(), engines: engines)
         let enclave = Enclave(threads: 1, monitor: monitor, isolation: isolation, engines: engines)
         let name = FunctionName(namespace: "bench", name: "function")
         do {

@@ -19,6 +19,9 @@ public struct AttestedEnclave: Sendable {
     public let expires: String
     /// The identity certificate, PEM.
     public let certificate: String
+    /// The policy the enclave was appraised with; its function requirements (`engines`,
+    /// `compilerDigests`) apply to every function certificate verified against this enclave.
+    public var policy = AppraisalPolicy()
 
     /// `sgx`, `tdx`, `sev-snp` or `simulated`.
     public var tee: String { claims.tee }

@@ -60,9 +60,11 @@ extension Client {
         guard !configurations.isEmpty else {
             throw ClientError(.attestationFailed, "The enclave offers no key configuration.")
         }
-        return AttestedEnclave(
+        var enclave = AttestedEnclave(
             claims: verified.claims, identityKey: verified.publicKey, keyConfigurations: configurations,
             epoch: bundle.epoch, expires: bundle.expires, certificate: bundle.certificate)
+        enclave.policy = policy
+        return enclave
     }
 
     /// Fetches a function's certificate and verifies it against the enclave's identity key.
@@ -87,6 +89,10 @@ extension Client {
         }
         if let expectedDigest, claims.moduleDigest != expectedDigest.hex {
             throw ClientError(.verificationFailed, "The function \(name) runs the module sha-256=\(claims.moduleDigest), not the expected sha-256=\(expectedDigest.hex).")
+        }
+        let reasons = enclave.policy.appraise(function: claims)
+        guard reasons.isEmpty else {
+            throw ClientError(.verificationFailed, "The function \(name) does not satisfy the policy: \(reasons.joined(separator: "; ")).")
         }
         return AttestedFunction(claims: claims, certificate: String(decoding: reply.body, as: UTF8.self))
     }

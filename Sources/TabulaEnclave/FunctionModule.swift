@@ -76,8 +76,13 @@ package struct FunctionModule: Sendable {
             guard module == WASIHost.moduleName else {
                 throw EnclaveError(.unsupportedImport, "the module imports \(module).\(name), but functions may import only the \(WASIHost.moduleName) subset Tabula provides; remove the import or build for WASI preview 1")
             }
-            guard WASIHost.signatures[name] != nil else {
+            guard let signature = WASIHost.signatures[name] else {
                 throw EnclaveError(.unsupportedImport, "the module imports \(module).\(name), which is not a \(WASIHost.moduleName) function Tabula knows")
+            }
+            // The host reads the arguments the signature names: a module declaring fewer would have
+            // it read past what the call passed.
+            if let declared = analysis.importTypes[module + "." + name], declared.parameters != signature.parameters || declared.results != signature.results {
+                throw EnclaveError(.unsupportedImport, "the module imports \(module).\(name) with the type \(declared.parameters) -> \(declared.results), but it is \(signature.parameters) -> \(signature.results); build against wasi_snapshot_preview1's signatures")
             }
         }
         if let other = analysis.otherImport {
@@ -171,6 +176,24 @@ package struct FunctionModule: Sendable {
         self.entryType = analysis.exportedFunctions[entry].flatMap { analysis.typeIndex(of: $0) }.flatMap { parsed.functionType(at: $0) }
     }
 
+    /// Validates every function body (WasmKit's parser checks a body only when an engine compiles
+    /// it): the native engine, which never compiles with WasmKit, calls this before it translates,
+    /// so that it never runs code the interpreter would refuse (a `global.set` of an immutable
+    /// global, say). WasmKit compiles every body eagerly in a throw-away instance whose start
+    /// function is dropped, so nothing of the module runs.
+    func validateBodies() throws(EnclaveError) {
+        var module = self.module
+        module.dropStartFunction()
+        let store = Store(engine: Engine(configuration: EngineConfiguration(compilationMode: .eager)))
+        var imports = WASIHost().imports(wasiImports, store: store)
+        Deadline().define(in: &imports, store: store)
+        do {
+            _ = try module.instantiate(store: store, imports: imports)
+        } catch {
+            throw EnclaveError(.invalidModule, "invalid WebAssembly module: \(Termination.reason(of: error))")
+        }
+    }
+
     /// The binary form: the bytes themselves, or WAT text compiled by WasmKit's parser.
     private static func binary(from bytes: [UInt8]) throws(EnclaveError) -> WasmBinary {
         if bytes.starts(with: [0x00, 0x61, 0x73, 0x6D]) {
@@ -220,6 +243,10 @@ private struct ModuleAnalysis {
     var exportedFunctions: [String: UInt32] = [:]
     /// The type index of every function, imported ones first.
     var functionTypeIndices: [UInt32] = []
+    /// Function types by type index (`nil` for other composite types).
+    var types: [FunctionType?] = []
+    /// The declared type of each imported function, by "module.name".
+    var importTypes: [String: FunctionType] = [:]
     var rebuildReason: String?
     var hasStartFunction = false
 
@@ -230,12 +257,18 @@ private struct ModuleAnalysis {
                 switch payload {
                 case .typeSection(let groups):
                     typeCount += groups.reduce(0) { $0 + $1.types.count }
+                    for group in groups {
+                        for type in group.types {
+                            if case .function(let function) = type.body { types.append(function) } else { types.append(nil) }
+                        }
+                    }
                 case .importSection(let imports):
                     for entry in imports {
                         switch entry.descriptor {
                         case .function(let type):
                             functionImports.append((entry.module, entry.name))
                             functionTypeIndices.append(type)
+                            if Int(type) < types.count, let function = types[Int(type)] { importTypes[entry.module + "." + entry.name] = function }
                         default: otherImport = otherImport ?? "\(entry.module).\(entry.name)"
                         }
                     }

@@ -9,13 +9,24 @@ extension Isolation {
     /// (docs/isolation.md).
     package static let workerConfinement = "seccomp-bpf"
 
-    /// What the identity certificate states about this isolation (its `"tabula-runtime"` claim).
-    public var runtimeClaims: RuntimeClaims {
+    /// The engines of an enclave that also compiles functions to native code (each function's
+    /// certificate then names the engine that runs it, the translator and the compiler).
+    package static let nativeEngine = "tabula-native+wasmkit-interpreter"
+
+    /// What the identity certificate states about this isolation (its `"tabula-runtime"` claim),
+    /// for an enclave with the interpreter only.
+    public var runtimeClaims: RuntimeClaims { runtimeClaims(native: false) }
+
+    /// What the identity certificate states about this isolation and the enclave's engines: with
+    /// `native`, the enclave compiles functions to native code where it can (the engine version
+    /// stays WasmKit's, whose parser reads every module).
+    public func runtimeClaims(native: Bool) -> RuntimeClaims {
+        let engine = native ? Self.nativeEngine : Self.engine
         switch self {
         case .inProcess:
-            RuntimeClaims(isolation: RuntimeClaims.inProcess, engine: Self.engine, engineVersion: Self.engineVersion)
+            return RuntimeClaims(isolation: RuntimeClaims.inProcess, engine: engine, engineVersion: Self.engineVersion)
         case .workers:
-            RuntimeClaims(isolation: RuntimeClaims.workers, confinement: Self.workerConfinement, engine: Self.engine, engineVersion: Self.engineVersion)
+            return RuntimeClaims(isolation: RuntimeClaims.workers, confinement: Self.workerConfinement, engine: engine, engineVersion: Self.engineVersion)
         }
     }
 }

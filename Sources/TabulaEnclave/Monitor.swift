@@ -51,9 +51,10 @@ public final class Monitor: Sendable {
     ///   - isolation: how the enclave this monitor serves runs tenant code; its identity
     ///     certificates state it (``RuntimeClaims``), so give the isolation the enclave is made
     ///     with. The default, in-process, never claims more than an enclave does.
+    ///   - engines: the engines of the enclave this monitor serves, stated beside the isolation.
     ///   - clock: the time source; tests pass a settable one to exercise rotation.
     public static func start(
-        provider: any TEEProvider, isolation: Isolation = .inProcess, configuration: Configuration = Configuration(),
+        provider: any TEEProvider, isolation: Isolation = .inProcess, engines: Engines = .interpreterOnly, configuration: Configuration = Configuration(),
         clock: @escaping @Sendable () -> Date = { Date() }
     ) async throws -> Monitor {
         guard configuration.rotation > .zero, configuration.grace >= .zero else {
@@ -61,7 +62,7 @@ public final class Monitor: Sendable {
         }
         let key = P256.Signing.PrivateKey()
         let now = clock()
-        let runtime = isolation.runtimeClaims
+        let runtime = isolation.runtimeClaims(native: engines.compiler != nil)
         let identity = try await IdentityCertificate.issue(
             identityKey: key, provider: provider, nonce: nil, runtime: runtime,
             notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(configuration.validity.seconds))

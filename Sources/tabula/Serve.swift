@@ -107,8 +107,10 @@ struct Serve: AsyncParsableCommand {
         }
         // The identity certificate states the isolation (docs/attestation.md): the monitor gets
         // the one value the platform's enclave is made with.
+        // The identity certificate states the engines too: whether a compiler works here is found
+        // out first (once per process; the cache is added once the monitor's key exists).
         let monitor = try await Monitor.start(
-            provider: try teeProvider(directory: directory, logger: logger), isolation: isolation,
+            provider: try teeProvider(directory: directory, logger: logger), isolation: isolation, engines: native ? Engines.detect() : .interpreterOnly,
             configuration: Monitor.Configuration(rotation: .seconds(keyRotation), grace: .seconds(keyGrace)))
         let tenantCode = isolation == .inProcess ? "the server process" : "confined workers"
         let engines = engines(directory: directory, monitor: monitor, isolation: isolation, logger: logger)

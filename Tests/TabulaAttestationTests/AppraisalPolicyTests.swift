@@ -18,6 +18,26 @@ struct AppraisalPolicyTests {
         #expect(AppraisalPolicy(allowSimulated: true).appraise(simulated).isEmpty)
     }
 
+    @Test func functionEnginesAndCompilers() {
+        func function(engine: String?, compiler: String?) -> FunctionClaims {
+            FunctionClaims(
+                namespace: "n", name: "f", version: "0.0.1", moduleDigest: "00", policyDigest: "00", snapshotDigest: "00", limits: [:], epoch: 0,
+                engine: engine, translator: engine == "native" ? "tabula-c/2" : nil, compilerDigest: compiler)
+        }
+        let native = function(engine: "native", compiler: "ab12")
+        let interpreted = function(engine: "interpreter", compiler: nil)
+        let old = function(engine: nil, compiler: nil)
+        #expect(AppraisalPolicy().appraise(function: native).isEmpty)
+        #expect(AppraisalPolicy().appraise(function: old).isEmpty)
+        #expect(AppraisalPolicy(engines: ["native"]).appraise(function: native).isEmpty)
+        #expect(AppraisalPolicy(engines: ["native"]).appraise(function: interpreted).count == 1)
+        #expect(AppraisalPolicy(engines: ["native"]).appraise(function: old).first?.contains("names no engine") == true)
+        #expect(AppraisalPolicy(compilerDigests: ["AB12"]).appraise(function: native).isEmpty)
+        #expect(AppraisalPolicy(compilerDigests: ["cd34"]).appraise(function: native).first?.contains("ab12") == true)
+        // The compiler matters only for native code.
+        #expect(AppraisalPolicy(compilerDigests: ["cd34"]).appraise(function: interpreted).isEmpty)
+    }
+
     @Test func kindsAndReferenceMeasurements() {
         #expect(AppraisalPolicy(tees: ["sev-snp"]).appraise(claims).count == 1)
         #expect(AppraisalPolicy(measurements: ["ABCD"]).appraise(claims).isEmpty)

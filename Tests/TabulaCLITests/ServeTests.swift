@@ -121,6 +121,18 @@ struct ServeTests {
         #expect(refused?.code == .attestationFailed)
         let enclave = try await client.attest(policy: AppraisalPolicy(allowSimulated: true))
         #expect(enclave.tee == "simulated")
+        // The function runs native code (the server's default): a policy that accepts only the
+        // interpreter, or another compiler, refuses its certificate; one that names it accepts it.
+        #expect(enclave.runtime?.engine == "tabula-native+wasmkit-interpreter")
+        let interpreterOnly = try await client.attest(policy: AppraisalPolicy(allowSimulated: true, engines: ["interpreter"]))
+        let wrongEngine = await #expect(throws: ClientError.self) { try await client.verifyFunction(name: "echo", enclave: interpreterOnly) }
+        #expect(wrongEngine?.message.contains("native engine") == true)
+        let otherCompiler = try await client.attest(policy: AppraisalPolicy(allowSimulated: true, compilerDigests: [String(repeating: "ab", count: 32)]))
+        await #expect(throws: ClientError.self) { try await client.verifyFunction(name: "echo", enclave: otherCompiler) }
+        let certified = try await client.verifyFunction(name: "echo", enclave: enclave)
+        #expect(certified.claims.engine == "native")
+        let pinned = try await client.attest(policy: AppraisalPolicy(allowSimulated: true, engines: ["native"], compilerDigests: [try #require(certified.claims.compilerDigest)]))
+        #expect(try await client.verifyFunction(name: "echo", enclave: pinned).claims.engine == "native")
         #expect(enclave.summary.hasPrefix("SIMULATED"))
         let strict = await #expect(throws: ClientError.self) {
             try await client.attest(policy: AppraisalPolicy(measurements: [String(repeating: "00", count: 48)], allowSimulated: true))

@@ -20,7 +20,7 @@ struct CTranslatorTests {
 
     /// The prelude declares exactly NativeABI.h's types: the loader checks only the ABI version
     /// and the context's size, so a drift in a field's order would go unseen.
-    @Test func preludeDeclaresTheABIHeaderVerbatim() throws {
+    @Test func preludeDeclaresTheABIHeaderVerbatim() async throws {
         let header = try String(contentsOf: Self.repository.appendingPathComponent("Sources/CNativeRuntime/include/NativeABI.h"), encoding: .utf8)
         let start = try #require(header.range(of: "/// Why native code stopped"))
         let end = try #require(header.range(of: "#endif", options: .backwards))
@@ -50,7 +50,7 @@ struct CTranslatorTests {
         ("(module (global funcref (ref.null func)))", "reference-typed values"),
         ("(module (func (drop (ref.null func))))", "reference-typed values"),
     ])
-    func refusesWhatItDoesNotTranslate(wat: String, feature: String) throws {
+    func refusesWhatItDoesNotTranslate(wat: String, feature: String) async throws {
         let error = #expect(throws: EnclaveError.self) { try translate(wat: wat) }
         #expect(error?.code == .unsupportedByEngine)
         #expect(error?.message.contains("does not support \(feature) (") == true, "\(error?.message ?? "")")
@@ -59,7 +59,7 @@ struct CTranslatorTests {
 
     /// Names of the module reach the C file only as octal escapes: a name that would close the
     /// string, start a comment or a directive, or call a function, leaves no text of its own.
-    @Test func hostileExportNamesAreEscaped() throws {
+    @Test func hostileExportNamesAreEscaped() async throws {
         let names = [#"\"); system(\"x"#, "*/ int x; /*", "\\n#include <stdio.h>\\n", "??/", "\\00nul"]
         var wat = "(module (memory 1) (func $f)"
         for (index, name) in names.enumerated() {
@@ -72,26 +72,26 @@ struct CTranslatorTests {
         }
         // "system" escaped, as it is written in the C file.
         #expect(source.contains(#"\163\171\163\164\145\155"#))
-        try compileIfPossible(source, name: "hostile")
+        try await compileIfPossible(source, name: "hostile")
     }
 
     /// A data segment with quotes, backslashes and newlines stays one escaped literal.
-    @Test func dataSegmentsAreEscaped() throws {
+    @Test func dataSegmentsAreEscaped() async throws {
         let source = try translate(wat: #"(module (memory 1) (data (i32.const 0) "\"); } int evil(void) { return 1; } /*\n"))"#).source
         #expect(!source.contains("evil"))
-        try compileIfPossible(source, name: "data")
+        try await compileIfPossible(source, name: "data")
     }
 
     @Test(arguments: ["hello.wat", "echo.wat", "c/hasher.wasm", "c/transform.wasm", "rust/wordcount.wasm"])
-    func examplesTranslateAndCompile(path: String) throws {
+    func examplesTranslateAndCompile(path: String) async throws {
         let translation = try CTranslator.translate(try instrumented(try example(path)))
         #expect(translation.source.contains("tabula_native_module"))
         #expect(!translation.functionTypes.isEmpty)
-        try compileIfPossible(translation.source, name: path.replacingOccurrences(of: "/", with: "-"))
+        try await compileIfPossible(translation.source, name: path.replacingOccurrences(of: "/", with: "-"))
     }
 
     /// Structurally equal types share one canonical id, in order of first appearance.
-    @Test func canonicalTypesMergeEqualTypes() throws {
+    @Test func canonicalTypesMergeEqualTypes() async throws {
         let translation = try translate(wat: """
             (module (type (func (param i32))) (type (func)) (type (func (param i32)))
               (func (type 0)) (func (type 2)) (func (type 1)))
@@ -103,7 +103,7 @@ struct CTranslatorTests {
     /// ``semanticsModule`` runs in a fresh instance on both engines; the values it prints and the
     /// trap it ends with (if any) must be the same. Needs a clang able to build a hosted program
     /// (the harness, which loads the shared object with dlopen); skipped without one.
-    @Test func semanticsMatchTheInterpreter() throws {
+    @Test func semanticsMatchTheInterpreter() async throws {
         guard let clang = Self.clang else { return }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ctranslator-semantics-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -115,13 +115,13 @@ struct CTranslatorTests {
             .write(to: directory.appendingPathComponent("harness.c"), atomically: true, encoding: .utf8)
         let library = directory.appendingPathComponent("module.so").path
         let program = directory.appendingPathComponent("harness").path
-        let module = try Self.runTool(clang, Self.flags + ["-o", library, directory.appendingPathComponent("module.c").path])
+        let module = try await Self.runTool(clang, Self.flags + ["-o", library, directory.appendingPathComponent("module.c").path])
         try #require(module.status == 0, "\(module.output)")
-        let harness = try Self.runTool(clang, ["-O1", "-o", program, directory.appendingPathComponent("harness.c").path, "-ldl"])
+        let harness = try await Self.runTool(clang, ["-O1", "-o", program, directory.appendingPathComponent("harness.c").path, "-ldl"])
         try #require(harness.status == 0, "\(harness.output)")
         for export in Self.semanticsExports {
             let expected = try interpreted(export)
-            let result = try Self.runTool(program, [library, export])
+            let result = try await Self.runTool(program, [library, export])
             var prints: [UInt64] = []
             var trap: Int?
             for line in result.output.split(separator: "\n") {
@@ -446,7 +446,7 @@ struct CTranslatorTests {
     /// Hostile bytes never crash the translator: modules with bytes changed at random (a fixed
     /// seed), most of them invalid in ways WasmKit's validation would catch first, give a
     /// translation or an EnclaveError, never a trap of the process.
-    @Test func mutatedModulesNeverCrash() throws {
+    @Test func mutatedModulesNeverCrash() async throws {
         let originals = [try wat2wasm(Self.semanticsModule), try instrumented(try example("echo.wat"))]
         var generator = SplitMix(seed: 0x7AB_01A)
         var translated = 0
@@ -476,7 +476,7 @@ struct CTranslatorTests {
 
     /// Deep nesting and a large frame: no recursion in the translator, and the entry check counts
     /// the frame (1,000 locals are about 8 KB).
-    @Test func deepNestingAndManyLocals() throws {
+    @Test func deepNestingAndManyLocals() async throws {
         let depth = 2_000
         let wat = "(module (func (export \"f\") (result i32) (local i64) " + String(repeating: "(block (result i32) ", count: depth)
             + "(i32.const 7)" + String(repeating: ")", count: depth) + "))"
@@ -494,16 +494,11 @@ struct CTranslatorTests {
     static let clang: String? = ["/opt/swift/usr/bin/clang", "/usr/bin/clang"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// The flags of the native engine's compiler driver.
-    static let flags = [
-        "-x", "c", "-std=gnu11", "-O2", "-fPIC", "-shared", "-nostdlib", "-fvisibility=hidden", "-fno-stack-protector",
-        "-fno-builtin", "-ffp-contract=off", "-fno-strict-aliasing", "-fwrapv", "-fno-math-errno",
-        "-fno-asynchronous-unwind-tables", "-Wl,-z,defs", "-Wl,-e,tabula_native_module", "-Wl,--build-id=none",
-        "-Wl,--hash-style=gnu",
-    ]
+    static let flags = NativeCompiler.flags
 
     /// Compiles `source` with the engine's flags when a clang is installed, and checks the shared
     /// object: no undefined symbols, only relative dynamic relocations, the entry symbol exported.
-    private func compileIfPossible(_ source: String, name: String) throws {
+    private func compileIfPossible(_ source: String, name: String) async throws {
         guard let clang = Self.clang else { return }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ctranslator-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -511,20 +506,20 @@ struct CTranslatorTests {
         let input = directory.appendingPathComponent("\(name).c")
         let output = directory.appendingPathComponent("\(name).so")
         try source.write(to: input, atomically: true, encoding: .utf8)
-        let compiled = try Self.runTool(clang, Self.flags + ["-o", output.path, input.path])
+        let compiled = try await Self.runTool(clang, Self.flags + ["-o", output.path, input.path])
         #expect(compiled.status == 0, "\(compiled.output)")
         guard compiled.status == 0 else { return }
         let tools = URL(fileURLWithPath: clang).deletingLastPathComponent()
         let nm = tools.appendingPathComponent("llvm-nm").path
         let objdump = tools.appendingPathComponent("llvm-objdump").path
         guard FileManager.default.isExecutableFile(atPath: nm), FileManager.default.isExecutableFile(atPath: objdump) else { return }
-        let undefined = try Self.runTool(nm, ["-u", output.path])
+        let undefined = try await Self.runTool(nm, ["-u", output.path])
         #expect(undefined.status == 0 && undefined.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "undefined: \(undefined.output)")
-        let exported = try Self.runTool(nm, ["-D", "--defined-only", output.path])
+        let exported = try await Self.runTool(nm, ["-D", "--defined-only", output.path])
         // Beside the linker's own markers (_end...), the entry point is the only symbol exported.
         let symbols = exported.output.split(separator: "\n").compactMap { $0.split(separator: " ").last }
         #expect(symbols.filter { !["__bss_start", "_edata", "_end"].contains($0) } == ["tabula_native_module"], "\(exported.output)")
-        let relocations = try Self.runTool(objdump, ["--dynamic-reloc", output.path])
+        let relocations = try await Self.runTool(objdump, ["--dynamic-reloc", output.path])
         let kinds = relocations.output.split(separator: "\n").compactMap { line -> Substring? in
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             return fields.count >= 2 && fields[1].hasPrefix("R_") ? fields[1] : nil
@@ -532,7 +527,12 @@ struct CTranslatorTests {
         #expect(kinds.allSatisfy { $0 == "R_X86_64_RELATIVE" }, "\(relocations.output)")
     }
 
-    static func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs a tool off the cooperative pool (see ``offThePool(_:)``): compiles take seconds.
+    static func runTool(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await offThePool { try runToolNow(tool, arguments) }
+    }
+
+    private static func runToolNow(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
@@ -549,7 +549,7 @@ struct CTranslatorTests {
     /// the instrumented module to TABULA_TRANSLATE_OUT.c and its import names, one a line, to
     /// TABULA_TRANSLATE_OUT.imports, for running it in a harness by hand.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["TABULA_TRANSLATE_IN"] != nil))
-    func writeTranslationForInspection() throws {
+    func writeTranslationForInspection() async throws {
         let environment = ProcessInfo.processInfo.environment
         let input = try #require(environment["TABULA_TRANSLATE_IN"])
         let output = environment["TABULA_TRANSLATE_OUT"] ?? "/tmp/translation"

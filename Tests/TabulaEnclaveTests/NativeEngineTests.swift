@@ -155,7 +155,7 @@ struct NativeEngineTests {
     @Test(arguments: corpus)
     func corpusMatchesTheInterpreter(item: Case) async throws {
         let interpreted = try await outcomes(item, engines: .interpreterOnly)
-        let native = try await outcomes(item, engines: try TestIsolation.nativeEngines(child: nil))
+        let native = try await outcomes(item, engines: try await TestIsolation.nativeEngines(child: nil))
         #expect(interpreted.engine == .interpreter)
         #expect(native.engine == .native)
         #expect(native.lines == interpreted.lines)
@@ -171,13 +171,13 @@ struct NativeEngineTests {
         ]
         let item = Case(name: path, module: try example(path), inputs: inputs)
         let interpreted = try await outcomes(item, engines: .interpreterOnly)
-        let native = try await outcomes(item, engines: try TestIsolation.nativeEngines(child: nil))
+        let native = try await outcomes(item, engines: try await TestIsolation.nativeEngines(child: nil))
         #expect(native.engine == .native)
         #expect(native.lines == interpreted.lines)
     }
 
     @Test func runawayLoopEndsAtItsTimeout() async throws {
-        try await withEnclave(engines: try TestIsolation.nativeEngines(child: nil)) { enclave in
+        try await withEnclave(engines: try await TestIsolation.nativeEngines(child: nil)) { enclave in
             let name = try await enclave.load(probe(#"(func (export "main") (loop $forever (br $forever)))"#), limits: Limits(timeout: .milliseconds(200)))
             #expect(enclave.engine(of: name) == .native)
             for _ in 0..<2 {
@@ -199,7 +199,7 @@ struct NativeEngineTests {
               (call $end))
             """)
         for (fuel, succeeds) in [(UInt64(100_000), false), (UInt64(50_000_000), true)] {
-            try await withEnclave(engines: try TestIsolation.nativeEngines(child: nil)) { enclave in
+            try await withEnclave(engines: try await TestIsolation.nativeEngines(child: nil)) { enclave in
                 let name = try await enclave.load(module, limits: Limits(fuel: fuel))
                 for _ in 0..<3 {
                     let response = try await enclave.invoke(name, parameters: [:]).response
@@ -212,7 +212,7 @@ struct NativeEngineTests {
 
     @Test func unsupportedModulesFallBackUnlessTheNativeEngineIsRequired() async throws {
         let simd = Array(#"(module (func (export "_start") (drop (v128.const i32x4 1 2 3 4))))"#.utf8)
-        try await withEnclave(engines: try TestIsolation.nativeEngines(child: nil)) { enclave in
+        try await withEnclave(engines: try await TestIsolation.nativeEngines(child: nil)) { enclave in
             let name = FunctionName(namespace: "test", name: "simd")
             let info = try await enclave.load(FunctionDefinition(name: name, module: simd))
             #expect(info.engine == .interpreter)
@@ -258,10 +258,10 @@ struct NativeEngineTests {
         #expect(try await load(key: [UInt8](repeating: 8, count: 32)).codeCache == "hit")
     }
 
-    @Test func loaderRefusesWhatIsNotItsOwnKindOfImage() throws {
-        let compiler = try #require(try TestIsolation.nativeEngines(child: nil).compiler)
+    @Test func loaderRefusesWhatIsNotItsOwnKindOfImage() async throws {
+        let compiler = try #require(try await TestIsolation.nativeEngines(child: nil).compiler)
         let module = try FunctionModule(bytes: try example("echo.wat"), memoryLimit: 64 << 20)
-        let good = try compiler.translateAndCompile(module)
+        let good = try await offThePool { try compiler.translateAndCompile(module) }
         #expect(throws: Never.self) { _ = try NativeImage(code: NativeCode(image: good.image, typeDescriptions: [], compileDuration: .zero, cached: false, cacheStatus: "off")) }
         var notELF = good.image
         notELF[1] = 0x00
@@ -282,9 +282,93 @@ struct NativeEngineTests {
         }
     }
 
+    @Test func compilationIsBoundedInSizeAndTime() async throws {
+        let located = try #require(try await TestIsolation.nativeEngines(child: nil).compiler)
+        let module = try FunctionModule(bytes: try example("c/hasher.wasm"), memoryLimit: 64 << 20)
+        var small = located
+        small.bounds.sourceBytes = 64 << 10
+        let tooLarge = await failure { [small] in _ = try small.translateAndCompile(module) }
+        #expect(tooLarge?.code == .limitExceeded && tooLarge?.message.contains("translates to") == true, "\(String(describing: tooLarge))")
+        // The hasher takes seconds of CPU to compile; one second is not enough, and the compiler
+        // is stopped rather than left running.
+        var quick = located
+        quick.bounds.time = .seconds(1)
+        let tooSlow = await failure { [quick] in _ = try quick.translateAndCompile(module) }
+        #expect(tooSlow?.code == .compilationFailed, "\(String(describing: tooSlow))")
+    }
+
+    /// The error `body` fails with, run off the cooperative pool; `nil` when it succeeds.
+    private func failure(_ body: @escaping @Sendable () throws -> Void) async -> EnclaveError? {
+        do {
+            try await offThePool(body)
+            return nil
+        } catch {
+            return error as? EnclaveError ?? EnclaveError(.invalidConfiguration, "\(error)")
+        }
+    }
+
+    /// Findings of the hostile review of the native engine, each with the attack it found.
+    @Test func writingAnImmutableGlobalIsRefusedAsTheInterpreterRefusesIt() async throws {
+        // An immutable global is not in the snapshot: written, it would carry one caller's data to
+        // the next. WasmKit's validation refuses the module; the native engine validates too.
+        let stash = Array("""
+            (module (memory 1)
+              (global $stash i64 (i64.const 0))
+              (func (export "_start")
+                (i64.store (i32.const 0) (global.get $stash))
+                (global.set $stash (i64.load (i32.const 64)))))
+            """.utf8)
+        for engine in ExecutionEngine.allCases {
+            await #expect {
+                try await withEnclave(engines: try await TestIsolation.nativeEngines(child: nil)) {
+                    try await $0.load(FunctionDefinition(name: FunctionName(namespace: "t", name: "stash"), module: stash, engine: engine))
+                }
+            } throws: { ($0 as? EnclaveError)?.code == .invalidModule }
+        }
+    }
+
+    @Test func anImportMustHaveTabulasSignature() async throws {
+        // The host reads the arguments its signature names; a module declaring fewer would have it
+        // read past the call's arguments (stack words, on the native stack).
+        let short = Array("""
+            (module
+              (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32) (result i32)))
+              (memory 1)
+              (func (export "_start") (drop (call $w (i32.const 1)))))
+            """.utf8)
+        let error = await loadingError(short)
+        #expect(error?.code == .unsupportedImport)
+        #expect(error?.message.contains("fd_write with the type") == true)
+    }
+
+    @Test func cacheKeysCannotBeMadeToCollide() async throws {
+        let compiler = try #require(try await TestIsolation.nativeEngines(child: nil).compiler)
+        // Without lengths, an entry name ending in "\n<limit>\n" and a module starting with the rest
+        // would hash like another action's name, limit and module.
+        let first = NativeCompiler.Request(bytes: Array("X\nrest".utf8), main: "main", memoryLimit: 1, module: nil)
+        let second = NativeCompiler.Request(bytes: Array("rest".utf8), main: "main\n1\nX", memoryLimit: 1, module: nil)
+        #expect(compiler.cacheKey(first) != compiler.cacheKey(second))
+        #expect(compiler.cacheKey(first) == compiler.cacheKey(first))
+    }
+
+    @Test func anotherModulesCodeIsRefused() async throws {
+        let compiler = try #require(try await TestIsolation.nativeEngines(child: nil).compiler)
+        let echo = try FunctionModule(bytes: try example("echo.wat"), memoryLimit: 64 << 20)
+        let probed = try FunctionModule(bytes: probe(#"(func (export "main") (call $begin) (call $end))"#), memoryLimit: 64 << 20)
+        let compiled = try await offThePool { try compiler.translateAndCompile(echo) }
+        let image = try NativeImage(code: NativeCode(image: compiled.image, typeDescriptions: compiled.types, compileDuration: .zero, cached: false, cacheStatus: "off"))
+        #expect {
+            _ = try NativeSandbox(id: 1, module: probed, image: image, limits: Limits(), name: "probe")
+        } throws: { ($0 as? EnclaveError)?.code == .compilationFailed }
+        #expect(throws: Never.self) { _ = try NativeSandbox(id: 2, module: echo, image: image, limits: Limits(), name: "echo") }
+    }
+
     @Test func certificateNamesTheEngineAndTheCompiler() async throws {
-        let engines = try TestIsolation.nativeEngines(child: nil)
-        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
+        let engines = try await TestIsolation.nativeEngines(child: nil)
+        let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral(), engines: engines)
+        // The identity certificate states that this enclave compiles to native code.
+        #expect(monitor.runtime.engine == "tabula-native+wasmkit-interpreter")
+        #expect(try await Monitor.start(provider: SimulatedTEE.ephemeral()).runtime.engine == "wasmkit-interpreter")
         try await withEnclave(monitor: monitor, engines: engines) { enclave in
             let name = try await enclave.load(try example("echo.wat"))
             let pem = try enclave.functionCertificate(name, version: "0.0.1")

@@ -57,9 +57,10 @@ struct SpecTests {
 
     /// Each script: no assertion fails, and at least one passes unless the script is ``idle``.
     @Test(arguments: files)
-    func script(_ name: String) throws {
-        let compiler = try #require(Self.compiler, "the native engine is unavailable here")
-        let tally = try Self.run(name, compiler: compiler)
+    func script(_ name: String) async throws {
+        let compiler = try #require(try await offThePool { Self.compiler }, "the native engine is unavailable here")
+        // Compiling takes seconds per script: off the cooperative pool, which other tests need.
+        let tally = try await offThePool { try Self.run(name, compiler: compiler) }
         print("spectest \(name): \(tally)")
         for refusal in tally.refusals.prefix(3) { print("spectest \(name) refused: \(refusal)") }
         for failure in tally.failures.prefix(10) { print("spectest \(name) failed: \(failure)") }
@@ -88,7 +89,7 @@ struct SpecTests {
 
     /// Functions with several results (refused before the spec run): returned from a function,
     /// from a branch out of it, through call and call_indirect and an export, and pushed in order.
-    @Test func functionsReturnSeveralValues() throws {
+    @Test func functionsReturnSeveralValues() async throws {
         let sandbox = try Self.instance("""
             (module
               (type $three (func (param i32) (result i32 i64 f64)))
@@ -116,7 +117,7 @@ struct SpecTests {
 
     /// demote(promote(x)) of a signalling NaN gives a quiet NaN, as the processor computes it: C
     /// folded the pair to x, which kept the NaN signalling (float_exprs.wast).
-    @Test func promoteThenDemoteQuietsASignallingNaN() throws {
+    @Test func promoteThenDemoteQuietsASignallingNaN() async throws {
         let sandbox = try Self.instance("""
             (module (func (export "f") (param i32) (result i32)
               (i32.reinterpret_f32 (f32.demote_f64 (f64.promote_f32 (f32.reinterpret_i32 (local.get 0)))))))

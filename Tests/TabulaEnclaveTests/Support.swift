@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import TabulaEnclave
 import TabulaTestSupport
@@ -43,11 +44,11 @@ enum TestIsolation: String, CaseIterable, Sendable, CustomTestStringConvertible 
     /// The engines the enclave has: the native engine for the native cases (a test fails when it
     /// is unavailable: CI has the toolchain's clang).
     var engines: Engines {
-        get throws {
+        get async throws {
             switch self {
             case .inProcess, .workers: return .interpreterOnly
-            case .native: return try Self.nativeEngines(child: nil)
-            case .nativeWorkers: return try Self.nativeEngines(child: try TabulaExecutable.url.path)
+            case .native: return try await Self.nativeEngines(child: nil)
+            case .nativeWorkers: return try await Self.nativeEngines(child: try TabulaExecutable.url.path)
             }
         }
     }
@@ -60,8 +61,9 @@ enum TestIsolation: String, CaseIterable, Sendable, CustomTestStringConvertible 
         }
     }
 
-    static func nativeEngines(child: String?) throws -> Engines {
-        let engines = Engines.detect(childExecutable: child)
+    /// The native engine (finding it compiles a probe, once per process: off the cooperative pool).
+    static func nativeEngines(child: String?) async throws -> Engines {
+        let engines = try await offThePool { Engines.detect(childExecutable: child) }
         guard engines.compiler != nil else {
             throw EnclaveError(.compilationFailed, "the native engine is unavailable here: \(engines.unavailable ?? "")")
         }
@@ -73,7 +75,16 @@ enum TestIsolation: String, CaseIterable, Sendable, CustomTestStringConvertible 
 
 /// Runs `body` with a fresh enclave of the given runtime.
 func withEnclave<T>(runtime: TestIsolation, monitor: Monitor? = nil, _ body: (Enclave) async throws -> T) async throws -> T {
-    try await withEnclave(monitor: monitor, isolation: try runtime.isolation, engines: try runtime.engines, body)
+    try await withEnclave(monitor: monitor, isolation: try runtime.isolation, engines: try await runtime.engines, body)
+}
+
+/// Runs blocking work (compiling with clang, waiting for a child process) on a Dispatch thread,
+/// never on Swift's cooperative pool: it has as many threads as cores (two here), and a test that
+/// blocks them stalls every other test of the process, timeouts and all.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
 }
 
 /// The repository's `examples/` directory.

@@ -393,6 +393,9 @@ extension CTranslator {
                 emit("\(push(type)) = \(fromBits(global == module.countdown ? "t_cd" : "t_g[\(global)]", type));")
             case .globalSet(let global):
                 let type = try globalType(global)
+                guard module.globals[Int(global)].type.mutability == .variable else {
+                    throw malformed("global.set of the immutable global \(global) in function \(index)")
+                }
                 emit("\(global == module.countdown ? "t_cd" : "t_g[\(global)]") = \(toBits(try pop(type), type));")
             case .load(let load, let memarg):
                 try self.load(load, memarg)

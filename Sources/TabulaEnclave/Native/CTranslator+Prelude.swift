@@ -362,7 +362,16 @@ T_INLINE void *t_callee(tabula_context *c, uint32_t table, uint32_t index, uint3
     return r->function;
 }
 /* Function entry: the frame address, less the frame's estimated size, must stay above the limit. */
-#define T_STACK_CHECK(c, frame) do { if ((uintptr_t)__builtin_frame_address(0) < (c)->stack_limit + (frame)) T_TRAP(c, TABULA_TRAP_STACK); } while (0)
+/* The stack pointer itself, after the prologue has made the whole frame (inlined callees and spills
+   included); the frame estimate stays as a margin for what the function's own calls need. */
+#if defined(__x86_64__)
+#define T_SP(sp) __asm__ volatile("mov %%rsp, %0" : "=r"(sp))
+#elif defined(__aarch64__)
+#define T_SP(sp) __asm__ volatile("mov %0, sp" : "=r"(sp))
+#else
+#define T_SP(sp) ((sp) = (uintptr_t)__builtin_frame_address(0))
+#endif
+#define T_STACK_CHECK(c, frame) do { uintptr_t t_sp; T_SP(t_sp); if (t_sp < (c)->stack_limit + (frame)) T_TRAP(c, TABULA_TRAP_STACK); } while (0)
 
 """#
 }

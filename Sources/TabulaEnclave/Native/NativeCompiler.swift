@@ -40,9 +40,9 @@ package struct NativeCompiler: Sendable {
 
     /// The flags every compilation uses: no libc, hidden symbols, one entry point, IEEE arithmetic
     /// kept exact (no contraction into fused multiply-adds), wrapping integers.
-    static let flags = [
+    package static let flags = [
         "-x", "c", "-std=gnu11", "-O2", "-fPIC", "-shared", "-nostdlib", "-fvisibility=hidden", "-fno-stack-protector",
-        "-fno-builtin", "-ffp-contract=off", "-fno-strict-aliasing", "-fwrapv", "-fno-math-errno", "-fno-asynchronous-unwind-tables",
+        "-fno-builtin", "-fstack-clash-protection", "-ffp-contract=off", "-fno-strict-aliasing", "-fwrapv", "-fno-math-errno", "-fno-asynchronous-unwind-tables",
         "-w", "-Wl,-z,defs", "-Wl,-e,tabula_native_module", "-Wl,--build-id=none", "-Wl,--hash-style=gnu",
     ]
 
@@ -129,6 +129,7 @@ package struct NativeCompiler: Sendable {
     /// Translates and compiles a module parsed in this process: the image and the type
     /// descriptions.
     package func translateAndCompile(_ module: FunctionModule) throws(EnclaveError) -> (image: [UInt8], types: [String]) {
+        try module.validateBodies()
         let translation = try CTranslator.translate(module.instrumentedBytes, countdownGlobal: module.countdownGlobal)
         let source = Array(translation.source.utf8)
         guard source.count <= bounds.sourceBytes else {
@@ -143,9 +144,15 @@ package struct NativeCompiler: Sendable {
 
     /// The cache key: the module as deployed, how it is loaded, and what compiles it (the
     /// translator, in this build of Tabula, and the compiler).
-    private func cacheKey(_ request: Request) -> String {
+    package func cacheKey(_ request: Request) -> String {
+        // Every field with its length first, so that no two requests hash the same bytes (an entry
+        // name ending in a newline must not shift into the module's bytes).
         var hash = SHA256()
-        hash.update(data: Array("\(Self.translatorVersion)\n\(Self.executableDigest)\n\(toolchain.digest)\n\(Self.flags.joined(separator: " "))\n\(request.main)\n\(request.memoryLimit)\n".utf8))
+        for field in [Self.translatorVersion, Self.executableDigest, toolchain.digest, Self.flags.joined(separator: " "), request.main, "\(request.memoryLimit)"] {
+            let bytes = Array(field.utf8)
+            hash.update(data: withUnsafeBytes(of: UInt64(bytes.count).littleEndian, Array.init) + bytes)
+        }
+        hash.update(data: withUnsafeBytes(of: UInt64(request.bytes.count).littleEndian, Array.init))
         hash.update(data: request.bytes)
         return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
@@ -246,6 +253,8 @@ package struct NativeCompiler: Sendable {
             let detail = result.output.split(separator: "\n").prefix(5).joined(separator: "; ")
             throw EnclaveError(.compilationFailed, result.status == -1
                 ? "compiling the module to native code took longer than \(Int(bounds.time.seconds.rounded(.up))) s and was stopped; set the action's \"engine\" annotation to \"interpreter\""
+                : result.status > 128
+                ? "the C compiler was stopped by signal \(result.status - 128) (the limits of a compilation are \(Int(bounds.time.seconds.rounded(.up))) s of CPU and \(bounds.memory >> 20) MiB of address space); set the action's \"engine\" annotation to \"interpreter\""
                 : "the C compiler failed on the module's translation (status \(result.status)): \(detail.prefix(600))")
         }
         guard let image = FileManager.default.contents(atPath: output) else {
@@ -297,7 +306,10 @@ package struct NativeCompiler: Sendable {
             finished.wait()
         }
         let text = collected.wait()
-        return (timedOut ? -1 : process.terminationStatus, [UInt8](text))
+        // A compiler ended by a signal (SIGXCPU at the CPU limit, SIGKILL, SIGSEGV when out of
+        // address space) reports 128 + the signal, as a shell would.
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return (timedOut ? -1 : status, [UInt8](text))
     }
 
     static func fileDigest(_ path: String) -> String? {

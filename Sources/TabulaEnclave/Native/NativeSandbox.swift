@@ -95,6 +95,14 @@ package final class NativeSandbox: @unchecked Sendable {
         self.writableLimit = writableLimit
 
         let descriptor = image.module.pointee
+        // The image must be this module's: its globals, imports and entry are indexed with the
+        // module's numbers (a cache or a parent that handed over another module's code is refused).
+        guard Int(descriptor.global_count) == module.countdownGlobal + 3, Int(descriptor.import_count) == module.pollFunction + 1,
+              module.entryFunction.map({ $0 < descriptor.function_count }) ?? true,
+              module.mutableGlobals.allSatisfy({ $0.index < Int(descriptor.global_count) })
+        else {
+            throw EnclaveError(.compilationFailed, "the native code handed over for \(name) does not describe its module (\(descriptor.global_count) globals, \(descriptor.import_count) imports); it is not used")
+        }
         if checkingEntry {
             guard module.entryFunction != nil, let type = module.entryType else {
                 throw EnclaveError(.invalidEntryPoint, "the export \"\(module.entry)\" is not a function")
