@@ -58,7 +58,7 @@ extension AttestCommandTests {
         let key = P384.Signing.PrivateKey()
         let good = try temporary(try await Self.intelSDKCertificate(key: key, boundKey: Array(key.publicKey.derRepresentation)), ".pem")
         defer { try? FileManager.default.removeItem(at: good) }
-        let (status, report) = try verify([good.path, "--allow-simulated"])
+        let (status, report) = try await verify([good.path, "--allow-simulated"])
         #expect(status == 0, "\(report)")
         #expect(report["raTLS"] == "intel-sdk")
         #expect(report["certificateKey"] == "P-384")
@@ -69,7 +69,7 @@ extension AttestCommandTests {
         let other = Array(P384.Signing.PrivateKey().publicKey.derRepresentation)
         let forged = try temporary(try await Self.intelSDKCertificate(key: key, boundKey: other), ".pem")
         defer { try? FileManager.default.removeItem(at: forged) }
-        let (forgedStatus, forgedReport) = try verify([forged.path, "--allow-simulated"])
+        let (forgedStatus, forgedReport) = try await verify([forged.path, "--allow-simulated"])
         #expect(forgedStatus == 1)
         #expect(forgedReport["verified"] == false)
         #expect(forgedReport["error"]?.stringValue?.contains("\"pubkey-hash\" is not the hash of the certificate's P-384 public key") == true, "\(forgedReport)")
@@ -77,7 +77,7 @@ extension AttestCommandTests {
         // Garbage where the quote should be (in both extensions): a clear refusal.
         let garbage = try temporary(try await Self.intelSDKCertificate(key: key, boundKey: other, quote: [1, 2, 3]), ".pem")
         defer { try? FileManager.default.removeItem(at: garbage) }
-        let (garbageStatus, garbageReport) = try verify([garbage.path, "--allow-simulated"])
+        let (garbageStatus, garbageReport) = try await verify([garbage.path, "--allow-simulated"])
         #expect(garbageStatus == 1)
         #expect(garbageReport["verified"] == false)
         #expect(garbageReport["error"]?.stringValue?.isEmpty == false)

@@ -10,8 +10,8 @@ import TabulaWire
 struct AttestCommandTests {
     static let samples = Fixtures.url("attestation")
 
-    func verify(_ arguments: [String], at time: String = "2026-06-01T00:00:00Z") throws -> (status: Int32, report: JSONValue) {
-        let output = try RunCommandTests.tabula(["attest", "verify"] + arguments + ["--at", time, "--json"])
+    func verify(_ arguments: [String], at time: String = "2026-06-01T00:00:00Z") async throws -> (status: Int32, report: JSONValue) {
+        let output = try await RunCommandTests.tabula(["attest", "verify"] + arguments + ["--at", time, "--json"])
         return (output.status, (try? JSONValue(parsing: output.stdout)) ?? .null)
     }
 
@@ -43,10 +43,10 @@ struct AttestCommandTests {
         let file = try temporary(Array(issued.pem.utf8), ".pem")
         defer { try? FileManager.default.removeItem(at: file) }
         let time = ISO8601DateFormatter().string(from: now)
-        let refused = try verify([file.path], at: time)
+        let refused = try await verify([file.path], at: time)
         #expect(refused.status == 1)
         #expect(refused.report["verified"] == true && refused.report["policy"] == "fail")
-        let allowed = try verify([file.path, "--allow-simulated"], at: time)
+        let allowed = try await verify([file.path, "--allow-simulated"], at: time)
         #expect(allowed.status == 0)
         #expect(allowed.report["tee"] == "simulated")
         #expect(allowed.report["certificateKeyBound"] == true)
@@ -56,13 +56,13 @@ struct AttestCommandTests {
         tampered[index] = tampered[index] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
         let bad = try temporary(tampered, ".pem")
         defer { try? FileManager.default.removeItem(at: bad) }
-        let broken = try verify([bad.path, "--allow-simulated"], at: time)
+        let broken = try await verify([bad.path, "--allow-simulated"], at: time)
         #expect(broken.status == 1)
         #expect(broken.report["verified"] == false)
     }
 
-    @Test func tdxQuotePassesTheDefaultPolicy() throws {
-        let (status, report) = try verify([Self.samples.appendingPathComponent("tdx/dcap-qvl-tdx-quote-v4.bin").path])
+    @Test func tdxQuotePassesTheDefaultPolicy() async throws {
+        let (status, report) = try await verify([Self.samples.appendingPathComponent("tdx/dcap-qvl-tdx-quote-v4.bin").path])
         #expect(status == 0)
         #expect(report["verified"] == true)
         #expect(report["policy"] == "pass")
@@ -71,10 +71,10 @@ struct AttestCommandTests {
         #expect(report["fmspc"] == "b0c06f000000")
     }
 
-    @Test func debugSNPReportIsAuthenticButFailsTheDefaultPolicy() throws {
+    @Test func debugSNPReportIsAuthenticButFailsTheDefaultPolicy() async throws {
         let snp = Self.samples.appendingPathComponent("snp")
         let arguments = [snp.appendingPathComponent("go-sev-guest-milan-report.bin").path, "--cert", snp.appendingPathComponent("go-sev-guest-milan-vcek.der").path]
-        let (status, report) = try verify(arguments)
+        let (status, report) = try await verify(arguments)
         #expect(status != 0)
         #expect(report["verified"] == true)
         #expect(report["policy"] == "fail")
@@ -84,16 +84,16 @@ struct AttestCommandTests {
         let policy = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(UUID().uuidString).json")
         try #"{"allowDebug": true, "tees": ["sev-snp"]}"#.write(to: policy, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: policy) }
-        #expect(try verify(arguments + ["--policy", policy.path]).status == 0)
+        #expect(try await verify(arguments + ["--policy", policy.path]).status == 0)
     }
 
-    @Test func hexTextAndTamperedEvidence() throws {
+    @Test func hexTextAndTamperedEvidence() async throws {
         let quote = Array(try Data(contentsOf: Self.samples.appendingPathComponent("sgx/dcap-qvl-sgx-quote-v3.bin")))
         let directory = FileManager.default.temporaryDirectory
         let hex = directory.appendingPathComponent("quote-\(UUID().uuidString).hex")
         try ("0x" + quote.hex + "\n").write(to: hex, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: hex) }
-        let (status, report) = try verify([hex.path])
+        let (status, report) = try await verify([hex.path])
         #expect(status == 0)
         #expect(report["tee"] == "sgx")
 
@@ -102,23 +102,23 @@ struct AttestCommandTests {
         let bad = directory.appendingPathComponent("quote-\(UUID().uuidString).bin")
         try Data(tampered).write(to: bad)
         defer { try? FileManager.default.removeItem(at: bad) }
-        let (badStatus, badReport) = try verify([bad.path])
+        let (badStatus, badReport) = try await verify([bad.path])
         #expect(badStatus != 0)
         #expect(badReport["verified"] == false)
         #expect(badReport["error"]?.stringValue?.isEmpty == false)
     }
 
-    @Test func intelCollateralGivesATCBStatus() throws {
+    @Test func intelCollateralGivesATCBStatus() async throws {
         // dcap-qvl's collateral was current in July 2025.
         let july = "2025-07-01T00:00:00Z"
-        let (status, report) = try verify([sample("tdx/dcap-qvl-tdx-quote-v4.bin"), "--collateral", sample("tdx/dcap-qvl-tdx-quote-v4.collateral.json")], at: july)
+        let (status, report) = try await verify([sample("tdx/dcap-qvl-tdx-quote-v4.bin"), "--collateral", sample("tdx/dcap-qvl-tdx-quote-v4.collateral.json")], at: july)
         #expect(status == 0)
         #expect(report["tcbStatus"] == "UpToDate")
         #expect(report["tcb"]?["qeStatus"] == "UpToDate")
         #expect(report["crls"] == ["Intel SGX PCK Platform CA", "Intel SGX Root CA"])
 
         let sgx = [sample("sgx/dcap-qvl-sgx-quote-v3.bin"), "--collateral", sample("sgx/dcap-qvl-sgx-quote-v3.collateral.json")]
-        let (sgxStatus, sgxReport) = try verify(sgx, at: july)
+        let (sgxStatus, sgxReport) = try await verify(sgx, at: july)
         #expect(sgxStatus != 0)
         #expect(sgxReport["verified"] == true)
         #expect(sgxReport["policy"] == "fail")
@@ -126,31 +126,31 @@ struct AttestCommandTests {
         #expect(sgxReport["advisoryIDs"] == ["INTEL-SA-00289", "INTEL-SA-00615"])
         let policy = try temporary(Array(#"{"acceptedTCBStatuses": ["UpToDate", "ConfigurationAndSWHardeningNeeded"]}"#.utf8), ".json")
         defer { try? FileManager.default.removeItem(at: policy) }
-        #expect(try verify(sgx + ["--policy", policy.path], at: july).status == 0)
+        #expect(try await verify(sgx + ["--policy", policy.path], at: july).status == 0)
 
         // A year later the collateral is stale: the quote is not verified with it.
-        let (staleStatus, stale) = try verify(sgx)
+        let (staleStatus, stale) = try await verify(sgx)
         #expect(staleStatus != 0)
         #expect(stale["verified"] == false)
         #expect(stale["error"]?.stringValue?.contains("expired") == true)
     }
 
-    @Test func pcsResponseWithItsSigningChain() throws {
+    @Test func pcsResponseWithItsSigningChain() async throws {
         // PCS sends the TCB Signing chain in a header; here it comes from dcap-qvl's bundle, as PEM.
         let bundle = try JSONValue(parsing: try Data(contentsOf: Self.samples.appendingPathComponent("tdx/dcap-qvl-tdx-quote-v4.collateral.json")))
         let chain = try temporary(Array(bundle["tcb_info_issuer_chain"]!.stringValue!.utf8), ".pem")
         defer { try? FileManager.default.removeItem(at: chain) }
         let arguments = [sample("tdx/go-tdx-guest-quote-v5.bin"), "--collateral", sample("tdx/sample_tcbinfo_response_v5")]
-        let (status, report) = try verify(arguments + ["--chain", chain.path], at: "2026-02-15T00:00:00Z")
+        let (status, report) = try await verify(arguments + ["--chain", chain.path], at: "2026-02-15T00:00:00Z")
         #expect(status == 0)
         #expect(report["tcbStatus"] == "UpToDate")
         #expect(report["tcb"]?["tdxModuleStatus"] == "UpToDate")
-        let (unsigned, unsignedReport) = try verify(arguments, at: "2026-02-15T00:00:00Z")
+        let (unsigned, unsignedReport) = try await verify(arguments, at: "2026-02-15T00:00:00Z")
         #expect(unsigned != 0)
         #expect(unsignedReport["error"]?.stringValue?.contains("TCB Signing") == true)
     }
 
-    @Test func snpWithTheHostsCertificateTableOrAnExtraChain() throws {
+    @Test func snpWithTheHostsCertificateTableOrAnExtraChain() async throws {
         let askArk = Self.der(String(decoding: try Data(contentsOf: Self.samples.appendingPathComponent("snp/ask_ark_milan.pem")), as: UTF8.self))
         let table = SNPCertificateTable(entries: [
             .init(.vcek, certificate: Array(try Data(contentsOf: Self.samples.appendingPathComponent("snp/trustee-milan-vcek.der")))),
@@ -159,12 +159,12 @@ struct AttestCommandTests {
         ])
         let file = try temporary(table.bytes, ".auxblob")
         defer { try? FileManager.default.removeItem(at: file) }
-        let (status, report) = try verify([sample("snp/trustee-milan-report.bin"), "--cert", file.path])
+        let (status, report) = try await verify([sample("snp/trustee-milan-report.bin"), "--cert", file.path])
         #expect(status == 0)
         #expect(report["tee"] == "sev-snp")
         #expect(report["reportedTCBVersion"]?["snp"] == 8)
 
-        let (chainStatus, chained) = try verify([
+        let (chainStatus, chained) = try await verify([
             sample("snp/trustee-milan-report.bin"), "--cert", sample("snp/trustee-milan-vcek.der"), "--chain", sample("snp/ask_ark_milan.pem"),
         ])
         #expect(chainStatus == 0)

@@ -14,15 +14,16 @@ struct AttestRuntimeTests {
         let server = try await ServerProcess()
         defer { _ = server.terminate(); server.removeData() }
         let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
-        let show = try RunCommandTests.tabula(["attest", "show", "--allow-simulated", "--require-workers", "--json"], environment: environment)
+        let show = try await RunCommandTests.tabula(["attest", "show", "--allow-simulated", "--require-workers", "--json"], environment: environment)
         #expect(show.status == 0, "\(show.stderr)")
         let report = try JSONValue(parsing: show.stdout)
         #expect(report["isolation"] == "workers")
         #expect(report["confinement"] == "seccomp-bpf")
-        #expect(report["engine"] == "wasmkit-interpreter")
+        // The server compiles functions to native code by default, and says so.
+        #expect(report["engine"] == "tabula-native+wasmkit-interpreter")
         #expect(report["engineVersion"] == "0.4.2")
-        let text = try RunCommandTests.tabula(["attest", "show", "--allow-simulated"], environment: environment)
-        #expect(text.stdout.contains("tenant code: workers (seccomp-bpf), wasmkit-interpreter 0.4.2"), "\(text.stdout)")
+        let text = try await RunCommandTests.tabula(["attest", "show", "--allow-simulated"], environment: environment)
+        #expect(text.stdout.contains("tenant code: workers (seccomp-bpf), tabula-native+wasmkit-interpreter 0.4.2"), "\(text.stdout)")
 
         let client = Client(apiHost: server.apiHost, auth: try Credentials(parsing: try server.auth))
         var policy = AppraisalPolicy(allowSimulated: true)
@@ -36,10 +37,10 @@ struct AttestRuntimeTests {
         let server = try await ServerProcess(arguments: ["--isolation", "process"])
         defer { _ = server.terminate(); server.removeData() }
         let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
-        let refused = try RunCommandTests.tabula(["attest", "show", "--allow-simulated", "--require-workers"], environment: environment)
+        let refused = try await RunCommandTests.tabula(["attest", "show", "--allow-simulated", "--require-workers"], environment: environment)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("runs tenant code in-process, beside its keys"), "\(refused.stderr)")
-        let plain = try RunCommandTests.tabula(["attest", "show", "--allow-simulated", "--json"], environment: environment)
+        let plain = try await RunCommandTests.tabula(["attest", "show", "--allow-simulated", "--json"], environment: environment)
         #expect(plain.status == 0, "\(plain.stderr)")
         #expect(try JSONValue(parsing: plain.stdout)["isolation"] == "in-process")
 
@@ -66,18 +67,18 @@ struct AttestRuntimeTests {
         let inProcess = try await certificate(RuntimeClaims(isolation: "in-process", engine: "wasmkit-interpreter", engineVersion: "0.4.2"))
         let silent = try await certificate(nil)
         defer { for url in [workers, inProcess, silent] { try? FileManager.default.removeItem(at: url) } }
-        func verify(_ url: URL) throws -> (status: Int32, report: JSONValue) {
-            let output = try RunCommandTests.tabula(["attest", "verify", url.path, "--allow-simulated", "--require-workers", "--json", "--at", ISO8601DateFormatter().string(from: now)])
+        func verify(_ url: URL) async throws -> (status: Int32, report: JSONValue) {
+            let output = try await RunCommandTests.tabula(["attest", "verify", url.path, "--allow-simulated", "--require-workers", "--json", "--at", ISO8601DateFormatter().string(from: now)])
             return (output.status, (try? JSONValue(parsing: output.stdout)) ?? .null)
         }
-        let passed = try verify(workers)
+        let passed = try await verify(workers)
         #expect(passed.status == 0)
         #expect(passed.report["isolation"] == "workers" && passed.report["engine"] == "wasmkit-interpreter")
-        let refused = try verify(inProcess)
+        let refused = try await verify(inProcess)
         #expect(refused.status == 1)
         #expect(refused.report["verified"] == true && refused.report["policy"] == "fail" && refused.report["isolation"] == "in-process")
         #expect(refused.report["reasons"]?.encodedString.contains("in-process, beside its keys") == true)
-        let unstated = try verify(silent)
+        let unstated = try await verify(silent)
         #expect(unstated.status == 1)
         #expect(unstated.report["reasons"]?.encodedString.contains("does not state how the enclave runs tenant code") == true)
     }

@@ -59,7 +59,7 @@ struct HostileServerTests {
     }
 
     @Test("an activation id that is a path or holds escape sequences is refused, and nothing is written")
-    func hostileActivationID() throws {
+    func hostileActivationID() async throws {
         let marker = "tabula-hostile-\(UUID().uuidString)"
         let hostile = "../../\(marker)\u{1B}]0;pwned\u{07}"
         let body = String(decoding: try JSONSerialization.data(withJSONObject: ["activationId": hostile]), as: UTF8.self)
@@ -72,7 +72,7 @@ struct HostileServerTests {
             "TABULA_AUTH": "\(UUID().uuidString.lowercased()):\(String(repeating: "k", count: 64))",
             "TABULA_CONFIG_DIR": home.path,
         ]
-        let output = try RunCommandTests.tabula(["action", "invoke", "anything", "--plain", "-p", "a", "1"], environment: environment)
+        let output = try await RunCommandTests.tabula(["action", "invoke", "anything", "--plain", "-p", "a", "1"], environment: environment)
         #expect(output.status != 0)
         #expect(output.stderr.contains("not 32 lowercase hex digits"), "\(output.stderr)")
         for text in [output.stdout, output.stderr] {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import TabulaTestSupport
 import Testing
@@ -19,9 +20,20 @@ struct RunCommandTests {
         var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
-    static func tabula(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Output {
+    /// Runs the `tabula` binary to its end, off Swift's cooperative pool (a `tabula run` compiles
+    /// for seconds, and a blocked pool stalls every other test of the process).
+    static func tabula(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) async throws -> Output {
+        let executable = try executable
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try run(executable, arguments, stdin: stdin, environment: environment) })
+            }
+        }
+    }
+
+    private static func run(_ executable: URL, _ arguments: [String], stdin: String?, environment: [String: String]) throws -> Output {
         let process = Process()
-        process.executableURL = try executable
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given }
         process.currentDirectoryURL = repository
@@ -38,11 +50,11 @@ struct RunCommandTests {
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    @Test func oneLinePerInputInOneReusedSandbox() throws {
+    @Test func oneLinePerInputInOneReusedSandbox() async throws {
         let inputs = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-run-\(UUID().uuidString).jsonl")
         try "{\"text\":\"abc\"}\n\n{\"text\":\"hello world\"}\n{\"text\":\"abc\"}\n".write(to: inputs, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: inputs) }
-        let output = try Self.tabula(["run", "examples/c/hasher.wasm", "--inputs", inputs.path])
+        let output = try await Self.tabula(["run", "examples/c/hasher.wasm", "--inputs", inputs.path])
         #expect(output.status == 0)
         #expect(output.lines == [
             #"{"status":"success","success":true,"result":{"length":3,"rounds":1,"sha256":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}}"#,
@@ -52,8 +64,8 @@ struct RunCommandTests {
         #expect(output.stderr.contains("hasher: hashed 11 bytes, 1 rounds"))
     }
 
-    @Test func inputFromStdinAndFunctionErrorsStillExitZero() throws {
-        let output = try Self.tabula(["run", "examples/c/transform.wasm", "--inputs", "-"], stdin: "{\"records\":[1]}\n{\"records\":[]}\n")
+    @Test func inputFromStdinAndFunctionErrorsStillExitZero() async throws {
+        let output = try await Self.tabula(["run", "examples/c/transform.wasm", "--inputs", "-"], stdin: "{\"records\":[1]}\n{\"records\":[]}\n")
         #expect(output.status == 0)
         #expect(output.lines == [
             #"{"status":"application error","success":false,"result":{"error":"records[0] is not an object"}}"#,
@@ -61,17 +73,17 @@ struct RunCommandTests {
         ])
     }
 
-    @Test func timeoutIsADeveloperError() throws {
+    @Test func timeoutIsADeveloperError() async throws {
         let spin = FileManager.default.temporaryDirectory.appendingPathComponent("spin-\(UUID().uuidString).wat")
         try #"(module (func (export "main") (loop $l (br $l))))"#.write(to: spin, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: spin) }
-        let output = try Self.tabula(["run", spin.path, "--timeout", "100", "--input", "{}"])
+        let output = try await Self.tabula(["run", spin.path, "--timeout", "100", "--input", "{}"])
         #expect(output.status == 0)
         #expect(output.lines == [#"{"status":"action developer error","success":false,"result":{"error":"The action exceeded its time limits of 100 milliseconds."}}"#])
     }
 
-    @Test func badInputLineIsReportedAndExitIsNonZero() throws {
-        let output = try Self.tabula(["run", "examples/echo.wat", "--inputs", "-"], stdin: "{\"a\":1}\nnot json\n[1]\n")
+    @Test func badInputLineIsReportedAndExitIsNonZero() async throws {
+        let output = try await Self.tabula(["run", "examples/echo.wat", "--inputs", "-"], stdin: "{\"a\":1}\nnot json\n[1]\n")
         #expect(output.status != 0)
         #expect(output.lines == [#"{"status":"success","success":true,"result":{"a":1}}"#])
         #expect(output.stderr.contains("input line 2: not valid JSON"))
@@ -79,7 +91,7 @@ struct RunCommandTests {
     }
 
     /// A function's log line cannot drive the user's terminal: control characters are shown escaped.
-    @Test func controlCharactersInLogsAreEscaped() throws {
+    @Test func controlCharactersInLogsAreEscaped() async throws {
         let module = FileManager.default.temporaryDirectory.appendingPathComponent("escape-\(UUID().uuidString).wat")
         // stderr: ESC ] 0 ; x BEL (retitle the window), ESC [ 2 J (clear the screen), a C1 CSI, then "done".
         try #"""
@@ -95,17 +107,17 @@ struct RunCommandTests {
             (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
         """#.write(to: module, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: module) }
-        let output = try Self.tabula(["run", module.path, "--input", "{}"])
+        let output = try await Self.tabula(["run", module.path, "--input", "{}"])
         #expect(output.status == 0)
         #expect(!output.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
         #expect(output.stderr.contains(#"\u001b]0;x\u0007\u001b[2J\u009bdone"#))
     }
 
-    @Test func unloadableModuleFailsWithTheReason() throws {
+    @Test func unloadableModuleFailsWithTheReason() async throws {
         let module = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).wat")
         try #"(module (import "env" "socket" (func)) (func (export "main")))"#.write(to: module, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: module) }
-        let output = try Self.tabula(["run", module.path])
+        let output = try await Self.tabula(["run", module.path])
         #expect(output.status != 0)
         #expect(output.stderr.contains("env.socket"))
         #expect(output.stdout.isEmpty)

@@ -18,13 +18,13 @@ struct ServeTests {
         #expect(auth.split(separator: ":").last?.count == 64)
 
         let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
-        let create = try RunCommandTests.tabula(["action", "create", "hasher", "examples/c/hasher.wasm"], environment: environment)
+        let create = try await RunCommandTests.tabula(["action", "create", "hasher", "examples/c/hasher.wasm"], environment: environment)
         #expect(create.status == 0, "\(create.stderr)")
         #expect(create.stdout.contains("ok: created action hasher"))
-        let invoke = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result", "--plain"], environment: environment)
+        let invoke = try await RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result", "--plain"], environment: environment)
         #expect(invoke.status == 0, "\(invoke.stderr)")
         #expect(invoke.stdout.contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
-        let list = try RunCommandTests.tabula(["activation", "list", "--json"], environment: environment)
+        let list = try await RunCommandTests.tabula(["activation", "list", "--json"], environment: environment)
         #expect(list.status == 0)
         #expect(list.stdout.contains("hasher"))
         // The README's server compiles functions to native code by default, in workers.
@@ -75,40 +75,40 @@ struct ServeTests {
         defer { _ = server.terminate(); server.removeData() }
         #expect(server.stderr.contains("SIMULATED"), "the server warns that attestation is simulated")
         let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
-        #expect(try RunCommandTests.tabula(["action", "create", "hasher", "examples/c/hasher.wasm"], environment: environment).status == 0)
+        #expect(try await RunCommandTests.tabula(["action", "create", "hasher", "examples/c/hasher.wasm"], environment: environment).status == 0)
 
-        let refused = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result"], environment: environment)
+        let refused = try await RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result"], environment: environment)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("simulated"), "\(refused.stderr)")
 
-        let sealed = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result", "--allow-simulated", "--module", "examples/c/hasher.wasm"], environment: environment)
+        let sealed = try await RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--result", "--allow-simulated", "--module", "examples/c/hasher.wasm"], environment: environment)
         #expect(sealed.status == 0, "\(sealed.stderr)")
         #expect(sealed.stdout.contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
         #expect(sealed.stdout.contains("attestation: SIMULATED"))
         #expect(sealed.stdout.contains("receipt verified"))
 
-        let otherModule = try RunCommandTests.tabula(["action", "invoke", "hasher", "--result", "--allow-simulated", "--module", "examples/echo.wat"], environment: environment)
+        let otherModule = try await RunCommandTests.tabula(["action", "invoke", "hasher", "--result", "--allow-simulated", "--module", "examples/echo.wat"], environment: environment)
         #expect(otherModule.status == 1)
         #expect(otherModule.stderr.contains("not the expected"), "\(otherModule.stderr)")
 
-        let accepted = try RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--allow-simulated", "--json"], environment: environment)
+        let accepted = try await RunCommandTests.tabula(["action", "invoke", "hasher", "-p", "text", "abc", "--allow-simulated", "--json"], environment: environment)
         #expect(accepted.status == 0, "\(accepted.stderr)")
         let id = try #require(try JSONValue(parsing: accepted.stdout)["activationId"]?.stringValue)
-        var result = try RunCommandTests.tabula(["activation", "result", id], environment: environment)
+        var result = try await RunCommandTests.tabula(["activation", "result", id], environment: environment)
         for _ in 0..<50 where result.status != 0 {
             try await Task.sleep(for: .milliseconds(100))
-            result = try RunCommandTests.tabula(["activation", "result", id], environment: environment)
+            result = try await RunCommandTests.tabula(["activation", "result", id], environment: environment)
         }
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
         #expect(result.stdout.contains("receipt verified"))
 
-        let show = try RunCommandTests.tabula(["attest", "show", "hasher", "--allow-simulated", "--json"], environment: environment)
+        let show = try await RunCommandTests.tabula(["attest", "show", "hasher", "--allow-simulated", "--json"], environment: environment)
         #expect(show.status == 0, "\(show.stderr)")
         let report = try JSONValue(parsing: show.stdout)
         #expect(report["tee"] == "simulated")
         #expect(report["function"]?["name"] == "hasher")
-        #expect(try RunCommandTests.tabula(["attest", "show"], environment: environment).status == 1)
+        #expect(try await RunCommandTests.tabula(["attest", "show"], environment: environment).status == 1)
     }
 
     @Test func sdkVerifiesEveryLinkOfTheChain() async throws {
@@ -209,20 +209,20 @@ struct ServeTests {
     @Test func adminNamespaceCommandsWorkOnTheStore() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-admin-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let create = try RunCommandTests.tabula(["namespace", "create", "acme", "--data-dir", directory.path])
+        let create = try await RunCommandTests.tabula(["namespace", "create", "acme", "--data-dir", directory.path])
         #expect(create.status == 0)
         let key = create.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(key.split(separator: ":").count == 2)
-        #expect(try RunCommandTests.tabula(["namespace", "create", "acme", "--data-dir", directory.path]).status != 0)
-        #expect(try RunCommandTests.tabula(["namespace", "list", "--data-dir", directory.path]).stdout == "acme\n")
+        #expect(try await RunCommandTests.tabula(["namespace", "create", "acme", "--data-dir", directory.path]).status != 0)
+        #expect(try await RunCommandTests.tabula(["namespace", "list", "--data-dir", directory.path]).stdout == "acme\n")
 
         let server = try await ServerProcess(dataDirectory: directory)
         defer { _ = server.terminate() }
         let client = Client(apiHost: server.apiHost, auth: try Credentials(parsing: key))
         #expect(try await client.namespaces() == ["acme"])
         _ = server.terminate()
-        #expect(try RunCommandTests.tabula(["namespace", "delete", "acme", "--data-dir", directory.path]).status == 0)
-        #expect(try RunCommandTests.tabula(["namespace", "list", "--data-dir", directory.path]).stdout == "")
+        #expect(try await RunCommandTests.tabula(["namespace", "delete", "acme", "--data-dir", directory.path]).status == 0)
+        #expect(try await RunCommandTests.tabula(["namespace", "list", "--data-dir", directory.path]).stdout == "")
     }
 }
 
@@ -237,7 +237,7 @@ extension ServeTests {
         defer { _ = server.terminate(); server.removeData() }
         let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
         let wrongKey = "00000000-0000-0000-0000-000000000000:" + String(repeating: "a", count: 64)
-        let output = try RunCommandTests.tabula(["action", "list", "--auth", wrongKey], environment: environment)
+        let output = try await RunCommandTests.tabula(["action", "list", "--auth", wrongKey], environment: environment)
         #expect(output.status == 1)
         #expect(output.stderr.contains("error:"))
     }

@@ -16,7 +16,7 @@ struct ShutdownTests {
         let environment = ["TABULA_CONFIG_DIR": server.dataDirectory.path, "TABULA_APIHOST": server.apiHost.absoluteString]
         let module = server.dataDirectory.appendingPathComponent("forever.wat")
         try Data(#"(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))"#.utf8).write(to: module)
-        let create = try RunCommandTests.tabula(["action", "create", "forever", module.path, "--timeout", "300000"], environment: environment)
+        let create = try await RunCommandTests.tabula(["action", "create", "forever", module.path, "--timeout", "300000"], environment: environment)
         #expect(create.status == 0, "\(create.stderr)")
         let auth = "Basic " + Data(try server.auth.utf8).base64EncodedString()
 

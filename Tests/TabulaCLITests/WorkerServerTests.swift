@@ -50,7 +50,7 @@ struct WorkerServerTests {
         }
         let directory = server.dataDirectory
         let guest = try server.auth
-        let created = try RunCommandTests.tabula(["namespace", "create", "bob", "--data-dir", directory.path])
+        let created = try await RunCommandTests.tabula(["namespace", "create", "bob", "--data-dir", directory.path])
         #expect(created.status == 0, "\(created.stderr)")
         let bob = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let spinner = directory.appendingPathComponent("spin.wat")
@@ -58,7 +58,7 @@ struct WorkerServerTests {
         try Data(Self.spinner.utf8).write(to: spinner)
         try Data(Self.printer.utf8).write(to: printer)
         for (name, file, auth) in [("spin", spinner, guest), ("print", printer, bob)] {
-            let create = try RunCommandTests.tabula(
+            let create = try await RunCommandTests.tabula(
                 ["action", "create", name, file.path, "--timeout", "60000"],
                 environment: ["TABULA_CONFIG_DIR": directory.path, "TABULA_APIHOST": server.apiHost.absoluteString, "TABULA_AUTH": auth])
             #expect(create.status == 0, "\(create.stderr)")
@@ -130,7 +130,7 @@ struct WorkerServerTests {
         let directory = server.dataDirectory
         let spinner = directory.appendingPathComponent("spin.wat")
         try Data(Self.spinner.utf8).write(to: spinner)
-        let create = try RunCommandTests.tabula(
+        let create = try await RunCommandTests.tabula(
             ["action", "create", "spin", spinner.path, "--timeout", "60000"],
             environment: ["TABULA_CONFIG_DIR": directory.path, "TABULA_APIHOST": server.apiHost.absoluteString])
         #expect(create.status == 0, "\(create.stderr)")
