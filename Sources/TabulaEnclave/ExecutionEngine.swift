@@ -67,7 +67,11 @@ public struct Engines: Sendable {
         }
         do {
             let probe = try FunctionModule(bytes: Array(#"(module (func (export "_start")))"#.utf8), memoryLimit: 1 << 20)
-            _ = try NativeImage(code: try compiler.compile(NativeCompiler.Request(bytes: [], main: "main", memoryLimit: 1 << 20, module: probe)))
+            // Not through `compile`: its queue of compilations may be long, and whoever waits for
+            // this probe (a server starting, a caller on Swift's cooperative pool) must not wait
+            // for all of them.
+            let compiled = try compiler.translateAndCompile(probe)
+            _ = try NativeImage(code: NativeCode(image: compiled.image, typeDescriptions: compiled.types, compileDuration: .zero, cached: false, cacheStatus: "off"))
             return .success(compiler)
         } catch let error as EnclaveError {
             return .failure(EnclaveError(.compilationFailed, "the native engine's self-test failed with \(compiler.toolchain.path): \(error.message)"))

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import TabulaEnclave
 import TabulaPlatform
@@ -10,7 +11,11 @@ import Testing
 @Suite("Engines through the API")
 struct EngineAPITests {
     private func harness() async throws -> Harness {
-        let engines = Engines.detect()
+        // Finding the compiler compiles a probe: off Swift's cooperative pool, which every other
+        // test of the process needs.
+        let engines = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Engines.detect()) }
+        }
         guard engines.compiler != nil else { throw EnclaveError(.compilationFailed, "no native engine here: \(engines.unavailable ?? "")") }
         return try await Harness(configuration: PlatformConfiguration(concurrency: 2, engines: engines))
     }
