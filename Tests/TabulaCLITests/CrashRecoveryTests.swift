@@ -47,15 +47,17 @@ struct CrashRecoveryTests {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 {
                     group.addTask {
+                        // A post that is not acknowledged (slow under a loaded machine, refused
+                        // after the kill) is simply not counted: only acknowledged ids must resolve.
                         for _ in 0..<200 {
-                            guard let id = try? await post(host) else { return }
+                            guard let id = try? await post(host) else { continue }
                             acknowledged.ids.withLock { $0.append(id) }
                         }
                     }
                 }
             }
         }
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(60)
         while acknowledged.ids.withLock({ $0.count }) < 20, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
