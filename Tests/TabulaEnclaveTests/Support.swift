@@ -78,12 +78,13 @@ func withEnclave<T>(runtime: TestIsolation, monitor: Monitor? = nil, _ body: (En
     try await withEnclave(monitor: monitor, isolation: try runtime.isolation, engines: try await runtime.engines, body)
 }
 
-/// Runs blocking work (compiling with clang, waiting for a child process) on a Dispatch thread,
+/// Runs blocking work (compiling with clang, waiting for a child process) on a thread of its own,
 /// never on Swift's cooperative pool: it has as many threads as cores (two here), and a test that
-/// blocks them stalls every other test of the process, timeouts and all.
+/// blocks them stalls every other test of the process, timeouts and all. Not on Dispatch's global
+/// queue either, whose threads on Linux are as few and shared with the pool.
 func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 

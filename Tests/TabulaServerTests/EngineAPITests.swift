@@ -14,7 +14,7 @@ struct EngineAPITests {
         // Finding the compiler compiles a probe: off Swift's cooperative pool, which every other
         // test of the process needs.
         let engines = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: Engines.detect()) }
+            Thread { continuation.resume(returning: Engines.detect()) }.start()
         }
         guard engines.compiler != nil else { throw EnclaveError(.compilationFailed, "no native engine here: \(engines.unavailable ?? "")") }
         return try await Harness(configuration: PlatformConfiguration(concurrency: 2, engines: engines))
