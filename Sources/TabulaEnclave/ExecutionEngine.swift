@@ -67,10 +67,9 @@ public struct Engines: Sendable {
         }
         do {
             let probe = try FunctionModule(bytes: Array(#"(module (func (export "_start")))"#.utf8), memoryLimit: 1 << 20)
-            // Not through `compile`: its queue of compilations may be long, and whoever waits for
-            // this probe (a server starting, a caller on Swift's cooperative pool) must not wait
-            // for all of them.
-            let compiled = try compiler.translateAndCompile(probe)
+            // Outside the queue of compilations: it may be long, and whoever waits for this probe
+            // (a server starting, a caller on Swift's cooperative pool) must not wait for all of it.
+            let compiled = try compiler.translateAndCompile(probe, queued: false)
             _ = try NativeImage(code: NativeCode(image: compiled.image, typeDescriptions: compiled.types, compileDuration: .zero, cached: false, cacheStatus: "off"))
             return .success(compiler)
         } catch let error as EnclaveError {

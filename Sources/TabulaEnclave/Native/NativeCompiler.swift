@@ -71,7 +71,17 @@ package struct NativeCompiler: Sendable {
         return .failure(EnclaveError(.compilationFailed, "no C compiler for the native engine: clang was not found (set TABULA_CC to the clang of the Swift toolchain); functions run in the interpreter"))
     }
 
+    /// Compilations take seconds of CPU each: at most half the cores compile at once in this
+    /// process, so that a burst of deploys (or of tests) cannot starve the invocations running
+    /// beside them. Every run of the compiler, in this process or in a child, takes a slot here.
     private static let compilations = DispatchSemaphore(value: max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
+
+    /// Runs `body` (which runs the compiler) once a compilation slot is free.
+    private static func queued<T>(_ body: () throws(EnclaveError) -> T) throws(EnclaveError) -> T {
+        compilations.wait()
+        defer { compilations.signal() }
+        return try body()
+    }
 
     /// What to compile: the module as deployed and how it is loaded.
     package struct Request: Sendable {
@@ -110,10 +120,6 @@ package struct NativeCompiler: Sendable {
             case .rejected: status = "rejected"
             }
         }
-        // Compilations take seconds of CPU each: at most half the cores compile at once, so that
-        // a burst of deploys cannot starve the invocations running beside them.
-        Self.compilations.wait()
-        defer { Self.compilations.signal() }
         let started = ContinuousClock.now
         let compiled: (image: [UInt8], types: [String])
         if let module = request.module {
@@ -128,14 +134,19 @@ package struct NativeCompiler: Sendable {
 
     /// Translates and compiles a module parsed in this process: the image and the type
     /// descriptions.
-    package func translateAndCompile(_ module: FunctionModule) throws(EnclaveError) -> (image: [UInt8], types: [String]) {
+    ///
+    /// - Parameter queued: whether the compiler waits for a compilation slot; only the engine's
+    ///   self-test, a module of one empty function, skips the queue (a server starting must not
+    ///   wait behind every deploy in progress).
+    package func translateAndCompile(_ module: FunctionModule, queued: Bool = true) throws(EnclaveError) -> (image: [UInt8], types: [String]) {
         try module.validateBodies()
         let translation = try CTranslator.translate(module.instrumentedBytes, countdownGlobal: module.countdownGlobal)
         let source = Array(translation.source.utf8)
         guard source.count <= bounds.sourceBytes else {
             throw EnclaveError(.limitExceeded, "the module translates to \(source.count >> 20) MiB of C, more than the native engine compiles (\(bounds.sourceBytes >> 20) MiB); set the action's \"engine\" annotation to \"interpreter\"")
         }
-        return (try compileSource(source), translation.functionTypes.map { "\($0)" })
+        let image = queued ? try Self.queued { () throws(EnclaveError) in try compileSource(source) } : try compileSource(source)
+        return (image, translation.functionTypes.map { "\($0)" })
     }
 
     /// SHA-256 of the running executable, which holds the translator: a cache entry written by
@@ -168,7 +179,7 @@ package struct NativeCompiler: Sendable {
         }
         var childBounds = bounds
         childBounds.time = bounds.time + .seconds(30)
-        let result = try Self.run(executable, ["native-compile", "--main", request.main, "--memory-limit", "\(request.memoryLimit)", "--compiler", toolchain.path], bounds: childBounds, input: request.bytes, binary: true)
+        let result = try Self.queued { () throws(EnclaveError) in try Self.run(executable, ["native-compile", "--main", request.main, "--memory-limit", "\(request.memoryLimit)", "--compiler", toolchain.path], bounds: childBounds, input: request.bytes, binary: true) }
         switch result.status {
         case 0:
             guard let decoded = Self.decode(result.output) else { throw EnclaveError(.compilationFailed, "the compiler process answered with a malformed image") }
