@@ -44,7 +44,7 @@ public enum LoadTest {
         logger.logLevel = .error
 
         let store = try Store(path: directory.appendingPathComponent("tabula.db").path)
-        let credentials = try store.createNamespace("bench")
+        let credentials = try await store.createNamespace("bench")
         let monitor = try await Monitor.start(provider: SimulatedTEE.ephemeral())
         let platform = Platform(
             store: store, configuration: PlatformConfiguration(concurrency: System.coreCount, queueLimit: clients * 4, maxSandboxesPerAction: System.coreCount),

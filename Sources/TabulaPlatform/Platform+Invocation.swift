@@ -55,7 +55,7 @@ extension Platform {
     ///
     /// - Parameter subject: the namespace that sent the request (the caller).
     public func invoke(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> PendingActivation {
-        let deployed = try deployedAction(namespace: namespace, name: name)
+        let deployed = try await deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
         if let refusal = definition.policy.refusal(caller: subject, owner: namespace, sealed: false) {
             throw PlatformError(.forbidden, refusal.message(caller: subject, function: definition.name))
@@ -78,7 +78,7 @@ extension Platform {
     /// open (altered, sealed to an unknown or erased key) or a replay fails at once with 400. What
     /// the platform stores is the sealed response and the status class, never plaintext.
     public func invokeConfidential(namespace: String, name: String, sealed: [UInt8], subject: String) async throws -> PendingActivation {
-        let deployed = try deployedAction(namespace: namespace, name: name)
+        let deployed = try await deployedAction(namespace: namespace, name: name)
         let request: SealedRequest
         do {
             request = try enclave.open(sealed: sealed)
@@ -113,15 +113,15 @@ extension Platform {
     /// a namespace (here or with `tabula namespace delete --data-dir`) and creating it again under
     /// new credentials never serves the old owner's code or parameters (see
     /// ``Store/namespaceIdentity(_:)`` for how soon a change by another process is seen).
-    func deployedAction(namespace: String, name: String) throws -> Deployed {
+    func deployedAction(namespace: String, name: String) async throws -> Deployed {
         try EntityName.check(name, what: "action")
         let key = FunctionName(namespace: namespace, name: name)
-        guard let owner = try store.namespaceIdentity(namespace) else {
+        guard let owner = try await store.namespaceIdentity(namespace) else {
             actionCache.withLock { _ = $0.removeValue(forKey: key) }
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
         if let cached = actionCache.withLock({ $0[key] }), cached.stored.owner == owner { return cached }
-        guard let stored = try store.action(namespace: namespace, name: name) else {
+        guard let stored = try await store.action(namespace: namespace, name: name) else {
             actionCache.withLock { _ = $0.removeValue(forKey: key) }
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
@@ -283,7 +283,7 @@ extension Platform {
     /// action if it is not warm.
     public func functionCertificate(namespace: String, name: String) async throws -> String {
         _ = try attestedMonitor()  // before loading the action for nothing
-        let deployed = try deployedAction(namespace: namespace, name: name)
+        let deployed = try await deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
         let cold = !pool.isWarm(definition.name, identity: deployed.identity)
         if cold { try loads.enter() }
@@ -327,8 +327,8 @@ extension Platform {
 
     // MARK: Activations
 
-    public func activation(namespace: String, id: String) throws -> Activation {
-        guard let activation = try store.activation(namespace: namespace, id: id) else {
+    public func activation(namespace: String, id: String) async throws -> Activation {
+        guard let activation = try await store.activation(namespace: namespace, id: id) else {
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
         return activation
@@ -338,9 +338,9 @@ extension Platform {
     /// ``PlatformConfiguration/listingByteLimit`` (page on with `skip` plus the count received).
     ///
     /// - Parameter docs: whole records; otherwise summaries without response and logs.
-    public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?, docs: Bool = true) throws -> [Activation] {
+    public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?, docs: Bool = true) async throws -> [Activation] {
         if let name { try EntityName.check(name, what: "action") }
-        return try store.activations(
+        return try await store.activations(
             namespace: namespace, name: name, limit: limit, skip: skip, since: since, upto: upto, summaries: !docs, byteLimit: configuration.listingByteLimit)
     }
 }

@@ -71,7 +71,7 @@ public final class Platform: Service, Sendable {
         try EntityName.check(name, what: "action")
         // Checked here to answer 409 before the costly load below; the store checks again when it
         // writes, which is what decides between two concurrent creates.
-        let existing = try store.action(namespace: namespace, name: name)
+        let existing = try await store.action(namespace: namespace, name: name)
         if existing != nil && !overwrite {
             throw PlatformError(.conflict, "resource by this name exists")
         }
@@ -106,16 +106,16 @@ public final class Platform: Service, Sendable {
         } catch let error as EnclaveError {
             throw PlatformError(.badRequest, "The module cannot be deployed: \(error.message)")
         }
-        let stored = try store.putAction(Store.StoredAction(action: action, code: code, digest: Self.sha256(code).hex), overwrite: overwrite)
+        let stored = try await store.putAction(Store.StoredAction(action: action, code: code, digest: Self.sha256(code).hex), overwrite: overwrite)
         remember(stored)
         pool.retire(definition.name)
         logger.info("action stored", metadata: ["namespace": "\(namespace)", "action": "\(name)", "version": "\(stored.action.version)"])
         return Self.document(stored, includeCode: false)
     }
 
-    public func action(namespace: String, name: String, includeCode: Bool) throws -> Action {
+    public func action(namespace: String, name: String, includeCode: Bool) async throws -> Action {
         try EntityName.check(name, what: "action")
-        guard let stored = try store.action(namespace: namespace, name: name) else {
+        guard let stored = try await store.action(namespace: namespace, name: name) else {
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
         return Self.document(stored, includeCode: includeCode)
@@ -123,14 +123,14 @@ public final class Platform: Service, Sendable {
 
     /// A page of a namespace's actions; it ends early rather than exceed
     /// ``PlatformConfiguration/listingByteLimit`` (page on with `skip` plus the count received).
-    public func actions(namespace: String, limit: Int, skip: Int) throws -> [Action] {
-        try store.actions(namespace: namespace, limit: limit, skip: skip, byteLimit: configuration.listingByteLimit)
+    public func actions(namespace: String, limit: Int, skip: Int) async throws -> [Action] {
+        try await store.actions(namespace: namespace, limit: limit, skip: skip, byteLimit: configuration.listingByteLimit)
     }
 
     public func deleteAction(namespace: String, name: String) async throws -> Action {
         try EntityName.check(name, what: "action")
         let key = FunctionName(namespace: namespace, name: name)
-        let deleted = try store.deleteAction(namespace: namespace, name: name)
+        let deleted = try await store.deleteAction(namespace: namespace, name: name)
         // After the delete: an invocation that read the action just before cannot bring it back.
         actionCache.withLock { _ = $0.removeValue(forKey: key) }
         guard let stored = deleted else {

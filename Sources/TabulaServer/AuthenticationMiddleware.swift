@@ -17,7 +17,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let uuid = String(decoded[..<colon])
         let key = String(decoded[decoded.index(after: colon)...])
-        guard let namespace = try store.authenticate(uuid: uuid, key: key) else {
+        guard let namespace = try await store.authenticate(uuid: uuid, key: key) else {
             throw PlatformError(.unauthorized, "The supplied authentication is invalid.")
         }
         var context = context

@@ -23,6 +23,10 @@ struct RequestIDMiddleware: RouterMiddleware {
             if status == .unauthorized {
                 response.headers[.wwwAuthenticate] = #"Basic realm="tabula""#
             }
+            if status == .serviceUnavailable {
+                // The store is failing over, or the enclave is starting: worth trying again soon.
+                response.headers[.retryAfter] = "2"
+            }
         }
         response.headers[HTTPFields.Element.Name("X-Request-ID")!] = context.id
         return response

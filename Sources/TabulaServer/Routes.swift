@@ -42,11 +42,11 @@ struct Routes {
         activations.get(use: listActivations)
         activations.get(":id", use: getActivation)
         activations.get(":id/result") { request, context in
-            let activation = try platform.activation(namespace: try context.namespace(context.parameters.require("namespace")), id: context.parameters.require("id"))
+            let activation = try await platform.activation(namespace: try context.namespace(context.parameters.require("namespace")), id: context.parameters.require("id"))
             return Response.json(activation.response)
         }
         activations.get(":id/logs") { request, context in
-            let activation = try platform.activation(namespace: try context.namespace(context.parameters.require("namespace")), id: context.parameters.require("id"))
+            let activation = try await platform.activation(namespace: try context.namespace(context.parameters.require("namespace")), id: context.parameters.require("id"))
             return Response.json(["logs": .array((activation.logs ?? []).map(JSONValue.string))] as JSONValue)
         }
     }
@@ -56,16 +56,16 @@ struct Routes {
     @Sendable func listActions(_ request: Request, context: ServerContext) async throws -> Response {
         let namespace = try context.namespace(context.parameters.require("namespace"))
         if request.uri.queryParameters.get("count") == "true" {
-            return Response.json(["actions": .integer(Int64(try platform.store.actionCount(namespace: namespace)))] as JSONValue)
+            return Response.json(["actions": .integer(Int64(try await platform.store.actionCount(namespace: namespace)))] as JSONValue)
         }
         let (limit, skip) = try Self.page(request)
-        return Response.json(try platform.actions(namespace: namespace, limit: limit, skip: skip))
+        return Response.json(try await platform.actions(namespace: namespace, limit: limit, skip: skip))
     }
 
     @Sendable func getAction(_ request: Request, context: ServerContext) async throws -> Response {
         let namespace = try context.namespace(context.parameters.require("namespace"))
         let code = request.uri.queryParameters.get("code") != "false"
-        return Response.json(try platform.action(namespace: namespace, name: context.parameters.require("name"), includeCode: code))
+        return Response.json(try await platform.action(namespace: namespace, name: context.parameters.require("name"), includeCode: code))
     }
 
     @Sendable func putAction(_ request: Request, context: ServerContext) async throws -> Response {
@@ -183,12 +183,12 @@ struct Routes {
         let since: Int64? = try query.get("since").map { try Self.integer($0, "since") }
         let upto: Int64? = try query.get("upto").map { try Self.integer($0, "upto") }
         let docs = query.get("docs") == "true"
-        return Response.json(try platform.activations(namespace: namespace, name: query.get("name"), limit: limit, skip: skip, since: since, upto: upto, docs: docs))
+        return Response.json(try await platform.activations(namespace: namespace, name: query.get("name"), limit: limit, skip: skip, since: since, upto: upto, docs: docs))
     }
 
     @Sendable func getActivation(_ request: Request, context: ServerContext) async throws -> Response {
         let namespace = try context.namespace(context.parameters.require("namespace"))
-        return Response.json(try platform.activation(namespace: namespace, id: context.parameters.require("id")))
+        return Response.json(try await platform.activation(namespace: namespace, id: context.parameters.require("id")))
     }
 
     // MARK: Helpers

@@ -13,13 +13,19 @@ struct Namespace: AsyncParsableCommand {
         @Option(help: "The data directory of the server (default: $TABULA_CONFIG_DIR or ~/.tabula).")
         var dataDir: String?
 
-        func open() throws -> Store {
+        @Option(help: "The server's store, when it is not the SQLite database in the data directory: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE (default: $TABULA_STORE).")
+        var store: String?
+
+        /// Whether the command administers a store directly rather than asking a server.
+        var isGiven: Bool { dataDir != nil || store != nil }
+
+        func open() async throws -> Store {
             let directory = try DataDirectory.prepare(dataDir ?? DataDirectory.default)
-            return try Store(path: DataDirectory.database(in: directory))
+            return try await Store.open(try DataDirectory.storeLocation(store, in: directory))
         }
     }
 
-    struct Create: ParsableCommand {
+    struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a namespace in the store and print its key, UUID:KEY.")
 
         @Argument(help: "The namespace name.")
@@ -27,8 +33,15 @@ struct Namespace: AsyncParsableCommand {
 
         @OptionGroup var store: StoreOptions
 
-        func run() throws {
-            print(try store.open().createNamespace(name))
+        func run() async throws {
+            let store = try await store.open()
+            do {
+                print(try await store.createNamespace(name))
+                await store.close()
+            } catch {
+                await store.close()
+                throw error
+            }
         }
     }
 
@@ -42,15 +55,17 @@ struct Namespace: AsyncParsableCommand {
         @OptionGroup var connection: Connection
 
         func run() async throws {
-            guard store.dataDir != nil else {
+            guard store.isGiven else {
                 try await connection.listNamespaces()
                 return
             }
-            for name in try store.open().namespaces() { print(name) }
+            let store = try await store.open()
+            for name in try await store.namespaces() { print(name) }
+            await store.close()
         }
     }
 
-    struct Delete: ParsableCommand {
+    struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a namespace with its actions and activations.")
 
         @Argument(help: "The namespace name.")
@@ -58,8 +73,11 @@ struct Namespace: AsyncParsableCommand {
 
         @OptionGroup var store: StoreOptions
 
-        func run() throws {
-            guard try store.open().deleteNamespace(name) else {
+        func run() async throws {
+            let store = try await store.open()
+            let deleted = try await store.deleteNamespace(name)
+            await store.close()
+            guard deleted else {
                 throw ValidationError("there is no namespace \(name)")
             }
             print("ok: deleted namespace \(name)")

@@ -11,7 +11,7 @@ import TabulaServer
 /// `tabula serve`: the embedded single-node platform.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the platform: the OpenWhisk API, a SQLite store and one warm enclave.",
+        abstract: "Run the platform: the OpenWhisk API, a store (SQLite, or PostgreSQL for a cluster) and one warm enclave.",
         discussion: "Stops on SIGINT or SIGTERM: it stops accepting work at once, lets invocations in progress run for --grace seconds, then ends those left (their records say the server stopped) and exits. On first start it creates the namespace 'guest' and writes its key to the file 'auth' in the data directory, where the CLI finds it."
     )
 
@@ -23,6 +23,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "The data directory (default: $TABULA_CONFIG_DIR or ~/.tabula).")
     var dataDir: String?
+
+    @Option(help: "Where namespaces, actions and activation records are kept: the SQLite database in the data directory (the default), or a PostgreSQL server that the nodes of a cluster share: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…] (default: $TABULA_STORE). See docs/cluster.md.")
+    var store: String?
 
     @Option(help: "Invocations that run at once.")
     var concurrency = ProcessInfo.processInfo.activeProcessorCount
@@ -89,11 +92,16 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "tabula")
         let directory = try DataDirectory.prepare(dataDir ?? DataDirectory.default)
-        let store = try Store(path: DataDirectory.database(in: directory), activationRetention: retention)
-        try Self.createGuestIfNeeded(store: store, directory: directory)
+        var location = try DataDirectory.storeLocation(self.store, in: directory)
+        if case .postgres(var configuration) = location {
+            configuration.node = try DataDirectory.nodeName(in: directory)
+            location = .postgres(configuration)
+        }
+        let store = try await Store.open(location, activationRetention: retention)
+        try await Self.createGuestIfNeeded(store: store, directory: directory)
         // Activations acknowledged (202) by a previous run that stopped before they ended: their
         // ids resolve, to a record that says so.
-        let interrupted = try store.recoverInterruptedActivations()
+        let interrupted = try await store.recoverInterruptedActivations()
         if interrupted > 0 {
             logger.warning("\(interrupted) activation(s) were still running when the server last stopped; their records now say so")
         }
@@ -125,8 +133,9 @@ struct Serve: AsyncParsableCommand {
             metricsFactory: PrometheusMetricsFactory(registry: registry),
             logger: logger)
         let host = self.host
+        let storeName = "\(location)"
         let app = Server.application(platform: platform, registry: registry, host: host, port: port, logger: logger) { port in
-            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); TEE: \(monitor.tee); tenant code in \(tenantCode); engine: \(engines.defaultEngine.rawValue))")
+            standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); store: \(storeName); TEE: \(monitor.tee); tenant code in \(tenantCode); engine: \(engines.defaultEngine.rawValue))")
         }
         // The notice comes after the application: stopped first, it starts the grace period while
         // the server drains its requests (see ShutdownNotice).
@@ -137,7 +146,13 @@ struct Serve: AsyncParsableCommand {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
     }
 
     /// The engines: the native engine unless `--no-native` or no compiler works here, said at start
@@ -210,13 +225,18 @@ struct Serve: AsyncParsableCommand {
     }
 
     /// On first start: the `guest` namespace and its key in `auth` (owner-only).
-    static func createGuestIfNeeded(store: Store, directory: URL) throws {
-        guard try store.namespaces().isEmpty else { return }
-        let credentials = try store.createNamespace("guest")
+    static func createGuestIfNeeded(store: Store, directory: URL) async throws {
+        guard try await store.namespaces().isEmpty else { return }
+        let credentials: Store.Credentials
+        do {
+            credentials = try await store.createNamespace("guest")
+        } catch let error as PlatformError where error.code == .conflict {
+            return  // another node of the cluster, starting at the same time, made it
+        }
         let auth = directory.appendingPathComponent("auth")
         guard FileManager.default.createFile(atPath: auth.path, contents: Data("\(credentials)\n".utf8), attributes: [.posixPermissions: 0o600]) else {
             // Only a hash of the key is stored: without the file it would be lost for good.
-            try store.deleteNamespace("guest")
+            try await store.deleteNamespace("guest")
             throw ValidationError("cannot write the guest key to \(auth.path); check that the data directory is writable")
         }
         standardOutput("""

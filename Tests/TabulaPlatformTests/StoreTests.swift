@@ -4,6 +4,11 @@ import Testing
 @testable import TabulaPlatform
 import TabulaWire
 
+/// The SQLite backend of a store opened with a path.
+func sqlite(_ store: Store) -> SQLiteBackend {
+    store.backend as! SQLiteBackend
+}
+
 @Suite("Store")
 struct StoreTests {
     private func withStore(retention: Int = 10_000, _ body: (Store, String) async throws -> Void) async throws {
@@ -24,8 +29,8 @@ struct StoreTests {
     /// commit (GRDB's own default for a pool in WAL mode, NORMAL, syncs only at checkpoints).
     @Test func commitsAreSyncedToDisk() async throws {
         try await withStore { store, _ in
-            let mode = try store.database.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
-            let synchronous = try store.database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            let mode = try sqlite(store).database.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+            let synchronous = try sqlite(store).database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
             #expect(mode == "wal")
             #expect(synchronous == 2, "PRAGMA synchronous is \(synchronous.map(String.init) ?? "unknown"), not FULL (2)")
         }
@@ -33,14 +38,14 @@ struct StoreTests {
 
     @Test func namespacesAndCredentials() async throws {
         try await withStore { store, path async throws in
-            let guest = try store.createNamespace("guest")
+            let guest = try await store.createNamespace("guest")
             #expect(guest.key.count == 64 && guest.key.allSatisfy { $0.isLetter || $0.isNumber })
             #expect(UUID(uuidString: guest.uuid) != nil)
-            #expect(try store.authenticate(uuid: guest.uuid, key: guest.key) == "guest")
+            #expect(try await store.authenticate(uuid: guest.uuid, key: guest.key) == "guest")
             let wrong = (guest.key.first == "x" ? "y" : "x") + guest.key.dropFirst()
-            #expect(try store.authenticate(uuid: guest.uuid, key: wrong) == nil)
-            #expect(throws: PlatformError.self) { try store.createNamespace("guest") }
-            #expect(throws: PlatformError.self) { try store.createNamespace("bad/name") }
+            #expect(try await store.authenticate(uuid: guest.uuid, key: wrong) == nil)
+            await #expect(throws: PlatformError.self) { try await store.createNamespace("guest") }
+            await #expect(throws: PlatformError.self) { try await store.createNamespace("bad/name") }
             // The key itself is never stored.
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
             for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
@@ -49,7 +54,7 @@ struct StoreTests {
                 #expect(bytes.range(of: Data(guest.uuid.utf8)) != nil || file != "tabula.db-wal", "the check reads the WAL")
             }
             // Reopening runs no migration twice and keeps the data.
-            #expect(try Store(path: path).namespaces() == ["guest"])
+            #expect(try await Store(path: path).namespaces() == ["guest"])
         }
     }
 
@@ -58,41 +63,41 @@ struct StoreTests {
     @Test func rememberedCredentialsFollowDeletions() async throws {
         try await withStore { store, path async throws in
             let remembering = try Store(path: path, credentialLifetime: .milliseconds(300))
-            let guest = try remembering.createNamespace("guest")
-            let other = try remembering.createNamespace("other")
-            #expect(try remembering.authenticate(uuid: guest.uuid, key: guest.key) == "guest")
-            #expect(try remembering.authenticate(uuid: other.uuid, key: other.key) == "other")
-            #expect(try remembering.authenticate(uuid: guest.uuid, key: other.key) == nil)
-            #expect(try remembering.deleteNamespace("guest"))
-            #expect(try remembering.authenticate(uuid: guest.uuid, key: guest.key) == nil)
+            let guest = try await remembering.createNamespace("guest")
+            let other = try await remembering.createNamespace("other")
+            #expect(try await remembering.authenticate(uuid: guest.uuid, key: guest.key) == "guest")
+            #expect(try await remembering.authenticate(uuid: other.uuid, key: other.key) == "other")
+            #expect(try await remembering.authenticate(uuid: guest.uuid, key: other.key) == nil)
+            #expect(try await remembering.deleteNamespace("guest"))
+            #expect(try await remembering.authenticate(uuid: guest.uuid, key: guest.key) == nil)
             // Deleted by another connection (as by `tabula namespace delete` while serving).
-            #expect(try store.deleteNamespace("other"))
+            #expect(try await store.deleteNamespace("other"))
             try await Task.sleep(for: .milliseconds(400))
-            #expect(try remembering.authenticate(uuid: other.uuid, key: other.key) == nil)
+            #expect(try await remembering.authenticate(uuid: other.uuid, key: other.key) == nil)
         }
     }
 
     @Test func actionsAreVersionedAndDeletedWithTheirNamespace() async throws {
         try await withStore { store, _ async throws in
-            _ = try store.createNamespace("guest")
+            _ = try await store.createNamespace("guest")
             let action = Store.StoredAction(action: Action(namespace: "guest", name: "a", exec: Action.Exec(binary: false)), code: Array("(module)".utf8), digest: "00")
-            #expect(try store.putAction(action, overwrite: false).action.version == "0.0.1")
-            #expect(throws: PlatformError(.conflict, "resource by this name exists")) { try store.putAction(action, overwrite: false) }
-            #expect(try store.putAction(action, overwrite: true).action.version == "0.0.2")
-            #expect(try store.action(namespace: "guest", name: "a")?.code == Array("(module)".utf8))
+            #expect(try await store.putAction(action, overwrite: false).action.version == "0.0.1")
+            await #expect(throws: PlatformError(.conflict, "resource by this name exists")) { try await store.putAction(action, overwrite: false) }
+            #expect(try await store.putAction(action, overwrite: true).action.version == "0.0.2")
+            #expect(try await store.action(namespace: "guest", name: "a")?.code == Array("(module)".utf8))
             try await store.insertActivation(activation(1, start: 1))
-            #expect(try store.deleteNamespace("guest"))
-            #expect(try store.action(namespace: "guest", name: "a") == nil)
-            #expect(try store.activation(namespace: "guest", id: String(format: "%032x", 1)) == nil)
-            #expect(try !store.deleteNamespace("guest"))
+            #expect(try await store.deleteNamespace("guest"))
+            #expect(try await store.action(namespace: "guest", name: "a") == nil)
+            #expect(try await store.activation(namespace: "guest", id: String(format: "%032x", 1)) == nil)
+            #expect(try await !store.deleteNamespace("guest"))
         }
     }
 
     @Test func retentionKeepsTheNewestActivations() async throws {
         try await withStore(retention: 3) { store, _ async throws in
-            _ = try store.createNamespace("guest")
+            _ = try await store.createNamespace("guest")
             for index in 1...5 { try await store.insertActivation(activation(index, start: Int64(index))) }
-            let kept = try store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil)
+            let kept = try await store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil)
             #expect(kept.map(\.start) == [5, 4, 3])
         }
     }
@@ -100,12 +105,12 @@ struct StoreTests {
     /// Retention counts per namespace: one tenant's flood of records never deletes another's.
     @Test func retentionIsPerNamespace() async throws {
         try await withStore(retention: 4) { store, _ async throws in
-            _ = try store.createNamespace("quiet")
-            _ = try store.createNamespace("loud")
+            _ = try await store.createNamespace("quiet")
+            _ = try await store.createNamespace("loud")
             for index in 1...2 { try await store.insertActivation(activation(index, namespace: "quiet", start: Int64(index))) }
             for index in 3...40 { try await store.insertActivation(activation(index, namespace: "loud", start: Int64(index))) }
-            #expect(try store.activations(namespace: "quiet", name: nil, limit: 100, skip: 0, since: nil, upto: nil).map(\.start) == [2, 1])
-            #expect(try store.activations(namespace: "loud", name: nil, limit: 100, skip: 0, since: nil, upto: nil).map(\.start) == [40, 39, 38, 37])
+            #expect(try await store.activations(namespace: "quiet", name: nil, limit: 100, skip: 0, since: nil, upto: nil).map(\.start) == [2, 1])
+            #expect(try await store.activations(namespace: "loud", name: nil, limit: 100, skip: 0, since: nil, upto: nil).map(\.start) == [40, 39, 38, 37])
         }
     }
 
@@ -113,25 +118,25 @@ struct StoreTests {
     /// crash is published at the next start; a stand-in never replaces a real record.
     @Test func standInsAreHiddenReplacedAndRecovered() async throws {
         try await withStore { store, path async throws in
-            _ = try store.createNamespace("guest")
+            _ = try await store.createNamespace("guest")
             var standIn = activation(1, start: 1)
             standIn.response = Activation.Response(ActivationResponse(status: .internalError, result: ["error": "stopped"]))
             try await store.insertActivation(standIn, pending: true)
-            #expect(try store.activation(namespace: "guest", id: standIn.activationId) == nil)
-            #expect(try store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil).isEmpty)
+            #expect(try await store.activation(namespace: "guest", id: standIn.activationId) == nil)
+            #expect(try await store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil).isEmpty)
             // The real record replaces it; a late stand-in changes nothing.
             let real = activation(1, start: 2)
             try await store.insertActivation(real)
             try await store.insertActivation(standIn, pending: true)
-            #expect(try store.activation(namespace: "guest", id: real.activationId) == real)
+            #expect(try await store.activation(namespace: "guest", id: real.activationId) == real)
             // A stand-in whose activation never ended: published by the next start.
             let orphan = activation(2, start: 3)
             try await store.insertActivation(orphan, pending: true)
             let restarted = try Store(path: path)
-            #expect(try restarted.recoverInterruptedActivations() == 1)
-            #expect(try restarted.activation(namespace: "guest", id: orphan.activationId) == orphan)
-            #expect(try restarted.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil).count == 2)
-            #expect(try restarted.recoverInterruptedActivations() == 0)
+            #expect(try await restarted.recoverInterruptedActivations() == 1)
+            #expect(try await restarted.activation(namespace: "guest", id: orphan.activationId) == orphan)
+            #expect(try await restarted.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil).count == 2)
+            #expect(try await restarted.recoverInterruptedActivations() == 0)
         }
     }
 
@@ -140,7 +145,7 @@ struct StoreTests {
     /// exist) fails alone without undoing the records committed with it.
     @Test func concurrentInsertsAreCommittedTogetherAndFailAlone() async throws {
         try await withStore { store, path async throws in
-            _ = try store.createNamespace("guest")
+            _ = try await store.createNamespace("guest")
             let other = try Store(path: path)
             @Sendable func insert(_ store: Store, _ indexes: ClosedRange<Int>) async -> [Int: Bool] {
                 await withTaskGroup(of: (Int, Bool).self) { group in
@@ -150,7 +155,7 @@ struct StoreTests {
                             do {
                                 try await store.insertActivation(record)
                                 // Committed: another connection to the same file sees it at once.
-                                return (index, try other.activation(namespace: "guest", id: String(format: "%032x", index)) != nil)
+                                return (index, try await other.activation(namespace: "guest", id: String(format: "%032x", index)) != nil)
                             } catch {
                                 return (index, false)
                             }
@@ -163,12 +168,12 @@ struct StoreTests {
             }
             let outcomes = await insert(store, 1...200)
             #expect(outcomes.filter { !$0.value }.keys.sorted() == [50, 100, 150, 200])
-            let all = try store.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
+            let all = try await store.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
             #expect(all.count == 196)
 
             let pruning = try Store(path: path, activationRetention: 150)
             _ = await insert(pruning, 201...260)
-            let kept = try store.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
+            let kept = try await store.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
             // Pruned every eighth of the retention: at most that many more between prunings.
             #expect((150...150 + 150 / 8).contains(kept.count))
             #expect(kept.allSatisfy { $0.start % 50 != 0 })
@@ -180,25 +185,25 @@ struct StoreTests {
     /// store's connections stay open, without losing or changing a record.
     @Test func theLogIsCheckpointedBesideTheCommits() async throws {
         try await withStore { store, path async throws in
-            _ = try store.createNamespace("guest")
-            let count = Store.Checkpointer.commitsPerCheckpoint + 1
+            _ = try await store.createNamespace("guest")
+            let count = SQLiteBackend.Checkpointer.commitsPerCheckpoint + 1
             // One at a time: each record is a commit of its own.
             for index in 1...count {
                 try await store.insertActivation(activation(index, start: Int64(index)))
             }
             let deadline = ContinuousClock.now + .seconds(30)
-            while store.checkpointer.completed == 0, ContinuousClock.now < deadline {
+            while sqlite(store).checkpointer.completed == 0, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(store.checkpointer.completed >= 1)
+            #expect(sqlite(store).checkpointer.completed >= 1)
 
-            let (frames, copied) = try store.checkpointer.checkpoint()
+            let (frames, copied) = try sqlite(store).checkpointer.checkpoint()
             #expect(frames > 0)
             #expect(copied == frames)
             let reopened = try Store(path: path)
-            let stored = try reopened.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
+            let stored = try await reopened.activations(namespace: "guest", name: nil, limit: 1000, skip: 0, since: nil, upto: nil)
             #expect(stored.count == count)
-            #expect(try reopened.activation(namespace: "guest", id: String(format: "%032x", count))?.start == Int64(count))
+            #expect(try await reopened.activation(namespace: "guest", id: String(format: "%032x", count))?.start == Int64(count))
         }
     }
 }

@@ -23,8 +23,8 @@ struct Harness {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try Store(path: directory.appendingPathComponent("tabula.db").path)
-        guest = try store.createNamespace("guest")
-        other = try store.createNamespace("other")
+        guest = try await store.createNamespace("guest")
+        other = try await store.createNamespace("other")
         var quiet = Logger(label: "test")
         quiet.logLevel = .error
         self.logger = logger ?? quiet

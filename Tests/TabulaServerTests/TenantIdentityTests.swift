@@ -56,16 +56,16 @@ struct TenantIdentityTests {
     @Test func namespacesOutsideTheRuleAreRefused() async throws {
         let harness = try await Harness()
         for name in Self.confusables + ["_", ""] {
-            #expect(throws: PlatformError.self, "\(name.debugDescription)") { _ = try harness.store.createNamespace(name) }
+            await #expect(throws: PlatformError.self, "\(name.debugDescription)") { _ = try await harness.store.createNamespace(name) }
         }
         do {
-            _ = try harness.store.createNamespace("_")
+            _ = try await harness.store.createNamespace("_")
         } catch let error as PlatformError {
             #expect(error.code == .badRequest)
             #expect(error.message.contains("reserved"))
         }
-        _ = try harness.store.createNamespace("a b@c.d-e_f")
-        #expect(try harness.store.namespaces().contains("a b@c.d-e_f"))
+        _ = try await harness.store.createNamespace("a b@c.d-e_f")
+        #expect(try await harness.store.namespaces().contains("a b@c.d-e_f"))
         try await harness.run { _ in }
     }
 
@@ -87,7 +87,7 @@ struct TenantIdentityTests {
     /// tenant (or guest itself) uses.
     @Test func confusableSpellingsReachNothing() async throws {
         let harness = try await Harness()
-        let kate = try harness.store.createNamespace("Kate")
+        let kate = try await harness.store.createNamespace("Kate")
         try await harness.run { client async throws in
             let secretModule = printing(#"{"from":"guest"}"#)
             let deployed = try await client.deploy("hello", module: secretModule, extra: #","parameters":[{"key":"secret","value":"guest-only"}],"annotations":[{"key":"invokers","value":["Kate"]}]"#)
@@ -139,7 +139,7 @@ struct TenantIdentityTests {
     /// are never served to it, even for an action of the same name and module (issue #12, point 5).
     @Test func aRecreatedNamespaceNeverServesItsOldOwnersActions() async throws {
         let harness = try await Harness()
-        let team = try harness.store.createNamespace("team")
+        let team = try await harness.store.createNamespace("team")
         // What `tabula namespace delete --data-dir` opens: its own Store on the same file.
         let admin = try Store(path: harness.directory.appendingPathComponent("tabula.db").path)
         try await harness.run { client async throws in
@@ -150,8 +150,8 @@ struct TenantIdentityTests {
             let first = try await client.send(.post, "/api/v1/namespaces/_/actions/f?blocking=true&result=true", body: "{}", as: asOld)
             #expect(first.json["secret"] == "OWNER-ONE")
 
-            #expect(try admin.deleteNamespace("team"))
-            let new = try admin.createNamespace("team")
+            #expect(try await admin.deleteNamespace("team"))
+            let new = try await admin.createNamespace("team")
             let asNew = Harness.Client.Caller.basic("\(new.uuid):\(new.key)")
             // The new owner sees nothing of the old one's.
             let invoked = try await client.send(.post, "/api/v1/namespaces/_/actions/f?blocking=true&result=true", body: "{}", as: asNew)

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 
-extension Store {
+extension SQLiteBackend {
     /// Copies the write-ahead log back into the database file in the background, on a connection
     /// and a queue of its own.
     ///

@@ -1,0 +1,520 @@
+import Foundation
+package import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+import Synchronization
+package import TabulaWire
+
+/// The store of a cluster: a PostgreSQL server (or a primary with replicas, under Patroni) that
+/// every node reads and writes.
+///
+/// The server is trusted for availability only: it holds what the platform stores in the clear
+/// (action documents and modules, records of plain invocations, hashes of credentials) and the
+/// ciphertext of confidential invocations, never their plaintext.
+///
+/// With several hosts in its location the backend finds the primary (the host that is not in
+/// recovery) and works on it; when the primary fails or becomes a replica, the next operation
+/// looks for the new one. While there is none, operations fail with
+/// ``PlatformError/Code/unavailable`` (503 with `Retry-After`) within ``Configuration/timeout``.
+package final class PostgresBackend: StoreBackend {
+    /// Where the server is and how to talk to it (see ``StoreLocation``).
+    package struct Configuration: Sendable, Hashable {
+        package struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+            package var host: String
+            package var port: Int
+            package var description: String { "\(host):\(port)" }
+        }
+
+        /// How the connection is protected, as libpq's `sslmode` says it.
+        package enum TLSMode: String, Sendable, Hashable {
+            /// Plain TCP.
+            case disable
+            /// TLS when the server offers it, without checking its certificate (libpq's default).
+            case prefer
+            /// TLS always, without checking the certificate.
+            case require
+            /// TLS always, the certificate checked against the system's roots and the host name.
+            case verifyFull = "verify-full"
+        }
+
+        package var endpoints: [Endpoint]
+        package var username: String
+        package var password: String?
+        package var database: String
+        package var tls: TLSMode = .prefer
+        /// How long one operation may take, connecting included, before it fails as unavailable.
+        package var timeout: Duration = .seconds(5)
+        /// The connections this node keeps to the primary at most.
+        package var connections = 20
+        /// This node's name: its stand-ins are marked with it, so that a node starting again
+        /// publishes its own and no other node's (see ``publishStandIns()``).
+        package var node = ""
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State: ~Copyable {
+        /// The client of the primary, and the task that runs its pool.
+        var current: (client: PostgresClient, endpoint: Configuration.Endpoint, runner: Task<Void, Never>)?
+        /// A search for the primary in progress, which every operation that needs one awaits.
+        var search: Task<PostgresClient, any Error>?
+        var closed = false
+    }
+
+    private init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Connects to the primary and creates or upgrades the tables.
+    package static func connect(_ configuration: Configuration, logger: Logger = Logger(label: "tabula.store")) async throws -> PostgresBackend {
+        let backend = PostgresBackend(configuration: configuration, logger: logger)
+        do {
+            try await backend.perform("create the tables") { client in
+                try await client.withTransaction(logger: logger) { connection in
+                    try await migrate(connection)
+                }
+            }
+        } catch {
+            await backend.close()
+            throw error
+        }
+        return backend
+    }
+
+    package func close() async {
+        let (current, search) = state.withLock { state in
+            state.closed = true
+            defer { state.current = nil; state.search = nil }
+            return (state.current, state.search)
+        }
+        search?.cancel()
+        current?.runner.cancel()
+        await current?.runner.value
+    }
+
+    // MARK: Schema
+
+    /// The schema's version: what ``migrate(_:)`` creates.
+    static let schemaVersion = 1
+
+    /// Creates the tables, once, under a lock that makes nodes starting together wait for each
+    /// other. Refuses a schema newer than this build knows.
+    private static func migrate(_ connection: PostgresConnection) async throws {
+        let logger = Logger(label: "tabula.store")
+        // Any fixed number: every Tabula node takes the same lock.
+        try await connection.query("SELECT pg_advisory_xact_lock(7254715)", logger: logger)
+        try await connection.query("CREATE TABLE IF NOT EXISTS tabula_schema (version integer NOT NULL)", logger: logger)
+        var version = 0
+        for try await found in try await connection.query("SELECT version FROM tabula_schema", logger: logger).decode(Int.self) {
+            version = found
+        }
+        guard version <= schemaVersion else {
+            throw PlatformError(.internalError, "the store's schema is version \(version), newer than this build of Tabula knows (\(schemaVersion)): upgrade this node")
+        }
+        guard version < schemaVersion else { return }
+        // Names compare byte for byte ("C" collation), as SQLite compares them.
+        try await connection.query("""
+            CREATE TABLE namespace (
+                name text COLLATE "C" PRIMARY KEY,
+                uuid text NOT NULL UNIQUE,
+                key_hash text NOT NULL,
+                created bigint NOT NULL
+            )
+            """, logger: logger)
+        try await connection.query("""
+            CREATE TABLE action (
+                namespace text COLLATE "C" NOT NULL REFERENCES namespace(name) ON DELETE CASCADE,
+                name text COLLATE "C" NOT NULL,
+                document text NOT NULL,
+                code bytea NOT NULL,
+                digest text NOT NULL,
+                revision text NOT NULL,
+                updated bigint NOT NULL,
+                PRIMARY KEY (namespace, name)
+            )
+            """, logger: logger)
+        // seq: the order of insertion, which breaks ties between records of the same millisecond.
+        try await connection.query("""
+            CREATE TABLE activation (
+                id text PRIMARY KEY,
+                namespace text COLLATE "C" NOT NULL REFERENCES namespace(name) ON DELETE CASCADE,
+                name text COLLATE "C" NOT NULL,
+                start bigint NOT NULL,
+                seq bigserial NOT NULL,
+                document text NOT NULL,
+                summary text NOT NULL,
+                pending boolean NOT NULL DEFAULT false,
+                node text NOT NULL DEFAULT ''
+            )
+            """, logger: logger)
+        try await connection.query("CREATE INDEX activation_by_namespace ON activation (namespace, start DESC, seq DESC)", logger: logger)
+        try await connection.query("CREATE INDEX activation_pending ON activation (pending) WHERE pending", logger: logger)
+        try await connection.query("DELETE FROM tabula_schema", logger: logger)
+        try await connection.query("INSERT INTO tabula_schema (version) VALUES (\(schemaVersion))", logger: logger)
+    }
+
+    // MARK: Namespaces
+
+    package func insertNamespace(_ name: String, uuid: String, keyHash: String, created: Int64) async throws {
+        do {
+            try await perform("create a namespace") { client in
+                try await client.query("INSERT INTO namespace (name, uuid, key_hash, created) VALUES (\(name), \(uuid), \(keyHash), \(created))", logger: self.logger)
+            }
+        } catch let error as PSQLError where Self.sqlState(error) == "23505" {
+            throw PlatformError(.conflict, "the namespace \(name) already exists")
+        }
+    }
+
+    package func namespaces() async throws -> [String] {
+        try await perform("list namespaces") { client in
+            try await Self.collect(client.query("SELECT name FROM namespace ORDER BY name", logger: self.logger).decode(String.self))
+        }
+    }
+
+    package func deleteNamespace(_ name: String) async throws -> Bool {
+        try await perform("delete a namespace") { client in
+            try await client.withTransaction(logger: self.logger) { connection in
+                try await connection.query("DELETE FROM activation WHERE namespace = \(name)", logger: self.logger)
+                try await connection.query("DELETE FROM action WHERE namespace = \(name)", logger: self.logger)
+                let deleted = try await connection.query("DELETE FROM namespace WHERE name = \(name) RETURNING name", logger: self.logger).decode(String.self)
+                return try await Self.collect(deleted).isEmpty == false
+            }
+        }
+    }
+
+    package func credential(uuid: String) async throws -> (namespace: String, keyHash: String)? {
+        try await perform("read credentials") { client in
+            try await Self.collect(client.query("SELECT name, key_hash FROM namespace WHERE uuid = \(uuid)", logger: self.logger).decode((String, String).self)).first
+                .map { (namespace: $0.0, keyHash: $0.1) }
+        }
+    }
+
+    package func namespaceOwner(_ name: String) async throws -> String? {
+        try await perform("read a namespace") { client in
+            try await Self.collect(client.query("SELECT uuid FROM namespace WHERE name = \(name)", logger: self.logger).decode(String.self)).first
+        }
+    }
+
+    // MARK: Actions
+
+    package func putAction(
+        namespace: String, name: String, code: [UInt8], digest: String, revision: String,
+        revise: @escaping @Sendable (Action?) throws -> Action
+    ) async throws -> Store.StoredAction {
+        try await perform("store an action") { client in
+            try await client.withTransaction(logger: self.logger) { connection in
+                // The namespace row is locked: a concurrent delete of the namespace waits, or wins first.
+                let owners = try await connection.query("SELECT uuid FROM namespace WHERE name = \(namespace) FOR SHARE", logger: self.logger).decode(String.self)
+                guard let owner = try await Self.collect(owners).first else {
+                    throw PlatformError(.notFound, "The namespace \(namespace) does not exist (it was deleted).")
+                }
+                let documents = try await connection.query(
+                    "SELECT document FROM action WHERE namespace = \(namespace) AND name = \(name) FOR UPDATE", logger: self.logger).decode(String.self)
+                let previous = try await Self.collect(documents).first
+                let action = try revise(try previous.map { try Store.decode(Action.self, $0) })
+                let document = Store.encode(action)
+                let bytes = ByteBuffer(bytes: code)
+                try await connection.query("""
+                    INSERT INTO action (namespace, name, document, code, digest, revision, updated)
+                    VALUES (\(namespace), \(name), \(document), \(bytes), \(digest), \(revision), \(action.updated ?? 0))
+                    ON CONFLICT (namespace, name) DO UPDATE SET
+                        document = excluded.document, code = excluded.code, digest = excluded.digest,
+                        revision = excluded.revision, updated = excluded.updated
+                    """, logger: self.logger)
+                return Store.StoredAction(action: action, code: code, digest: digest, owner: owner, revision: revision)
+            }
+        }
+    }
+
+    package func action(namespace: String, name: String) async throws -> Store.StoredAction? {
+        try await perform("read an action") { client in
+            let rows = try await client.query("""
+                SELECT action.document, action.code, action.digest, action.revision, namespace.uuid
+                FROM action JOIN namespace ON namespace.name = action.namespace
+                WHERE action.namespace = \(namespace) AND action.name = \(name)
+                """, logger: self.logger).decode((String, ByteBuffer, String, String, String).self)
+            return try await Self.collect(rows).first.map { row in
+                Store.StoredAction(action: try Store.decode(Action.self, row.0), code: Array(buffer: row.1), digest: row.2, owner: row.4, revision: row.3)
+            }
+        }
+    }
+
+    package func actionDocuments(namespace: String, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
+        try await perform("list actions") { client in
+            var page = page
+            let rows = try await client.query(
+                "SELECT document FROM action WHERE namespace = \(namespace) ORDER BY updated DESC, name LIMIT \(limit) OFFSET \(skip)",
+                logger: self.logger).decode(String.self)
+            for try await document in rows {
+                guard page.add(document) else { break }
+            }
+            return page.documents
+        }
+    }
+
+    package func actionCount(namespace: String) async throws -> Int {
+        try await perform("count actions") { client in
+            try await Self.collect(client.query("SELECT count(*) FROM action WHERE namespace = \(namespace)", logger: self.logger).decode(Int.self)).first ?? 0
+        }
+    }
+
+    package func deleteAction(namespace: String, name: String) async throws -> Store.StoredAction? {
+        try await perform("delete an action") { client in
+            let rows = try await client.query("""
+                WITH deleted AS (DELETE FROM action WHERE namespace = \(namespace) AND name = \(name) RETURNING *)
+                SELECT deleted.document, deleted.code, deleted.digest, deleted.revision, namespace.uuid
+                FROM deleted JOIN namespace ON namespace.name = deleted.namespace
+                """, logger: self.logger).decode((String, ByteBuffer, String, String, String).self)
+            return try await Self.collect(rows).first.map { row in
+                Store.StoredAction(action: try Store.decode(Action.self, row.0), code: Array(buffer: row.1), digest: row.2, owner: row.4, revision: row.3)
+            }
+        }
+    }
+
+    // MARK: Activations
+
+    /// One statement, one round trip: concurrent inserts share the server's WAL flushes (its own
+    /// group commit), so a node needs no batching of its own.
+    package func insertActivation(_ record: Store.ActivationRow) async throws {
+        try await perform("store an activation record") { client in
+            if record.pending {
+                try await client.query("""
+                    INSERT INTO activation (id, namespace, name, start, document, summary, pending, node)
+                    VALUES (\(record.id), \(record.namespace), \(record.name), \(record.start), \(record.document), \(record.summary), true, \(self.configuration.node))
+                    ON CONFLICT (id) DO NOTHING
+                    """, logger: self.logger)
+            } else {
+                // The real record replaces its stand-in; a stand-in never replaces a record.
+                try await client.query("""
+                    INSERT INTO activation (id, namespace, name, start, document, summary, pending)
+                    VALUES (\(record.id), \(record.namespace), \(record.name), \(record.start), \(record.document), \(record.summary), false)
+                    ON CONFLICT (id) DO UPDATE SET start = excluded.start, document = excluded.document, summary = excluded.summary, pending = false
+                    """, logger: self.logger)
+            }
+        }
+    }
+
+    package func pruneActivations(namespace: String, keep: Int) async throws {
+        try await perform("prune activation records") { client in
+            try await client.query("""
+                DELETE FROM activation WHERE namespace = \(namespace) AND start < (
+                    SELECT start FROM activation WHERE namespace = \(namespace) ORDER BY start DESC LIMIT 1 OFFSET \(max(0, keep - 1)))
+                """, logger: self.logger)
+        }
+    }
+
+    /// Publishes this node's stand-ins only: the other nodes' are activations still running.
+    package func publishStandIns() async throws -> Int {
+        try await perform("publish interrupted activations") { client in
+            try await Self.collect(client.query(
+                "UPDATE activation SET pending = false WHERE pending AND node = \(self.configuration.node) RETURNING 1", logger: self.logger).decode(Int.self)).count
+        }
+    }
+
+    package func activation(namespace: String, id: String) async throws -> String? {
+        try await perform("read an activation record") { client in
+            try await Self.collect(client.query(
+                "SELECT document FROM activation WHERE namespace = \(namespace) AND id = \(id) AND NOT pending", logger: self.logger).decode(String.self)).first
+        }
+    }
+
+    package func activationDocuments(_ query: Store.ActivationQuery, page: Store.DocumentPage) async throws -> [String] {
+        var binds = PostgresBindings()
+        func bind(_ value: some PostgresNonThrowingEncodable) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        var text = "SELECT \(query.summaries ? "summary" : "document") FROM activation WHERE namespace = \(bind(query.namespace)) AND NOT pending"
+        if let name = query.name { text += " AND name = \(bind(name))" }
+        if let since = query.since { text += " AND start >= \(bind(since))" }
+        if let upto = query.upto { text += " AND start <= \(bind(upto))" }
+        text += " ORDER BY start DESC, seq DESC LIMIT \(bind(query.limit)) OFFSET \(bind(query.skip))"
+        let sql = PostgresQuery(unsafeSQL: text, binds: binds)
+        return try await perform("list activation records") { client in
+            var page = page
+            for try await document in try await client.query(sql, logger: self.logger).decode(String.self) {
+                guard page.add(document) else { break }
+            }
+            return page.documents
+        }
+    }
+
+    // MARK: Connections
+
+    /// Runs `body` on the primary's client within ``Configuration/timeout``. A failure of the
+    /// connection, or a primary that turned into a replica, drops the client (the next operation
+    /// looks for the primary again) and is reported as unavailable; errors the server reports for
+    /// the statement itself are passed on.
+    private func perform<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let timeout = configuration.timeout
+        do {
+            return try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask {
+                    let client = try await self.primary()
+                    do {
+                        return try await body(client)
+                    } catch let error as PSQLError where Self.isConnectionFailure(error) {
+                        self.drop(client)
+                        throw error
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw CancellationError()
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        } catch let error as PlatformError {
+            throw error
+        } catch let error as PSQLError where !Self.isConnectionFailure(error) {
+            throw error
+        } catch is CancellationError {
+            throw PlatformError(.unavailable, "The store (PostgreSQL) did not answer within \(timeout.seconds) s to \(what); retry shortly.")
+        } catch {
+            throw PlatformError(.unavailable, "The store (PostgreSQL) cannot \(what) now (\(Self.describe(error))); retry shortly.")
+        }
+    }
+
+    /// Whether an error means the connection, not the statement, failed: the server went away, or
+    /// it is no longer the primary (a replica refuses writes with SQLSTATE 25006; a server
+    /// shutting down or restarting says 57P01, 57P02, 57P03).
+    private static func isConnectionFailure(_ error: PSQLError) -> Bool {
+        switch error.code {
+        case .server:
+            let state = sqlState(error) ?? ""
+            return state == "25006" || state.hasPrefix("57P") || state.hasPrefix("08")
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed, .sslUnsupported:
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func sqlState(_ error: PSQLError) -> String? {
+        error.serverInfo?[.sqlState]
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            return "\(error.code)"
+        }
+        return "\(error)"
+    }
+
+    /// The client of the primary: the current one, or the result of a search.
+    private func primary() async throws -> PostgresClient {
+        enum Found { case client(PostgresClient), search(Task<PostgresClient, any Error>) }
+        let found = try state.withLock { state -> Found in
+            guard !state.closed else { throw PlatformError(.unavailable, "The store is closed.") }
+            if let current = state.current { return .client(current.client) }
+            if let search = state.search { return .search(search) }
+            let search = Task { try await self.findPrimary() }
+            state.search = search
+            return .search(search)
+        }
+        switch found {
+        case .client(let client): return client
+        case .search(let search): return try await search.value
+        }
+    }
+
+    /// Forgets `client` (when it is still the current one), so that the next operation looks for
+    /// the primary again.
+    private func drop(_ client: PostgresClient) {
+        let dropped = state.withLock { state -> Task<Void, Never>? in
+            guard let current = state.current, current.client === client else { return nil }
+            state.current = nil
+            return current.runner
+        }
+        guard let dropped else { return }
+        logger.warning("lost the store's primary; looking for it again")
+        dropped.cancel()
+    }
+
+    /// Asks each host in turn whether it is the primary (not in recovery), and starts a client
+    /// for the first that is.
+    private func findPrimary() async throws -> PostgresClient {
+        defer { state.withLock { $0.search = nil } }
+        var failures: [String] = []
+        for endpoint in configuration.endpoints {
+            do {
+                if try await isPrimary(endpoint) {
+                    let client = PostgresClient(configuration: try clientConfiguration(endpoint), backgroundLogger: logger)
+                    let runner = Task { await client.run() }
+                    let closed = state.withLock { state in
+                        if !state.closed { state.current = (client, endpoint, runner) }
+                        return state.closed
+                    }
+                    if closed { runner.cancel() }
+                    if configuration.endpoints.count > 1 { logger.info("the store's primary is \(endpoint)") }
+                    return client
+                }
+                failures.append("\(endpoint) is a replica")
+            } catch {
+                failures.append("\(endpoint): \(Self.describe(error))")
+            }
+        }
+        throw PlatformError(.unavailable, "The store has no primary now (\(failures.joined(separator: "; "))); retry shortly.")
+    }
+
+    private func isPrimary(_ endpoint: Configuration.Endpoint) async throws -> Bool {
+        let connection = try await PostgresConnection.connect(configuration: try connectionConfiguration(endpoint), id: 0, logger: logger)
+        do {
+            let inRecovery = try await Self.collect(connection.query("SELECT pg_is_in_recovery()", logger: logger).decode(Bool.self)).first
+            try await connection.close()
+            return inRecovery == false
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private func clientConfiguration(_ endpoint: Configuration.Endpoint) throws -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch configuration.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(Self.tlsConfiguration(verify: false))
+        case .require: tls = .require(Self.tlsConfiguration(verify: false))
+        case .verifyFull: tls = .require(Self.tlsConfiguration(verify: true))
+        }
+        var client = PostgresClient.Configuration(
+            host: endpoint.host, port: endpoint.port, username: configuration.username, password: configuration.password,
+            database: configuration.database, tls: tls)
+        client.options.connectTimeout = configuration.timeout
+        client.options.maximumConnections = configuration.connections
+        return client
+    }
+
+    private func connectionConfiguration(_ endpoint: Configuration.Endpoint) throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS
+        switch configuration.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(try NIOSSLContext(configuration: Self.tlsConfiguration(verify: false)))
+        case .require: tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verify: false)))
+        case .verifyFull: tls = .require(try NIOSSLContext(configuration: Self.tlsConfiguration(verify: true)))
+        }
+        var connection = PostgresConnection.Configuration(
+            host: endpoint.host, port: endpoint.port, username: configuration.username, password: configuration.password,
+            database: configuration.database, tls: tls)
+        connection.options.connectTimeout = TimeAmount.nanoseconds(Int64(configuration.timeout.nanoseconds))
+        return connection
+    }
+
+    private static func tlsConfiguration(verify: Bool) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if !verify { tls.certificateVerification = .none }
+        return tls
+    }
+
+    private static func collect<S: AsyncSequence>(_ sequence: S) async throws -> [S.Element] {
+        var elements: [S.Element] = []
+        for try await element in sequence { elements.append(element) }
+        return elements
+    }
+}

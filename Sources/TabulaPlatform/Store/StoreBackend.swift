@@ -1,0 +1,50 @@
+package import TabulaWire
+
+/// What a store keeps its rows in: the embedded SQLite database (``SQLiteBackend``) or a
+/// PostgreSQL server shared by the nodes of a cluster (``PostgresBackend``).
+///
+/// A backend only reads and writes rows. Every rule about them (credentials and their cache,
+/// versions, retention, how documents are encoded) has one owner, ``Store``, whatever the backend.
+/// Each method is one transaction; whatever it acknowledged is durable when it returns.
+package protocol StoreBackend: Sendable {
+    /// Adds a namespace; ``PlatformError/Code/conflict`` when the name is taken.
+    func insertNamespace(_ name: String, uuid: String, keyHash: String, created: Int64) async throws
+    /// All namespace names, sorted.
+    func namespaces() async throws -> [String]
+    /// Deletes a namespace with its actions and activations; `false` when there was none.
+    func deleteNamespace(_ name: String) async throws -> Bool
+    /// The namespace and key hash of a credential uuid.
+    func credential(uuid: String) async throws -> (namespace: String, keyHash: String)?
+    /// The uuid of the credentials that own the namespace `name` now.
+    func namespaceOwner(_ name: String) async throws -> String?
+
+    /// Writes an action in one transaction: `revise` gets the stored document (`nil` when there is
+    /// none) and returns the one to store, or throws to write nothing. Returns it with its owner.
+    func putAction(
+        namespace: String, name: String, code: [UInt8], digest: String, revision: String,
+        revise: @escaping @Sendable (Action?) throws -> Action
+    ) async throws -> Store.StoredAction
+    func action(namespace: String, name: String) async throws -> Store.StoredAction?
+    /// The documents of a namespace's actions, most recently updated first, as many as fit
+    /// `page`.
+    func actionDocuments(namespace: String, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String]
+    func actionCount(namespace: String) async throws -> Int
+    func deleteAction(namespace: String, name: String) async throws -> Store.StoredAction?
+
+    /// Stores an activation record: a stand-in (`pending`) never replaces a record, and a record
+    /// replaces its stand-in.
+    func insertActivation(_ record: Store.ActivationRow) async throws
+    /// Deletes a namespace's oldest records beyond the newest `keep`.
+    func pruneActivations(namespace: String, keep: Int) async throws
+    /// Publishes the stand-ins of activations that never ended (see
+    /// ``Store/recoverInterruptedActivations()``); how many.
+    func publishStandIns() async throws -> Int
+    /// A record's document, unless it is a stand-in.
+    func activation(namespace: String, id: String) async throws -> String?
+    /// Documents of a namespace's records, newest first, as many as fit `page` (without response
+    /// and logs when `query.summaries`).
+    func activationDocuments(_ query: Store.ActivationQuery, page: Store.DocumentPage) async throws -> [String]
+
+    /// Releases connections; the backend is not used afterwards.
+    func close() async
+}
