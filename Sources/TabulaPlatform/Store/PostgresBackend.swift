@@ -357,8 +357,9 @@ package final class PostgresBackend: StoreBackend {
                     let client = try await self.primary()
                     do {
                         return try await body(client)
-                    } catch let error as PSQLError where Self.isConnectionFailure(error) {
-                        self.drop(client)
+                    } catch {
+                        let error = Self.unwrap(error)
+                        if let failure = error as? PSQLError, Self.isConnectionFailure(failure) { self.drop(client) }
                         throw error
                     }
                 }
@@ -369,15 +370,24 @@ package final class PostgresBackend: StoreBackend {
                 defer { group.cancelAll() }
                 return try await group.next()!
             }
-        } catch let error as PlatformError {
-            throw error
-        } catch let error as PSQLError where !Self.isConnectionFailure(error) {
-            throw error
-        } catch is CancellationError {
-            throw PlatformError(.unavailable, "The store (PostgreSQL) did not answer within \(timeout.seconds) s to \(what); retry shortly.")
         } catch {
-            throw PlatformError(.unavailable, "The store (PostgreSQL) cannot \(what) now (\(Self.describe(error))); retry shortly.")
+            switch Self.unwrap(error) {
+            case let error as PlatformError:
+                throw error
+            case let error as PSQLError where !Self.isConnectionFailure(error):
+                throw error
+            case is CancellationError:
+                throw PlatformError(.unavailable, "The store (PostgreSQL) did not answer within \(timeout.seconds) s to \(what); retry shortly.")
+            case let error:
+                throw PlatformError(.unavailable, "The store (PostgreSQL) cannot \(what) now (\(Self.describe(error))); retry shortly.")
+            }
         }
+    }
+
+    /// The error a transaction's closure (or its begin, commit or rollback) threw.
+    private static func unwrap(_ error: any Error) -> any Error {
+        guard let failed = error as? PostgresTransactionError else { return error }
+        return failed.closureError ?? failed.commitError ?? failed.beginError ?? failed.rollbackError ?? error
     }
 
     /// Whether an error means the connection, not the statement, failed: the server went away, or
@@ -445,7 +455,11 @@ package final class PostgresBackend: StoreBackend {
         for endpoint in configuration.endpoints {
             do {
                 if try await isPrimary(endpoint) {
-                    let client = PostgresClient(configuration: try clientConfiguration(endpoint), backgroundLogger: logger)
+                    // The pool retries connections every few hundred milliseconds and says so at
+                    // `info`: only its warnings reach the server's log.
+                    var poolLogger = logger
+                    poolLogger.logLevel = max(logger.logLevel, .warning)
+                    let client = PostgresClient(configuration: try clientConfiguration(endpoint), backgroundLogger: poolLogger)
                     let runner = Task { await client.run() }
                     let closed = state.withLock { state in
                         if !state.closed { state.current = (client, endpoint, runner) }

@@ -1,0 +1,245 @@
+import Foundation
+import TabulaTestSupport
+import Testing
+@testable import TabulaPlatform
+import TabulaWire
+
+/// What every store backend must do alike: the embedded SQLite store and PostgreSQL (a real
+/// server, started for this suite).
+@Suite("Store contract", .postgres)
+struct StoreContractTests {
+    enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case sqlite, postgres
+        var testDescription: String { rawValue }
+    }
+
+    /// Runs `body` with an empty store of `backend`.
+    private func withStore(_ backend: Backend, retention: Int = 10_000, node: String = "node-a", _ body: (Store) async throws -> Void) async throws {
+        switch backend {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-contract-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try await body(try Store(path: directory.appendingPathComponent("tabula.db").path, activationRetention: retention))
+        case .postgres:
+            let server = try #require(PostgresServer.current)
+            let url = try await PostgresServer.offThePool { try server.createDatabase() }
+            let store = try await Self.open(url, retention: retention, node: node)
+            do {
+                try await body(store)
+                await store.close()
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
+    }
+
+    static func open(_ url: String, retention: Int = 10_000, node: String = "node-a") async throws -> Store {
+        guard case .postgres(var configuration) = try StoreLocation(parsing: url) else { throw PostgresServer.Failure("not a postgres URL") }
+        configuration.node = node
+        return try await Store.open(.postgres(configuration), activationRetention: retention)
+    }
+
+    private func activation(_ id: Int, namespace: String = "guest", name: String = "a", start: Int64, result: JSONValue = [:], logs: [String] = []) -> Activation {
+        Activation(namespace: namespace, name: name, version: "0.0.1", subject: namespace,
+                   activationId: String(format: "%032x", id), start: start, end: start + 5,
+                   response: Activation.Response(ActivationResponse(status: .success, result: result)), logs: logs, annotations: [])
+    }
+
+    private func stored(_ name: String, namespace: String = "guest", code: [UInt8] = Array("(module)".utf8)) -> Store.StoredAction {
+        Store.StoredAction(action: Action(namespace: namespace, name: name, exec: Action.Exec(kind: "wasm")), code: code, digest: "00")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func namespacesAndCredentials(backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let guest = try await store.createNamespace("guest")
+            _ = try await store.createNamespace("Zed")
+            _ = try await store.createNamespace("alpha")
+            // Byte order, whatever the server's locale.
+            #expect(try await store.namespaces() == ["Zed", "alpha", "guest"])
+            let taken = await #expect(throws: PlatformError.self) { try await store.createNamespace("guest") }
+            #expect(taken?.code == .conflict)
+            #expect(try await store.authenticate(uuid: guest.uuid, key: guest.key) == "guest")
+            #expect(try await store.authenticate(uuid: guest.uuid, key: String(guest.key.reversed())) == nil)
+            #expect(try await store.authenticate(uuid: "no-such-uuid", key: guest.key) == nil)
+            #expect(try await store.namespaceIdentity("guest") == guest.uuid)
+            #expect(try await store.namespaceIdentity("nobody") == nil)
+            #expect(try await store.deleteNamespace("guest"))
+            #expect(try await !store.deleteNamespace("guest"))
+            #expect(try await store.authenticate(uuid: guest.uuid, key: guest.key) == nil)
+            #expect(try await store.namespaces() == ["Zed", "alpha"])
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func actionsKeepVersionsOwnersAndBytes(backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let guest = try await store.createNamespace("guest")
+            // Every byte value survives, NUL included.
+            let code = (0...255).map(UInt8.init) + [0, 0, 255]
+            let first = try await store.putAction(stored("a", code: code), overwrite: false)
+            #expect(first.action.version == "0.0.1")
+            #expect(first.owner == guest.uuid)
+            #expect(!first.revision.isEmpty)
+            let again = await #expect(throws: PlatformError.self) { try await store.putAction(stored("a"), overwrite: false) }
+            #expect(again?.code == .conflict)
+            let second = try await store.putAction(stored("a", code: [1, 2, 3]), overwrite: true)
+            #expect(second.action.version == "0.0.2")
+            #expect(second.revision != first.revision)
+            let read = try #require(try await store.action(namespace: "guest", name: "a"))
+            #expect(read.code == [1, 2, 3])
+            #expect(read.revision == second.revision && read.owner == guest.uuid && read.action.version == "0.0.2")
+
+            let orphan = await #expect(throws: PlatformError.self) { try await store.putAction(stored("a", namespace: "nobody"), overwrite: true) }
+            #expect(orphan?.code == .notFound)
+
+            try await Task.sleep(for: .milliseconds(5))
+            _ = try await store.putAction(stored("b", code: code), overwrite: false)
+            #expect(try await store.actionCount(namespace: "guest") == 2)
+            // Most recently updated first; pages and byte limits as asked.
+            #expect(try await store.actions(namespace: "guest", limit: 30, skip: 0).map(\.name) == ["b", "a"])
+            #expect(try await store.actions(namespace: "guest", limit: 1, skip: 1).map(\.name) == ["a"])
+            #expect(try await store.actions(namespace: "guest", limit: 30, skip: 0, byteLimit: 1).map(\.name) == ["b"])
+
+            let deleted = try #require(try await store.deleteAction(namespace: "guest", name: "b"))
+            #expect(deleted.code == code && deleted.owner == guest.uuid)
+            #expect(try await store.deleteAction(namespace: "guest", name: "b") == nil)
+            #expect(try await store.action(namespace: "guest", name: "b") == nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func standInsAreHiddenUntilReplacedOrPublished(backend: Backend) async throws {
+        try await withStore(backend) { store in
+            _ = try await store.createNamespace("guest")
+            var standIn = activation(1, start: 1000, result: ["error": "interrupted"])
+            standIn.response = Activation.Response(ActivationResponse(status: .internalError, result: ["error": "interrupted"]))
+            try await store.insertActivation(standIn, pending: true)
+            #expect(try await store.activation(namespace: "guest", id: standIn.activationId) == nil)
+            #expect(try await store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil).isEmpty)
+            // The real record replaces its stand-in; a late stand-in never replaces a record.
+            let real = activation(1, start: 1001, result: ["ok": true])
+            try await store.insertActivation(real)
+            try await store.insertActivation(standIn, pending: true)
+            #expect(try await store.activation(namespace: "guest", id: real.activationId) == real)
+            #expect(try await store.recoverInterruptedActivations() == 0)
+
+            let orphan = activation(2, start: 1002)
+            try await store.insertActivation(orphan, pending: true)
+            #expect(try await store.recoverInterruptedActivations() == 1)
+            #expect(try await store.activation(namespace: "guest", id: orphan.activationId) == orphan)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func activationListingsFilterPageAndSummarise(backend: Backend) async throws {
+        try await withStore(backend) { store in
+            _ = try await store.createNamespace("guest")
+            _ = try await store.createNamespace("other")
+            // Hostile content comes back exactly: NUL, quotes, non-ASCII, a long string.
+            let hostile: JSONValue = ["text": .string("a\u{0}b\"c\\d é 😀 \u{1F}"), "long": .string(String(repeating: "x", count: 200_000))]
+            let records = [
+                activation(1, name: "a", start: 100, result: hostile, logs: ["line \u{0} one"]),
+                activation(2, name: "b", start: 200),
+                activation(3, name: "a", start: 200),
+                activation(4, name: "a", start: 300),
+            ]
+            for record in records { try await store.insertActivation(record) }
+            try await store.insertActivation(activation(5, namespace: "other", start: 400))
+            let all = try await store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil)
+            // Newest first; of two records of the same millisecond, the later insert first.
+            #expect(all.map(\.activationId) == [records[3], records[2], records[1], records[0]].map(\.activationId))
+            #expect(all.last == records[0])
+            #expect(try await store.activations(namespace: "guest", name: "a", limit: 10, skip: 0, since: 150, upto: 250).map(\.activationId) == [records[2].activationId])
+            #expect(try await store.activations(namespace: "guest", name: nil, limit: 2, skip: 1, since: nil, upto: nil).map(\.activationId) == [records[2], records[1]].map(\.activationId))
+            let summaries = try await store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil, summaries: true)
+            #expect(summaries.count == 4)
+            #expect(summaries.allSatisfy { $0.response == nil && $0.logs == nil })
+            #expect(summaries.last?.activationId == records[0].activationId)
+            // The byte limit stops before the big record, but never returns nothing.
+            #expect(try await store.activations(namespace: "guest", name: "a", limit: 10, skip: 2, since: nil, upto: nil, byteLimit: 10).count == 1)
+            #expect(try await store.activations(namespace: "guest", name: nil, limit: 10, skip: 0, since: nil, upto: nil, byteLimit: 100_000).count == 3)
+            #expect(try await store.activation(namespace: "other", id: records[0].activationId) == nil)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func retentionAndNamespaceDeletion(backend: Backend) async throws {
+        try await withStore(backend, retention: 3) { store in
+            _ = try await store.createNamespace("guest")
+            _ = try await store.createNamespace("other")
+            for index in 0..<10 { try await store.insertActivation(activation(index, start: Int64(1000 + index))) }
+            try await store.insertActivation(activation(100, namespace: "other", start: 5))
+            let kept = try await store.activations(namespace: "guest", name: nil, limit: 50, skip: 0, since: nil, upto: nil)
+            #expect(kept.map(\.start) == [1009, 1008, 1007])
+            // One tenant's traffic never deletes another's records.
+            #expect(try await store.activations(namespace: "other", name: nil, limit: 50, skip: 0, since: nil, upto: nil).count == 1)
+
+            _ = try await store.putAction(stored("a"), overwrite: false)
+            #expect(try await store.deleteNamespace("guest"))
+            _ = try await store.createNamespace("guest")
+            #expect(try await store.action(namespace: "guest", name: "a") == nil)
+            #expect(try await store.activations(namespace: "guest", name: nil, limit: 50, skip: 0, since: nil, upto: nil).isEmpty)
+            // A record of a namespace that no longer exists is refused, not stored.
+            await #expect(throws: (any Error).self) { try await store.insertActivation(activation(200, namespace: "gone", start: 1)) }
+        }
+    }
+
+    /// Nodes of a cluster share the store: each publishes only its own stand-ins when it starts
+    /// again (the others' are activations still running there).
+    @Test func nodesPublishOnlyTheirOwnStandIns() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await PostgresServer.offThePool { try server.createDatabase() }
+        let a = try await Self.open(url, node: "node-a")
+        let b = try await Self.open(url, node: "node-b")
+        _ = try await a.createNamespace("guest")
+        try await a.insertActivation(activation(1, start: 1), pending: true)
+        try await b.insertActivation(activation(2, start: 2), pending: true)
+        #expect(try await b.recoverInterruptedActivations() == 1)
+        #expect(try await a.activation(namespace: "guest", id: activation(1, start: 1).activationId) == nil)
+        #expect(try await a.activation(namespace: "guest", id: activation(2, start: 2).activationId) != nil)
+        #expect(try await a.recoverInterruptedActivations() == 1)
+        // What one node wrote, another reads at once.
+        _ = try await a.putAction(stored("shared"), overwrite: false)
+        #expect(try await b.action(namespace: "guest", name: "shared")?.action.version == "0.0.1")
+        await a.close()
+        await b.close()
+    }
+
+    /// A server that is gone makes the store unavailable (503, retry), within its timeout, and a
+    /// store opened on no server at all says so.
+    @Test func aLostServerIsReportedAsUnavailable() async throws {
+        try await PostgresServer.withServer { server in
+            let url = try await PostgresServer.offThePool { try server.createDatabase() }
+            let store = try await Self.open(url + "&timeout=2")
+            _ = try await store.createNamespace("guest")
+            server.kill9()
+            let started = ContinuousClock.now
+            let lost = await #expect(throws: PlatformError.self) { try await store.namespaces() }
+            #expect(lost?.code == .unavailable)
+            #expect(ContinuousClock.now - started < .seconds(30))
+            await store.close()
+            let none = await #expect(throws: PlatformError.self) { try await Self.open(url + "&timeout=2") }
+            #expect(none?.code == .unavailable)
+        }
+    }
+
+    @Test func locationsAreParsedStrictly() throws {
+        guard case .postgres(let configuration) = try StoreLocation(parsing: "postgres://u:p%40ss@h1,h2:6543,[::1]:7000/db?sslmode=verify-full&timeout=1.5", environment: [:]) else {
+            Issue.record("not postgres")
+            return
+        }
+        #expect(configuration.username == "u" && configuration.password == "p@ss" && configuration.database == "db")
+        #expect(configuration.endpoints.map(\.description) == ["h1:5432", "h2:6543", "::1:7000"])
+        #expect(configuration.tls == .verifyFull && configuration.timeout == .milliseconds(1500))
+        #expect(try StoreLocation(parsing: "postgres://u@h/db", environment: ["PGPASSWORD": "pw"]) == .postgres(.init(endpoints: [.init(host: "h", port: 5432)], username: "u", password: "pw", database: "db")))
+        // The password never shows in what is printed.
+        #expect(try StoreLocation(parsing: "postgres://u:secret@h/db").description == "postgres://u@h:5432/db")
+        #expect(try StoreLocation(parsing: "sqlite:/tmp/x.db") == .sqlite(path: "/tmp/x.db"))
+        for bad in ["mysql://u@h/db", "postgres://h/db", "postgres://u@h", "postgres://u@h:99999/db", "postgres://u@h/db?sslmode=maybe", "postgres://u@h/db?color=red", "sqlite:"] {
+            #expect(throws: PlatformError.self, "\(bad)") { try StoreLocation(parsing: bad, environment: [:]) }
+        }
+    }
+}
