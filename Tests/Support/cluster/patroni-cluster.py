@@ -10,7 +10,7 @@ Commands (every one takes --dir D; every wait is bounded):
       accepts writes and the replica streams with sync_state 'sync', creates the login role and database
       `tabula`, then prints one JSON object on stdout and writes the same to D/cluster.json:
         {"store": "postgres://tabula@127.0.0.1:P1,127.0.0.1:P2/tabula?sslmode=disable",
-         "dir": D, "primary": NAME, "superuser": "postgres",
+         "psqlUrl": the same with &target_session_attrs=read-write (for psql), "dir": D, "status", "primary": NAME, "superuser": "postgres",
          "postgres": [{"name", "port", "restApi", "pid", "dataDir", "log"}],
          "etcd": [{"name", "pid", "clientPort", "peerPort", "log"}],
          "patroni": [{"name", "pid", "log"}]}
@@ -409,6 +409,9 @@ class Starter:
         self.state = {
             "store": "postgres://%s@%s/%s?sslmode=disable" % (
                 APP_ROLE, ",".join("127.0.0.1:%d" % p for p in pg_ports), APP_DB),
+            # The same servers for libpq clients (psql): they pick the primary by target_session_attrs.
+            "psqlUrl": "postgresql://%s@%s/%s?sslmode=disable&target_session_attrs=read-write" % (
+                APP_ROLE, ",".join("127.0.0.1:%d" % p for p in pg_ports), APP_DB),
             "dir": d,
             "status": "starting",
             "primary": None,
@@ -655,7 +658,9 @@ def stop_cluster(directory, timeout):
     stages.append([(p["pid"], signal.SIGTERM, "patroni " + p["name"]) for p in state.get("patroni", [])])
     stages.append([(pid, signal.SIGINT, "postgres " + m["name"])
                    for m in state.get("postgres", []) for pid in [postmaster_pid(m["dataDir"]) or m.get("pid")]])
-    stages.append([(e["pid"], signal.SIGTERM, e["name"]) for e in state.get("etcd", [])])
+    # etcd one member at a time: a leader that is stopped hands leadership to a follower first, and waits
+    # up to 7 s for it when every follower is shutting down at the same moment.
+    stages.extend([[(e["pid"], signal.SIGTERM, e["name"])] for e in state.get("etcd", [])])
     stopped = []
 
     def orphans():
@@ -663,6 +668,7 @@ def stop_cluster(directory, timeout):
                 for m in state.get("postgres", []) for pid in postgres_processes(m["dataDir"])]
 
     for stage in stages:
+        stage_started = time.monotonic()
         targets = [(pid, sig, what) for pid, sig, what in stage if ours(pid, directory)]
         for pid, sig, what in targets:
             try:
@@ -680,6 +686,8 @@ def stop_cluster(directory, timeout):
                 except ProcessLookupError:
                     pass
             stopped.append("%s (%d)" % (what, pid))
+        if targets:
+            log("stopped %s in %.1f s" % (", ".join(w for _, _, w in targets), time.monotonic() - stage_started))
     # PostgreSQL children left behind by a killed postmaster (they exit on their own soon, but stop
     # promises that nothing it started is left).
     leftovers = orphans()
