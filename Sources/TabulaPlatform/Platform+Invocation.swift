@@ -106,8 +106,9 @@ extension Platform {
     }
 
     /// The action as last stored, with what the enclave needs to run it: from memory when this
-    /// process stored or read it before (it is the store's only writer of actions), else from the
-    /// database.
+    /// process stored or read it before, else from the store. With a store shared by the nodes of a
+    /// cluster, a change made by another node reaches this one's memory by notification
+    /// (``Store/observeActionChanges(_:)``), and at the latest after ``Store/actionRecheck``.
     ///
     /// A cached action is used only while its namespace has the owner that stored it: deleting
     /// a namespace (here or with `tabula namespace delete --data-dir`) and creating it again under
@@ -120,7 +121,10 @@ extension Platform {
             actionCache.withLock { _ = $0.removeValue(forKey: key) }
             throw PlatformError(.notFound, "The requested resource does not exist.")
         }
-        if let cached = actionCache.withLock({ $0[key] }), cached.stored.owner == owner { return cached }
+        if let cached = actionCache.withLock({ $0[key] }), cached.stored.owner == owner,
+           store.actionRecheck.map({ ContinuousClock.now - cached.cachedAt < $0 }) ?? true {
+            return cached
+        }
         guard let stored = try await store.action(namespace: namespace, name: name) else {
             actionCache.withLock { _ = $0.removeValue(forKey: key) }
             throw PlatformError(.notFound, "The requested resource does not exist.")

@@ -46,6 +46,16 @@ public final class Platform: Service, Sendable {
             refusal: "Too many deploys and cold starts in progress (\(configuration.loads) at once, \(configuration.loadQueueLimit) waiting): retry shortly. Invocations of warm actions are not affected.")
         self.metrics = PlatformMetrics(factory: metricsFactory)
         self.logger = logger
+        // Another node of the cluster changed an action: forget what this one remembers of it
+        // (its warm sandboxes follow, as they are checked against the stored revision).
+        store.observeActionChanges { [weak self] change in
+            self?.actionCache.withLock { cache in
+                switch change {
+                case .action(let namespace, let name): _ = cache.removeValue(forKey: FunctionName(namespace: namespace, name: name))
+                case .all: cache.removeAll(keepingCapacity: true)
+                }
+            }
+        }
     }
 
     /// Sweeps idle actions until shutdown, then stops the enclave.
@@ -150,6 +160,8 @@ public final class Platform: Service, Sendable {
         let final: Bool
         /// The `limits` annotation of every activation record, built once.
         let limits: JSONValue
+        /// When it was read from the store (see ``Store/actionRecheck``).
+        var cachedAt = ContinuousClock.now
 
         /// What a warm sandbox must have been loaded from to serve this version: the owner's
         /// identity, the stored version's random revision and the module digest. A namespace

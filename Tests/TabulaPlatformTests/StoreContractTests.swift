@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TabulaTestSupport
 import Testing
 @testable import TabulaPlatform
@@ -204,6 +205,34 @@ struct StoreContractTests {
         // What one node wrote, another reads at once.
         _ = try await a.putAction(stored("shared"), overwrite: false)
         #expect(try await b.action(namespace: "guest", name: "shared")?.action.version == "0.0.1")
+        await a.close()
+        await b.close()
+    }
+
+    /// A change of an action made through one node reaches the others by notification; the
+    /// listener tells them to forget everything when it (re)connects.
+    @Test func actionChangesAreNotifiedToEveryNode() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await PostgresServer.offThePool { try server.createDatabase() }
+        let a = try await Self.open(url, node: "node-a")
+        let b = try await Self.open(url, node: "node-b")
+        #expect(b.actionRecheck != nil)
+        let heard = Mutex<[Store.ActionChange]>([])
+        b.observeActionChanges { change in heard.withLock { $0.append(change) } }
+        func waitFor(_ change: Store.ActionChange) async throws -> Bool {
+            for _ in 0..<200 {
+                if heard.withLock({ $0.contains(change) }) { return true }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+        #expect(try await waitFor(.all), "the listener never connected")
+        _ = try await a.createNamespace("guest")
+        _ = try await a.putAction(stored("f"), overwrite: false)
+        #expect(try await waitFor(.action(namespace: "guest", name: "f")))
+        heard.withLock { $0.removeAll() }
+        _ = try await a.deleteAction(namespace: "guest", name: "f")
+        #expect(try await waitFor(.action(namespace: "guest", name: "f")))
         await a.close()
         await b.close()
     }

@@ -55,6 +55,12 @@ package final class PostgresBackend: StoreBackend {
     private let configuration: Configuration
     private let logger: Logger
     private let state = Mutex(State())
+    /// Who hears of changes to actions (see ``observeActionChanges(_:)``).
+    private let observers = Mutex<[@Sendable (Store.ActionChange) -> Void]>([])
+    /// Listens for the notifications of changed actions on the primary.
+    private let listener = Mutex<Task<Void, Never>?>(nil)
+    /// The channel every node notifies and listens on.
+    static let actionChannel = "tabula_actions"
 
     private struct State: ~Copyable {
         /// The client of the primary, and the task that runs its pool.
@@ -82,10 +88,14 @@ package final class PostgresBackend: StoreBackend {
             await backend.close()
             throw error
         }
+        backend.listener.withLock { $0 = Task { await backend.listen() } }
         return backend
     }
 
     package func close() async {
+        let listening = listener.withLock { $0 }
+        listening?.cancel()
+        await listening?.value
         let (current, search) = state.withLock { state in
             state.closed = true
             defer { state.current = nil; state.search = nil }
@@ -225,6 +235,8 @@ package final class PostgresBackend: StoreBackend {
                         document = excluded.document, code = excluded.code, digest = excluded.digest,
                         revision = excluded.revision, updated = excluded.updated
                     """, logger: self.logger)
+                // Delivered to every listening node when the transaction commits.
+                try await connection.query("SELECT pg_notify(\(Self.actionChannel), \(Self.payload(namespace, name)))", logger: self.logger)
                 return Store.StoredAction(action: action, code: code, digest: digest, owner: owner, revision: revision)
             }
         }
@@ -264,14 +276,61 @@ package final class PostgresBackend: StoreBackend {
 
     package func deleteAction(namespace: String, name: String) async throws -> Store.StoredAction? {
         try await perform("delete an action") { client in
-            let rows = try await client.query("""
-                WITH deleted AS (DELETE FROM action WHERE namespace = \(namespace) AND name = \(name) RETURNING *)
-                SELECT deleted.document, deleted.code, deleted.digest, deleted.revision, namespace.uuid
-                FROM deleted JOIN namespace ON namespace.name = deleted.namespace
-                """, logger: self.logger).decode((String, ByteBuffer, String, String, String).self)
-            return try await Self.collect(rows).first.map { row in
-                Store.StoredAction(action: try Store.decode(Action.self, row.0), code: Array(buffer: row.1), digest: row.2, owner: row.4, revision: row.3)
+            try await client.withTransaction(logger: self.logger) { client in
+                try await client.query("SELECT pg_notify(\(Self.actionChannel), \(Self.payload(namespace, name)))", logger: self.logger)
+                let rows = try await client.query("""
+                    WITH deleted AS (DELETE FROM action WHERE namespace = \(namespace) AND name = \(name) RETURNING *)
+                    SELECT deleted.document, deleted.code, deleted.digest, deleted.revision, namespace.uuid
+                    FROM deleted JOIN namespace ON namespace.name = deleted.namespace
+                    """, logger: self.logger).decode((String, ByteBuffer, String, String, String).self)
+                return try await Self.collect(rows).first.map { row in
+                    Store.StoredAction(action: try Store.decode(Action.self, row.0), code: Array(buffer: row.1), digest: row.2, owner: row.4, revision: row.3)
+                }
             }
+        }
+    }
+
+    // MARK: Changes of actions
+
+    package var notifiesActionChanges: Bool { true }
+
+    /// Calls `handler` for every change of an action committed by any node, this one included
+    /// (which only costs it a read), and with ``Store/ActionChange/all`` whenever the listener
+    /// (re)connects, as changes made while nobody listened are unknown.
+    package func observeActionChanges(_ handler: @escaping @Sendable (Store.ActionChange) -> Void) {
+        observers.withLock { $0.append(handler) }
+    }
+
+    private static func payload(_ namespace: String, _ name: String) -> String {
+        // Entity names never contain "/".
+        "\(namespace)/\(name)"
+    }
+
+    private func publish(_ change: Store.ActionChange) {
+        for observer in observers.withLock({ $0 }) { observer(change) }
+    }
+
+    /// Listens on the primary until the backend closes, connecting again after a failure (or a
+    /// failover: notifications are sent by the primary only).
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                _ = try await primary()
+                guard let endpoint = state.withLock({ $0.current?.endpoint }) else { throw CancellationError() }
+                let connection = try await PostgresConnection.connect(configuration: try connectionConfiguration(endpoint), id: 1, logger: logger)
+                do {
+                    try await connection.listen(on: Self.actionChannel) { notifications in
+                        publish(.all)
+                        for try await notification in notifications {
+                            let parts = notification.payload.split(separator: "/", maxSplits: 1).map(String.init)
+                            publish(parts.count == 2 ? .action(namespace: parts[0], name: parts[1]) : .all)
+                        }
+                    }
+                } catch {}
+                try? await connection.close()
+            } catch {}
+            publish(.all)
+            try? await Task.sleep(for: .milliseconds(500))
         }
     }
 

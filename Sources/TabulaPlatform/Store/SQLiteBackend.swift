@@ -82,6 +82,11 @@ package final class SQLiteBackend: StoreBackend {
 
     package func close() async {}
 
+    /// The server that opened the database is its only writer of actions.
+    package var notifiesActionChanges: Bool { false }
+
+    package func observeActionChanges(_ handler: @escaping @Sendable (Store.ActionChange) -> Void) {}
+
     // MARK: Namespaces
 
     package func insertNamespace(_ name: String, uuid: String, keyHash: String, created: Int64) async throws {

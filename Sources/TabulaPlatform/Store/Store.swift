@@ -47,6 +47,27 @@ public final class Store: Sendable {
         return Store(backend: backend, activationRetention: activationRetention, credentialLifetime: credentialLifetime)
     }
 
+    /// How long a node may serve an action it read before it reads it again: `nil` when this
+    /// process is the only writer of actions (SQLite), a few seconds when the nodes of a cluster
+    /// share the store. Changes normally arrive much sooner, by notification
+    /// (``observeActionChanges(_:)``); this bounds how stale an action can be when one is missed
+    /// (a notification that overtakes a read in progress, a listener reconnecting).
+    package var actionRecheck: Duration? {
+        backend.notifiesActionChanges ? .seconds(2) : nil
+    }
+
+    /// What changed: one action, or possibly any (the notifications were interrupted).
+    package enum ActionChange: Sendable, Equatable {
+        case action(namespace: String, name: String)
+        case all
+    }
+
+    /// Calls `handler` when a node of the cluster changes an action (its own changes included),
+    /// or with ``ActionChange/all`` when changes may have been missed. Only shared stores call it.
+    package func observeActionChanges(_ handler: @escaping @Sendable (ActionChange) -> Void) {
+        backend.observeActionChanges(handler)
+    }
+
     /// Closes the backend's connections.
     public func close() async {
         await backend.close()

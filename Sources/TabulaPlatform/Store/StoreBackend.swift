@@ -45,6 +45,12 @@ package protocol StoreBackend: Sendable {
     /// and logs when `query.summaries`).
     func activationDocuments(_ query: Store.ActivationQuery, page: Store.DocumentPage) async throws -> [String]
 
+    /// Whether other processes (the nodes of a cluster) write actions too, and are heard of
+    /// through ``observeActionChanges(_:)``.
+    var notifiesActionChanges: Bool { get }
+    /// Calls `handler` for each change of an action made through another connection.
+    func observeActionChanges(_ handler: @escaping @Sendable (Store.ActionChange) -> Void)
+
     /// Releases connections; the backend is not used afterwards.
     func close() async
 }
