@@ -22,7 +22,7 @@ Commands (every one takes --dir D; every wait is bounded):
                                    machine); prints what it killed
   wait-primary --dir D [--timeout S] [--json]
                                    waits until a live member is primary and commits a write; prints its name
-  stop --dir D [--timeout S]       SIGTERM (PostgreSQL: SIGINT, its fast shutdown) to every process recorded
+  stop --dir D [--timeout S]       (succeeds when nothing was started in D) SIGTERM (PostgreSQL: SIGINT, its fast shutdown) to every process recorded
                                    in D/cluster.json and every PostgreSQL process whose working directory is
                                    a data directory in D, SIGKILL after the timeout; removes nothing
 
@@ -381,6 +381,10 @@ class Starter:
 
     def run(self):
         d = self.directory
+        pg_ports = parse_ports(self.args.postgres_ports, PG_MEMBERS, "--postgres-ports")
+        rest_ports = parse_ports(self.args.rest_ports, PG_MEMBERS, "--rest-ports")
+        client_ports = parse_ports(self.args.etcd_client_ports, ETCD_MEMBERS, "--etcd-client-ports")
+        peer_ports = parse_ports(self.args.etcd_peer_ports, ETCD_MEMBERS, "--etcd-peer-ports")
         os.makedirs(d, exist_ok=True)
         if os.path.exists(os.path.join(d, "cluster.json")):
             raise Failure("%s/cluster.json exists: a cluster was started there; run `stop --dir %s` and "
@@ -391,10 +395,6 @@ class Starter:
         if self.run_as.demote:
             os.chmod(d, 0o755)  # the postgres user must traverse it to reach its member directories
 
-        pg_ports = parse_ports(self.args.postgres_ports, PG_MEMBERS, "--postgres-ports")
-        rest_ports = parse_ports(self.args.rest_ports, PG_MEMBERS, "--rest-ports")
-        client_ports = parse_ports(self.args.etcd_client_ports, ETCD_MEMBERS, "--etcd-client-ports")
-        peer_ports = parse_ports(self.args.etcd_peer_ports, ETCD_MEMBERS, "--etcd-peer-ports")
         needed = sum(len(x) for x, given in ((range(PG_MEMBERS), pg_ports), (range(PG_MEMBERS), rest_ports),
                                              (range(ETCD_MEMBERS), client_ports),
                                              (range(ETCD_MEMBERS), peer_ports)) if given is None)
@@ -715,6 +715,10 @@ def stop_cluster(directory, timeout):
 
 def command_stop(args):
     directory = os.path.realpath(args.dir)
+    if not os.path.exists(os.path.join(directory, "cluster.json")):
+        # start writes cluster.json before it starts any process, so there is nothing of ours to stop.
+        log("no %s/cluster.json: nothing was started there, nothing to stop" % directory)
+        return 0
     stopped = stop_cluster(directory, args.timeout)
     log("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     return 0
