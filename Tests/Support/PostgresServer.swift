@@ -34,8 +34,13 @@ package final class PostgresServer: Sendable {
            let url = URLComponents(string: external), let port = url.port {
             return PostgresServer(port: port, user: url.user ?? "postgres", owned: nil)
         }
+        if binaries() == nil {
+            // A fresh machine: the same script as .ci/run's installs Debian's package (as root).
+            let installed = try run("/bin/bash", [Fixtures.repository.appendingPathComponent("Tests/Support/install-test-packages.sh").path])
+            guard installed.status == 0 else { throw Failure("the PostgreSQL server is not installed and could not be: \(installed.output)") }
+        }
         guard let bin = binaries() else {
-            throw Failure("the PostgreSQL server is not installed (Debian: apt-get install postgresql); .ci/run installs it")
+            throw Failure("the PostgreSQL server is not installed (Debian: apt-get install postgresql)")
         }
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("tabula-pg-\(UUID().uuidString.prefix(8))")
         let data = directory.appendingPathComponent("data")
