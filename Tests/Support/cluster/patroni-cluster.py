@@ -31,7 +31,7 @@ Exit status: 0 on success, 1 on failure (the reason on stderr), 2 on bad usage.
 When run as root, Patroni and PostgreSQL run as the `postgres` user (PostgreSQL refuses to run as root);
 their directories are chowned to it. etcd runs as the invoking user.
 
-Python 3 standard library only. Needs the Debian packages etcd-server (3.4), patroni (3.0) and postgresql-15
+Python 3.9 or later, standard library only. Needs the Debian packages etcd-server (3.4), patroni (3.0) and postgresql-15
 (deploy/cluster/install-debian.sh installs them).
 """
 
