@@ -1,5 +1,5 @@
 public import Foundation
-import TabulaWire
+public import TabulaWire
 import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -56,6 +56,14 @@ public final class Client: Sendable {
     public func namespaces() async throws -> [String] {
         let reply = try await send("GET", ["namespaces"])
         return try reply.decode([String].self, what: "list of namespaces")
+    }
+
+    /// The nodes of the platform, their leases and load.
+    ///
+    /// `GET /api/v1/nodes`.
+    public func nodes() async throws -> [NodeStatus] {
+        let reply = try await send("GET", ["nodes"])
+        return try reply.decode([NodeStatus].self, what: "list of nodes")
     }
 }
 

@@ -35,16 +35,22 @@ extension Platform {
                 return
             }
             // What is stored for this id should the process stop before the invocation ends.
-            let standIn = Activation(
-                namespace: action.namespace, name: action.name, version: action.version, subject: subject, activationId: activationID,
-                start: received, end: received, response: Activation.Response(Platform.interruptedResponse),
-                logs: [], annotations: [KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")), KeyValue(key: "kind", value: "wasm")])
+            let standIn = Platform.standIn(for: action, subject: subject, activationID: activationID, received: received)
             do {
                 try await store.insertActivation(standIn, pending: true)
             } catch {
                 throw PlatformError(.internalError, "The activation \(activationID) was started but cannot be recorded (\(error)); it may still run. Do not rely on its outcome.")
             }
         }
+    }
+
+    /// The record stored for an accepted invocation until its real one replaces it: what the
+    /// activation id resolves to should the node running it stop first.
+    static func standIn(for action: Action, subject: String, activationID: String, received: Int64) -> Activation {
+        Activation(
+            namespace: action.namespace, name: action.name, version: action.version, subject: subject, activationId: activationID,
+            start: received, end: received, response: Activation.Response(Platform.interruptedResponse),
+            logs: [], annotations: [KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")), KeyValue(key: "kind", value: "wasm")])
     }
 
     /// Accepts an invocation and starts it; the record is stored when it ends.
@@ -55,6 +61,39 @@ extension Platform {
     ///
     /// - Parameter subject: the namespace that sent the request (the caller).
     public func invoke(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> PendingActivation {
+        let (deployed, merged) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        return try start(deployed, subject: subject, parameters: merged)
+    }
+
+    /// Accepts a plain invocation whose caller does not wait (a 202): its activation id, which
+    /// resolves from then on, whatever happens to this node.
+    ///
+    /// On one node it runs here. In a cluster it is queued in the store, and the first node with
+    /// room claims it (this one, when it has room now): a busy node's work goes to idle ones.
+    public func invokeNonBlocking(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> String {
+        guard let cluster = store.cluster else {
+            let pending = try await invoke(namespace: namespace, name: name, parameters: parameters, subject: subject)
+            try await pending.acknowledge()
+            return pending.activationID
+        }
+        try refuseWhenStopping()
+        let (deployed, merged) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        let received = Store.now()
+        let activationID = ActivationID.timeOrdered(milliseconds: received)
+        let action = deployed.stored.action
+        let standIn = Self.standIn(for: action, subject: subject, activationID: activationID, received: received)
+        let queued = Store.QueuedInvocation(
+            id: activationID, namespace: action.namespace, name: action.name, subject: subject,
+            parameters: String(decoding: JSONValue.encode(JSONValue.object(merged)), as: UTF8.self), received: received)
+        try await cluster.enqueue(queued, standIn: Store.ActivationRow(activation: standIn, document: Store.encode(standIn), pending: true))
+        Task { await self.claimWhileFree(cluster) }
+        return activationID
+    }
+
+    /// Checks a plain invocation before anything runs: the action exists (404), the caller may
+    /// invoke it (403), the parameters are an object that the `final` annotation allows (400).
+    /// Returns the action and the parameters merged with its defaults.
+    private func accept(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> (Deployed, [String: JSONValue]) {
         let deployed = try await deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
         if let refusal = definition.policy.refusal(caller: subject, owner: namespace, sealed: false) {
@@ -66,8 +105,16 @@ extension Platform {
         guard let merged = Parameters.merge(given, defaults: deployed.stored.action.parameters.object, final: deployed.final) else {
             throw PlatformError(.badRequest, Parameters.finalViolation)
         }
-        return try start(deployed, subject: subject, confidential: false) { definition, activationID in
-            let invocation = try await self.enclave.invoke(definition.name, revision: definition.revision, parameters: .object(merged), activationID: activationID, caller: subject)
+        return (deployed, merged)
+    }
+
+    /// Starts a plain run with merged parameters.
+    func start(
+        _ deployed: Deployed, subject: String, parameters: [String: JSONValue],
+        accepted: (activationID: String, received: Int64)? = nil, onStored: (@Sendable () async -> Void)? = nil
+    ) throws -> PendingActivation {
+        try start(deployed, subject: subject, confidential: false, accepted: accepted, onStored: onStored) { definition, activationID in
+            let invocation = try await self.enclave.invoke(definition.name, revision: definition.revision, parameters: .object(parameters), activationID: activationID, caller: subject)
             return Outcome(response: invocation.response, logs: invocation.logs, duration: invocation.duration, rewind: invocation.rewind)
         }
     }
@@ -133,8 +180,14 @@ extension Platform {
     }
 
     /// Admits an invocation and runs it in a task that stores its record.
+    ///
+    /// - Parameters:
+    ///   - accepted: the id and time of acceptance of an invocation accepted earlier (claimed from
+    ///     the cluster's queue); `nil` for one accepted now.
+    ///   - onStored: runs once the record is stored.
     private func start(
         _ deployed: Deployed, subject: String, confidential: Bool,
+        accepted: (activationID: String, received: Int64)? = nil, onStored: (@Sendable () async -> Void)? = nil,
         body: @escaping @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) throws -> PendingActivation {
         try refuseWhenStopping()
@@ -150,8 +203,8 @@ extension Platform {
             throw error
         }
         metrics.queueDepth.record(admission.queued)
-        let received = Store.now()
-        let activationID = ActivationID.timeOrdered(milliseconds: received)
+        let received = accepted?.received ?? Store.now()
+        let activationID = accepted?.activationID ?? ActivationID.timeOrdered(milliseconds: received)
         // On the enclave's threads from the start, so that the sandbox runs inline.
         let completion = ActivationCompletion()
         Task(executorPreference: enclave.taskExecutor) { [self] in
@@ -163,6 +216,7 @@ extension Platform {
             do {
                 try await store.insertActivation(activation)
                 completion.complete(.success(activation))
+                await onStored?()
             } catch {
                 // Never a silent loss: a blocking caller gets 500, and a 202 already given left a
                 // stand-in that the next start publishes.
@@ -194,6 +248,10 @@ extension Platform {
             KeyValue(key: "kind", value: "wasm"),
             KeyValue(key: "limits", value: deployed.limits),
         ]
+        if store.cluster != nil {
+            // Which node of the cluster ran it: what an operator looks up in that node's log.
+            annotations.append(KeyValue(key: "node", value: .string(configuration.nodeName)))
+        }
         if confidential {
             annotations.append(KeyValue(key: "confidential", value: true))
             // "simulated" here tells whoever reads the record that no TEE hardware protected it.

@@ -30,6 +30,12 @@ public final class Platform: Service, Sendable {
     /// Actions recently stored or invoked, so that an invocation reads neither the database nor
     /// the module's bytes (see ``deployedAction(namespace:name:)``).
     let actionCache = Mutex<[FunctionName: Deployed]>([:])
+    /// The address this node's API is reached at (see ``advertise(url:)``).
+    let advertisedURL = Mutex("")
+    /// Whether this node is claiming queued invocations now (see ``claimWhileFree(_:)``).
+    let claiming = Mutex(false)
+    /// When this node started (milliseconds since the epoch).
+    let started = Store.now()
     /// The most actions ``actionCache`` holds before it starts over.
     static let actionCacheLimit = 1024
 
@@ -60,6 +66,9 @@ public final class Platform: Service, Sendable {
 
     /// Sweeps idle actions until shutdown, then stops the enclave.
     public func run() async throws {
+        // In a cluster: the lease, the sweep of stopped nodes and the shared queue, until shutdown.
+        let membership = store.cluster.map { cluster in Task { await self.serveCluster(cluster) } }
+        defer { membership?.cancel() }
         let interval = min(configuration.keepAlive / 4, .seconds(30))
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {

@@ -38,6 +38,16 @@ public struct PlatformConfiguration: Sendable {
     /// gives the native engine where a compiler exists); the interpreter only by default.
     public var engines: Engines
 
+    /// This node's name in a cluster (see ``Store/cluster``): its lease and the work it claims are
+    /// recorded under it. Keep it across restarts, so that a node that starts again recovers its
+    /// own interrupted activations.
+    public var nodeName = "local"
+    /// How often a node of a cluster renews its lease (and ends the work of stopped nodes).
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// How long a lease lasts without a heartbeat: a node silent for this long is stopped, and the
+    /// invocations it claimed are recorded as interrupted.
+    public var lease: Duration = .seconds(5)
+
     /// The loads that run at once (``loadConcurrency`` or its default).
     public var loads: Int { max(1, loadConcurrency ?? concurrency / 2) }
 
@@ -54,9 +64,11 @@ public struct PlatformConfiguration: Sendable {
         shutdownGrace: Duration = .seconds(10),
         listingByteLimit: Int = 4 << 20,
         isolation: Isolation = .inProcess,
-        engines: Engines = .interpreterOnly
+        engines: Engines = .interpreterOnly,
+        nodeName: String = "local"
     ) {
         self.engines = engines
+        self.nodeName = nodeName
         self.concurrency = concurrency
         self.queueLimit = queueLimit
         self.maxSandboxesPerAction = maxSandboxesPerAction

@@ -32,6 +32,11 @@ struct Routes {
         api.get("namespaces") { _, context in
             Response.json([try context.namespace("_")])
         }
+        // The nodes, their leases and load: what an operator's `tabula node list` shows. Counts
+        // only, never which functions of which tenant are warm where.
+        api.get("nodes") { _, _ in
+            Response.json(try await platform.nodes())
+        }
         let actions = api.group("namespaces/:namespace/actions")
         actions.get(use: listActions)
         actions.get(":name", use: getAction)
@@ -106,6 +111,7 @@ struct Routes {
         let query = request.uri.queryParameters
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let sealed = request.headers[.contentType].map { $0.lowercased().hasPrefix(ObliviousHTTP.requestMediaType) } ?? false
+        let blocking = query.get("blocking") == "true"
         let pending: Platform.PendingActivation
         if sealed {
             pending = try await platform.invokeConfidential(namespace: namespace, name: name, sealed: Array(buffer: body), subject: caller)
@@ -120,6 +126,12 @@ struct Routes {
                     throw PlatformError(.badRequest, "The request content was malformed: the parameters are not valid JSON.")
                 }
             }
+            guard blocking else {
+                // Its id resolves once answered (in a cluster, any node may run it).
+                let activationID = try await platform.invokeNonBlocking(namespace: namespace, name: name, parameters: parameters, subject: caller)
+                let headers: HTTPFields = [HTTPFields.Element.Name("x-openwhisk-activation-id")!: activationID]
+                return Response.json(["activationId": .string(activationID)] as JSONValue, status: .accepted, headers: headers)
+            }
             pending = try await platform.invoke(namespace: namespace, name: name, parameters: parameters, subject: caller)
         }
         let headers: HTTPFields = [HTTPFields.Element.Name("x-openwhisk-activation-id")!: pending.activationID]
@@ -127,7 +139,7 @@ struct Routes {
         var accepted: Response { Response.json(["activationId": .string(pending.activationID)] as JSONValue, status: .accepted, headers: headers) }
         // A 202 promises that the id resolves, even should the server stop: the stand-in record is
         // stored before it leaves (see Platform.PendingActivation.acknowledge()).
-        guard query.get("blocking") == "true" else {
+        guard blocking else {
             try await pending.acknowledge()
             return accepted
         }

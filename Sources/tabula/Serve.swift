@@ -27,6 +27,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where namespaces, actions and activation records are kept: the SQLite database in the data directory (the default), or a PostgreSQL server that the nodes of a cluster share: postgres://USER@HOST[:PORT][,HOST[:PORT]…]/DATABASE[?sslmode=…] (default: $TABULA_STORE). See docs/cluster.md.")
     var store: String?
 
+    @Option(help: "In a cluster: the address other nodes and operators reach this node's API at (default: http://HOST:PORT as listening).")
+    var advertise: String?
+
     @Option(help: "Invocations that run at once.")
     var concurrency = ProcessInfo.processInfo.activeProcessorCount
 
@@ -93,8 +96,9 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "tabula")
         let directory = try DataDirectory.prepare(dataDir ?? DataDirectory.default)
         var location = try DataDirectory.storeLocation(self.store, in: directory)
+        let nodeName = try DataDirectory.nodeName(in: directory)
         if case .postgres(var configuration) = location {
-            configuration.node = try DataDirectory.nodeName(in: directory)
+            configuration.node = nodeName
             location = .postgres(configuration)
         }
         let store = try await Store.open(location, activationRetention: retention)
@@ -128,13 +132,15 @@ struct Serve: AsyncParsableCommand {
             configuration: PlatformConfiguration(
                 concurrency: concurrency, queueLimit: queue, maxSandboxesPerAction: sandboxesPerAction,
                 keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20, shutdownGrace: .seconds(grace),
-                isolation: isolation, engines: engines),
+                isolation: isolation, engines: engines, nodeName: nodeName),
             monitor: monitor,
             metricsFactory: PrometheusMetricsFactory(registry: registry),
             logger: logger)
         let host = self.host
         let storeName = "\(location)"
+        let advertised = advertise
         let app = Server.application(platform: platform, registry: registry, host: host, port: port, logger: logger) { port in
+            platform.advertise(url: advertised ?? "http://\(host == "0.0.0.0" || host == "::" ? ProcessInfo.processInfo.hostName : host):\(port)")
             standardOutput("Tabula is listening on http://\(host):\(port) (data in \(directory.path); store: \(storeName); TEE: \(monitor.tee); tenant code in \(tenantCode); engine: \(engines.defaultEngine.rawValue))")
         }
         // The notice comes after the application: stopped first, it starts the grace period while

@@ -7,13 +7,13 @@ import Testing
 @Suite("Cluster on PostgreSQL, live", .postgres, .serialized)
 struct ClusterTests {
     /// Starts `count` nodes on a fresh database; stops them (and deletes their directories) after.
-    private func withNodes(_ count: Int, _ body: ([ServerProcess], String) async throws -> Void) async throws {
+    private func withNodes(_ count: Int, arguments: [String] = [], _ body: ([ServerProcess], String) async throws -> Void) async throws {
         let server = try #require(PostgresServer.current)
         let store = try await PostgresServer.offThePool { try server.createDatabase() }
         var nodes: [ServerProcess] = []
         do {
             for _ in 0..<count {
-                nodes.append(try await ServerProcess(arguments: ["--store", store, "--no-native", "--isolation", "process"]))
+                nodes.append(try await ServerProcess(arguments: ["--store", store, "--no-native", "--isolation", "process"] + arguments))
             }
             try await body(nodes, store)
         } catch {
@@ -32,12 +32,13 @@ struct ClusterTests {
 
     /// Retries `check` for up to 10 s: a change made through one node reaches the others within
     /// the documented bound (2 s), normally at once.
-    private func eventually(_ check: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<100 {
+    private func eventually(within bound: Duration = .seconds(10), _ check: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + bound
+        while ContinuousClock.now < deadline {
             if try await check() { return true }
             try await Task.sleep(for: .milliseconds(100))
         }
-        return false
+        return try await check()
     }
 
     @Test func threeNodesServeOneSetOfTenants() async throws {
@@ -92,6 +93,115 @@ struct ClusterTests {
                 let invoke = try await cli(nodes[0], auth: auth, ["action", "invoke", "f", "--result", "--plain"])
                 return invoke.status != 0 && invoke.stderr.contains("does not exist")
             }, "node 0 still invoked a deleted action")
+        }
+    }
+
+    /// A function that spins for about `iterations` loop turns (about a second per million in
+    /// the interpreter of a debug build), then answers `{}`.
+    private static func spinner(_ iterations: Int) -> String {
+        """
+        (module
+          (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 16) "{}")
+          (func (export "main")
+            (local $i i32)
+            (loop $l
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const \(iterations)))))
+            (i32.store (i32.const 0) (i32.const 16))
+            (i32.store (i32.const 4) (i32.const 2))
+            (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+        """
+    }
+
+    private func writeModule(_ text: String) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-cluster-\(UUID().uuidString).wat")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    private func annotation(_ record: [String: Any], _ key: String) -> Any? {
+        (record["annotations"] as? [[String: Any]])?.first { $0["key"] as? String == key }?["value"]
+    }
+
+    /// Non-blocking invocations go to the shared queue: each runs exactly once, on whichever node
+    /// has room, so the idle node takes work from the busy one.
+    @Test func queuedInvocationsRunOnceOnWhicheverNodeHasRoom() async throws {
+        try await withNodes(2, arguments: ["--concurrency", "1"]) { nodes, _ in
+            let auth = try nodes[0].auth
+            let module = try writeModule(Self.spinner(400_000))
+            defer { try? FileManager.default.removeItem(at: module) }
+            let create = try await cli(nodes[0], auth: auth, ["action", "create", "spin", module.path])
+            #expect(create.status == 0, "\(create.stderr)")
+            // All sent to node 0, which runs one at a time.
+            var ids: [String] = []
+            for _ in 0..<8 {
+                let invoke = try await cli(nodes[0], auth: auth, ["action", "invoke", "spin", "--plain", "--json"])
+                #expect(invoke.status == 0, "\(invoke.stderr)")
+                let id = (try? JSONSerialization.jsonObject(with: Data(invoke.stdout.utf8)) as? [String: Any])?["activationId"] as? String
+                ids.append(try #require(id, "\(invoke.stdout)"))
+            }
+            var records: [String: [String: Any]] = [:]
+            #expect(try await eventually(within: .seconds(60)) {
+                for id in ids where records[id] == nil {
+                    let get = try await cli(nodes[1], auth: auth, ["activation", "get", id, "--json"])
+                    if get.status == 0, let record = try? JSONSerialization.jsonObject(with: Data(get.stdout.utf8)) as? [String: Any] {
+                        records[id] = record
+                    }
+                }
+                return records.count == ids.count
+            }, "\(ids.count - records.count) queued invocations did not finish")
+            let ranOn = records.values.compactMap { annotation($0, "node") as? String }
+            #expect(ranOn.count == ids.count)
+            #expect(records.values.allSatisfy { ($0["response"] as? [String: Any])?["success"] as? Bool == true })
+            // The idle node took some of the busy node's work.
+            #expect(Set(ranOn).count == 2, "every queued invocation ran on \(Set(ranOn))")
+            // Exactly once: one record per id, none left in the queue.
+            let list = try await cli(nodes[1], auth: auth, ["activation", "list", "spin", "--limit", "50", "--json"])
+            let listed = (try? JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]]) ?? []
+            #expect(listed.count == ids.count, "\(list.stdout)")
+        }
+    }
+
+    /// A node killed while it runs claimed work: its lease expires, another node records that work
+    /// as interrupted, and `tabula node list` shows the lease expired.
+    @Test func aKilledNodesWorkIsRecordedAsInterrupted() async throws {
+        try await withNodes(2, arguments: ["--concurrency", "1"]) { nodes, _ in
+            let auth = try nodes[0].auth
+            let module = try writeModule(Self.spinner(2_000_000_000))
+            defer { try? FileManager.default.removeItem(at: module) }
+            let create = try await cli(nodes[0], auth: auth, ["action", "create", "forever", module.path, "--timeout", "300000"])
+            #expect(create.status == 0, "\(create.stderr)")
+            let listed = try await cli(nodes[1], auth: auth, ["node", "list"])
+            #expect(listed.status == 0, "\(listed.stderr)")
+            #expect(listed.stdout.split(separator: "\n").filter { $0.contains(" alive ") }.count == 2, "\(listed.stdout)")
+            // Busy both nodes, then kill whichever runs the first one.
+            var ids: [String] = []
+            for _ in 0..<2 {
+                let invoke = try await cli(nodes[0], auth: auth, ["action", "invoke", "forever", "--plain", "--json"])
+                let id = (try? JSONSerialization.jsonObject(with: Data(invoke.stdout.utf8)) as? [String: Any])?["activationId"] as? String
+                ids.append(try #require(id, "\(invoke.stdout) \(invoke.stderr)"))
+            }
+            // Both claimed (each node has one slot): node list shows one running on each.
+            #expect(try await eventually {
+                let json = try await cli(nodes[1], auth: auth, ["node", "list", "--json"])
+                let all = (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]) ?? []
+                return all.count == 2 && all.allSatisfy { (($0["report"] as? [String: Any])?["running"] as? Int) == 1 }
+            })
+            nodes[0].kill()
+            // Within the lease (5 s) and a sweep, the killed node's activation resolves, as interrupted.
+            var interrupted = 0
+            #expect(try await eventually(within: .seconds(30)) {
+                interrupted = 0
+                for id in ids {
+                    let get = try await cli(nodes[1], auth: auth, ["activation", "get", id, "--json"])
+                    if get.status == 0, get.stdout.contains("The server stopped before the activation finished") { interrupted += 1 }
+                }
+                return interrupted == 1
+            }, "the killed node's work was not recorded as interrupted (\(interrupted))")
+            let after = try await cli(nodes[1], auth: auth, ["node", "list"])
+            #expect(after.stdout.contains("expired"), "\(after.stdout)")
         }
     }
 }

@@ -17,7 +17,7 @@ package import TabulaWire
 /// recovery) and works on it; when the primary fails or becomes a replica, the next operation
 /// looks for the new one. While there is none, operations fail with
 /// ``PlatformError/Code/unavailable`` (503 with `Retry-After`) within ``Configuration/timeout``.
-package final class PostgresBackend: StoreBackend {
+package final class PostgresBackend: StoreBackend, ClusterBackend {
     /// Where the server is and how to talk to it (see ``StoreLocation``).
     package struct Configuration: Sendable, Hashable {
         package struct Endpoint: Sendable, Hashable, CustomStringConvertible {
@@ -161,6 +161,32 @@ package final class PostgresBackend: StoreBackend {
                 node text NOT NULL DEFAULT ''
             )
             """, logger: logger)
+        // The nodes of the cluster and their leases (clock_timestamp(): the store's clock, the
+        // one every node's lease is measured by).
+        try await connection.query("""
+            CREATE TABLE node (
+                name text PRIMARY KEY,
+                url text NOT NULL,
+                started timestamptz NOT NULL,
+                heartbeat timestamptz NOT NULL,
+                report text NOT NULL
+            )
+            """, logger: logger)
+        // Non-blocking plain invocations waiting for a node, or claimed by one.
+        try await connection.query("""
+            CREATE TABLE invocation_queue (
+                id text PRIMARY KEY,
+                namespace text COLLATE "C" NOT NULL REFERENCES namespace(name) ON DELETE CASCADE,
+                name text COLLATE "C" NOT NULL,
+                subject text NOT NULL,
+                parameters text NOT NULL,
+                received bigint NOT NULL,
+                enqueued timestamptz NOT NULL DEFAULT clock_timestamp(),
+                claimed_by text,
+                claimed_at timestamptz
+            )
+            """, logger: logger)
+        try await connection.query("CREATE INDEX invocation_queue_waiting ON invocation_queue (enqueued) WHERE claimed_by IS NULL", logger: logger)
         try await connection.query("CREATE INDEX activation_by_namespace ON activation (namespace, start DESC, seq DESC)", logger: logger)
         try await connection.query("CREATE INDEX activation_pending ON activation (pending) WHERE pending", logger: logger)
         try await connection.query("DELETE FROM tabula_schema", logger: logger)
@@ -366,11 +392,18 @@ package final class PostgresBackend: StoreBackend {
         }
     }
 
-    /// Publishes this node's stand-ins only: the other nodes' are activations still running.
+    /// Publishes this node's stand-ins only (the other nodes' are activations still running), and
+    /// of the invocations it claimed from the queue; those it queued that nobody claimed stay
+    /// queued, for any node to run.
     package func publishStandIns() async throws -> Int {
-        try await perform("publish interrupted activations") { client in
-            try await Self.collect(client.query(
-                "UPDATE activation SET pending = false WHERE pending AND node = \(self.configuration.node) RETURNING 1", logger: self.logger).decode(Int.self)).count
+        let node = configuration.node
+        return try await perform("publish interrupted activations") { client in
+            try await Self.collect(client.query("""
+                WITH mine AS (DELETE FROM invocation_queue WHERE claimed_by = \(node) RETURNING id)
+                UPDATE activation SET pending = false
+                WHERE pending AND (id IN (SELECT id FROM mine) OR (node = \(node) AND id NOT IN (SELECT id FROM invocation_queue)))
+                RETURNING 1
+                """, logger: self.logger).decode(Int.self)).count
         }
     }
 
@@ -399,6 +432,87 @@ package final class PostgresBackend: StoreBackend {
                 guard page.add(document) else { break }
             }
             return page.documents
+        }
+    }
+
+    // MARK: Cluster
+
+    package func heartbeat(node: String, url: String, report: String) async throws {
+        try await perform("renew this node's lease") { client in
+            try await client.query("""
+                INSERT INTO node (name, url, started, heartbeat, report) VALUES (\(node), \(url), clock_timestamp(), clock_timestamp(), \(report))
+                ON CONFLICT (name) DO UPDATE SET url = excluded.url, heartbeat = excluded.heartbeat, report = excluded.report,
+                    started = CASE WHEN node.heartbeat < clock_timestamp() - interval '1 hour' THEN excluded.started ELSE node.started END
+                """, logger: self.logger)
+        }
+    }
+
+    package func nodes(lease: Duration) async throws -> [Store.NodeRow] {
+        let leaseMilliseconds = Int64(lease.nanoseconds / 1_000_000)
+        return try await perform("list the nodes") { client in
+            let rows = try await client.query("""
+                SELECT name, url, (extract(epoch FROM started) * 1000)::bigint,
+                       (extract(epoch FROM clock_timestamp() - heartbeat) * 1000)::bigint, report
+                FROM node ORDER BY name
+                """, logger: self.logger).decode((String, String, Int64, Int64, String).self)
+            return try await Self.collect(rows).map { row in
+                Store.NodeRow(name: row.0, url: row.1, started: row.2, heartbeatAge: row.3, alive: row.3 < leaseMilliseconds, report: row.4)
+            }
+        }
+    }
+
+    package func enqueue(_ invocation: Store.QueuedInvocation, standIn: Store.ActivationRow) async throws {
+        let node = configuration.node
+        try await perform("queue an invocation") { client in
+            try await client.withTransaction(logger: self.logger) { connection in
+                try await connection.query("""
+                    INSERT INTO activation (id, namespace, name, start, document, summary, pending, node)
+                    VALUES (\(standIn.id), \(standIn.namespace), \(standIn.name), \(standIn.start), \(standIn.document), \(standIn.summary), true, \(node))
+                    """, logger: self.logger)
+                try await connection.query("""
+                    INSERT INTO invocation_queue (id, namespace, name, subject, parameters, received)
+                    VALUES (\(invocation.id), \(invocation.namespace), \(invocation.name), \(invocation.subject), \(invocation.parameters), \(invocation.received))
+                    """, logger: self.logger)
+            }
+        }
+    }
+
+    package func claim(node: String) async throws -> Store.QueuedInvocation? {
+        try await perform("claim a queued invocation") { client in
+            // SKIP LOCKED: nodes claiming at once each take a different row, none waits.
+            let rows = try await client.query("""
+                UPDATE invocation_queue SET claimed_by = \(node), claimed_at = clock_timestamp()
+                WHERE id = (SELECT id FROM invocation_queue WHERE claimed_by IS NULL ORDER BY enqueued FOR UPDATE SKIP LOCKED LIMIT 1)
+                RETURNING id, namespace, name, subject, parameters, received
+                """, logger: self.logger).decode((String, String, String, String, String, Int64).self)
+            return try await Self.collect(rows).first.map {
+                Store.QueuedInvocation(id: $0.0, namespace: $0.1, name: $0.2, subject: $0.3, parameters: $0.4, received: $0.5)
+            }
+        }
+    }
+
+    package func release(_ id: String) async throws {
+        try await perform("give back a queued invocation") { client in
+            try await client.query("UPDATE invocation_queue SET claimed_by = NULL, claimed_at = NULL WHERE id = \(id)", logger: self.logger)
+        }
+    }
+
+    package func finish(_ id: String) async throws {
+        try await perform("remove a finished invocation from the queue") { client in
+            try await client.query("DELETE FROM invocation_queue WHERE id = \(id)", logger: self.logger)
+        }
+    }
+
+    package func sweep(lease: Duration) async throws -> Int {
+        let seconds = Double(lease.nanoseconds) / 1e9
+        return try await perform("end the work of stopped nodes") { client in
+            try await Self.collect(client.query("""
+                WITH dead AS (SELECT name FROM node WHERE heartbeat < clock_timestamp() - make_interval(secs => \(seconds))),
+                failed AS (DELETE FROM invocation_queue WHERE claimed_by IN (SELECT name FROM dead) RETURNING id)
+                UPDATE activation SET pending = false
+                WHERE pending AND (id IN (SELECT id FROM failed) OR (node IN (SELECT name FROM dead) AND id NOT IN (SELECT id FROM invocation_queue)))
+                RETURNING 1
+                """, logger: self.logger).decode(Int.self)).count
         }
     }
 
