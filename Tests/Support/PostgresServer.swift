@@ -111,9 +111,10 @@ package final class PostgresServer: Sendable {
         return url(database: String(name))
     }
 
-    /// The URL of a database of this server.
+    /// The URL of a database of this server. Its store timeout is generous: the tests share two
+    /// cores with compilers and servers, and a store that answers late is not what they test.
     package func url(database: String) -> String {
-        "postgres://\(user)@\(host):\(port)/\(database)?sslmode=disable"
+        "postgres://\(user)@\(host):\(port)/\(database)?sslmode=disable&timeout=30"
     }
 
     /// Runs SQL with `psql` on a database; its status and output.

@@ -96,7 +96,6 @@ struct WorkerTests {
         var key = [UInt8](repeating: 0, count: 32)
         for index in key.indices { key[index] = UInt8.random(in: 0...255) }
 
-        let started = ContinuousClock.now
         let running = Task.detached { () -> Result<Sandbox.Run, EnclaveError> in
             do throws(EnclaveError) {
                 return .success(try worker.run(.init(key: 1, input: marker, environment: [], capabilities: []), timeout: .seconds(60)))
@@ -116,6 +115,7 @@ struct WorkerTests {
         #expect(!keySearch.found)
         #expect(keySearch.bytesRead > 1 << 20)
 
+        let killed = ContinuousClock.now
         kill(worker.processID, SIGKILL)
         let result = await running.value
         guard case .failure(let error) = result else {
@@ -125,7 +125,8 @@ struct WorkerTests {
         #expect(error.code == .workerStopped)
         let expected = "the worker running this function stopped (signal 9, SIGKILL)"
         #expect(error.message.contains(expected))
-        #expect(ContinuousClock.now - started < .seconds(30))
+        // At once, not at the run's 60 s deadline (the bound leaves room for a loaded machine).
+        #expect(ContinuousClock.now - killed < .seconds(30))
         #expect(worker.hasStopped)
         // Every later call fails the same way, without waiting.
         let later = #expect(throws: EnclaveError.self) { try worker.run(.init(key: 1, input: [], environment: [], capabilities: []), timeout: .seconds(60)) }

@@ -79,7 +79,8 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
     package static func connect(_ configuration: Configuration, logger: Logger = Logger(label: "tabula.store")) async throws -> PostgresBackend {
         let backend = PostgresBackend(configuration: configuration, logger: logger)
         do {
-            try await backend.perform("create the tables") { client in
+            // Creating the tables may wait for another node's migration: more time than a query.
+            try await backend.perform("create the tables", within: max(configuration.timeout, .seconds(60))) { client in
                 try await client.withTransaction(logger: logger) { connection in
                     try await migrate(connection)
                 }
@@ -522,8 +523,10 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
     /// connection, or a primary that turned into a replica, drops the client (the next operation
     /// looks for the primary again) and is reported as unavailable; errors the server reports for
     /// the statement itself are passed on.
-    private func perform<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
-        let timeout = configuration.timeout
+    private func perform<T: Sendable>(
+        _ what: String, within bound: Duration? = nil, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+    ) async throws -> T {
+        let timeout = bound ?? configuration.timeout
         do {
             return try await withThrowingTaskGroup(of: T.self) { group in
                 group.addTask {

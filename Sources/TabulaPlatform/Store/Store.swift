@@ -312,10 +312,26 @@ public final class Store: Sendable {
     ///   until the real record replaces it, or until ``recoverInterruptedActivations()`` publishes
     ///   it after a crash. Ignored when the real record is already there.
     public func insertActivation(_ activation: Activation, pending: Bool = false) async throws {
-        try await backend.insertActivation(ActivationRow(activation: activation, document: Self.encode(activation), pending: pending))
+        let row = ActivationRow(activation: activation, document: Self.encode(activation), pending: pending)
+        // The record of a run that happened is worth waiting for: a store failing over (503 for a
+        // few seconds) must not lose it. A stand-in is not: its caller is still waiting for a 202
+        // and is better told at once to retry.
+        let deadline = ContinuousClock.now + Self.recordPatience
+        while true {
+            do {
+                try await backend.insertActivation(row)
+                break
+            } catch let error as PlatformError where error.code == .unavailable && !pending && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
         // A stand-in is replaced by its real record later: the real one counts.
         if !pending { try await prune(activation.namespace, inserted: 1) }
     }
+
+    /// How long a record of a run that ended keeps being offered to a store that is unavailable
+    /// (longer than a failover takes).
+    static let recordPatience: Duration = .seconds(30)
 
     /// Deletes a namespace's oldest records beyond ``activationRetention``, once every eighth of
     /// it inserted (and at its first insert in this process): the search for the cut-off walks
