@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests start servers from: PostgreSQL (the store of a cluster).
+# Installs the Debian packages the tests start servers from: PostgreSQL (the store of a cluster), and
+# Patroni with etcd (the failover test's highly available PostgreSQL).
 # Idempotent and quiet when everything is there; `apt-get update` runs only when something is missing.
 # Run as root (CI and the development machines are); elsewhere it says what to install.
 set -euo pipefail
@@ -7,6 +8,8 @@ set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres > /dev/null 2>&1 || missing+=(postgresql)
 command -v psql > /dev/null 2>&1 || missing+=(postgresql-client)
+command -v patroni > /dev/null 2>&1 || missing+=(patroni)
+command -v etcd > /dev/null 2>&1 || missing+=(etcd-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

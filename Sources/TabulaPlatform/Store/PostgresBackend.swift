@@ -527,18 +527,17 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         _ what: String, within bound: Duration? = nil, _ body: @escaping @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         let timeout = bound ?? configuration.timeout
+        let client: PostgresClient
+        do {
+            client = try await primary()
+        } catch let error as PlatformError {
+            throw error
+        } catch {
+            throw PlatformError(.unavailable, "The store (PostgreSQL) cannot \(what) now (\(Self.describe(error))); retry shortly.")
+        }
         do {
             return try await withThrowingTaskGroup(of: T.self) { group in
-                group.addTask {
-                    let client = try await self.primary()
-                    do {
-                        return try await body(client)
-                    } catch {
-                        let error = Self.unwrap(error)
-                        if let failure = error as? PSQLError, Self.isConnectionFailure(failure) { self.drop(client) }
-                        throw error
-                    }
-                }
+                group.addTask { try await body(client) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     throw CancellationError()
@@ -553,8 +552,12 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
             case let error as PSQLError where !Self.isConnectionFailure(error):
                 throw error
             case is CancellationError:
+                // A primary that does not answer (its pool may be waiting for a dead host to
+                // accept connections): look for the primary again next time.
+                drop(client)
                 throw PlatformError(.unavailable, "The store (PostgreSQL) did not answer within \(timeout.seconds) s to \(what); retry shortly.")
             case let error:
+                drop(client)
                 throw PlatformError(.unavailable, "The store (PostgreSQL) cannot \(what) now (\(Self.describe(error))); retry shortly.")
             }
         }
