@@ -76,7 +76,11 @@ extension Client {
     ///   is not the identity key's, names another function, or another module.
     public func verifyFunction(name: String, enclave: AttestedEnclave, expectedDigest: [UInt8]? = nil, at time: Date = Date()) async throws -> AttestedFunction {
         let entity = try EntityPath(name, defaultNamespace: namespace)
-        let reply = try await send("GET", ["attestation"] + segments("actions", entity), accept: "application/x-pem-file")
+        // Pinned to the enclave verified: behind a load balancer, the request may reach another
+        // node of a cluster, which passes it on to the node of this enclave.
+        let pin = Confidential.enclaveFingerprint(Array(enclave.identityKey.derRepresentation))
+        let reply = try await send(
+            "GET", ["attestation"] + segments("actions", entity), query: [(Confidential.enclaveParameter, pin)], accept: "application/x-pem-file")
         guard reply.succeeded else { throw reply.error }
         let claims: FunctionClaims
         do {

@@ -186,6 +186,21 @@ public final class Monitor: Sendable {
         return Opened(request: opened.request, context: opened.context, epoch: epoch)
     }
 
+    /// Whether a request sealed to key `id` opens here (a key of the current or the previous epoch):
+    /// in a cluster, one that does not is another node's.
+    public func holdsKey(_ id: UInt8) -> Bool {
+        let now = clock()
+        return keyring.withLock { keyring in
+            keyring.advance(to: now, configuration: configuration, started: started, identityKey: identityKey)
+            return keyring.key(id: id) != nil
+        }
+    }
+
+    /// The name clients pin this enclave by (``Confidential/enclaveFingerprint(_:)``).
+    public var fingerprint: String {
+        Confidential.enclaveFingerprint(Array(identityKey.publicKey.derRepresentation))
+    }
+
     private func currentEpoch() -> Epoch {
         let now = clock()
         return keyring.withLock { keyring in

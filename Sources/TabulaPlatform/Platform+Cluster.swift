@@ -16,7 +16,32 @@ extension Platform {
             tee: enclave.monitor?.tee ?? "none", isolation: configuration.isolation == .inProcess ? "process" : "workers",
             engine: configuration.engines.defaultEngine.rawValue, concurrency: configuration.concurrency,
             running: min(running, configuration.concurrency), queued: admission.queued, warm: pool.warmCount,
-            keyEpoch: enclave.monitor?.epoch)
+            keyEpoch: enclave.monitor?.epoch, enclave: enclave.monitor?.fingerprint,
+            keyConfigurations: enclave.monitor.map { Data($0.keyConfigurations).base64EncodedString() })
+    }
+
+    /// The addresses of the other live nodes whose enclave has a key `keyID`: where a sealed
+    /// request this node cannot open may be sent (key ids are one byte, so several may match;
+    /// only one opens it).
+    public func nodes(holdingKey keyID: UInt8) async throws -> [String] {
+        try await otherNodes().filter { node in
+            guard let list = node.report?.keyConfigurations.flatMap({ Data(base64Encoded: $0) }),
+                  let configurations = try? KeyConfiguration.decodeList(Array(list)) else { return false }
+            return configurations.contains { $0.keyID == keyID }
+        }.map(\.url)
+    }
+
+    /// The address of the live node whose enclave has this fingerprint.
+    public func node(withEnclave fingerprint: String) async throws -> String? {
+        try await otherNodes().first { $0.report?.enclave == fingerprint }?.url
+    }
+
+    /// This node's enclave fingerprint (`nil` without an attested enclave).
+    public var enclaveFingerprint: String? { enclave.monitor?.fingerprint }
+
+    private func otherNodes() async throws -> [NodeStatus] {
+        guard store.cluster != nil else { return [] }
+        return try await nodes().filter { $0.alive && $0.name != configuration.nodeName && !$0.url.isEmpty }
     }
 
     /// The nodes of the platform, by name.
@@ -37,13 +62,17 @@ extension Platform {
     /// queues one checks at once).
     func serveCluster(_ cluster: any ClusterBackend) async {
         var lastBeat: ContinuousClock.Instant?
+        var lastURL = ""
         var failing = false
         while !Task.isCancelled && stopping.withLock({ $0 }) == nil {
-            if lastBeat.map({ ContinuousClock.now - $0 >= configuration.heartbeatInterval }) ?? true {
+            // Due, or the node has just learnt its address (the others forward to it).
+            let url = advertisedURL.withLock { $0 }
+            if url != lastURL || lastBeat.map({ ContinuousClock.now - $0 >= configuration.heartbeatInterval }) ?? true {
                 lastBeat = .now
+                lastURL = url
                 do {
                     let report = String(decoding: JSONValue.encode(report()), as: UTF8.self)
-                    try await cluster.heartbeat(node: configuration.nodeName, url: advertisedURL.withLock { $0 }, report: report)
+                    try await cluster.heartbeat(node: configuration.nodeName, url: url, report: report)
                     let ended = try await cluster.sweep(lease: configuration.lease)
                     if ended > 0 { logger.warning("\(ended) activation(s) of stopped nodes are recorded as interrupted") }
                     if failing { logger.info("the store answers again: this node holds its lease") }

@@ -126,6 +126,11 @@ extension Platform {
     /// the platform stores is the sealed response and the status class, never plaintext.
     public func invokeConfidential(namespace: String, name: String, sealed: [UInt8], subject: String) async throws -> PendingActivation {
         let deployed = try await deployedAction(namespace: namespace, name: name)
+        if store.cluster != nil, let keyID = sealed.first, let monitor = enclave.monitor, !monitor.holdsKey(keyID) {
+            // Sealed to another node's enclave (the client attested that node): the server
+            // forwards it there, and it is never opened here.
+            throw PlatformError(.misdirected, "The request is sealed to key \(keyID), which no live node of this cluster has; fetch the attestation bundle again.")
+        }
         let request: SealedRequest
         do {
             request = try enclave.open(sealed: sealed)

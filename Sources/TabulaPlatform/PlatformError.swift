@@ -13,6 +13,9 @@ public struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible
         case tooManyRequests = "too_many_requests"
         case internalError = "internal_error"
         case unavailable = "unavailable"
+        /// The request is for another node of the cluster (a sealed request to another enclave's
+        /// key, a certificate of another enclave), and none could be reached: 421.
+        case misdirected = "misdirected"
     }
 
     public let code: Code

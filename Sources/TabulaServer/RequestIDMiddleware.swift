@@ -67,6 +67,7 @@ struct RequestIDMiddleware: RouterMiddleware {
         case .tooManyRequests: .tooManyRequests
         case .internalError: .internalServerError
         case .unavailable: .serviceUnavailable
+        case .misdirected: .misdirectedRequest
         }
     }
 }

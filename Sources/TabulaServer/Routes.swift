@@ -24,8 +24,17 @@ struct Routes {
         router.get("/api/v1/attestation", use: attestation)
 
         let api = router.group("api/v1").add(middleware: AuthenticationMiddleware(store: platform.store))
-        api.get("attestation/namespaces/:namespace/actions/:name") { _, context in
+        api.get("attestation/namespaces/:namespace/actions/:name") { request, context in
             let namespace = try context.namespace(context.parameters.require("namespace"))
+            // A client pins the enclave it verified: in a cluster, that enclave's node issues the
+            // certificate, whichever node the request reached.
+            if let pinned = request.uri.queryParameters.get(Confidential.enclaveParameter), let own = platform.enclaveFingerprint, pinned != own {
+                if !Forwarder.wasForwarded(request), let node = try await platform.node(withEnclave: pinned),
+                   let answer = await Forwarder.forward(request, body: nil, to: node) {
+                    return answer
+                }
+                throw PlatformError(.misdirected, "The enclave \(pinned.prefix(16))… is not this node's, and no live node of this cluster has it; fetch the attestation bundle again.")
+            }
             let pem = try await platform.functionCertificate(namespace: namespace, name: context.parameters.require("name"))
             return Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: ResponseBody(byteBuffer: ByteBuffer(string: pem)))
         }
@@ -114,7 +123,18 @@ struct Routes {
         let blocking = query.get("blocking") == "true"
         let pending: Platform.PendingActivation
         if sealed {
-            pending = try await platform.invokeConfidential(namespace: namespace, name: name, sealed: Array(buffer: body), subject: caller)
+            do {
+                pending = try await platform.invokeConfidential(namespace: namespace, name: name, sealed: Array(buffer: body), subject: caller)
+            } catch let error as PlatformError where error.code == .misdirected && !Forwarder.wasForwarded(request) {
+                // Another node's enclave holds the key: send it there. Key ids are one byte, so
+                // more than one node may claim it; a node that is not the one answers 421 too.
+                for node in try await platform.nodes(holdingKey: body.getInteger(at: body.readerIndex, as: UInt8.self) ?? 0) {
+                    if let answer = await Forwarder.forward(request, body: body, to: node), answer.status != .misdirectedRequest {
+                        return answer
+                    }
+                }
+                throw error
+            }
         } else {
             let parameters: JSONValue
             if body.readableBytes == 0 {

@@ -1,3 +1,4 @@
+import Crypto
 /// The names and shapes a confidential invocation shares between client and enclave.
 ///
 /// A confidential invocation is an Oblivious HTTP request (RFC 9458) sent to the OpenWhisk invoke
@@ -16,6 +17,21 @@ public enum Confidential {
     /// The member of a confidential activation's `result` that holds the sealed response (base64
     /// of `message/ohttp-res`): all the store and `…/activations/{id}/result` ever see of it.
     public static let sealedResultKey = "sealed"
+
+    /// The query parameter that names the enclave a client verified (``enclaveFingerprint(_:)``) when
+    /// it asks for a function certificate: in a cluster, the node whose enclave that is answers,
+    /// whichever node the request reached.
+    public static let enclaveParameter = "enclave"
+
+    /// The request header that marks a request one node of a cluster forwarded to another: it is
+    /// never forwarded again.
+    public static let forwardedHeader = "x-tabula-forwarded"
+
+    /// Names an enclave by its identity key: hex SHA-256 of the key's DER encoding
+    /// (SubjectPublicKeyInfo).
+    public static func enclaveFingerprint(_ identityKeyDER: [UInt8]) -> String {
+        Array(SHA256.hash(data: identityKeyDER)).hex
+    }
 
     /// The invoke path of an action, as both the outer and the inner request use it.
     public static func invokePath(namespace: String, name: String) -> String {

@@ -41,8 +41,18 @@ public struct NodeReport: Codable, Sendable, Hashable {
     public var warm: Int
     /// The current key epoch of its enclave (`nil` without an attested enclave).
     public var keyEpoch: UInt64?
+    /// Its enclave's fingerprint (``Confidential/enclaveFingerprint(_:)``).
+    public var enclave: String?
+    /// Its enclave's key configurations (base64 of `application/ohttp-keys`): which sealed
+    /// requests the other nodes forward to it.
+    public var keyConfigurations: String?
 
-    public init(tee: String, isolation: String, engine: String, concurrency: Int, running: Int, queued: Int, warm: Int, keyEpoch: UInt64?) {
+    public init(
+        tee: String, isolation: String, engine: String, concurrency: Int, running: Int, queued: Int, warm: Int, keyEpoch: UInt64?,
+        enclave: String? = nil, keyConfigurations: String? = nil
+    ) {
+        self.enclave = enclave
+        self.keyConfigurations = keyConfigurations
         self.tee = tee
         self.isolation = isolation
         self.engine = engine

@@ -1,5 +1,11 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TabulaAttestation
+import TabulaClient
 import TabulaTestSupport
+import TabulaWire
 import Testing
 
 /// Three real `tabula serve` nodes on one PostgreSQL server, driven through the real CLI: one
@@ -202,6 +208,59 @@ struct ClusterTests {
             }, "the killed node's work was not recorded as interrupted (\(interrupted))")
             let after = try await cli(nodes[1], auth: auth, ["node", "list"])
             #expect(after.stdout.contains("expired"), "\(after.stdout)")
+        }
+    }
+
+    /// A client that verified one node's enclave is served through any node: the others pass its
+    /// certificate request and its sealed requests on to that node (the sealed body unopened), and
+    /// a sealed request is accepted once in the whole cluster.
+    @Test func confidentialRequestsAreServedThroughAnyNode() async throws {
+        try await withNodes(3) { nodes, _ in
+            let auth = try Credentials(parsing: try nodes[0].auth)
+            let clients = nodes.map { Client(apiHost: $0.apiHost, auth: auth) }
+            // Every node has published its address and keys.
+            #expect(try await eventually {
+                let listed = try await clients[1].nodes()
+                return listed.count == 3 && listed.allSatisfy { $0.alive && !$0.url.isEmpty && $0.report?.keyConfigurations != nil }
+            })
+            _ = try await clients[0].putAction(name: "echo", module: try example("echo.wat"), isText: true)
+            let enclave = try await clients[0].attest(policy: AppraisalPolicy(allowSimulated: true))
+            // Certified by node 0's enclave, asked of node 2.
+            let function = try await clients[2].verifyFunction(name: "echo", enclave: enclave)
+            // Sealed to node 0's enclave, sent to node 1.
+            guard case .completed(let reply) = try await clients[1].invokeConfidential(name: "echo", parameters: ["n": 7], enclave: enclave, function: function) else {
+                Issue.record("a blocking confidential invocation through another node completes")
+                return
+            }
+            #expect(reply.succeeded && reply.result?.result == ["n": 7])
+
+            // The same sealed bytes through node 1, then again through node 2: opened once only.
+            let inner = BinaryHTTPRequest(
+                method: "POST", scheme: "http", authority: "127.0.0.1", path: Confidential.invokePath(namespace: "guest", name: "echo"),
+                headerFields: [
+                    BinaryHTTPField("content-type", "application/json"),
+                    BinaryHTTPField(Confidential.expectDigestField, "sha-256=\(function.claims.moduleDigest)"),
+                ],
+                content: JSONValue.object(["once": 1]).encoded)
+            let (sealed, _) = try ObliviousHTTP.encapsulateRequest(try inner.encoded(), to: enclave.keyConfigurations[0])
+            func post(_ node: ServerProcess) async throws -> Int {
+                var request = URLRequest(url: node.apiHost.appendingPathComponent("api/v1/namespaces/_/actions/echo"))
+                request.httpMethod = "POST"
+                request.setValue(ObliviousHTTP.requestMediaType, forHTTPHeaderField: "Content-Type")
+                request.setValue("Basic " + Data(try nodes[0].auth.utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+                request.url = URL(string: request.url!.absoluteString + "?blocking=true")
+                request.httpBody = Data(sealed)
+                let (_, response) = try await URLSession.shared.data(for: request)
+                return (response as? HTTPURLResponse)?.statusCode ?? 0
+            }
+            #expect(try await post(nodes[1]) == 200)
+            #expect(try await post(nodes[2]) == 400, "a replay through another node was accepted")
+            // Pinned to an enclave no node has: 421, with what to do.
+            var other = URLRequest(url: URL(string: nodes[1].apiHost.absoluteString + "/api/v1/attestation/namespaces/_/actions/echo?enclave=" + String(repeating: "ab", count: 32))!)
+            other.setValue("Basic " + Data(try nodes[0].auth.utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+            let (body, response) = try await URLSession.shared.data(for: other)
+            #expect((response as? HTTPURLResponse)?.statusCode == 421)
+            #expect(String(decoding: body, as: UTF8.self).contains("fetch the attestation bundle again"))
         }
     }
 }
