@@ -169,9 +169,9 @@ public final class Monitor: Sendable {
         do {
             opened = try key.decapsulateRequest(sealed)
         } catch let error as WireError {
-            throw EnclaveError(.sealedRequest, "the sealed request cannot be opened: \(error.message)")
+            throw EnclaveError(.sealedRequest, "\(Self.undecryptablePrefix): \(error.message)")
         } catch {
-            throw EnclaveError(.sealedRequest, "the sealed request cannot be opened: \(error)")
+            throw EnclaveError(.sealedRequest, "\(Self.undecryptablePrefix): \(error)")
         }
         // Only requests that authenticate are remembered, so garbage cannot fill the set.
         let fingerprint = Array(SHA256.hash(data: sealed).prefix(16))
@@ -185,6 +185,10 @@ public final class Monitor: Sendable {
         }
         return Opened(request: opened.request, context: opened.context, epoch: epoch)
     }
+
+    /// How the error of a request that names a key of this enclave but does not decrypt with it
+    /// begins (altered, or sealed to another enclave's key of the same one-byte id).
+    public static let undecryptablePrefix = "the sealed request cannot be opened"
 
     /// Whether a request sealed to key `id` opens here (a key of the current or the previous epoch):
     /// in a cluster, one that does not is another node's.

@@ -56,16 +56,38 @@ extension Platform {
         }
     }
 
-    /// A node's part of the cluster until it stops: renews its lease every
-    /// ``PlatformConfiguration/heartbeatInterval``, ends the work of nodes whose lease expired,
-    /// and claims queued invocations while it has room (checking every 100 ms; the node that
-    /// queues one checks at once).
+    /// What this node holds of the shared queue: the invocations it claimed and has not removed
+    /// from the queue yet (running, or finished with their removal still to retry).
+    struct ClaimedWork: ~Copyable {
+        var claimed: Set<String> = []
+        var unfinished: Set<String> = []
+        /// Since when this node's heartbeats succeed (`nil` while they fail).
+        var healthySince: ContinuousClock.Instant?
+    }
+
+    /// A node's part of the cluster until it stops: its lease (``heartbeat(_:)``) and the shared
+    /// queue (``claimWhileFree(_:)``), in two tasks, so that a long queue never delays the lease.
     func serveCluster(_ cluster: any ClusterBackend) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeat(cluster) }
+            group.addTask {
+                while !Task.isCancelled && self.stopping.withLock({ $0 }) == nil {
+                    await self.claimWhileFree(cluster)
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+    }
+
+    /// Renews this node's lease every ``PlatformConfiguration/heartbeatInterval`` (and at once when
+    /// it learns its address), and ends the work of nodes whose lease expired.
+    ///
+    /// A node sweeps only once its own heartbeats have succeeded for a whole lease: after an outage
+    /// of the store (a failover) every node's lease looks expired, though they all ran on.
+    private func heartbeat(_ cluster: any ClusterBackend) async {
         var lastBeat: ContinuousClock.Instant?
         var lastURL = ""
-        var failing = false
         while !Task.isCancelled && stopping.withLock({ $0 }) == nil {
-            // Due, or the node has just learnt its address (the others forward to it).
             let url = advertisedURL.withLock { $0 }
             if url != lastURL || lastBeat.map({ ContinuousClock.now - $0 >= configuration.heartbeatInterval }) ?? true {
                 lastBeat = .now
@@ -73,66 +95,98 @@ extension Platform {
                 do {
                     let report = String(decoding: JSONValue.encode(report()), as: UTF8.self)
                     try await cluster.heartbeat(node: configuration.nodeName, url: url, report: report)
-                    let ended = try await cluster.sweep(lease: configuration.lease)
-                    if ended > 0 { logger.warning("\(ended) activation(s) of stopped nodes are recorded as interrupted") }
-                    if failing { logger.info("the store answers again: this node holds its lease") }
-                    failing = false
+                    let (recovered, healthySince) = claimedWork.withLock { work in
+                        defer { if work.healthySince == nil { work.healthySince = .now } }
+                        return (work.healthySince == nil, work.healthySince ?? .now)
+                    }
+                    if recovered { logger.info("this node holds its lease") }
+                    if ContinuousClock.now - healthySince >= configuration.lease {
+                        let ended = try await cluster.sweep(lease: configuration.lease)
+                        if ended > 0 { logger.warning("\(ended) activation(s) of stopped nodes are recorded as interrupted") }
+                    }
                 } catch {
                     // Said once per outage, not every second.
-                    if !failing { logger.error("cannot renew this node's lease: \(error)") }
-                    failing = true
+                    let first = claimedWork.withLock { work in
+                        defer { work.healthySince = nil }
+                        return work.healthySince != nil
+                    }
+                    if first { logger.error("cannot renew this node's lease: \(error)") }
                 }
             }
-            await claimWhileFree(cluster)
             try? await Task.sleep(for: .milliseconds(100))
         }
     }
 
-    /// Claims and starts queued invocations while this node has a free slot.
+    /// Claims and starts queued invocations while this node has a free slot, at most
+    /// ``PlatformConfiguration/concurrency`` per call; first gives back what it claimed and no
+    /// longer runs (a claim whose start failed) and removes from the queue what it finished.
     func claimWhileFree(_ cluster: any ClusterBackend) async {
-        // One claimer at a time per node: two would both see the same free slot.
+        // One claimer at a time per node: two would both see the same free slot, and the orphans
+        // are found by comparing the queue with what this claimer started.
         guard claiming.withLock({ claiming in
             if claiming { return false }
             claiming = true
             return true
         }) else { return }
         defer { claiming.withLock { $0 = false } }
-        while admission.count < configuration.concurrency && stopping.withLock({ $0 }) == nil {
-            guard let queued = try? await cluster.claim(node: configuration.nodeName) else { return }
-            await run(queued, cluster: cluster)
+        let (claimed, unfinished) = claimedWork.withLock { ($0.claimed, $0.unfinished) }
+        for id in unfinished where (try? await cluster.finish(id)) != nil {
+            claimedWork.withLock { work in
+                work.unfinished.remove(id)
+                work.claimed.remove(id)
+            }
+        }
+        guard (try? await cluster.releaseOrphans(node: configuration.nodeName, keeping: Array(claimed))) != nil else { return }
+        for _ in 0..<configuration.concurrency {
+            guard admission.count < configuration.concurrency, stopping.withLock({ $0 }) == nil,
+                  let queued = try? await cluster.claim(node: configuration.nodeName) else { return }
+            claimedWork.withLock { _ = $0.claimed.insert(queued.id) }
+            // One that could not start is given back, and the next is left for the next round.
+            guard await run(queued, cluster: cluster) else { return }
         }
     }
 
-    /// Starts a claimed invocation; records a failure when its action is gone, gives it back when
-    /// this node cannot start it after all.
-    private func run(_ queued: Store.QueuedInvocation, cluster: any ClusterBackend) async {
-        let deployed: Deployed
+    /// Starts a claimed invocation, as its caller would have been answered now: the action as it
+    /// is now, the caller's right to invoke it and the `final` annotation checked again (it may
+    /// have changed while the invocation waited), a failure recorded when it is refused or gone.
+    /// Returns `false` when this node cannot start it after all (it is then given back).
+    private func run(_ queued: Store.QueuedInvocation, cluster: any ClusterBackend) async -> Bool {
+        let given = (try? JSONValue(parsing: Data(queued.parameters.utf8))) ?? [:]
+        let accepted: (Deployed, [String: JSONValue])
         do {
-            deployed = try await deployedAction(namespace: queued.namespace, name: queued.name)
-        } catch let error as PlatformError where error.code == .notFound {
+            accepted = try await accept(namespace: queued.namespace, name: queued.name, parameters: given, subject: queued.subject)
+        } catch let error as PlatformError where [.notFound, .forbidden, .badRequest].contains(error.code) {
             var record = Self.standIn(
                 for: Action(namespace: queued.namespace, name: queued.name, exec: Action.Exec(kind: "wasm")), subject: queued.subject,
                 activationID: queued.id, received: queued.received)
-            record.response = Activation.Response(.developerError("The action \(queued.name) was deleted before its queued invocation ran."))
-            if (try? await store.insertActivation(record)) != nil { try? await cluster.finish(queued.id) }
-            return
+            let message = error.code == .notFound ? "The action \(queued.name) was deleted before its queued invocation ran." : error.message
+            record.response = Activation.Response(.developerError(message))
+            if (try? await store.insertActivation(record)) != nil { finished(queued.id, cluster: cluster) } else { release(queued.id) }
+            return true
         } catch {
-            try? await cluster.release(queued.id)
-            return
-        }
-        let parameters: [String: JSONValue]
-        if case .object(let object)? = try? JSONValue(parsing: Data(queued.parameters.utf8)) {
-            parameters = object
-        } else {
-            parameters = [:]
+            release(queued.id)
+            return false
         }
         do {
-            _ = try start(deployed, subject: queued.subject, parameters: parameters, accepted: (queued.id, queued.received)) {
-                try? await cluster.finish(queued.id)
+            _ = try start(accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received)) {
+                self.finished(queued.id, cluster: cluster)
             }
+            return true
         } catch {
             // Full after all (a blocking invocation took the slot), or stopping: another node may run it.
-            try? await cluster.release(queued.id)
+            release(queued.id)
+            return false
         }
+    }
+
+    /// The record of a claimed invocation is stored: it leaves the queue (now, or at the next
+    /// round if the store does not answer).
+    private func finished(_ id: String, cluster: any ClusterBackend) {
+        claimedWork.withLock { _ = $0.unfinished.insert(id) }
+    }
+
+    /// A claimed invocation this node will not run: the next round gives it back to the queue.
+    private func release(_ id: String) {
+        claimedWork.withLock { _ = $0.claimed.remove(id) }
     }
 }

@@ -82,10 +82,15 @@ extension Platform {
         let activationID = ActivationID.timeOrdered(milliseconds: received)
         let action = deployed.stored.action
         let standIn = Self.standIn(for: action, subject: subject, activationID: activationID, received: received)
+        // The caller's own parameters: the node that claims it merges them with the defaults of
+        // the action as it is then, and checks the policy again.
+        _ = merged
         let queued = Store.QueuedInvocation(
             id: activationID, namespace: action.namespace, name: action.name, subject: subject,
-            parameters: String(decoding: JSONValue.encode(JSONValue.object(merged)), as: UTF8.self), received: received)
-        try await cluster.enqueue(queued, standIn: Store.ActivationRow(activation: standIn, document: Store.encode(standIn), pending: true))
+            parameters: String(decoding: JSONValue.encode(parameters), as: UTF8.self), received: received)
+        try await cluster.enqueue(
+            queued, standIn: Store.ActivationRow(activation: standIn, document: Store.encode(standIn), pending: true),
+            limit: configuration.clusterQueueLimit)
         Task { await self.claimWhileFree(cluster) }
         return activationID
     }
@@ -93,7 +98,7 @@ extension Platform {
     /// Checks a plain invocation before anything runs: the action exists (404), the caller may
     /// invoke it (403), the parameters are an object that the `final` annotation allows (400).
     /// Returns the action and the parameters merged with its defaults.
-    private func accept(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> (Deployed, [String: JSONValue]) {
+    func accept(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> (Deployed, [String: JSONValue]) {
         let deployed = try await deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
         if let refusal = definition.policy.refusal(caller: subject, owner: namespace, sealed: false) {
@@ -135,9 +140,14 @@ extension Platform {
         do {
             request = try enclave.open(sealed: sealed)
         } catch {
-            throw error.code == .notAttested
-                ? PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")
-                : PlatformError(.badRequest, "The sealed request was refused: \(error.message)")
+            if error.code == .notAttested {
+                throw PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")
+            }
+            if store.cluster != nil, error.code == .sealedRequest, error.message.hasPrefix(Monitor.undecryptablePrefix) {
+                // Key ids are one byte: another node's enclave may have a key of the same id.
+                throw PlatformError(.misdirected, "The sealed request was refused: \(error.message)")
+            }
+            throw PlatformError(.badRequest, "The sealed request was refused: \(error.message)")
         }
         let defaults = deployed.stored.action.parameters.object
         return try start(deployed, subject: subject, confidential: true) { definition, activationID in

@@ -34,6 +34,8 @@ public final class Platform: Service, Sendable {
     let advertisedURL = Mutex("")
     /// Whether this node is claiming queued invocations now (see ``claimWhileFree(_:)``).
     let claiming = Mutex(false)
+    /// The queued invocations this node claimed (see ``ClaimedWork``).
+    let claimedWork = Mutex(ClaimedWork())
     /// When this node started (milliseconds since the epoch).
     let started = Store.now()
     /// The most actions ``actionCache`` holds before it starts over.

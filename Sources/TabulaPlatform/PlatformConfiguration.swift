@@ -44,6 +44,9 @@ public struct PlatformConfiguration: Sendable {
     public var nodeName = "local"
     /// How often a node of a cluster renews its lease (and ends the work of stopped nodes).
     public var heartbeatInterval: Duration = .seconds(1)
+    /// The most non-blocking invocations one namespace may have waiting in a cluster's queue;
+    /// beyond it they get 429, so that no tenant fills the store or delays the others' work.
+    public var clusterQueueLimit = 10_000
     /// How long a lease lasts without a heartbeat: a node silent for this long is stopped, and the
     /// invocations it claimed are recorded as interrupted.
     public var lease: Duration = .seconds(5)

@@ -95,10 +95,10 @@ package final class PostgresServer: Sendable {
         let server = try await Self.offThePool { try PostgresServer.start() }
         do {
             let result = try await body(server)
-            server.stop()
+            try await Self.offThePool { server.stop() }
             return result
         } catch {
-            server.stop()
+            _ = try? await Self.offThePool { server.stop() }
             throw error
         }
     }

@@ -23,10 +23,18 @@ struct ClusterTests {
             }
             try await body(nodes, store)
         } catch {
-            for node in nodes { _ = node.terminate(); node.removeData() }
+            await Self.stop(nodes)
             throw error
         }
-        for node in nodes { _ = node.terminate(); node.removeData() }
+        await Self.stop(nodes)
+    }
+
+    /// Stops nodes without holding a thread of Swift's cooperative pool while they drain.
+    static func stop(_ nodes: [ServerProcess]) async {
+        for node in nodes {
+            _ = try? await node.terminate(within: .seconds(30))
+            node.removeData()
+        }
     }
 
     /// The CLI pointed at one node, with the guest key the first node made.

@@ -54,11 +54,23 @@ struct FailoverTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tabula-patroni-\(UUID().uuidString.prefix(8))")
         let startedJSON = try await PostgresServer.offThePool { try Self.cluster(["start", "--dir", directory.path, "--timeout", "150"]) }
         var nodes: [ServerProcess] = []
-        defer {
-            for node in nodes { _ = node.terminate(); node.removeData() }
-            _ = try? Self.cluster(["stop", "--dir", directory.path])
-            try? FileManager.default.removeItem(at: directory)
+        do {
+            try await run(startedJSON, directory: directory, nodes: &nodes)
+        } catch {
+            await stop(nodes, directory: directory)
+            throw error
         }
+        await stop(nodes, directory: directory)
+    }
+
+    /// Stops the nodes and everything the script started, off Swift's cooperative pool.
+    private func stop(_ nodes: [ServerProcess], directory: URL) async {
+        await ClusterTests.stop(nodes)
+        _ = try? await PostgresServer.offThePool { try Self.cluster(["stop", "--dir", directory.path]) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func run(_ startedJSON: String, directory: URL, nodes: inout [ServerProcess]) async throws {
         let started = try #require(try JSONSerialization.jsonObject(with: Data(startedJSON.utf8)) as? [String: Any])
         let store = try #require(started["store"] as? String) + "&timeout=5"
         for _ in 0..<3 {

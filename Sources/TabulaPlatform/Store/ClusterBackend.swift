@@ -9,14 +9,18 @@ package protocol ClusterBackend: Sendable {
     /// `lease`, by the store's clock).
     func nodes(lease: Duration) async throws -> [Store.NodeRow]
 
-    /// Queues a plain invocation and stores its stand-in record, in one transaction.
-    func enqueue(_ invocation: Store.QueuedInvocation, standIn: Store.ActivationRow) async throws
+    /// Queues a plain invocation and stores its stand-in record, in one transaction; 429 when its
+    /// namespace already has `limit` invocations queued.
+    func enqueue(_ invocation: Store.QueuedInvocation, standIn: Store.ActivationRow, limit: Int) async throws
     /// Claims the oldest unclaimed invocation for `node`; each is claimed by one node only.
     func claim(node: String) async throws -> Store.QueuedInvocation?
     /// Gives back a claimed invocation that this node cannot start after all.
     func release(_ id: String) async throws
     /// Removes a claimed invocation once its record is stored.
     func finish(_ id: String) async throws
+    /// Gives back every invocation claimed by `node` but those in `keeping`: claims whose start
+    /// failed, or whose answer was lost, would otherwise stay claimed while the node lives.
+    func releaseOrphans(node: String, keeping: [String]) async throws
     /// Ends the work of the nodes whose lease expired: the invocations they claimed are recorded
     /// as interrupted (their stand-ins published), and so are their other stand-ins (activations
     /// they ran themselves); invocations they queued but nobody claimed stay queued. Returns how
@@ -46,7 +50,7 @@ extension Store {
         package var name: String
         /// The caller's namespace.
         package var subject: String
-        /// The parameters, merged with the action's defaults when it was queued (JSON).
+        /// The caller's parameters (JSON), merged with the action's defaults when it runs.
         package var parameters: String
         /// When it was accepted (milliseconds since the epoch).
         package var received: Int64

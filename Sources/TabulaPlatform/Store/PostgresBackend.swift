@@ -188,6 +188,8 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
             )
             """, logger: logger)
         try await connection.query("CREATE INDEX invocation_queue_waiting ON invocation_queue (enqueued) WHERE claimed_by IS NULL", logger: logger)
+        try await connection.query("CREATE INDEX invocation_queue_by_namespace ON invocation_queue (namespace)", logger: logger)
+        try await connection.query("CREATE INDEX invocation_queue_claimed ON invocation_queue (claimed_by) WHERE claimed_by IS NOT NULL", logger: logger)
         try await connection.query("CREATE INDEX activation_by_namespace ON activation (namespace, start DESC, seq DESC)", logger: logger)
         try await connection.query("CREATE INDEX activation_pending ON activation (pending) WHERE pending", logger: logger)
         try await connection.query("DELETE FROM tabula_schema", logger: logger)
@@ -255,13 +257,21 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                 let action = try revise(try previous.map { try Store.decode(Action.self, $0) })
                 let document = Store.encode(action)
                 let bytes = ByteBuffer(bytes: code)
-                try await connection.query("""
-                    INSERT INTO action (namespace, name, document, code, digest, revision, updated)
-                    VALUES (\(namespace), \(name), \(document), \(bytes), \(digest), \(revision), \(action.updated ?? 0))
-                    ON CONFLICT (namespace, name) DO UPDATE SET
-                        document = excluded.document, code = excluded.code, digest = excluded.digest,
-                        revision = excluded.revision, updated = excluded.updated
-                    """, logger: self.logger)
+                if previous == nil {
+                    // Two creates at once: FOR UPDATE locked no row, so the second finds the first's
+                    // on insert, and is told so.
+                    let inserted = try await connection.query("""
+                        INSERT INTO action (namespace, name, document, code, digest, revision, updated)
+                        VALUES (\(namespace), \(name), \(document), \(bytes), \(digest), \(revision), \(action.updated ?? 0))
+                        ON CONFLICT (namespace, name) DO NOTHING RETURNING 1
+                        """, logger: self.logger).decode(Int.self)
+                    guard try await Self.collect(inserted).count == 1 else { throw PlatformError(.conflict, "resource by this name exists") }
+                } else {
+                    try await connection.query("""
+                        UPDATE action SET document = \(document), code = \(bytes), digest = \(digest), revision = \(revision), updated = \(action.updated ?? 0)
+                        WHERE namespace = \(namespace) AND name = \(name)
+                        """, logger: self.logger)
+                }
                 // Delivered to every listening node when the transaction commits.
                 try await connection.query("SELECT pg_notify(\(Self.actionChannel), \(Self.payload(namespace, name)))", logger: self.logger)
                 return Store.StoredAction(action: action, code: code, digest: digest, owner: owner, revision: revision)
@@ -402,7 +412,8 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
             try await Self.collect(client.query("""
                 WITH mine AS (DELETE FROM invocation_queue WHERE claimed_by = \(node) RETURNING id)
                 UPDATE activation SET pending = false
-                WHERE pending AND (id IN (SELECT id FROM mine) OR (node = \(node) AND id NOT IN (SELECT id FROM invocation_queue)))
+                WHERE pending AND (id IN (SELECT id FROM mine)
+                    OR (node = \(node) AND NOT EXISTS (SELECT 1 FROM invocation_queue q WHERE q.id = activation.id)))
                 RETURNING 1
                 """, logger: self.logger).decode(Int.self)).count
         }
@@ -462,19 +473,33 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         }
     }
 
-    package func enqueue(_ invocation: Store.QueuedInvocation, standIn: Store.ActivationRow) async throws {
+    package func enqueue(_ invocation: Store.QueuedInvocation, standIn: Store.ActivationRow, limit: Int) async throws {
         let node = configuration.node
         try await perform("queue an invocation") { client in
             try await client.withTransaction(logger: self.logger) { connection in
+                let queued = try await connection.query("""
+                    INSERT INTO invocation_queue (id, namespace, name, subject, parameters, received)
+                    SELECT \(invocation.id), \(invocation.namespace), \(invocation.name), \(invocation.subject), \(invocation.parameters), \(invocation.received)
+                    WHERE (SELECT count(*) FROM invocation_queue WHERE namespace = \(invocation.namespace)) < \(limit)
+                    RETURNING 1
+                    """, logger: self.logger).decode(Int.self)
+                guard try await Self.collect(queued).count == 1 else {
+                    throw PlatformError(.tooManyRequests, "Too many invocations of the namespace \(invocation.namespace) are waiting in the cluster's queue (\(limit)): retry later, or invoke with blocking=true.")
+                }
                 try await connection.query("""
                     INSERT INTO activation (id, namespace, name, start, document, summary, pending, node)
                     VALUES (\(standIn.id), \(standIn.namespace), \(standIn.name), \(standIn.start), \(standIn.document), \(standIn.summary), true, \(node))
                     """, logger: self.logger)
-                try await connection.query("""
-                    INSERT INTO invocation_queue (id, namespace, name, subject, parameters, received)
-                    VALUES (\(invocation.id), \(invocation.namespace), \(invocation.name), \(invocation.subject), \(invocation.parameters), \(invocation.received))
-                    """, logger: self.logger)
             }
+        }
+    }
+
+    package func releaseOrphans(node: String, keeping: [String]) async throws {
+        try await perform("give back unstarted invocations") { client in
+            try await client.query("""
+                UPDATE invocation_queue SET claimed_by = NULL, claimed_at = NULL
+                WHERE claimed_by = \(node) AND NOT (id = ANY(\(keeping)))
+                """, logger: self.logger)
         }
     }
 
@@ -511,7 +536,8 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                 WITH dead AS (SELECT name FROM node WHERE heartbeat < clock_timestamp() - make_interval(secs => \(seconds))),
                 failed AS (DELETE FROM invocation_queue WHERE claimed_by IN (SELECT name FROM dead) RETURNING id)
                 UPDATE activation SET pending = false
-                WHERE pending AND (id IN (SELECT id FROM failed) OR (node IN (SELECT name FROM dead) AND id NOT IN (SELECT id FROM invocation_queue)))
+                WHERE pending AND (id IN (SELECT id FROM failed)
+                    OR (node IN (SELECT name FROM dead) AND NOT EXISTS (SELECT 1 FROM invocation_queue q WHERE q.id = activation.id)))
                 RETURNING 1
                 """, logger: self.logger).decode(Int.self)).count
         }
@@ -540,6 +566,11 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                 group.addTask { try await body(client) }
                 group.addTask {
                     try await Task.sleep(for: timeout)
+                    // Late. A statement in flight cannot be cancelled: only closing the pool ends
+                    // it. So ask the server on a connection of its own whether it is still the
+                    // primary; if not (gone, frozen, demoted), drop the pool, which fails what waits
+                    // on it. If it is, it is only busy: nothing is torn down for every tenant.
+                    if await !self.stillPrimary(client) { self.drop(client) }
                     throw CancellationError()
                 }
                 defer { group.cancelAll() }
@@ -549,12 +580,11 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
             switch Self.unwrap(error) {
             case let error as PlatformError:
                 throw error
+            case let error as PSQLError where Self.isTransient(error):
+                throw PlatformError(.unavailable, "The store (PostgreSQL) refused to \(what) for now (\(Self.describe(error))); retry shortly.")
             case let error as PSQLError where !Self.isConnectionFailure(error):
                 throw error
             case is CancellationError:
-                // A primary that does not answer (its pool may be waiting for a dead host to
-                // accept connections): look for the primary again next time.
-                drop(client)
                 throw PlatformError(.unavailable, "The store (PostgreSQL) did not answer within \(timeout.seconds) s to \(what); retry shortly.")
             case let error:
                 drop(client)
@@ -582,6 +612,14 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         default:
             return false
         }
+    }
+
+    /// Whether the server refused the statement for now, not for good: worth a retry (503), not a
+    /// 500. A deadlock or serialization failure (class 40), the server out of resources (53), a
+    /// lock or statement timeout.
+    private static func isTransient(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = sqlState(error) else { return false }
+        return state.hasPrefix("40") || state.hasPrefix("53") || state == "55P03" || state == "57014"
     }
 
     static func sqlState(_ error: PSQLError) -> String? {
@@ -656,15 +694,33 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         throw PlatformError(.unavailable, "The store has no primary now (\(failures.joined(separator: "; "))); retry shortly.")
     }
 
+    /// Whether `client` is still the current client of a host that is the primary, asked on a
+    /// fresh connection within the timeout.
+    private func stillPrimary(_ client: PostgresClient) async -> Bool {
+        guard let endpoint = state.withLock({ state in state.current.flatMap { $0.client === client ? $0.endpoint : nil } }) else { return false }
+        return (try? await isPrimary(endpoint)) == true
+    }
+
+    /// Whether the host at `endpoint` is a primary (not in recovery), within the timeout: a host
+    /// that accepts the connection and never answers is not.
     private func isPrimary(_ endpoint: Configuration.Endpoint) async throws -> Bool {
         let connection = try await PostgresConnection.connect(configuration: try connectionConfiguration(endpoint), id: 0, logger: logger)
-        do {
-            let inRecovery = try await Self.collect(connection.query("SELECT pg_is_in_recovery()", logger: logger).decode(Bool.self)).first
-            try await connection.close()
-            return inRecovery == false
-        } catch {
-            try? await connection.close()
-            throw error
+        let timeout = configuration.timeout
+        let logger = self.logger
+        defer { Task { try? await connection.close() } }
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                let inRecovery = try await Self.collect(connection.query("SELECT pg_is_in_recovery()", logger: logger).decode(Bool.self)).first
+                return inRecovery == false
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                // Closing fails the query in flight, so the group can end.
+                try? await connection.close()
+                throw CancellationError()
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
         }
     }
 

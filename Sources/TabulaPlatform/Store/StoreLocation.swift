@@ -25,7 +25,8 @@ package enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
             return
         }
         guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") else {
-            throw PlatformError(.badRequest, "unknown store location '\(text)': use postgres://USER@HOST[:PORT]/DATABASE or sqlite:PATH")
+            // Not the text itself: it may hold a password.
+            throw PlatformError(.badRequest, "unknown store location (it starts with neither postgres:// nor sqlite:): use postgres://USER@HOST[:PORT]/DATABASE or sqlite:PATH")
         }
         self = .postgres(try Self.parsePostgres(text, environment: environment))
     }
