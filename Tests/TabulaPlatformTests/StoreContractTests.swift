@@ -237,6 +237,74 @@ struct StoreContractTests {
         await b.close()
     }
 
+    /// The cluster's queue: bounded per namespace, each invocation claimed by one node, claims a
+    /// node does not run given back, and a stopped node's claims recorded as interrupted.
+    @Test func theQueueIsClaimedOnceAndAStoppedNodesClaimsAreEnded() async throws {
+        let server = try #require(PostgresServer.current)
+        let url = try await PostgresServer.offThePool { try server.createDatabase() }
+        let a = try await Self.open(url, node: "node-a")
+        let b = try await Self.open(url, node: "node-b")
+        let queueA = try #require(a.cluster)
+        let queueB = try #require(b.cluster)
+        _ = try await a.createNamespace("guest")
+        func queued(_ id: Int) -> (Store.QueuedInvocation, Store.ActivationRow) {
+            let standIn = activation(id, start: Int64(id))
+            return (Store.QueuedInvocation(id: standIn.activationId, namespace: "guest", name: "a", subject: "guest", parameters: "{}", received: Int64(id)),
+                    Store.ActivationRow(activation: standIn, document: Store.encode(standIn), pending: true))
+        }
+        for id in 1...2 {
+            let (invocation, standIn) = queued(id)
+            try await queueA.enqueue(invocation, standIn: standIn, limit: 2)
+        }
+        let (third, thirdStandIn) = queued(3)
+        let full = await #expect(throws: PlatformError.self) { try await queueA.enqueue(third, standIn: thirdStandIn, limit: 2) }
+        #expect(full?.code == .tooManyRequests)
+        // Refused whole: no stand-in either.
+        #expect(try await a.recoverInterruptedActivations() == 0)
+
+        let first = try #require(try await queueB.claim(node: "node-b"))
+        let second = try #require(try await queueA.claim(node: "node-a"))
+        #expect(first.id != second.id)
+        #expect(try await queueA.claim(node: "node-a") == nil)
+        // node-b runs nothing it claimed: its claim goes back, and node-a takes it.
+        try await queueB.releaseOrphans(node: "node-b", keeping: [])
+        let again = try #require(try await queueA.claim(node: "node-a"))
+        #expect(again.id == first.id)
+        try await queueA.releaseOrphans(node: "node-a", keeping: [first.id, second.id])
+        #expect(try await queueB.claim(node: "node-b") == nil)
+
+        // node-a stops renewing its lease; node-b's sweep records node-a's claims as interrupted.
+        try await queueA.heartbeat(node: "node-a", url: "http://a", report: "{}")
+        try await Task.sleep(for: .milliseconds(1200))
+        try await queueB.heartbeat(node: "node-b", url: "http://b", report: "{}")
+        let nodes = try await queueB.nodes(lease: .seconds(1))
+        #expect(nodes.map(\.name) == ["node-a", "node-b"])
+        #expect(nodes.map(\.alive) == [false, true])
+        #expect(try await queueB.sweep(lease: .seconds(1)) == 2)
+        for id in [first.id, second.id] {
+            #expect(try await b.activation(namespace: "guest", id: id) != nil, "the stand-in of \(id) was not published")
+        }
+        #expect(try await queueB.claim(node: "node-b") == nil)
+        await a.close()
+        await b.close()
+    }
+
+    /// Two nodes creating the same action at once: one creates it, the other is told it exists.
+    @Test(arguments: Backend.allCases)
+    func concurrentCreatesConflict(backend: Backend) async throws {
+        try await withStore(backend) { store in
+            _ = try await store.createNamespace("guest")
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<8 {
+                    group.addTask { (try? await store.putAction(self.stored("same", code: [UInt8(index)]), overwrite: false)) != nil }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 1)
+            #expect(try await store.action(namespace: "guest", name: "same")?.action.version == "0.0.1")
+        }
+    }
+
     /// A server that is gone makes the store unavailable (503, retry), within its timeout, and a
     /// store opened on no server at all says so.
     @Test func aLostServerIsReportedAsUnavailable() async throws {
