@@ -531,7 +531,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
 
     package func sweep(lease: Duration) async throws -> Int {
         let seconds = Double(lease.nanoseconds) / 1e9
-        return try await perform("end the work of stopped nodes") { client in
+        let ended = try await perform("end the work of stopped nodes") { client in
             try await Self.collect(client.query("""
                 WITH dead AS (SELECT name FROM node WHERE heartbeat < clock_timestamp() - make_interval(secs => \(seconds))),
                 failed AS (DELETE FROM invocation_queue WHERE claimed_by IN (SELECT name FROM dead) RETURNING id)
@@ -541,6 +541,11 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                 RETURNING 1
                 """, logger: self.logger).decode(Int.self)).count
         }
+        // A node silent for a day has had all its work ended long ago: it leaves the list.
+        try await perform("forget long-stopped nodes") { client in
+            try await client.query("DELETE FROM node WHERE heartbeat < clock_timestamp() - interval '1 day'", logger: self.logger)
+        }
+        return ended
     }
 
     // MARK: Connections

@@ -325,8 +325,9 @@ public final class Store: Sendable {
                 try await Task.sleep(for: .milliseconds(250))
             }
         }
-        // A stand-in is replaced by its real record later: the real one counts.
-        if !pending { try await prune(activation.namespace, inserted: 1) }
+        // A stand-in is replaced by its real record later: the real one counts. The record is
+        // stored whatever the pruning does: a failed pruning is done at the next one.
+        if !pending { try? await prune(activation.namespace, inserted: 1) }
     }
 
     /// How long a record of a run that ended keeps being offered to a store that is unavailable
