@@ -200,6 +200,16 @@ public final class Monitor: Sendable {
         }
     }
 
+    /// The ids of the keys that open requests now: the current epoch's and, during its grace
+    /// period, the previous one's.
+    public var keyIDs: [UInt8] {
+        let now = clock()
+        return keyring.withLock { keyring in
+            keyring.advance(to: now, configuration: configuration, started: started, identityKey: identityKey)
+            return (keyring.current.keys + (keyring.previous?.keys ?? [])).map(\.keyID)
+        }
+    }
+
     /// The name clients pin this enclave by (``Confidential/enclaveFingerprint(_:)``).
     public var fingerprint: String {
         Confidential.enclaveFingerprint(Array(identityKey.publicKey.derRepresentation))

@@ -17,7 +17,7 @@ extension Platform {
             engine: configuration.engines.defaultEngine.rawValue, concurrency: configuration.concurrency,
             running: min(running, configuration.concurrency), queued: admission.queued, warm: pool.warmCount,
             keyEpoch: enclave.monitor?.epoch, enclave: enclave.monitor?.fingerprint,
-            keyConfigurations: enclave.monitor.map { Data($0.keyConfigurations).base64EncodedString() })
+            keyConfigurations: enclave.monitor.map { Data($0.keyConfigurations).base64EncodedString() }, keyIDs: enclave.monitor?.keyIDs)
     }
 
     /// The addresses of the other live nodes whose enclave has a key `keyID`: where a sealed
@@ -25,9 +25,7 @@ extension Platform {
     /// only one opens it).
     public func nodes(holdingKey keyID: UInt8) async throws -> [String] {
         try await otherNodes().filter { node in
-            guard let list = node.report?.keyConfigurations.flatMap({ Data(base64Encoded: $0) }),
-                  let configurations = try? KeyConfiguration.decodeList(Array(list)) else { return false }
-            return configurations.contains { $0.keyID == keyID }
+            node.report?.keyIDs?.contains(keyID) == true
         }.map(\.url)
     }
 

@@ -43,15 +43,18 @@ public struct NodeReport: Codable, Sendable, Hashable {
     public var keyEpoch: UInt64?
     /// Its enclave's fingerprint (``Confidential/enclaveFingerprint(_:)``).
     public var enclave: String?
-    /// Its enclave's key configurations (base64 of `application/ohttp-keys`): which sealed
-    /// requests the other nodes forward to it.
+    /// Its enclave's key configurations (base64 of `application/ohttp-keys`).
     public var keyConfigurations: String?
+    /// The ids of the keys its enclave opens requests with now, the previous epoch's included
+    /// during their grace period: which sealed requests the other nodes forward to it.
+    public var keyIDs: [UInt8]?
 
     public init(
         tee: String, isolation: String, engine: String, concurrency: Int, running: Int, queued: Int, warm: Int, keyEpoch: UInt64?,
-        enclave: String? = nil, keyConfigurations: String? = nil
+        enclave: String? = nil, keyConfigurations: String? = nil, keyIDs: [UInt8]? = nil
     ) {
         self.enclave = enclave
+        self.keyIDs = keyIDs
         self.keyConfigurations = keyConfigurations
         self.tee = tee
         self.isolation = isolation

@@ -61,16 +61,22 @@ struct MonitorTests {
             let (first, second) = (try SealedCall(to: monitor, path: path), try SealedCall(to: monitor, path: path))
             let oldIDs = try KeyConfiguration.decodeList(monitor.keyConfigurations).map(\.keyID)
             #expect(monitor.epoch == 0)
+            #expect(monitor.keyIDs == oldIDs)
 
             clock.advance(61)
             #expect(monitor.epoch == 1)
             let newIDs = try KeyConfiguration.decodeList(monitor.keyConfigurations).map(\.keyID)
             #expect(Set(newIDs).isDisjoint(with: oldIDs))
+            // What a node of a cluster publishes: both epochs' keys while the old one is in grace.
+            #expect(Set(monitor.keyIDs) == Set(newIDs + oldIDs))
+            #expect(oldIDs.allSatisfy(monitor.holdsKey) && newIDs.allSatisfy(monitor.holdsKey))
             _ = try enclave.open(sealed: first.sealed)  // epoch 0 is in its grace period
             let late = try SealedCall(to: monitor, path: path)
 
             clock.advance(60)  // epoch 2: epoch 0's keys are erased, epoch 1's in grace
             #expect(monitor.epoch == 2)
+            #expect(Set(monitor.keyIDs).isDisjoint(with: oldIDs) && Set(monitor.keyIDs).isSuperset(of: newIDs))
+            #expect(!oldIDs.contains(where: monitor.holdsKey))
             let error = #expect(throws: EnclaveError.self) { try enclave.open(sealed: second.sealed) }
             #expect(error?.code == .sealedRequest)
             _ = try enclave.open(sealed: late.sealed)
