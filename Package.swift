@@ -128,6 +128,15 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        // The key broker protocol's formats (Trustee KBS): JWKs and JWEs.
+        .target(
+            name: "TabulaKBS",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: settings
+        ),
         .target(
             name: "TabulaClient",
             dependencies: [
@@ -167,6 +176,11 @@ let package = Package(
         .testTarget(
             name: "TabulaAttestationTests",
             dependencies: ["TabulaTestSupport", "TabulaAttestation", "TabulaWire"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "TabulaKBSTests",
+            dependencies: ["TabulaTestSupport", "TabulaKBS", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],
             swiftSettings: settings
         ),
         .testTarget(

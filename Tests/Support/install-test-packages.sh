@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests start servers from: PostgreSQL (the store of a cluster), and
-# Patroni with etcd (the failover test's highly available PostgreSQL).
+# Patroni with etcd (the failover test's highly available PostgreSQL), and Python's jwcrypto (the
+# independent JOSE implementation the key broker's JWEs are checked against).
 # Idempotent and quiet when everything is there; `apt-get update` runs only when something is missing.
 # Run as root (CI and the development machines are); elsewhere it says what to install.
 set -euo pipefail
@@ -10,6 +11,7 @@ ls /usr/lib/postgresql/*/bin/postgres > /dev/null 2>&1 || missing+=(postgresql)
 command -v psql > /dev/null 2>&1 || missing+=(postgresql-client)
 command -v patroni > /dev/null 2>&1 || missing+=(patroni)
 command -v etcd > /dev/null 2>&1 || missing+=(etcd-server)
+/usr/bin/python3 -c 'import jwcrypto' > /dev/null 2>&1 || missing+=(python3-jwcrypto)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
