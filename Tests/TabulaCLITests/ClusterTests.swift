@@ -10,7 +10,7 @@ import Testing
 
 /// Three real `tabula serve` nodes on one PostgreSQL server, driven through the real CLI: one
 /// set of tenants, actions and activation records, whichever node a request reaches.
-@Suite("Cluster on PostgreSQL, live", .postgres, .serialized)
+@Suite("Cluster on PostgreSQL, live", .loadHeavy, .postgres, .serialized)
 struct ClusterTests {
     /// Starts `count` nodes on a fresh database; stops them (and deletes their directories) after.
     private func withNodes(_ count: Int, arguments: [String] = [], _ body: ([ServerProcess], String) async throws -> Void) async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TabulaTestSupport
 import Testing
 import TabulaWire
 #if canImport(FoundationNetworking)
@@ -8,7 +9,7 @@ import FoundationNetworking
 
 /// A 202 means stored: every activation id the real server acknowledged resolves after it is
 /// killed with SIGKILL mid-load and started again on the same data directory (issue #12, point 6).
-@Suite("tabula serve, crash recovery", .serialized)
+@Suite("tabula serve, crash recovery", .loadHeavy, .serialized)
 struct CrashRecoveryTests {
     @Test func everyAcknowledgedActivationResolvesAfterSIGKILL() async throws {
         let server = try await ServerProcess()

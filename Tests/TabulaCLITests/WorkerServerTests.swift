@@ -10,7 +10,7 @@ import FoundationNetworking
 /// Layered isolation through the real `tabula serve` (issue #13): tenant code runs in confined
 /// worker processes of each namespace, a worker killed mid-invocation fails only that invocation,
 /// and no worker holds a key the server holds.
-@Suite("tabula serve with workers", .serialized)
+@Suite("tabula serve with workers", .loadHeavy, .serialized)
 struct WorkerServerTests {
     private static let spinner = """
         (module (memory (export "memory") 1)
