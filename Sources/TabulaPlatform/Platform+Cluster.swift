@@ -159,7 +159,7 @@ extension Platform {
                 activationID: queued.id, received: queued.received)
             let message = error.code == .notFound ? "The action \(queued.name) was deleted before its queued invocation ran." : error.message
             record.response = Activation.Response(.developerError(message))
-            if (try? await store.insertActivation(record)) != nil { finished(queued.id, cluster: cluster) } else { release(queued.id) }
+            if (try? await store.insertActivation(record)) != nil { finished(queued.id) } else { release(queued.id) }
             return true
         } catch {
             release(queued.id)
@@ -167,7 +167,7 @@ extension Platform {
         }
         do {
             _ = try start(accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received)) {
-                self.finished(queued.id, cluster: cluster)
+                self.finished(queued.id)
             }
             return true
         } catch {
@@ -179,7 +179,7 @@ extension Platform {
 
     /// The record of a claimed invocation is stored: it leaves the queue (now, or at the next
     /// round if the store does not answer).
-    private func finished(_ id: String, cluster: any ClusterBackend) {
+    private func finished(_ id: String) {
         claimedWork.withLock { _ = $0.unfinished.insert(id) }
     }
 

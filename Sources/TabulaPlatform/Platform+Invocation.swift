@@ -77,17 +77,20 @@ extension Platform {
             return pending.activationID
         }
         try refuseWhenStopping()
-        let (deployed, merged) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        let (deployed, _) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        // The caller's own parameters wait in the store: the node that claims it merges them with
+        // the defaults of the action as it is then, and checks the policy again. No more than the
+        // function may read: a bigger input would only fail when it runs, after filling the queue.
+        let given = String(decoding: JSONValue.encode(parameters), as: UTF8.self)
+        guard given.utf8.count <= deployed.definition.limits.input else {
+            throw PlatformError(.payloadTooLarge, "The parameters are \(given.utf8.count) bytes, more than the action's input limit of \(deployed.definition.limits.input) bytes.")
+        }
         let received = Store.now()
         let activationID = ActivationID.timeOrdered(milliseconds: received)
         let action = deployed.stored.action
         let standIn = Self.standIn(for: action, subject: subject, activationID: activationID, received: received)
-        // The caller's own parameters: the node that claims it merges them with the defaults of
-        // the action as it is then, and checks the policy again.
-        _ = merged
         let queued = Store.QueuedInvocation(
-            id: activationID, namespace: action.namespace, name: action.name, subject: subject,
-            parameters: String(decoding: JSONValue.encode(parameters), as: UTF8.self), received: received)
+            id: activationID, namespace: action.namespace, name: action.name, subject: subject, parameters: given, received: received)
         try await cluster.enqueue(
             queued, standIn: Store.ActivationRow(activation: standIn, document: Store.encode(standIn), pending: true),
             limit: configuration.clusterQueueLimit)

@@ -242,6 +242,12 @@ struct ClusterTests {
             }
             #expect(reply.succeeded && reply.result?.result == ["n": 7])
 
+            // What waits in the store's queue is bounded by what the function may read (1 MiB).
+            let oversized = await #expect(throws: ClientError.self) {
+                try await clients[1].invoke(name: "echo", parameters: ["big": .string(String(repeating: "x", count: 1 << 20))])
+            }
+            #expect(oversized?.message.contains("input limit") == true, "\(oversized.map { "\($0)" } ?? "")")
+
             // The same sealed bytes through node 1, then again through node 2: opened once only.
             let inner = BinaryHTTPRequest(
                 method: "POST", scheme: "http", authority: "127.0.0.1", path: Confidential.invokePath(namespace: "guest", name: "echo"),

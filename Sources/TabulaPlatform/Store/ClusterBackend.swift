@@ -56,6 +56,4 @@ extension Store {
         package var received: Int64
     }
 
-    /// The store's cluster side, when the nodes of a cluster share it.
-    package var cluster: (any ClusterBackend)? { backend as? any ClusterBackend }
 }

@@ -14,6 +14,15 @@ public import TabulaWire
 /// stored) and how long they are trusted from memory, action versions, retention of records.
 public final class Store: Sendable {
     package let backend: any StoreBackend
+    /// The store's cluster side, when the nodes of a cluster share it (found once: every
+    /// invocation asks).
+    package let cluster: (any ClusterBackend)?
+    /// How long a node may serve an action it read before it reads it again: `nil` when this
+    /// process is the only writer of actions (SQLite), a few seconds when the nodes of a cluster
+    /// share the store. Changes normally arrive much sooner, by notification
+    /// (``observeActionChanges(_:)``); this bounds how stale an action can be when one is missed
+    /// (a notification that overtakes a read in progress, a listener reconnecting).
+    package let actionRecheck: Duration?
     /// The most activation records kept per namespace; older ones of that namespace are deleted
     /// as new ones arrive, so one tenant's traffic never deletes another's records.
     public let activationRetention: Int
@@ -28,6 +37,8 @@ public final class Store: Sendable {
 
     package init(backend: any StoreBackend, activationRetention: Int = 10_000, credentialLifetime: Duration = .seconds(5)) {
         self.backend = backend
+        self.cluster = backend as? any ClusterBackend
+        self.actionRecheck = backend.notifiesActionChanges ? .seconds(2) : nil
         self.activationRetention = activationRetention
         self.credentialLifetime = credentialLifetime
     }
@@ -45,15 +56,6 @@ public final class Store: Sendable {
         case .postgres(let configuration): backend = try await PostgresBackend.connect(configuration)
         }
         return Store(backend: backend, activationRetention: activationRetention, credentialLifetime: credentialLifetime)
-    }
-
-    /// How long a node may serve an action it read before it reads it again: `nil` when this
-    /// process is the only writer of actions (SQLite), a few seconds when the nodes of a cluster
-    /// share the store. Changes normally arrive much sooner, by notification
-    /// (``observeActionChanges(_:)``); this bounds how stale an action can be when one is missed
-    /// (a notification that overtakes a read in progress, a listener reconnecting).
-    package var actionRecheck: Duration? {
-        backend.notifiesActionChanges ? .seconds(2) : nil
     }
 
     /// What changed: one action, or possibly any (the notifications were interrupted).
