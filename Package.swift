@@ -105,6 +105,9 @@ let package = Package(
             dependencies: [
                 "TabulaPlatform",
                 "TabulaWire",
+                "TabulaKBS",
+                "TabulaAttestation",
+                "TabulaEnclave",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -128,7 +131,8 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
-        // The key broker protocol's formats (Trustee KBS): JWKs and JWEs.
+        // The key broker (Trustee's KBS protocol): appraisal against a manifest, sealed state,
+        // release of cluster keys and tenant secrets, and the attester's client.
         .target(
             name: "TabulaKBS",
             dependencies: [

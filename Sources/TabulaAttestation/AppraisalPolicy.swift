@@ -4,7 +4,7 @@
 /// {"tees": ["tdx", "sev-snp"], "measurements": ["<hex>", …], "allowDebug": false, "allowSimulated": false,
 ///  "acceptedTCBStatuses": ["UpToDate", "SWHardeningNeeded"],
 ///  "minimumSNPTCB": {"bootloader": 4, "tee": 0, "snp": 22, "microcode": 213}, "isolations": ["workers"],
-///  "engines": ["native"], "compilerDigests": ["<hex>", …]}
+///  "engines": ["native"], "compilerDigests": ["<hex>", …], "minimumSimulatedTCB": 1}
 /// ```
 /// Every field is optional. The default refuses debug-mode TEEs and simulated evidence, accepts any
 /// TEE kind and measurement, and, for Intel quotes verified with collateral, only the TCB status
@@ -23,6 +23,9 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
     /// The lowest SEV-SNP TCB accepted: each component of the reported TCB (which the VCEK or VLEK
     /// certificate vouches for) must be at least this; `fmc` applies to Turin and later only.
     public var minimumSNPTCB: SNPTCBVersion?
+    /// The lowest TCB level accepted from simulated evidence (``SimulatedTEE/tcb``): the stand-in
+    /// for a minimum firmware version on a machine without TEE hardware.
+    public var minimumSimulatedTCB: Int?
     /// How tenant code may run (``RuntimeClaims/isolation``: `workers`, `in-process`), as Tabula's
     /// identity certificate states it; any when absent. When set, evidence that states nothing
     /// (bare evidence, another framework's certificate, a server from before the claim) fails.
@@ -38,8 +41,9 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
     public init(
         tees: [String]? = nil, measurements: [String]? = nil, allowDebug: Bool? = nil, allowSimulated: Bool? = nil,
         acceptedTCBStatuses: [String]? = nil, minimumSNPTCB: SNPTCBVersion? = nil, isolations: [String]? = nil,
-        engines: [String]? = nil, compilerDigests: [String]? = nil
+        engines: [String]? = nil, compilerDigests: [String]? = nil, minimumSimulatedTCB: Int? = nil
     ) {
+        self.minimumSimulatedTCB = minimumSimulatedTCB
         self.engines = engines
         self.compilerDigests = compilerDigests
         self.tees = tees
@@ -133,6 +137,13 @@ public struct AppraisalPolicy: Codable, Sendable, Hashable {
                 }
             } else if acceptedTCBStatuses != nil {
                 reasons.append("the policy requires a TCB status, but the quote was verified without Intel's TCB info (give collateral)")
+            }
+        }
+        if claims.tee == "simulated", let minimumSimulatedTCB {
+            var level = 0
+            if case .integer(let stated) = claims.fields["tcb"] { level = Int(stated) }
+            if level < minimumSimulatedTCB {
+                reasons.append("the simulated TCB level \(level) is below the minimum \(minimumSimulatedTCB)")
             }
         }
         if claims.tee == "sev-snp", let minimumSNPTCB {

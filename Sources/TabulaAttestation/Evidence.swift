@@ -74,9 +74,10 @@ public enum Evidence {
             let platformKey = try simulated.verify()
             return Claims(
                 tee: "simulated", version: Int(simulated.version), reportData: simulated.reportData,
-                measurement: simulated.measurement, debug: false,
+                measurement: simulated.measurement, debug: simulated.debug,
                 fields: [
                     "platformKey": .string(SimulatedTEE.keyID(platformKey)),
+                    "tcb": .integer(Int64(simulated.tcb)),
                     "notice": .string("simulated evidence from a machine without TEE hardware: it proves nothing about where the code runs"),
                 ])
         }

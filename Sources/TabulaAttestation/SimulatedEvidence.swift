@@ -7,19 +7,27 @@ struct SimulatedEvidence: Sendable {
     /// ASCII "TABULA-SIMULATED". A DCAP quote starts with its version as a little-endian u16 (3, 4 or
     /// 5); these bytes read as 0x4154, and no length of this format is 1184 (an SNP report).
     static let magic: [UInt8] = Array("TABULA-SIMULATED".utf8)
-    static let version: UInt16 = 1
+    /// The version written: 2 adds the simulated debug flag and TCB level (version 1, without
+    /// them, still verifies, as not debug and TCB level 0).
+    static let version: UInt16 = 2
     /// SHA-384 of the ASCII string "tabula simulated TEE v1": a constant that stands where a real TEE
     /// puts the hash of the loaded code. It identifies nothing real.
     static let measurement: [UInt8] = Array(SHA384.hash(data: Array("tabula simulated TEE v1".utf8)))
 
-    /// Bytes before the signature: magic, version, measurement, report data, platform key, signature length.
+    /// Bytes before the signature in version 1: magic, version, measurement, report data, platform
+    /// key, signature length; version 2 adds a flags byte and a 2-byte TCB level before the length.
     static let headerSize = 16 + 2 + 48 + 64 + 65 + 2
+    static func headerSize(version: UInt16) -> Int { version >= 2 ? headerSize + 3 : headerSize }
 
     var version: UInt16
     var measurement: [UInt8]
     var reportData: [UInt8]
     /// The platform key, x9.63 uncompressed (65 bytes).
     var platformKey: [UInt8]
+    /// Whether the simulated TEE says it runs in debug mode (flags bit 0, version 2).
+    var debug = false
+    /// The simulated TCB level (version 2), standing where real TEEs report firmware versions.
+    var tcb: UInt16 = 0
     /// ECDSA P-256/SHA-256, DER, over every byte before the signature length.
     var signature: [UInt8]
 
@@ -29,7 +37,7 @@ struct SimulatedEvidence: Sendable {
     }
 
     /// Signs a fresh evidence structure with the platform key.
-    init(reportData: [UInt8], platformKey: P256.Signing.PrivateKey) throws(AttestationError) {
+    init(reportData: [UInt8], platformKey: P256.Signing.PrivateKey, debug: Bool = false, tcb: UInt16 = 0) throws(AttestationError) {
         guard reportData.count == 64 else {
             throw AttestationError(.malformed, "simulated evidence: report data must be 64 bytes, got \(reportData.count)")
         }
@@ -37,6 +45,8 @@ struct SimulatedEvidence: Sendable {
         measurement = Self.measurement
         self.reportData = reportData
         self.platformKey = Array(platformKey.publicKey.x963Representation)
+        self.debug = debug
+        self.tcb = tcb
         signature = []
         do {
             signature = Array(try platformKey.signature(for: signedBytes).derRepresentation)
@@ -56,18 +66,29 @@ struct SimulatedEvidence: Sendable {
         }
         func u16(_ offset: Int) -> UInt16 { UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1]) }
         version = u16(16)
-        guard version == Self.version else {
-            throw AttestationError(.unsupported, "simulated evidence version \(version) (only 1 is known)")
+        guard version == 1 || version == 2 else {
+            throw AttestationError(.unsupported, "simulated evidence version \(version) (only 1 and 2 are known)")
+        }
+        let header = Self.headerSize(version: version)
+        guard bytes.count >= header else {
+            throw AttestationError(.malformed, "simulated evidence truncated: \(bytes.count) bytes, the header alone is \(header)")
         }
         measurement = Array(bytes[18..<66])
         reportData = Array(bytes[66..<130])
         platformKey = Array(bytes[130..<195])
-        let length = Int(u16(195))
-        guard bytes.count == Self.headerSize + length else {
-            let problem = bytes.count < Self.headerSize + length ? "truncated" : "followed by trailing bytes"
-            throw AttestationError(.malformed, "simulated evidence \(problem): the signature is \(length) bytes, \(bytes.count - Self.headerSize) remain")
+        if version >= 2 {
+            guard bytes[195] & ~1 == 0 else {
+                throw AttestationError(.malformed, "simulated evidence: unknown flags \(bytes[195])")
+            }
+            debug = bytes[195] & 1 == 1
+            tcb = u16(196)
         }
-        signature = Array(bytes[Self.headerSize...])
+        let length = Int(u16(header - 2))
+        guard bytes.count == header + length else {
+            let problem = bytes.count < header + length ? "truncated" : "followed by trailing bytes"
+            throw AttestationError(.malformed, "simulated evidence \(problem): the signature is \(length) bytes, \(bytes.count - header) remain")
+        }
+        signature = Array(bytes[header...])
     }
 
     /// The bytes the platform key signs.
@@ -75,6 +96,9 @@ struct SimulatedEvidence: Sendable {
         var out = Self.magic
         out += [UInt8(version >> 8), UInt8(version & 0xFF)]
         out += measurement + reportData + platformKey
+        if version >= 2 {
+            out += [debug ? 1 : 0, UInt8(tcb >> 8), UInt8(tcb & 0xFF)]
+        }
         return out
     }
 

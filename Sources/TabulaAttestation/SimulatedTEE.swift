@@ -13,18 +13,28 @@ import TabulaWire
 /// | offset | size | field |
 /// |-------:|-----:|-------|
 /// | 0      | 16   | magic, ASCII `TABULA-SIMULATED` |
-/// | 16     | 2    | version, 1 |
+/// | 16     | 2    | version, 2 |
 /// | 18     | 48   | measurement: SHA-384 of the ASCII string `tabula simulated TEE v1` (a constant; it identifies nothing real) |
 /// | 66     | 64   | report data |
 /// | 130    | 65   | platform public key, P-256 x9.63 uncompressed |
-/// | 195    | 2    | signature length *n* |
-/// | 197    | *n*  | ECDSA P-256/SHA-256 signature, DER, by the platform key over bytes 0..<195 |
+/// | 195    | 1    | flags: bit 0 set when the simulated TEE says it runs in debug mode (version 2) |
+/// | 196    | 2    | the simulated TCB level (version 2) |
+/// | 198    | 2    | signature length *n* |
+/// | 200    | *n*  | ECDSA P-256/SHA-256 signature, DER, by the platform key over bytes 0..<198 |
+///
+/// Version 1 has neither flags nor TCB level: its signature length is at 195. It still verifies,
+/// as not debug and TCB level 0.
 ///
 /// The magic cannot be mistaken for a DCAP quote (whose first two bytes are its little-endian version,
 /// 3, 4 or 5) and the structure is never 1184 bytes long (the size of an SEV-SNP report), so
 /// `Evidence.verify` recognises it from its bytes.
 public struct SimulatedTEE: TEEProvider {
     private let platformKey: P256.Signing.PrivateKey
+    /// Whether the evidence says the TEE runs in debug mode: to try a verifier's refusal.
+    public var debug = false
+    /// The TCB level the evidence states (a verifier's `minimumSimulatedTCB` is checked against it);
+    /// 1 unless set, to try a verifier's refusal of an old TCB.
+    public var tcb: UInt16 = 1
 
     public var tee: String { "simulated" }
 
@@ -80,7 +90,7 @@ public struct SimulatedTEE: TEEProvider {
 
     /// Simulated evidence over `reportData` (64 bytes), signed by the platform key.
     public func evidence(reportData: [UInt8]) async throws -> [UInt8] {
-        try SimulatedEvidence(reportData: reportData, platformKey: platformKey).bytes
+        try SimulatedEvidence(reportData: reportData, platformKey: platformKey, debug: debug, tcb: tcb).bytes
     }
 
     /// Hex SHA-256 of the key's DER SubjectPublicKeyInfo.

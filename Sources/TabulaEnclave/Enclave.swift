@@ -23,6 +23,8 @@ public final class Enclave: Sendable {
     /// The holder of the enclave's keys and attestation; `nil` for an enclave that only runs
     /// plain invocations (such as `tabula run`).
     public let monitor: Monitor?
+    /// Where the tenant secrets functions may read come from (a key broker); `nil` for none.
+    let secrets: (any SecretSource)?
     private let functions = Mutex(Functions())
     /// The time a function's initialisation may take, all phases together, whatever its timeout.
     public let initializationTimeout: Duration
@@ -51,9 +53,10 @@ public final class Enclave: Sendable {
     ///     for the native engine); by default the interpreter only.
     public init(
         threads: Int? = nil, loadThreads: Int? = nil, monitor: Monitor? = nil, initializationTimeout: Duration = Enclave.defaultInitializationTimeout,
-        isolation: Isolation = .inProcess, engines: Engines = .interpreterOnly
+        isolation: Isolation = .inProcess, engines: Engines = .interpreterOnly, secrets: (any SecretSource)? = nil
     ) {
         self.engines = engines
+        self.secrets = secrets
         // The monitor's certificates state how tenant code runs; they must never claim workers
         // for an enclave that runs it in process.
         if let claimed = monitor?.runtime.isolation {
@@ -363,12 +366,18 @@ public final class Enclave: Sendable {
             throw EnclaveError(.limitExceeded, "the parameters are \(input.bytes.count) bytes; the limit is \(limits.input) bytes")
         }
         let deadlineMilliseconds = Int64(Date().timeIntervalSince1970 * 1000) + limits.timeoutMilliseconds
-        let environment = [
+        var owEnvironment = [
             ("__OW_ACTIVATION_ID", activationID),
             ("__OW_ACTION_NAME", name.description),
             ("__OW_NAMESPACE", name.namespace),
             ("__OW_DEADLINE", String(deadlineMilliseconds)),
         ]
+        if let secrets, !fresh {
+            // Given per invocation, like the parameters: the WASI host wipes its copy when the
+            // run ends, and the rewind erases whatever the function copied into its memory.
+            owEnvironment += try await secrets.environment(namespace: name.namespace, action: name.name, moduleDigest: host.moduleDigest)
+        }
+        let environment = owEnvironment
         @Sendable func invocation(_ run: Sandbox.Run, in sandbox: any FunctionInstance) -> Invocation {
             Invocation(
                 activationID: activationID,

@@ -51,6 +51,9 @@ public struct EnclaveError: Error, Sendable, Equatable, CustomStringConvertible 
         /// compiler failure, a compile time or memory limit, or a cached compilation that fails
         /// its authentication).
         case compilationFailed = "compilation_failed"
+        /// The function may read tenant secrets, but the key broker that holds them cannot be
+        /// reached now.
+        case secretsUnavailable = "secrets_unavailable"
     }
 
     public let code: Code

@@ -33,14 +33,15 @@ public final class Monitor: Sendable {
     public var tee: String { provider.tee }
     /// How the enclave runs tenant code, as every identity certificate of this monitor states it.
     public let runtime: RuntimeClaims
-    /// The identity certificate without a nonce, made at start.
-    public let identity: IdentityCertificate.Issued
+    /// The identity certificate without a nonce: made at start, and again when the monitor adopts
+    /// a cluster's identity key from a key broker.
+    public var identity: IdentityCertificate.Issued { signer.withLock { $0.certificate } }
     public let configuration: Configuration
     /// When the identity certificate, and every certificate it issues, expires.
     public let notValidAfter: Date
     let started: Date
     private let provider: any TEEProvider
-    private let identityKey: P256.Signing.PrivateKey
+    private let signer: Mutex<Signer>
     private let keyring: Mutex<Keyring>
     private let clock: @Sendable () -> Date
     private let processCacheKey = (0..<32).map { _ in UInt8.random(in: 0...UInt8.max) }
@@ -75,8 +76,7 @@ public final class Monitor: Sendable {
     ) throws {
         self.provider = provider
         self.runtime = runtime
-        self.identityKey = identityKey
-        self.identity = identity
+        self.signer = Mutex(Signer(key: identityKey, certificate: identity))
         self.configuration = configuration
         self.started = started
         self.notValidAfter = started.addingTimeInterval(configuration.validity.seconds)
@@ -95,6 +95,9 @@ public final class Monitor: Sendable {
 
     /// The identity key's public half: what receipts and certificates are checked with.
     public var identityPublicKey: P256.Signing.PublicKey { identityKey.publicKey }
+
+    /// The key that signs: this enclave's own, or the cluster's once adopted.
+    private var identityKey: P256.Signing.PrivateKey { signer.withLock { $0.key } }
 
     /// The private bytes of every long-term key the monitor holds now (the identity key, and each
     /// live epoch's HPKE keys): for the tests that search other processes' memory for them.
@@ -224,6 +227,63 @@ public final class Monitor: Sendable {
     }
 }
 
+extension Monitor {
+    /// The signing key and the identity certificate that binds it to this TEE's evidence.
+    struct Signer: Sendable {
+        var key: P256.Signing.PrivateKey
+        var certificate: IdentityCertificate.Issued
+    }
+
+    /// Takes a cluster's keys, as a key broker released them to this attested enclave: its
+    /// identity key becomes the cluster's (with a new identity certificate over fresh evidence of
+    /// this TEE), and the broker's key epochs replace the monitor's own, which it stops making.
+    ///
+    /// Every node of the cluster then publishes the same key configurations and signs with the
+    /// same key, so a client that verified one of them (or the broker) can seal to any. Called
+    /// again with the broker's later epochs, it moves to them; the epochs a request was opened
+    /// with keep their replay memory.
+    public func adopt(_ keys: ClusterKeys) async throws {
+        let key: P256.Signing.PrivateKey
+        do {
+            key = try P256.Signing.PrivateKey(rawRepresentation: keys.identityKey)
+        } catch {
+            throw EnclaveError(.invalidConfiguration, "the key broker's cluster identity key is not a P-256 private key")
+        }
+        let sorted = keys.epochs.sorted { $0.number > $1.number }
+        guard let newest = sorted.first else {
+            throw EnclaveError(.invalidConfiguration, "the key broker released no key epoch")
+        }
+        let current = try Epoch(newest, clusterKey: key.publicKey)
+        let previous = try sorted.dropFirst().first.map { try Epoch($0, clusterKey: key.publicKey) }
+        if signer.withLock({ $0.key.rawRepresentation != key.rawRepresentation }) {
+            let now = clock()
+            let certificate = try await IdentityCertificate.issue(
+                identityKey: key, provider: provider, nonce: nil, runtime: runtime,
+                notValidBefore: now.addingTimeInterval(-60), notValidAfter: notValidAfter)
+            signer.withLock { $0 = Signer(key: key, certificate: certificate) }
+        }
+        keyring.withLock { keyring in
+            keyring.sharedGrace = keys.grace
+            keyring.current = current
+            keyring.previous = previous
+            keyring.seen = keyring.seen.filter { $0.key == current.number || $0.key == previous?.number }
+        }
+    }
+
+    /// Whether the monitor serves a key broker's epochs (``adopt(_:)``) rather than its own.
+    public var servesClusterKeys: Bool { keyring.withLock { $0.sharedGrace != nil } }
+
+    /// When the current epoch's keys stop being current.
+    public var epochEnds: Date { currentEpoch().ends }
+
+    /// Until when a request opened now could be opened again (the current epoch's end and its
+    /// grace period): how long a cluster must remember it to refuse its replay.
+    public var replayHorizon: Date {
+        let grace = keyring.withLock { $0.sharedGrace } ?? configuration.grace
+        return currentEpoch().ends.addingTimeInterval(grace.seconds)
+    }
+}
+
 typealias GatewayKeyEntry = (key: ObliviousHTTP.GatewayKey, epoch: UInt64)
 
 extension Monitor {
@@ -253,6 +313,26 @@ extension Monitor {
             expires = ends.formatted(.iso8601)
             signature = Array(try identityKey.signature(for: AttestationBundle.signedMessage(epoch: number, expires: expires, keyConfigs: list)).derRepresentation)
         }
+
+        /// An epoch a key broker released: keys derived from its seed, and the list the broker
+        /// signed, which the derived keys must reproduce exactly.
+        init(_ shared: ClusterKeys.Epoch, clusterKey: P256.Signing.PublicKey) throws(EnclaveError) {
+            number = shared.number
+            starts = shared.starts
+            ends = shared.ends
+            expires = shared.expires
+            do {
+                keys = try ObliviousHTTP.GatewayKey.derive(seed: shared.seed, keyID: shared.keyID)
+            } catch {
+                throw EnclaveError(.invalidConfiguration, "the key broker's epoch \(shared.number) has no usable seed: \(error)")
+            }
+            list = KeyConfiguration.encodeList(keys.map(\.configuration))
+            signature = shared.signature
+            let message = AttestationBundle.signedMessage(epoch: number, expires: expires, keyConfigs: list)
+            guard let parsed = try? P256.Signing.ECDSASignature(derRepresentation: signature), clusterKey.isValidSignature(parsed, for: message) else {
+                throw EnclaveError(.invalidConfiguration, "the key broker's signature does not cover the keys derived from epoch \(shared.number)'s seed: the broker and this node disagree on the derivation; refusing the keys")
+            }
+        }
     }
 
     /// The current epoch and the previous one while its grace period lasts, and the requests each
@@ -261,6 +341,9 @@ extension Monitor {
         var current: Epoch
         var previous: Epoch?
         let keyIDBase: UInt8
+        /// The grace period of epochs a key broker gave (``Monitor/adopt(_:)``): then the monitor
+        /// never makes keys of its own, it only drops the previous epoch when its grace is over.
+        var sharedGrace: Duration?
         /// By epoch, the first 16 bytes of SHA-256 of each request opened, for replay refusal. Kept
         /// apart from the epochs so that reading an epoch never copies (or later forces a copy of)
         /// a set that may hold millions of entries.
@@ -273,14 +356,21 @@ extension Monitor {
 
         /// Starts the epoch `now` falls in, if it is not the current one, and drops the previous
         /// epoch's keys once their grace period is over.
-        mutating func advance(to now: Date, configuration: Configuration, started: Date, identityKey: P256.Signing.PrivateKey) {
+        mutating func advance(to now: Date, configuration: Configuration, started: Date, identityKey: @autoclosure () -> P256.Signing.PrivateKey) {
+            if let sharedGrace {
+                if let previous, now >= previous.ends.addingTimeInterval(sharedGrace.seconds) {
+                    self.previous = nil
+                    seen = seen.filter { $0.key == current.number }
+                }
+                return
+            }
             let elapsed = max(0, now.timeIntervalSince(started))
             let number = UInt64(elapsed / configuration.rotation.seconds)
             var dropped = false
             if number > current.number {
                 let starts = started.addingTimeInterval(Double(number) * configuration.rotation.seconds)
                 // Key generation cannot fail for these built-in suites; keep the old epoch if it does.
-                if let next = try? Epoch(number: number, starts: starts, rotation: configuration.rotation, keyIDBase: keyIDBase, identityKey: identityKey) {
+                if let next = try? Epoch(number: number, starts: starts, rotation: configuration.rotation, keyIDBase: keyIDBase, identityKey: identityKey()) {
                     dropped = previous != nil || number != current.number + 1
                     previous = number == current.number + 1 ? current : nil
                     current = next

@@ -152,6 +152,13 @@ extension Platform {
             }
             throw PlatformError(.badRequest, "The sealed request was refused: \(error.message)")
         }
+        if let monitor = enclave.monitor, monitor.servesClusterKeys {
+            // Every node holds the cluster's keys: only the store they share can tell that
+            // another node opened these bytes already.
+            guard try await store.rememberSealed(sealed, until: monitor.replayHorizon) else {
+                throw PlatformError(.badRequest, "The sealed request was refused: this sealed request was already received (by this or another node); seal every invocation afresh")
+            }
+        }
         let defaults = deployed.stored.action.parameters.object
         return try start(deployed, subject: subject, confidential: true) { definition, activationID in
             let outcome = try await self.enclave.invoke(

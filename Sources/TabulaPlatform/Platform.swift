@@ -46,7 +46,7 @@ public final class Platform: Service, Sendable {
     public init(store: Store, configuration: PlatformConfiguration = PlatformConfiguration(), monitor: Monitor? = nil, metricsFactory: any MetricsFactory, logger: Logger) {
         self.store = store
         self.configuration = configuration
-        self.enclave = Enclave(threads: configuration.concurrency, loadThreads: configuration.loads, monitor: monitor, isolation: configuration.isolation, engines: configuration.engines)
+        self.enclave = Enclave(threads: configuration.concurrency, loadThreads: configuration.loads, monitor: monitor, isolation: configuration.isolation, engines: configuration.engines, secrets: configuration.secrets)
         self.pool = WarmPool(enclave: enclave, keepAlive: configuration.keepAlive, memoryBudget: configuration.memoryBudget)
         self.admission = Admission(capacity: configuration.concurrency, queueLimit: configuration.queueLimit)
         self.loads = Admission(

@@ -42,6 +42,8 @@ public struct PlatformConfiguration: Sendable {
     /// recorded under it. Keep it across restarts, so that a node that starts again recovers its
     /// own interrupted activations.
     public var nodeName = "local"
+    /// Where functions' tenant secrets come from (a key broker, `tabula serve --broker`).
+    public var secrets: (any SecretSource)?
     /// How often a node of a cluster renews its lease (and ends the work of stopped nodes).
     public var heartbeatInterval: Duration = .seconds(1)
     /// The most non-blocking invocations one namespace may have waiting in a cluster's queue;

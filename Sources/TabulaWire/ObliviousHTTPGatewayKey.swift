@@ -138,3 +138,26 @@ extension ObliviousHTTP {
         }
     }
 }
+
+extension ObliviousHTTP.GatewayKey {
+    /// The gateway keys of one key epoch, derived from a 32-byte seed: an X25519 key with id
+    /// `keyID` (RFC 9180's `DeriveKeyPair` of the seed) and an X-Wing key with id `keyID + 1` (its
+    /// 32-byte seed is `HKDF-SHA256(ikm: seed, salt: "", info: "tabula x-wing seed")`; X-Wing is not
+    /// in RFC 9180, so this derivation is Tabula's own).
+    ///
+    /// Whoever holds the seed derives the same keys: a key broker releases it to attested nodes,
+    /// and every node then serves the same key configurations.
+    public static func derive(seed: [UInt8], keyID: UInt8) throws -> [ObliviousHTTP.GatewayKey] {
+        guard seed.count == 32 else {
+            throw WireError(.malformed, "a key epoch's seed has 32 bytes, not \(seed.count)")
+        }
+        var x25519 = X25519HPKE.deriveKeyPair(ikm: seed)
+        defer { x25519.wipe() }
+        var xWing = HKDFSHA256.expand(prk: HKDFSHA256.extract(salt: [], seed), info: Array("tabula x-wing seed".utf8), length: 32)
+        defer { xWing.wipe() }
+        return [
+            try ObliviousHTTP.GatewayKey(keyID: keyID, kem: .x25519HKDFSHA256, privateKey: x25519),
+            try ObliviousHTTP.GatewayKey(keyID: keyID &+ 1, kem: .xWing, privateKey: xWing),
+        ]
+    }
+}

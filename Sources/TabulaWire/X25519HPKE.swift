@@ -91,14 +91,14 @@ struct X25519HPKE {
     }
 
     /// `"KEM" ‖ I2OSP(0x0020, 2)`.
-    private static let kemSuiteID = Array("KEM".utf8) + [0x00, 0x20]
+    fileprivate static let kemSuiteID = Array("KEM".utf8) + [0x00, 0x20]
 
     /// `"HPKE" ‖ kem_id ‖ kdf_id ‖ aead_id`.
     fileprivate static func suiteID(_ aead: KeyConfiguration.AEAD) -> [UInt8] {
         Array("HPKE".utf8) + [0x00, 0x20, 0x00, 0x01, UInt8(aead.rawValue >> 8), UInt8(truncatingIfNeeded: aead.rawValue)]
     }
 
-    private static func labeledExtract(salt: [UInt8], label: [UInt8], ikm: [UInt8], suite: [UInt8]) -> [UInt8] {
+    fileprivate static func labeledExtract(salt: [UInt8], label: [UInt8], ikm: [UInt8], suite: [UInt8]) -> [UInt8] {
         HKDFSHA256.extract(salt: salt, Label.version, suite, label, ikm)
     }
 
@@ -157,5 +157,17 @@ struct X25519HPKE {
             key: labeledExpand(secret, label: Label.key, info: context, length: keyCount, suite: suite),
             baseNonce: labeledExpand(secret, label: Label.baseNonce, info: context, length: nonceCount, suite: suite),
             exporterSecret: labeledExpand(secret, label: Label.exporter, info: context, length: HKDFSHA256.hashByteCount, suite: suite))
+    }
+}
+
+extension X25519HPKE {
+    /// `DeriveKeyPair(ikm)` of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1.3): the private key's
+    /// 32 bytes, `LabeledExpand(LabeledExtract("", "dkp_prk", ikm), "sk", "", 32)` with the KEM's
+    /// suite id. Every holder of `ikm` derives the same key pair (what lets a key broker give the
+    /// nodes of a cluster one key without sending a private key it generated elsewhere).
+    static func deriveKeyPair(ikm: [UInt8]) -> [UInt8] {
+        var prk = labeledExtract(salt: [], label: Array("dkp_prk".utf8), ikm: ikm, suite: kemSuiteID)
+        defer { prk.wipe() }
+        return labeledExpand(prk, label: Array("sk".utf8), info: [], length: 32, suite: kemSuiteID)
     }
 }

@@ -110,7 +110,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
     // MARK: Schema
 
     /// The schema's version: what ``migrate(_:)`` creates.
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     /// Creates the tables, once, under a lock that makes nodes starting together wait for each
     /// other. Refuses a schema newer than this build knows.
@@ -127,6 +127,16 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
             throw PlatformError(.internalError, "the store's schema is version \(version), newer than this build of Tabula knows (\(schemaVersion)): upgrade this node")
         }
         guard version < schemaVersion else { return }
+        if version < 1 { try await createVersion1(connection, logger: logger) }
+        // Version 2: the key broker's sealed state, and the sealed requests opened with keys a
+        // broker shares between nodes (replay refusal across the cluster).
+        try await connection.query("CREATE TABLE IF NOT EXISTS blob (name text PRIMARY KEY, version bigint NOT NULL, bytes bytea NOT NULL)", logger: logger)
+        try await connection.query("CREATE TABLE IF NOT EXISTS sealed_request (fingerprint bytea PRIMARY KEY, expires bigint NOT NULL)", logger: logger)
+        try await connection.query("DELETE FROM tabula_schema", logger: logger)
+        try await connection.query("INSERT INTO tabula_schema (version) VALUES (\(schemaVersion))", logger: logger)
+    }
+
+    private static func createVersion1(_ connection: PostgresConnection, logger: Logger) async throws {
         // Names compare byte for byte ("C" collation), as SQLite compares them.
         try await connection.query("""
             CREATE TABLE namespace (
@@ -192,8 +202,42 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         try await connection.query("CREATE INDEX invocation_queue_claimed ON invocation_queue (claimed_by) WHERE claimed_by IS NOT NULL", logger: logger)
         try await connection.query("CREATE INDEX activation_by_namespace ON activation (namespace, start DESC, seq DESC)", logger: logger)
         try await connection.query("CREATE INDEX activation_pending ON activation (pending) WHERE pending", logger: logger)
-        try await connection.query("DELETE FROM tabula_schema", logger: logger)
-        try await connection.query("INSERT INTO tabula_schema (version) VALUES (\(schemaVersion))", logger: logger)
+    }
+
+    // MARK: Blobs and sealed requests
+
+    package func blob(_ name: String) async throws -> (bytes: [UInt8], version: Int64)? {
+        try await perform("read the broker state") { client in
+            try await Self.collect(client.query("SELECT bytes, version FROM blob WHERE name = \(name)", logger: self.logger).decode((ByteBuffer, Int64).self))
+                .first.map { (Array($0.0.readableBytesView), $0.1) }
+        }
+    }
+
+    package func putBlob(_ name: String, bytes: [UInt8], replacing version: Int64?) async throws -> Int64? {
+        let buffer = ByteBuffer(bytes: bytes)
+        return try await perform("write the broker state") { client in
+            if let version {
+                return try await Self.collect(client.query(
+                    "UPDATE blob SET bytes = \(buffer), version = version + 1 WHERE name = \(name) AND version = \(version) RETURNING version",
+                    logger: self.logger).decode(Int64.self)).first
+            }
+            return try await Self.collect(client.query(
+                "INSERT INTO blob (name, version, bytes) VALUES (\(name), 1, \(buffer)) ON CONFLICT (name) DO NOTHING RETURNING version",
+                logger: self.logger).decode(Int64.self)).first
+        }
+    }
+
+    package func rememberSealed(_ fingerprint: [UInt8], expires: Int64) async throws -> Bool {
+        let buffer = ByteBuffer(bytes: fingerprint)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        return try await perform("record a sealed request") { client in
+            if Int.random(in: 0..<100) == 0 {
+                try await client.query("DELETE FROM sealed_request WHERE expires < \(now)", logger: self.logger)
+            }
+            return try await Self.collect(client.query(
+                "INSERT INTO sealed_request (fingerprint, expires) VALUES (\(buffer), \(expires)) ON CONFLICT DO NOTHING RETURNING 1",
+                logger: self.logger).decode(Int.self)).isEmpty == false
+        }
     }
 
     // MARK: Namespaces

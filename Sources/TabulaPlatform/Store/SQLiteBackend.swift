@@ -77,7 +77,45 @@ package final class SQLiteBackend: StoreBackend {
                 CREATE INDEX activation_pending ON activation(pending) WHERE pending = 1;
                 """)
         }
+        migrator.registerMigration("v3") { db in
+            // blob: the key broker's sealed state. sealed_request: fingerprints of sealed requests
+            // opened with keys a broker shares between processes, for replay refusal.
+            try db.execute(sql: """
+                CREATE TABLE blob (name TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, bytes BLOB NOT NULL);
+                CREATE TABLE sealed_request (fingerprint BLOB PRIMARY KEY NOT NULL, expires INTEGER NOT NULL);
+                """)
+        }
         return migrator
+    }
+
+    // MARK: Blobs and sealed requests
+
+    package func blob(_ name: String) async throws -> (bytes: [UInt8], version: Int64)? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT bytes, version FROM blob WHERE name = ?", arguments: [name]).map { row in
+                (Array(row["bytes"] as Data), row["version"] as Int64)
+            }
+        }
+    }
+
+    package func putBlob(_ name: String, bytes: [UInt8], replacing version: Int64?) async throws -> Int64? {
+        try await database.write { db in
+            if let version {
+                try db.execute(sql: "UPDATE blob SET bytes = ?, version = version + 1 WHERE name = ? AND version = ?", arguments: [Data(bytes), name, version])
+                return db.changesCount > 0 ? version + 1 : nil
+            }
+            try db.execute(sql: "INSERT OR IGNORE INTO blob (name, version, bytes) VALUES (?, 1, ?)", arguments: [name, Data(bytes)])
+            return db.changesCount > 0 ? 1 : nil
+        }
+    }
+
+    package func rememberSealed(_ fingerprint: [UInt8], expires: Int64) async throws -> Bool {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        return try await database.write { db in
+            try db.execute(sql: "DELETE FROM sealed_request WHERE expires < ?", arguments: [now])
+            try db.execute(sql: "INSERT OR IGNORE INTO sealed_request (fingerprint, expires) VALUES (?, ?)", arguments: [Data(fingerprint), expires])
+            return db.changesCount > 0
+        }
     }
 
     package func close() async {}

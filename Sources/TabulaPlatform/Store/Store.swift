@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 import Synchronization
 public import TabulaWire
 
@@ -73,6 +73,30 @@ public final class Store: Sendable {
     /// Closes the backend's connections.
     public func close() async {
         await backend.close()
+    }
+
+    // MARK: The key broker's state and sealed requests
+
+    /// The name of the key broker's sealed state among the store's blobs.
+    static let brokerStateBlob = "tabula-broker-state"
+
+    /// The key broker's sealed state and its version (the store cannot read it: it is encrypted
+    /// under a key sealed to the broker's TEE).
+    public func loadBrokerState() async throws -> (bytes: [UInt8], version: Int64)? {
+        try await backend.blob(Self.brokerStateBlob)
+    }
+
+    /// Saves the broker's sealed state if the stored one is still `version`; the new version, or
+    /// `nil` when another broker instance saved first.
+    public func saveBrokerState(_ bytes: [UInt8], replacing version: Int64?) async throws -> Int64? {
+        try await backend.putBlob(Self.brokerStateBlob, bytes: bytes, replacing: version)
+    }
+
+    /// Records a sealed request (by the first 16 bytes of SHA-256 of its bytes) until `expires`;
+    /// `false` for one recorded before, by any node sharing this store: a replay.
+    public func rememberSealed(_ sealed: [UInt8], until expires: Date) async throws -> Bool {
+        let fingerprint = Array(SHA256.hash(data: sealed).prefix(16))
+        return try await backend.rememberSealed(fingerprint, expires: Int64(expires.timeIntervalSince1970 * 1000))
     }
 
     // MARK: Namespaces

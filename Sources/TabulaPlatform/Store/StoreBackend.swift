@@ -53,4 +53,13 @@ package protocol StoreBackend: Sendable {
 
     /// Releases connections; the backend is not used afterwards.
     func close() async
+
+    /// A named blob and its version (the key broker's sealed state).
+    func blob(_ name: String) async throws -> (bytes: [UInt8], version: Int64)?
+    /// Writes a blob if its version is still `version` (`nil`: if there is none); the new
+    /// version, or `nil` when another writer came first.
+    func putBlob(_ name: String, bytes: [UInt8], replacing version: Int64?) async throws -> Int64?
+    /// Records a sealed request's fingerprint until `expires` (milliseconds since 1970); `false`
+    /// when it was recorded already (a replay), by this process or another.
+    func rememberSealed(_ fingerprint: [UInt8], expires: Int64) async throws -> Bool
 }

@@ -1,0 +1,65 @@
+/// Which functions may read a tenant's secret: the manifest entry a secret is stored with.
+public struct SecretPolicy: Codable, Sendable, Hashable {
+    /// A function that may read the secret: an action of the secret's namespace, and, when
+    /// `digest` is given, only while it runs that module (hex SHA-256).
+    public struct Reader: Codable, Sendable, Hashable {
+        public var action: String
+        public var digest: String?
+
+        public init(action: String, digest: String? = nil) {
+            self.action = action
+            self.digest = digest?.lowercased()
+        }
+
+        /// Parses `NAME` or `NAME@DIGEST` (as `tabula secret set --for` takes it).
+        public init(parsing text: String) throws(BrokerError) {
+            let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard let name = parts.first, !name.isEmpty else {
+                throw BrokerError(.invalidRequest, "a reader is an action name, optionally followed by @ and the hex SHA-256 of its module")
+            }
+            if parts.count == 2 {
+                let digest = parts[1].lowercased()
+                guard digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
+                    throw BrokerError(.invalidRequest, "the module digest after @ in \(text) must be 64 hex digits (SHA-256)")
+                }
+                self.init(action: name, digest: digest)
+            } else {
+                self.init(action: name)
+            }
+        }
+
+        /// Whether a function named `action` running the module `digest` (hex) is this reader.
+        public func admits(action: String, digest: String) -> Bool {
+            self.action == action && (self.digest == nil || self.digest == digest.lowercased())
+        }
+    }
+
+    public var namespace: String
+    public var name: String
+    public var readers: [Reader]
+    /// When it was last set (milliseconds since 1970).
+    public var updated: Int64
+
+    public init(namespace: String, name: String, readers: [Reader], updated: Int64) {
+        self.namespace = namespace
+        self.name = name
+        self.readers = readers
+        self.updated = updated
+    }
+
+    /// Secret names become environment variables (`TABULA_SECRET_<NAME>`): letters, digits and
+    /// `_`, starting with a letter, at most 64.
+    public static func checkName(_ name: String) throws(BrokerError) {
+        guard (1...64).contains(name.count), name.first?.isLetter == true,
+              name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") })
+        else {
+            throw BrokerError(.invalidRequest, "a secret's name is 1 to 64 ASCII letters, digits and _, starting with a letter")
+        }
+    }
+
+    /// The environment variable a reader finds the secret in.
+    public static func environmentName(_ name: String) -> String { "TABULA_SECRET_\(name.uppercased())" }
+
+    /// The largest secret value accepted (bytes).
+    public static let maximumValueSize = 64 * 1024
+}

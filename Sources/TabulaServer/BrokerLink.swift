@@ -1,0 +1,92 @@
+public import Foundation
+public import Logging
+import Synchronization
+public import TabulaAttestation
+public import TabulaEnclave
+import TabulaKBS
+import TabulaWire
+
+/// A node's link to its key broker (`tabula serve --broker URL`): it attests this node's TEE to
+/// the broker, gives the monitor the cluster's keys, keeps them current as epochs turn, and
+/// fetches the tenant secrets functions may read.
+///
+/// Every fetch is a fresh attestation (a new nonce and a new wrapping key), so nothing the broker
+/// releases can be opened outside this TEE.
+public final class BrokerLink: SecretSource {
+    let client: KBSClient
+    let monitor: Monitor
+    let logger: Logger
+    /// How long fetched secrets are used before asking again (changes reach functions this late).
+    static let secretsFreshFor: Duration = .seconds(5)
+    /// How long fetched secrets are still used while the broker cannot be reached.
+    static let secretsUsableFor: Duration = .seconds(60)
+    private let cache = Mutex<[String: (fetched: ContinuousClock.Instant, secrets: [ReleasedSecret])]>([:])
+
+    public init(broker: URL, provider: any TEEProvider, monitor: Monitor, logger: Logger) {
+        self.client = KBSClient(broker: broker, provider: provider)
+        self.monitor = monitor
+        self.logger = logger
+    }
+
+    /// Fetches the cluster's identity key and key epochs, and has the monitor adopt them.
+    public func obtainKeys() async throws {
+        let bytes = try await client.resource(Manifest.gatewayKeys)
+        let released = try JSONDecoder().decode(ReleasedGatewayKeys.self, from: Data(bytes))
+        guard let identityKey = Data(base64Encoded: released.identityKey) else {
+            throw BrokerError(.invalidRequest, "the broker's cluster identity key is not base64")
+        }
+        let epochs = try released.epochs.map { epoch in
+            guard let seed = Data(base64Encoded: epoch.seed), let signature = Data(base64Encoded: epoch.signature) else {
+                throw BrokerError(.invalidRequest, "the broker's epoch \(epoch.number) has a seed or signature that is not base64")
+            }
+            return ClusterKeys.Epoch(
+                number: epoch.number, starts: Date(timeIntervalSince1970: epoch.starts), ends: Date(timeIntervalSince1970: epoch.ends),
+                expires: epoch.expires, seed: Array(seed), keyID: epoch.keyID, signature: Array(signature))
+        }
+        try await monitor.adopt(ClusterKeys(identityKey: Array(identityKey), epochs: epochs, grace: .seconds(released.graceSeconds)))
+    }
+
+    /// Keeps the keys current until cancelled: again shortly after each epoch ends, and every
+    /// 30 seconds (a manifest or epoch change made early), retrying every 2 seconds on failure.
+    public func keepKeysCurrent() async {
+        while !Task.isCancelled {
+            let untilEnd = monitor.epochEnds.timeIntervalSinceNow + 1
+            let wait = max(1, min(30, untilEnd))
+            try? await Task.sleep(for: .seconds(wait))
+            do {
+                try await obtainKeys()
+            } catch {
+                logger.warning("cannot renew the cluster keys from the key broker \(client.broker.absoluteString): \(error); retrying")
+                try? await Task.sleep(for: .seconds(2))
+            }
+        }
+    }
+
+    public func environment(namespace: String, action: String, moduleDigest: [UInt8]) async throws -> [(String, String)] {
+        let now = ContinuousClock.now
+        var secrets: [ReleasedSecret]
+        if let cached = cache.withLock({ $0[namespace] }), now - cached.fetched < Self.secretsFreshFor {
+            secrets = cached.secrets
+        } else {
+            do {
+                let bytes = try await client.resource(Manifest.secrets(namespace: namespace))
+                secrets = try JSONDecoder().decode(ReleasedSecrets.self, from: Data(bytes)).secrets
+                cache.withLock { cache in
+                    if cache.count > 10_000 { cache.removeAll() }
+                    cache[namespace] = (now, secrets)
+                }
+            } catch {
+                guard let cached = cache.withLock({ $0[namespace] }), now - cached.fetched < Self.secretsUsableFor else {
+                    logger.warning("cannot fetch the secrets of namespace \(namespace) from the key broker: \(error)")
+                    throw EnclaveError(.secretsUnavailable, "the key broker that holds this namespace's secrets cannot be reached now; retry shortly")
+                }
+                secrets = cached.secrets
+            }
+        }
+        let digest = moduleDigest.hex
+        return secrets.compactMap { secret in
+            guard secret.readers.contains(where: { $0.admits(action: action, digest: digest) }), let value = Data(base64Encoded: secret.value) else { return nil }
+            return (SecretPolicy.environmentName(secret.name), String(decoding: value, as: UTF8.self))
+        }
+    }
+}
