@@ -146,6 +146,7 @@ let package = Package(
             dependencies: [
                 "TabulaWire",
                 "TabulaAttestation",
+                "TabulaKBS",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: settings
@@ -160,6 +161,7 @@ let package = Package(
                 "TabulaServer",
                 "TabulaClient",
                 "TabulaBench",
+                "TabulaKBS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

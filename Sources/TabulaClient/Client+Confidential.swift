@@ -32,39 +32,7 @@ extension Client {
         let nonce = nonce ?? SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         let reply = try await send("GET", ["attestation"], query: [("nonce", nonce.hex)])
         let bundle = try reply.decode(AttestationBundle.self, what: "attestation bundle")
-        let verified: IdentityCertificate.Verified
-        do {
-            verified = try await IdentityCertificate.verify(Array(bundle.certificate.utf8), nonce: nonce, evidenceCertificate: evidenceCertificate, at: time)
-        } catch {
-            throw ClientError(.attestationFailed, "The enclave's identity certificate does not verify: \(error)")
-        }
-        let reasons = policy.appraise(verified.claims)
-        guard reasons.isEmpty else {
-            throw ClientError(.attestationFailed, "The enclave's evidence does not satisfy the reference policy: \(reasons.joined(separator: "; ")).")
-        }
-        guard let list = Data(base64Encoded: bundle.keyConfigs), let signatureBytes = Data(base64Encoded: bundle.keyConfigsSignature) else {
-            throw ClientError(.attestationFailed, "The attestation bundle's keyConfigs or keyConfigsSignature is not base64.")
-        }
-        let message = AttestationBundle.signedMessage(epoch: bundle.epoch, expires: bundle.expires, keyConfigs: Array(list))
-        guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: signatureBytes),
-              verified.publicKey.isValidSignature(signature, for: message)
-        else {
-            throw ClientError(.attestationFailed, "The key configurations are not signed by the attested identity key: do not send data to this server.")
-        }
-        let configurations: [KeyConfiguration]
-        do {
-            configurations = try KeyConfiguration.decodeList(Array(list))
-        } catch {
-            throw ClientError(.attestationFailed, "The signed key configurations do not decode: \(error)")
-        }
-        guard !configurations.isEmpty else {
-            throw ClientError(.attestationFailed, "The enclave offers no key configuration.")
-        }
-        var enclave = AttestedEnclave(
-            claims: verified.claims, identityKey: verified.publicKey, keyConfigurations: configurations,
-            epoch: bundle.epoch, expires: bundle.expires, certificate: bundle.certificate)
-        enclave.policy = policy
-        return enclave
+        return try await AttestedEnclave.verify(bundle, nonce: nonce, policy: policy, evidenceCertificate: evidenceCertificate, at: time)
     }
 
     /// Fetches a function's certificate and verifies it against the enclave's identity key.
@@ -227,5 +195,50 @@ extension Client {
             throw failed("The receipt of \(ticket.activationId) does not match: \(reason).")
         }
         return ConfidentialReply(activationID: ticket.activationId, status: response.status, result: result, error: nil, receipt: receipt)
+    }
+}
+
+extension AttestedEnclave {
+    /// Verifies an attestation bundle (a node's, or a key broker's for a whole cluster): the
+    /// identity certificate and its evidence, with `nonce`, against `policy`, and the identity
+    /// key's signature over the key configurations with their epoch.
+    ///
+    /// - Throws: ``ClientError`` with ``ClientError/Code/attestationFailed``.
+    public static func verify(
+        _ bundle: AttestationBundle, nonce: [UInt8]?, policy: AppraisalPolicy, evidenceCertificate: [UInt8]? = nil, at time: Date = Date()
+    ) async throws -> AttestedEnclave {
+        let verified: IdentityCertificate.Verified
+        do {
+            verified = try await IdentityCertificate.verify(Array(bundle.certificate.utf8), nonce: nonce, evidenceCertificate: evidenceCertificate, at: time)
+        } catch {
+            throw ClientError(.attestationFailed, "The enclave's identity certificate does not verify: \(error)")
+        }
+        let reasons = policy.appraise(verified.claims)
+        guard reasons.isEmpty else {
+            throw ClientError(.attestationFailed, "The enclave's evidence does not satisfy the reference policy: \(reasons.joined(separator: "; ")).")
+        }
+        guard let list = Data(base64Encoded: bundle.keyConfigs), let signatureBytes = Data(base64Encoded: bundle.keyConfigsSignature) else {
+            throw ClientError(.attestationFailed, "The attestation bundle's keyConfigs or keyConfigsSignature is not base64.")
+        }
+        let message = AttestationBundle.signedMessage(epoch: bundle.epoch, expires: bundle.expires, keyConfigs: Array(list))
+        guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: signatureBytes),
+              verified.publicKey.isValidSignature(signature, for: message)
+        else {
+            throw ClientError(.attestationFailed, "The key configurations are not signed by the attested identity key: do not send data to this server.")
+        }
+        let configurations: [KeyConfiguration]
+        do {
+            configurations = try KeyConfiguration.decodeList(Array(list))
+        } catch {
+            throw ClientError(.attestationFailed, "The signed key configurations do not decode: \(error)")
+        }
+        guard !configurations.isEmpty else {
+            throw ClientError(.attestationFailed, "The enclave offers no key configuration.")
+        }
+        var enclave = AttestedEnclave(
+            claims: verified.claims, identityKey: verified.publicKey, keyConfigurations: configurations,
+            epoch: bundle.epoch, expires: bundle.expires, certificate: bundle.certificate)
+        enclave.policy = policy
+        return enclave
     }
 }

@@ -186,7 +186,7 @@ struct Action: AsyncParsableCommand {
         }
 
         private func invokeConfidential(_ client: Client, parameters: JSONValue) async throws -> ExitCode {
-            let enclave = try await client.attest(policy: try verification.appraisalPolicy(), evidenceCertificate: try verification.evidenceCertificate())
+            let enclave = try await verification.attest(client)
             let function = try await client.verifyFunction(name: name, enclave: enclave, expectedDigest: try verification.expectedDigest())
             let outcome = try await client.invokeConfidential(
                 name: name, parameters: parameters, enclave: enclave, function: function, blocking: blocking || result, timeout: timeout)

@@ -5,6 +5,7 @@ import Prometheus
 import ServiceLifecycle
 import TabulaAttestation
 import TabulaEnclave
+import TabulaKBS
 import TabulaPlatform
 import TabulaServer
 
@@ -48,8 +49,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The most activation records kept.")
     var retention = 10_000
 
-    @Option(help: "Where attestation evidence comes from: auto, simulated, configfs-tsm (a TDX or SEV-SNP guest, Linux 6.7+) or gramine (SGX under Gramine). auto uses configfs-tsm or gramine when present and falls back to simulated, loudly. Roots: $TABULA_TSM_ROOT, $TABULA_GRAMINE_ROOT.")
-    var tee = "auto"
+    @OptionGroup var tee: TEEOptions
+
+    @Option(help: ArgumentHelp("A key broker (tabula broker, or a Trustee KBS serving Tabula's resources): attest to it at start and serve the cluster's keys and tenant secrets it releases. See docs/broker.md.", valueName: "url"))
+    var broker: String?
 
     @Option(help: "Seconds invocations in progress may still run once the server is told to stop (SIGTERM, SIGINT); then they are ended and recorded as interrupted.")
     var grace = 10
@@ -70,9 +73,6 @@ struct Serve: AsyncParsableCommand {
     var keyGrace = 600
 
     func validate() throws {
-        guard ["auto", "simulated", "configfs-tsm", "gramine"].contains(tee) else {
-            throw ValidationError("--tee must be auto, simulated, configfs-tsm or gramine")
-        }
         guard ["workers", "process"].contains(isolation) else {
             throw ValidationError("--isolation must be workers or process")
         }
@@ -121,18 +121,28 @@ struct Serve: AsyncParsableCommand {
         // the one value the platform's enclave is made with.
         // The identity certificate states the engines too: whether a compiler works here is found
         // out first (once per process; the cache is added once the monitor's key exists).
+        let provider = try tee.provider(directory: directory, logger: logger)
         let monitor = try await Monitor.start(
-            provider: try teeProvider(directory: directory, logger: logger), isolation: isolation, engines: native ? Engines.detect() : .interpreterOnly,
+            provider: provider, isolation: isolation, engines: native ? Engines.detect() : .interpreterOnly,
             configuration: Monitor.Configuration(rotation: .seconds(keyRotation), grace: .seconds(keyGrace)))
+        var link: BrokerLink?
+        if let broker {
+            guard let url = URL(string: broker), url.scheme == "http" || url.scheme == "https" else {
+                throw ValidationError("--broker must be an http or https URL")
+            }
+            link = try await Self.joinBroker(url, provider: provider, monitor: monitor, logger: logger)
+        }
         let tenantCode = isolation == .inProcess ? "the server process" : "confined workers"
         let engines = engines(directory: directory, monitor: monitor, isolation: isolation, logger: logger)
         let registry = PrometheusCollectorRegistry()
+        var configuration = PlatformConfiguration(
+            concurrency: concurrency, queueLimit: queue, maxSandboxesPerAction: sandboxesPerAction,
+            keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20, shutdownGrace: .seconds(grace),
+            isolation: isolation, engines: engines, nodeName: nodeName)
+        configuration.secrets = link
         let platform = Platform(
             store: store,
-            configuration: PlatformConfiguration(
-                concurrency: concurrency, queueLimit: queue, maxSandboxesPerAction: sandboxesPerAction,
-                keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20, shutdownGrace: .seconds(grace),
-                isolation: isolation, engines: engines, nodeName: nodeName),
+            configuration: configuration,
             monitor: monitor,
             metricsFactory: PrometheusMetricsFactory(registry: registry),
             logger: logger)
@@ -152,6 +162,8 @@ struct Serve: AsyncParsableCommand {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        let renewal = link.map { link in Task { await link.keepKeysCurrent() } }
+        defer { renewal?.cancel() }
         do {
             try await group.run()
         } catch {
@@ -180,54 +192,23 @@ struct Serve: AsyncParsableCommand {
         return engines
     }
 
-    /// The evidence source `--tee` names.
-    ///
-    /// `configfs-tsm` reads the report interface at `$TABULA_TSM_ROOT` (default
-    /// `/sys/kernel/config/tsm/report`), `gramine` the attestation interface at `$TABULA_GRAMINE_ROOT`
-    /// (default `/dev/attestation`); either fails loudly when unusable. `auto` takes configfs-tsm when its
-    /// root exists, else Gramine when its `quote` file exists, else the simulated TEE with a warning. A
-    /// root that exists but does not work (a kernel with configfs-tsm built in but no TDX or SNP guest
-    /// driver, or no permission) is logged and skipped: falling back is safe, because clients refuse
-    /// simulated evidence unless told otherwise.
-    func teeProvider(directory: URL, logger: Logger) throws -> any TEEProvider {
-        let environment = ProcessInfo.processInfo.environment
-        let tsmRoot = environment["TABULA_TSM_ROOT"].map { URL(fileURLWithPath: $0) } ?? ConfigfsTSM.defaultRoot
-        let gramineRoot = environment["TABULA_GRAMINE_ROOT"].map { URL(fileURLWithPath: $0) } ?? Gramine.defaultRoot
-        func configfs() throws -> any TEEProvider {
-            let provider = try ConfigfsTSM(root: tsmRoot)
-            logger.info("TEE: \(provider.tee) evidence from configfs-tsm at \(tsmRoot.path) (provider \(provider.provider))")
-            return provider
-        }
-        func gramine() throws -> any TEEProvider {
-            let provider = try Gramine(root: gramineRoot)
-            logger.info("TEE: sgx evidence (DCAP quotes) from Gramine at \(gramineRoot.path)")
-            return provider
-        }
-        switch tee {
-        case "configfs-tsm":
-            return try configfs()
-        case "gramine":
-            return try gramine()
-        case "auto":
-            if FileManager.default.fileExists(atPath: tsmRoot.path) {
-                do { return try configfs() } catch { logger.warning("--tee auto: configfs-tsm is present but unusable: \(error)") }
+    /// Attests this node to the key broker and adopts the cluster's keys, trying for up to a
+    /// minute (the broker may be starting too) with progress on stderr.
+    static func joinBroker(_ url: URL, provider: any TEEProvider, monitor: Monitor, logger: Logger) async throws -> BrokerLink {
+        let link = BrokerLink(broker: url, provider: provider, monitor: monitor, logger: logger)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                try await link.obtainKeys()
+                logger.info("attested to the key broker \(url.absoluteString): serving the cluster's keys (enclave \(monitor.fingerprint.prefix(16))…, key epoch \(monitor.epoch))")
+                return link
+            } catch let error as BrokerError where error.code == .unavailable && ContinuousClock.now < deadline {
+                logger.warning("the key broker \(url.absoluteString) is not reachable yet (\(error.message)); retrying")
+                try await Task.sleep(for: .seconds(2))
+            } catch {
+                throw ValidationError("the key broker \(url.absoluteString) did not release the cluster's keys to this node: \(error)")
             }
-            if FileManager.default.fileExists(atPath: gramineRoot.appendingPathComponent("quote").path) {
-                do { return try gramine() } catch { logger.warning("--tee auto: Gramine's attestation interface is present but unusable: \(error)") }
-            }
-        case "simulated":
-            break
-        default:
-            throw ValidationError("--tee must be auto, simulated, configfs-tsm or gramine")
         }
-        let key = directory.appendingPathComponent("simulated-platform-key.pem")
-        let warning = """
-            WARNING: no TEE hardware is used. Attestation is SIMULATED: evidence is signed by a key in \(key.path), \
-            which anyone with this machine can read. Clients refuse it unless told to allow simulated evidence. \
-            Do not send real confidential data to this server.
-            """
-        logger.warning("\(warning)")
-        return try SimulatedTEE(platformKeyFile: key)
     }
 
     /// On first start: the `guest` namespace and its key in `auth` (owner-only).

@@ -16,6 +16,9 @@ struct Verification: ParsableArguments {
     @Flag(help: "Accept only a server whose attestation states that tenant code runs in confined worker processes (tabula serve --isolation workers).")
     var requireWorkers = false
 
+    @Option(help: ArgumentHelp("A cluster's key broker (tabula broker): verify its attestation instead of the server's; every node of the cluster serves the key configurations it signs.", valueName: "url"))
+    var broker: String?
+
     @Option(help: ArgumentHelp("For an enclave on AMD SEV-SNP: its VCEK or VLEK (DER or PEM), or the host's certificate table.", valueName: "file"))
     var cert: String?
 
@@ -38,6 +41,17 @@ struct Verification: ParsableArguments {
         if allowSimulated { appraisal.allowSimulated = true }
         if requireWorkers { appraisal.requireWorkers() }
         return appraisal
+    }
+
+    /// The enclave to seal to: the key broker's (`--broker`), or the server's.
+    func attest(_ client: Client) async throws -> AttestedEnclave {
+        if let broker {
+            guard let url = URL(string: broker), url.scheme == "http" || url.scheme == "https" else {
+                throw ValidationError("--broker must be an http or https URL")
+            }
+            return try await BrokerClient(url: url).attest(policy: try appraisalPolicy())
+        }
+        return try await client.attest(policy: try appraisalPolicy(), evidenceCertificate: try evidenceCertificate())
     }
 
     /// The certificate `--cert` names, if any.
