@@ -186,7 +186,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TabulaKBSTests",
-            dependencies: ["TabulaTestSupport", "TabulaKBS", .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],
+            dependencies: ["TabulaTestSupport", "TabulaKBS", "TabulaAttestation", "TabulaWire", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto")],
             swiftSettings: settings
         ),
         .testTarget(

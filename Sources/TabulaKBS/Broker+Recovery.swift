@@ -83,8 +83,12 @@ extension Broker {
             logger.info("recovery: received the share of \(holder); waiting for \(waiting.joined(separator: ", "))")
             return waiting
         }
-        guard let stateKey = RecoveryShares.combine(names.compactMap { recovery.received[$0] }) else {
-            self.recovery = Recovery(sealed: recovery.sealed)
+        let shares = names.compactMap { recovery.received[$0] }
+        // Whatever the outcome, the round is over; a failed one starts again with the same
+        // recovery key, so that holders need not fetch it anew.
+        recovery.received = [:]
+        self.recovery = recovery
+        guard let stateKey = RecoveryShares.combine(shares) else {
             throw BrokerError(.invalidRequest, "the shares differ in length: every holder must send again")
         }
         guard let (bytes, version) = try await storage.loadBrokerState() else {
@@ -93,7 +97,6 @@ extension Broker {
         do {
             unlocked = try Self.unlock(stateKey: stateKey, sealed: try SealedBrokerState.decode(bytes), version: version)
         } catch {
-            self.recovery = Recovery(sealed: recovery.sealed)
             logger.warning("recovery: the shares received do not open the broker state; every holder must send again")
             throw BrokerError(.forbidden, "the shares do not make the state key (a wrong or stale share): every holder must send again")
         }

@@ -47,18 +47,19 @@ public struct SecretPolicy: Codable, Sendable, Hashable {
         self.updated = updated
     }
 
-    /// Secret names become environment variables (`TABULA_SECRET_<NAME>`): letters, digits and
-    /// `_`, starting with a letter, at most 64.
+    /// Secret names become environment variables (`TABULA_SECRET_<NAME>`): upper-case ASCII
+    /// letters, digits and `_`, starting with a letter, at most 64 (so that two names never make
+    /// one variable).
     public static func checkName(_ name: String) throws(BrokerError) {
-        guard (1...64).contains(name.count), name.first?.isLetter == true,
-              name.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") })
+        guard (1...64).contains(name.utf8.count), let first = name.utf8.first, (0x41...0x5A).contains(first),
+              name.utf8.allSatisfy({ (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F })
         else {
-            throw BrokerError(.invalidRequest, "a secret's name is 1 to 64 ASCII letters, digits and _, starting with a letter")
+            throw BrokerError(.invalidRequest, "a secret's name is 1 to 64 upper-case ASCII letters, digits and _, starting with a letter (it becomes TABULA_SECRET_<NAME>)")
         }
     }
 
     /// The environment variable a reader finds the secret in.
-    public static func environmentName(_ name: String) -> String { "TABULA_SECRET_\(name.uppercased())" }
+    public static func environmentName(_ name: String) -> String { "TABULA_SECRET_\(name)" }
 
     /// The largest secret value accepted (bytes).
     public static let maximumValueSize = 64 * 1024

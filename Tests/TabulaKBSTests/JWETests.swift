@@ -74,7 +74,7 @@ struct JWETests {
 
     /// Runs Python's jwcrypto (Debian's python3-jwcrypto, on Debian's python3) with a request on
     /// stdin; its stdout.
-    private static func jwcrypto(_ request: [String: String]) async throws -> String {
+    static func jwcrypto(_ request: [String: String]) async throws -> String {
         let script = """
             import json, sys
             from jwcrypto import jwk, jwe
@@ -114,7 +114,7 @@ struct JWETests {
         }
     }
 
-    private static func json(_ value: some Encodable) throws -> String {
+    static func json(_ value: some Encodable) throws -> String {
         String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 

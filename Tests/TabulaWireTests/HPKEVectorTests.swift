@@ -26,6 +26,24 @@ struct HPKEVectorTests {
             == bytes("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"))
     }
 
+    @Test("A.1 and A.2: DeriveKeyPair(ikm) gives the vectors' private keys, as a key epoch's seed derives its X25519 gateway key")
+    func deriveKeyPair() throws {
+        let vectors = try HPKEVector.load().filter { $0.kemID == 0x0020 }
+        try #require(!vectors.isEmpty)
+        for vector in vectors {
+            #expect(X25519HPKE.deriveKeyPair(ikm: bytes(vector.ikmR)) == bytes(vector.skRm))
+            #expect(X25519HPKE.deriveKeyPair(ikm: bytes(vector.ikmE)) == bytes(vector.skEm))
+            let keys = try ObliviousHTTP.GatewayKey.derive(seed: bytes(vector.ikmR), keyID: 9)
+            #expect(keys.map(\.keyID) == [9, 10])
+            #expect(keys[0].privateKeyBytes == bytes(vector.skRm))
+            #expect(keys[0].configuration.publicKey == bytes(vector.pkRm))
+        }
+        // The X-Wing key comes from the same seed, differs from the X25519 one, and is stable.
+        let seed = [UInt8](repeating: 7, count: 32)
+        #expect(try ObliviousHTTP.GatewayKey.derive(seed: seed, keyID: 0)[1].privateKeyBytes == ObliviousHTTP.GatewayKey.derive(seed: seed, keyID: 0)[1].privateKeyBytes)
+        #expect(throws: WireError.self) { try ObliviousHTTP.GatewayKey.derive(seed: [1, 2, 3], keyID: 0) }
+    }
+
     @Test("A.1 and A.2 with X25519HPKE: sender and recipient derive the vectors' keys, seal and open every message, export every value",
           arguments: [KeyConfiguration.AEAD.aes128GCM, .chaCha20Poly1305])
     func x25519HPKE(aead: KeyConfiguration.AEAD) throws {
@@ -168,6 +186,8 @@ private struct HPKEVector: Decodable {
     var aeadID: Int
     var info: String
     var skEm: String
+    var ikmE: String
+    var ikmR: String
     var skRm: String
     var pkRm: String
     var enc: String
@@ -179,7 +199,7 @@ private struct HPKEVector: Decodable {
 
     enum CodingKeys: String, CodingKey {
         case mode, kemID = "kem_id", kdfID = "kdf_id", aeadID = "aead_id", info, skRm, pkRm, enc, key
-        case skEm, baseNonce = "base_nonce", exporterSecret = "exporter_secret", encryptions, exports
+        case skEm, ikmE, ikmR, baseNonce = "base_nonce", exporterSecret = "exporter_secret", encryptions, exports
     }
 
     static func load() throws -> [HPKEVector] {
