@@ -222,7 +222,7 @@ let package = Package(
             name: "TabulaCLITests",
             dependencies: [
                 "TabulaTestSupport",
-                "tabula", "TabulaClient", "TabulaWire", "TabulaAttestation",
+                "tabula", "TabulaClient", "TabulaWire", "TabulaAttestation", "TabulaKBS",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: settings

@@ -25,8 +25,20 @@ public struct BrokerClient: Sendable {
     }
 
     /// Verifies the broker's attestation bundle: its evidence (fresh, with a nonce) binds the
-    /// cluster's identity key, which signed the key configurations every node serves.
+    /// cluster's identity key, which signed the key configurations every node serves; then the
+    /// broker's signed statement, whose manifest must let no node have the cluster's keys that
+    /// `policy` would refuse (simulated or debug TEEs, other measurements or TEE kinds).
     public func attest(policy: AppraisalPolicy = AppraisalPolicy(), at time: Date = Date()) async throws -> AttestedEnclave {
+        let cluster = try await attestBundle(policy: policy, at: time)
+        let (_, manifest) = try await statement(verifiedBy: cluster, at: time)
+        let weaknesses = manifest.weaknesses(against: policy)
+        guard weaknesses.isEmpty else {
+            throw ClientError(.attestationFailed, "The broker's manifest gives the cluster's keys to nodes your policy refuses: \(weaknesses.joined(separator: "; ")).")
+        }
+        return cluster
+    }
+
+    private func attestBundle(policy: AppraisalPolicy, at time: Date) async throws -> AttestedEnclave {
         let nonce = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         let data = try await send("GET", "tabula/attestation?nonce=\(nonce.hex)")
         let bundle: AttestationBundle
@@ -38,8 +50,10 @@ public struct BrokerClient: Sendable {
         return try await AttestedEnclave.verify(bundle, nonce: nonce, policy: policy, at: time)
     }
 
-    /// The broker's statement, verified against the cluster key of an attested broker.
-    public func statement(verifiedBy cluster: AttestedEnclave) async throws -> (statement: BrokerStatement, manifest: Manifest) {
+    /// The broker's statement, signed by the broker key, whose certificate's evidence must
+    /// satisfy the same policy the broker's attestation (`cluster`) was verified with, and show
+    /// the same measurement.
+    public func statement(verifiedBy cluster: AttestedEnclave, at time: Date = Date()) async throws -> (statement: BrokerStatement, manifest: Manifest) {
         let data = try await send("GET", "tabula/manifest")
         guard let signed = try? JSONDecoder().decode(SignedStatement.self, from: data),
               let bytes = try? Base64URL.decode(signed.statement, field: "statement"),
@@ -47,8 +61,18 @@ public struct BrokerClient: Sendable {
         else {
             throw ClientError(.invalidResponse, "The broker's statement is not the signed JSON docs/broker.md describes.")
         }
-        guard cluster.identityKey.isValidSignature(signature, for: bytes) else {
-            throw ClientError(.verificationFailed, "The broker's statement is not signed by the attested cluster key: do not trust this broker.")
+        let verified: IdentityCertificate.Verified
+        do {
+            verified = try await IdentityCertificate.verify(Array(signed.certificate.utf8), nonce: nil, at: time)
+        } catch {
+            throw ClientError(.attestationFailed, "The broker's statement certificate does not verify: \(error)")
+        }
+        let reasons = cluster.policy.appraise(verified.claims)
+        guard reasons.isEmpty, verified.claims.measurement == cluster.claims.measurement, verified.claims.tee == cluster.claims.tee else {
+            throw ClientError(.attestationFailed, "The broker's statement is signed by a key whose evidence does not match the attested broker\(reasons.isEmpty ? "" : ": " + reasons.joined(separator: "; ")).")
+        }
+        guard verified.publicKey.isValidSignature(signature, for: bytes) else {
+            throw ClientError(.verificationFailed, "The broker's statement is not signed by the attested broker key: do not trust this broker.")
         }
         do {
             let statement = try JSONDecoder().decode(BrokerStatement.self, from: Data(bytes))
@@ -66,8 +90,9 @@ public struct BrokerClient: Sendable {
     ) async throws -> SecretPolicy {
         let sealed: JWE
         do {
-            sealed = try JWE.seal(value, to: statement.intakeKey)
-        } catch {
+            let upload = try JSONEncoder().encode(SecretUpload(owner: credentials.uuid, name: name, value: value))
+            sealed = try JWE.seal(Array(upload), to: statement.intakeKey)
+        } catch let error as KBSError {
             throw ClientError(.invalidResponse, "The broker's intake key cannot receive a secret: \(error.message)")
         }
         struct Upload: Encodable {

@@ -109,7 +109,7 @@ extension Enclave {
         }
         let invocation: Invocation
         do {
-            invocation = try await execute(host, input: WipedBytes(JSONValue.object(parameters).encoded), activationID: activationID)
+            invocation = try await execute(host, input: WipedBytes(JSONValue.object(parameters).encoded), activationID: activationID, sealed: true)
         } catch let error as EnclaveError {
             let status = error.code == .limitExceeded ? 413 : 500
             return try seal(status: status, json: ["error": .string(error.message)], for: sealed, monitor: monitor, activationID: activationID, outcome: status == 413 ? .applicationError : .internalError)

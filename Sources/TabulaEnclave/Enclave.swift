@@ -357,9 +357,13 @@ public final class Enclave: Sendable {
 
     /// Runs one invocation on a sandbox of `host`, with the parameters already encoded.
     ///
-    /// - Parameter fresh: run in a sandbox made for this invocation and dropped after it, instead
-    ///   of a reused one (the benchmarks' baseline).
-    func execute(_ host: FunctionHost, input: WipedBytes, activationID: String, fresh: Bool = false) async throws -> Invocation {
+    /// - Parameters:
+    ///   - fresh: run in a sandbox made for this invocation and dropped after it, instead of a
+    ///     reused one (the benchmarks' baseline).
+    ///   - sealed: whether the request came sealed, so that the result and logs leave sealed too:
+    ///     only such invocations are given tenant secrets (a plain invocation's result and logs
+    ///     are stored as they are).
+    func execute(_ host: FunctionHost, input: WipedBytes, activationID: String, fresh: Bool = false, sealed: Bool = false) async throws -> Invocation {
         let name = host.definition.name
         let limits = host.definition.limits
         guard input.bytes.count <= limits.input else {
@@ -372,7 +376,7 @@ public final class Enclave: Sendable {
             ("__OW_NAMESPACE", name.namespace),
             ("__OW_DEADLINE", String(deadlineMilliseconds)),
         ]
-        if let secrets, !fresh {
+        if let secrets, sealed, !fresh {
             // Given per invocation, like the parameters: the WASI host wipes its copy when the
             // run ends, and the rewind erases whatever the function copied into its memory.
             owEnvironment += try await secrets.environment(namespace: name.namespace, action: name.name, moduleDigest: host.moduleDigest)

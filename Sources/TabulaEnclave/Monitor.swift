@@ -264,6 +264,7 @@ extension Monitor {
         }
         keyring.withLock { keyring in
             keyring.sharedGrace = keys.grace
+            keyring.sharedExpired = false
             keyring.current = current
             keyring.previous = previous
             keyring.seen = keyring.seen.filter { $0.key == current.number || $0.key == previous?.number }
@@ -344,6 +345,11 @@ extension Monitor {
         /// The grace period of epochs a key broker gave (``Monitor/adopt(_:)``): then the monitor
         /// never makes keys of its own, it only drops the previous epoch when its grace is over.
         var sharedGrace: Duration?
+
+        /// Whether a broker's current epoch ended more than its grace ago without a newer one
+        /// arriving: the node then opens nothing (its keys, and the store's replay memory, are
+        /// stale) until the broker is reached again.
+        var sharedExpired = false
         /// By epoch, the first 16 bytes of SHA-256 of each request opened, for replay refusal. Kept
         /// apart from the epochs so that reading an epoch never copies (or later forces a copy of)
         /// a set that may hold millions of entries.
@@ -358,6 +364,7 @@ extension Monitor {
         /// epoch's keys once their grace period is over.
         mutating func advance(to now: Date, configuration: Configuration, started: Date, identityKey: @autoclosure () -> P256.Signing.PrivateKey) {
             if let sharedGrace {
+                sharedExpired = now >= current.ends.addingTimeInterval(sharedGrace.seconds)
                 if let previous, now >= previous.ends.addingTimeInterval(sharedGrace.seconds) {
                     self.previous = nil
                     seen = seen.filter { $0.key == current.number }
@@ -386,6 +393,7 @@ extension Monitor {
         }
 
         func key(id: UInt8) -> GatewayKeyEntry? {
+            if sharedExpired { return nil }
             if let key = current.keys.first(where: { $0.keyID == id }) { return (key, current.number) }
             if let previous, let key = previous.keys.first(where: { $0.keyID == id }) { return (key, previous.number) }
             return nil

@@ -39,8 +39,8 @@ extension Broker {
     /// The nonce is single-use: a session attests once, and a failed attempt ends it. The
     /// evidence must verify (signatures and chains up to the vendor roots), its report data must
     /// be ``KBSMessages/RuntimeData/reportData`` of this session's nonce and the key sent, and
-    /// its claims must satisfy a class of the manifest. The reasons of a refusal go to the log;
-    /// the TEE is told only which check failed.
+    /// its claims must satisfy a class of the manifest. The reasons of a refusal go to the log
+    /// and to the TEE (they hold no secret: which reference value failed).
     ///
     /// - Returns: the attestation token.
     public func attest(session id: String?, _ attestation: KBSMessages.Attestation) async throws(BrokerError) -> String {
@@ -84,17 +84,18 @@ extension Broker {
         guard claims.reportData == attestation.runtimeData.reportData else {
             throw refuse("the evidence's report data does not bind this session's nonce and the tee-pubkey sent (SHA-384 of the canonical runtime data)")
         }
-        let teeClass: Manifest.TEEClass
+        let classes: [Manifest.TEEClass]
         switch current.manifest.classify(claims) {
-        case .success(let found): teeClass = found
+        case .success(let found): classes = found
         case .failure(let error): throw refuse(error.message)
         }
+        let names = classes.map(\.name).joined(separator: ",")
         let token = AttestationToken(
-            tee: claims.tee, teeClass: teeClass.name, teePubkey: key,
+            tee: claims.tee, teeClass: names, teePubkey: key,
             issuedAt: Int64(now.timeIntervalSince1970), expires: Int64(session.expires.timeIntervalSince1970))
         let signed: String
         do {
-            signed = try token.signed(with: current.clusterKey)
+            signed = try token.signed(with: current.brokerKey)
         } catch {
             throw BrokerError(.stateFailure, "cannot sign the attestation token: \(error)")
         }
@@ -102,7 +103,7 @@ extension Broker {
         session.token = signed
         session.attested = token
         sessions[id] = session
-        logger.info("attested a \(claims.tee) TEE as class \(teeClass.name) (measurement \(claims.measurement.map { String(format: "%02x", $0) }.joined().prefix(16))…)")
+        logger.info("attested a \(claims.tee) TEE as class \(names) (measurement \(claims.measurement.map { String(format: "%02x", $0) }.joined().prefix(16))…)")
         return signed
     }
 
@@ -119,16 +120,15 @@ extension Broker {
         if let id, let session = sessions[id], session.expires > now, let attested = session.attested {
             token = attested
         } else if let bearer {
-            token = try AttestationToken.verify(bearer, key: current.clusterKey.publicKey, now: now)
+            token = try AttestationToken.verify(bearer, key: current.brokerKey.publicKey, now: now)
         } else {
             throw BrokerError(.unauthenticated, "no attested session and no bearer token: attest first")
         }
-        guard let teeClass = current.manifest.classes.first(where: { $0.name == token.teeClass }) else {
-            throw BrokerError(.forbidden, "the class \(token.teeClass) this TEE was attested as is no longer in the manifest; attest again")
-        }
-        guard Manifest.allows(teeClass, path) else {
-            logger.warning("refused \(path) to a TEE of class \(teeClass.name): not among the class's resources")
-            throw BrokerError(.forbidden, "the manifest does not give \(path) to TEEs of class \(teeClass.name)")
+        let names = token.teeClass.split(separator: ",").map(String.init)
+        let classes = current.manifest.classes.filter { names.contains($0.name) }
+        guard classes.contains(where: { Manifest.allows($0, path) }) else {
+            logger.warning("refused \(path) to a TEE of class \(token.teeClass): not among the resources the manifest gives it")
+            throw BrokerError(.forbidden, "the manifest does not give \(path) to TEEs of class \(token.teeClass)")
         }
         var content = try await resourceContent(path)
         defer { content.withUnsafeMutableBufferPointer { buffer in for index in buffer.indices { buffer[index] = 0 } } }
@@ -151,7 +151,9 @@ extension Broker {
         let secretsPrefix = "tabula/secrets/"
         if path.hasPrefix(secretsPrefix) {
             let namespace = String(path.dropFirst(secretsPrefix.count))
-            let released = try serving().state.secrets.filter { $0.policy.namespace == namespace }.map {
+            // Only while the namespace has the owner that set them.
+            let owner = try await storage.namespaceOwner(namespace)
+            let released = try serving().state.secrets.filter { $0.policy.namespace == namespace && $0.owner == owner }.map {
                 ReleasedSecret(name: $0.policy.name, value: $0.value, readers: $0.policy.readers)
             }
             return Array(try JSONEncoder().encode(ReleasedSecrets(secrets: released)))

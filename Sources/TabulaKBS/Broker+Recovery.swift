@@ -95,7 +95,7 @@ extension Broker {
             throw BrokerError(.stateFailure, "the broker state vanished from the store during recovery")
         }
         do {
-            unlocked = try Self.unlock(stateKey: stateKey, sealed: try SealedBrokerState.decode(bytes), version: version)
+            try install(try Self.unlock(stateKey: stateKey, sealed: try SealedBrokerState.decode(bytes), version: version))
         } catch {
             logger.warning("recovery: the shares received do not open the broker state; every holder must send again")
             throw BrokerError(.forbidden, "the shares do not make the state key (a wrong or stale share): every holder must send again")

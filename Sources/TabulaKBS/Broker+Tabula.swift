@@ -25,13 +25,16 @@ public struct ReleasedGatewayKeys: Codable, Sendable {
     public var epochs: [Epoch]
 }
 
-/// What `GET /kbs/v0/tabula/manifest` answers: the broker's statement and its signature by the
-/// cluster key (whose certificate, with evidence, is in the broker's attestation bundle).
+/// What `GET /kbs/v0/tabula/manifest` answers: the broker's statement, signed by the broker key,
+/// which only broker instances hold (nodes hold the cluster key, not this one), with the identity
+/// certificate that binds that key to this instance's evidence.
 public struct SignedStatement: Codable, Sendable {
     /// base64url of the statement's JSON (``BrokerStatement``).
     public var statement: String
-    /// Base64 of the cluster key's ECDSA P-256/SHA-256 signature (DER) over the statement's bytes.
+    /// Base64 of the broker key's ECDSA P-256/SHA-256 signature (DER) over the statement's bytes.
     public var signature: String
+    /// The identity certificate (PEM) over the broker key, with this instance's evidence.
+    public var certificate: String
 }
 
 /// What the broker states about itself: the manifest in force, every tenant secret's readers
@@ -95,8 +98,19 @@ extension Broker {
     }
 
     /// The signed statement: manifest, secrets' readers, intake key, epoch.
-    public func statement() throws -> SignedStatement {
+    public func statement() async throws -> SignedStatement {
         let current = try serving()
+        let keyBytes = Array(current.brokerKey.rawRepresentation)
+        let issued: IdentityCertificate.Issued
+        if let brokerCertificate, brokerCertificate.key == keyBytes {
+            issued = brokerCertificate.issued
+        } else {
+            let now = clock()
+            issued = try await IdentityCertificate.issue(
+                identityKey: current.brokerKey, provider: provider, nonce: nil, runtime: nil,
+                notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400 * 365))
+            brokerCertificate = (keyBytes, issued)
+        }
         let statement = BrokerStatement(
             manifest: Base64URL.encode(Data(base64Encoded: current.state.manifest) ?? Data()),
             secrets: current.state.secrets.map(\.policy).sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) },
@@ -105,49 +119,70 @@ extension Broker {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let bytes = Array(try encoder.encode(statement))
-        let signature = try current.clusterKey.signature(for: bytes)
-        return SignedStatement(statement: Base64URL.encode(bytes), signature: Data(signature.derRepresentation).base64EncodedString())
+        let signature = try current.brokerKey.signature(for: bytes)
+        return SignedStatement(statement: Base64URL.encode(bytes), signature: Data(signature.derRepresentation).base64EncodedString(), certificate: issued.pem)
     }
 
     /// Replaces the manifest with `bytes`, signed by enough of the current manifest's updaters.
     public func updateManifest(_ bytes: [UInt8], signatures: [String]) async throws -> Manifest {
-        let next = try serving().manifest.verifyUpdate(bytes, signatures: signatures)
+        guard signatures.count <= 64 else { throw BrokerError(.invalidRequest, "at most 64 signatures") }
+        var next = try serving().manifest.verifyUpdate(bytes, signatures: signatures)
         try await mutate { state throws(BrokerError) in
+            // Checked again against the manifest as stored now: another instance may have
+            // changed the updaters or the version since.
             let stored = try Manifest.decode(Array(Data(base64Encoded: state.manifest) ?? Data()))
-            guard next.version > stored.version else {
-                throw BrokerError(.forbidden, "another update to version \(stored.version) came first; sign an update above it")
-            }
+            next = try stored.verifyUpdate(bytes, signatures: signatures)
             state.manifest = Data(bytes).base64EncodedString()
         }
         logger.info("the manifest is now version \(next.version) (\(next.classes.count) TEE classes, \(next.recovery.count) recovery holders)")
         return next
     }
 
-    /// Stores a tenant's secret: `sealed` is a JWE to the intake key (``BrokerStatement/intakeKey``),
-    /// so the value is readable only inside the broker's TEE.
+    /// Stores a tenant's secret: `sealed` is a JWE to the intake key (``BrokerStatement/intakeKey``)
+    /// of a ``SecretUpload``, so the value is readable only inside the broker's TEE, and it names
+    /// the owner and the secret it was sealed for: the same bytes sent by another namespace, or
+    /// under another name, are refused.
     ///
-    /// - Parameter namespace: the namespace the caller authenticated as; the secret belongs to it.
-    public func setSecret(namespace: String, name: String, sealed: JWE, readers: [SecretPolicy.Reader]) async throws {
+    /// - Parameters:
+    ///   - namespace: the namespace the caller authenticated as; the secret belongs to it.
+    ///   - owner: the UUID of the credentials it authenticated with.
+    public func setSecret(namespace: String, owner: String, name: String, sealed: JWE, readers: [SecretPolicy.Reader]) async throws {
         try SecretPolicy.checkName(name)
         guard !readers.isEmpty else {
             throw BrokerError(.invalidRequest, "name at least one action that may read the secret (--for ACTION)")
         }
         guard readers.count <= 64 else { throw BrokerError(.invalidRequest, "a secret has at most 64 readers") }
-        var value: [UInt8]
+        var plaintext: [UInt8]
         do {
-            value = try sealed.open(with: .p256(try serving().intakeKey))
+            plaintext = try sealed.open(with: .p256(try serving().intakeKey))
         } catch let error as KBSError {
             throw BrokerError(.invalidRequest, "the secret is not sealed to this broker's intake key (fetch its statement again): \(error.message)")
         }
-        defer { value.withUnsafeMutableBufferPointer { buffer in for index in buffer.indices { buffer[index] = 0 } } }
+        defer { plaintext.withUnsafeMutableBufferPointer { buffer in for index in buffer.indices { buffer[index] = 0 } } }
+        guard let upload = try? JSONDecoder().decode(SecretUpload.self, from: Data(plaintext)) else {
+            throw BrokerError(.invalidRequest, "the sealed secret is not the JSON docs/broker.md describes ({\"owner\", \"name\", \"value\"})")
+        }
+        guard upload.owner == owner, upload.name == name else {
+            throw BrokerError(.forbidden, "the sealed secret was sealed for another namespace or another name: seal it afresh for this one")
+        }
+        guard let value = Data(base64Encoded: upload.value) else {
+            throw BrokerError(.invalidRequest, "the sealed secret's value is not base64")
+        }
         guard value.count <= SecretPolicy.maximumValueSize else {
             throw BrokerError(.invalidRequest, "the secret is \(value.count) bytes; the limit is \(SecretPolicy.maximumValueSize)")
         }
+        // It becomes an environment variable: text without NUL.
+        guard !value.contains(0), String(data: value, encoding: .utf8) != nil else {
+            throw BrokerError(.invalidRequest, "a secret is UTF-8 text without NUL bytes (it reaches the function as an environment variable); encode binary values, for example in base64")
+        }
         let entry = BrokerState.Secret(
             policy: SecretPolicy(namespace: namespace, name: name, readers: readers, updated: Int64(clock().timeIntervalSince1970 * 1000)),
-            value: Data(value).base64EncodedString())
-        try await mutate { state in
-            state.secrets.removeAll { $0.policy.namespace == namespace && $0.policy.name == name }
+            value: value.base64EncodedString(), owner: owner)
+        try await mutate { state throws(BrokerError) in
+            state.secrets.removeAll { $0.policy.namespace == namespace && ($0.policy.name == name || $0.owner != owner) }
+            guard state.secrets.filter({ $0.policy.namespace == namespace }).count < SecretPolicy.maximumPerNamespace else {
+                throw BrokerError(.forbidden, "the namespace \(namespace) has \(SecretPolicy.maximumPerNamespace) secrets, the most it may have; delete one first")
+            }
             state.secrets.append(entry)
         }
         logger.info("namespace \(namespace) set its secret \(name) for \(readers.map(\.action).joined(separator: ", "))")
@@ -155,17 +190,30 @@ extension Broker {
 
     /// Deletes a secret; `false` when there was none.
     public func deleteSecret(namespace: String, name: String) async throws -> Bool {
-        var found = false
+        guard try serving().state.secrets.contains(where: { $0.policy.namespace == namespace && $0.policy.name == name }) else { return false }
         try await mutate { state in
-            let before = state.secrets.count
             state.secrets.removeAll { $0.policy.namespace == namespace && $0.policy.name == name }
-            found = state.secrets.count != before
         }
-        return found
+        return true
     }
 
-    /// The readers of every secret of `namespace`.
-    public func secretPolicies(namespace: String) throws -> [SecretPolicy] {
-        try serving().state.secrets.map(\.policy).filter { $0.namespace == namespace }
+    /// The readers of every secret `owner` set in `namespace`.
+    public func secretPolicies(namespace: String, owner: String) throws -> [SecretPolicy] {
+        try serving().state.secrets.filter { $0.policy.namespace == namespace && $0.owner == owner }.map(\.policy)
+    }
+}
+
+/// What a tenant seals to the broker's intake key to set a secret (the plaintext of the JWE).
+public struct SecretUpload: Codable, Sendable {
+    /// The UUID of the credentials that will send it.
+    public var owner: String
+    public var name: String
+    /// The value, base64.
+    public var value: String
+
+    public init(owner: String, name: String, value: [UInt8]) {
+        self.owner = owner
+        self.name = name
+        self.value = Data(value).base64EncodedString()
     }
 }

@@ -38,8 +38,12 @@ public actor Broker {
     var unlocked: Unlocked?
     var recovery: Recovery?
     var sessions: [String: Session] = [:]
-    /// The identity certificate over the cluster key with this instance's evidence, made once.
+    /// The identity certificates over the cluster key and the broker key with this instance's
+    /// evidence, made once each.
     var certificate: (key: [UInt8], issued: IdentityCertificate.Issued)?
+    var brokerCertificate: (key: [UInt8], issued: IdentityCertificate.Issued)?
+    /// The highest state generation this instance has seen: the store cannot hand it an older one.
+    var highestGeneration: UInt64 = 0
 
     /// The opened state and what is derived from it.
     struct Unlocked {
@@ -49,6 +53,7 @@ public actor Broker {
         var version: Int64
         var manifest: Manifest
         var clusterKey: P256.Signing.PrivateKey
+        var brokerKey: P256.Signing.PrivateKey
         var intakeKey: P256.KeyAgreement.PrivateKey
     }
 
@@ -75,8 +80,8 @@ public actor Broker {
     }
 
     /// Starts a broker: opens the stored state, or creates it with `manifest` when the store has
-    /// none, or gets the state key from `peer` (another instance, after attesting to it), or else
-    /// waits for recovery.
+    /// none, or gets the state key from `peer` (another instance that runs the same code, after
+    /// each attested to the other), or else waits for recovery.
     ///
     /// - Parameters:
     ///   - manifest: the manifest's JSON for a new state; ignored (with a warning) when a state
@@ -95,8 +100,9 @@ public actor Broker {
         let sealingKey = provider.sealingKey(label: Self.sealingLabel)
         for _ in 0..<5 {
             guard let (bytes, version) = try await storage.loadBrokerState() else {
-                let standard = Array(try JSONEncoder().encode(Manifest.standard()))
-                let manifestBytes = manifest ?? standard
+                guard let manifestBytes = manifest else {
+                    throw BrokerError(.invalidManifest, "the store holds no broker state yet: start the first broker with --manifest FILE (docs/broker.md, \"The manifest\")")
+                }
                 let parsed = try Manifest.decode(manifestBytes)
                 let stateKey = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
                 let state = BrokerState.create(manifest: manifestBytes, rotation: Double(parsed.keys.rotationSeconds), now: clock())
@@ -108,7 +114,7 @@ public actor Broker {
                 }
                 let sealed = try SealedBrokerState.seal(state, stateKey: stateKey, sealedKeys: slots, holders: parsed.recovery)
                 if let saved = try await storage.saveBrokerState(sealed.encoded(), replacing: nil) {
-                    unlocked = try Self.unlock(stateKey: stateKey, sealed: sealed, version: saved)
+                    try install(try Self.unlock(stateKey: stateKey, sealed: sealed, version: saved))
                     logger.info("created the broker state (manifest version \(parsed.version), \(parsed.classes.count) TEE classes, \(parsed.recovery.count) recovery holders)")
                     return
                 }
@@ -119,13 +125,17 @@ public actor Broker {
                 logger.warning("the store already holds a broker state: --manifest is ignored (change the manifest with a signed update, docs/broker.md)")
             }
             if let sealingKey, let stateKey = sealed.unwrap(sealingKey: sealingKey) {
-                unlocked = try Self.unlock(stateKey: stateKey, sealed: sealed, version: version)
+                try install(try Self.unlock(stateKey: stateKey, sealed: sealed, version: version))
                 logger.info("opened the broker state with this TEE's sealing key")
                 return
             }
             if let peer {
-                let stateKey = try await KBSClient(broker: peer, provider: provider).resource(Manifest.stateKey)
-                unlocked = try Self.unlock(stateKey: stateKey, sealed: sealed, version: version)
+                let (stateKey, peerKey) = try await KBSClient(broker: peer, provider: provider).stateKey(fromPeerRunning: try await ownMeasurement())
+                let opened = try Self.unlock(stateKey: stateKey, sealed: sealed, version: version)
+                guard opened.brokerKey.publicKey.rawRepresentation == peerKey.rawRepresentation else {
+                    throw BrokerError(.forbidden, "the peer \(peer.absoluteString) is not the broker of this state: its attested broker key is not the state's")
+                }
+                try install(opened)
                 logger.info("opened the broker state with the state key from the peer \(peer.absoluteString)")
                 if sealingKey != nil { try await addOwnSlot() }
                 return
@@ -141,11 +151,31 @@ public actor Broker {
         let state = try sealed.open(stateKey: stateKey)
         let manifest = try Manifest.decode(Array(Data(base64Encoded: state.manifest) ?? Data()))
         guard let clusterBytes = Data(base64Encoded: state.clusterKey), let clusterKey = try? P256.Signing.PrivateKey(rawRepresentation: clusterBytes),
+              let brokerBytes = Data(base64Encoded: state.brokerKey), let brokerKey = try? P256.Signing.PrivateKey(rawRepresentation: brokerBytes),
               let intakeBytes = Data(base64Encoded: state.intakeKey), let intakeKey = try? P256.KeyAgreement.PrivateKey(rawRepresentation: intakeBytes)
         else {
             throw BrokerError(.stateFailure, "the broker state's keys are not P-256 keys")
         }
-        return Unlocked(stateKey: stateKey, state: state, sealed: sealed, version: version, manifest: manifest, clusterKey: clusterKey, intakeKey: intakeKey)
+        return Unlocked(stateKey: stateKey, state: state, sealed: sealed, version: version, manifest: manifest, clusterKey: clusterKey, brokerKey: brokerKey, intakeKey: intakeKey)
+    }
+
+    /// Makes `opened` the state served, unless it is older than one seen before (the store
+    /// rolled it back) or than the one in memory (another task of this actor installed a newer
+    /// one while this one waited).
+    func install(_ opened: Unlocked) throws(BrokerError) {
+        guard opened.state.generation >= highestGeneration else {
+            logger.error("the store offered broker state generation \(opened.state.generation), older than generation \(highestGeneration) seen before: refused (a rollback)")
+            throw BrokerError(.stateFailure, "the stored broker state is older than one this broker served (generation \(opened.state.generation) < \(highestGeneration)): it was rolled back; the broker keeps the newer one")
+        }
+        highestGeneration = opened.state.generation
+        unlocked = opened
+    }
+
+    /// This instance's own measurement, from evidence it makes over random data: a peer must
+    /// run the same code to be given the state key.
+    func ownMeasurement() async throws -> [UInt8] {
+        let evidence = try await provider.evidence(reportData: (0..<64).map { _ in UInt8.random(in: 0...255) })
+        return try await Evidence.verify(evidence, certificate: nil, at: clock()).measurement
     }
 
     /// The opened state, or 503 while the broker waits for recovery.
@@ -163,7 +193,7 @@ public actor Broker {
             return
         }
         let sealed = try SealedBrokerState.decode(bytes)
-        unlocked = try Self.unlock(stateKey: current.stateKey, sealed: sealed, version: version)
+        try install(try Self.unlock(stateKey: current.stateKey, sealed: sealed, version: version))
         try await advanceEpochs()
     }
 
@@ -175,12 +205,24 @@ public actor Broker {
             if let (bytes, version) = try await storage.loadBrokerState(), version != current.version {
                 current = try Self.unlock(stateKey: current.stateKey, sealed: try SealedBrokerState.decode(bytes), version: version)
             }
-            var state = current.state
+            var base = current
+            if base.state.generation < highestGeneration, let known = unlocked, known.state.generation >= highestGeneration {
+                // The store holds an older state than this broker served (a rollback): the change
+                // is made to the newer one, which replaces it.
+                logger.error("the stored broker state (generation \(base.state.generation)) is older than the one served (\(known.state.generation)): writing the newer one back")
+                base = known
+                base.version = current.version
+            }
+            guard base.state.generation >= highestGeneration else {
+                throw BrokerError(.stateFailure, "the stored broker state was rolled back (generation \(base.state.generation) < \(highestGeneration)); not changing it")
+            }
+            var state = base.state
             try change(&state)
+            state.generation = base.state.generation + 1
             let manifest = try Manifest.decode(Array(Data(base64Encoded: state.manifest) ?? Data()))
             let sealed = try SealedBrokerState.seal(state, stateKey: current.stateKey, sealedKeys: current.sealed.sealedKeys, holders: manifest.recovery)
             if let version = try await storage.saveBrokerState(sealed.encoded(), replacing: current.version) {
-                unlocked = try Self.unlock(stateKey: current.stateKey, sealed: sealed, version: version)
+                try install(try Self.unlock(stateKey: current.stateKey, sealed: sealed, version: version))
                 return
             }
         }
@@ -201,7 +243,7 @@ public actor Broker {
             var sealed = latest.sealed
             sealed.sealedKeys[slot] = wrapped
             if let version = try await storage.saveBrokerState(sealed.encoded(), replacing: latest.version) {
-                unlocked = try Self.unlock(stateKey: latest.stateKey, sealed: sealed, version: version)
+                try install(try Self.unlock(stateKey: latest.stateKey, sealed: sealed, version: version))
                 return
             }
         }

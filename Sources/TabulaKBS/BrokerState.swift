@@ -9,6 +9,9 @@ struct BrokerState: Codable, Sendable {
         var policy: SecretPolicy
         /// The value, base64.
         var value: String
+        /// The namespace's owner (its credentials' UUID) when the secret was set: a namespace
+        /// deleted and made again by someone else does not inherit it.
+        var owner: String
     }
 
     /// A key epoch: its seed is derived from ``gatewaySeed`` and its number.
@@ -23,6 +26,11 @@ struct BrokerState: Codable, Sendable {
     /// The cluster's identity key (raw P-256 scalar, base64): it signs key configurations,
     /// function certificates and receipts on every node, and the broker's statements.
     var clusterKey: String
+    /// The broker's own signing key (raw P-256, base64): it signs attestation tokens and the
+    /// statement, and never leaves the broker (nodes hold the cluster key, not this one).
+    var brokerKey: String
+    /// Counts every change: an older state offered by the store (a rollback) is refused.
+    var generation: UInt64
     /// The key tenants seal secrets to (raw P-256 key agreement scalar, base64).
     var intakeKey: String
     /// The root the epochs' gateway key seeds derive from (32 bytes, base64).
@@ -40,6 +48,7 @@ struct BrokerState: Codable, Sendable {
         return BrokerState(
             manifest: Data(manifest).base64EncodedString(),
             clusterKey: P256.Signing.PrivateKey().rawRepresentation.base64EncodedString(),
+            brokerKey: P256.Signing.PrivateKey().rawRepresentation.base64EncodedString(), generation: 1,
             intakeKey: P256.KeyAgreement.PrivateKey().rawRepresentation.base64EncodedString(),
             gatewaySeed: random(), keyIDBase: UInt8.random(in: 0...UInt8.max),
             current: Epoch(number: 0, starts: start, ends: start + rotation), previous: nil, secrets: [])

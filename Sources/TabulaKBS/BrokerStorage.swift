@@ -7,4 +7,6 @@ public protocol BrokerStorage: Sendable {
     /// Saves `bytes` if the stored version is still `version` (`nil`: if none is stored yet);
     /// returns the new version, or `nil` when another instance saved first.
     func saveBrokerState(_ bytes: [UInt8], replacing version: Int64?) async throws -> Int64?
+    /// The owner (credentials' UUID) of a namespace now; `nil` when there is none.
+    func namespaceOwner(_ namespace: String) async throws -> String?
 }

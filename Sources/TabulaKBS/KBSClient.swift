@@ -2,8 +2,9 @@ public import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Crypto
+public import Crypto
 public import TabulaAttestation
+import TabulaWire
 
 /// The attester's side of the Key Broker Service protocol: attests this TEE to a broker (Tabula's
 /// or a Trustee KBS) and fetches resources wrapped to a key that never leaves this process.
@@ -49,8 +50,66 @@ public struct KBSClient: Sendable {
         return released
     }
 
+    /// The broker key a broker's statement certificate binds, once its evidence verified and,
+    /// when given, shows `measurement`.
+    public func attestedBrokerKey(measurement: [UInt8]? = nil, policy: AppraisalPolicy? = nil) async throws -> P256.Signing.PublicKey {
+        let session = URLSession(configuration: Self.configuration(timeout))
+        defer { session.finishTasksAndInvalidate() }
+        let (body, _) = try await send(session, "GET", "tabula/manifest", body: nil, cookie: nil)
+        let signed = try decode(SignedStatement.self, body, what: "statement")
+        let verified: IdentityCertificate.Verified
+        do {
+            verified = try await IdentityCertificate.verify(Array(signed.certificate.utf8), nonce: nil, at: Date())
+        } catch {
+            throw BrokerError(.attestationRefused, "the broker's certificate does not verify: \(error)")
+        }
+        if let measurement, verified.claims.measurement != measurement || verified.claims.tee != provider.tee {
+            throw BrokerError(.attestationRefused, "the broker at \(broker.absoluteString) does not run this code (its measurement or TEE differs from this one's)")
+        }
+        if let policy {
+            let reasons = policy.appraise(verified.claims)
+            guard reasons.isEmpty else {
+                throw BrokerError(.attestationRefused, "the broker at \(broker.absoluteString) does not satisfy the policy: \(reasons.joined(separator: "; "))")
+            }
+        }
+        return verified.publicKey
+    }
+
+    /// The cluster key the broker's attestation bundle binds (its evidence fresh, with a nonce,
+    /// and satisfying `policy`), which also signed the bundle's key configurations.
+    public func attestedClusterKey(policy: AppraisalPolicy) async throws -> P256.Signing.PublicKey {
+        let session = URLSession(configuration: Self.configuration(timeout))
+        defer { session.finishTasksAndInvalidate() }
+        let nonce = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
+        let (body, _) = try await send(session, "GET", "tabula/attestation?nonce=\(nonce.map { String(format: "%02x", $0) }.joined())", body: nil, cookie: nil)
+        let bundle = try decode(AttestationBundle.self, body, what: "attestation bundle")
+        let verified: IdentityCertificate.Verified
+        do {
+            verified = try await IdentityCertificate.verify(Array(bundle.certificate.utf8), nonce: nonce, at: Date())
+        } catch {
+            throw BrokerError(.attestationRefused, "the broker's identity certificate does not verify: \(error)")
+        }
+        let reasons = policy.appraise(verified.claims)
+        guard reasons.isEmpty else {
+            throw BrokerError(.attestationRefused, "the broker at \(broker.absoluteString) does not satisfy this node's broker policy: \(reasons.joined(separator: "; "))")
+        }
+        return verified.publicKey
+    }
+
+    /// The state key from a peer broker instance that runs the same code (`measurement`), and
+    /// the broker key its evidence binds (the state the key opens must hold that key).
+    func stateKey(fromPeerRunning measurement: [UInt8]) async throws -> (stateKey: [UInt8], brokerKey: P256.Signing.PublicKey) {
+        let key = try await attestedBrokerKey(measurement: measurement)
+        return (try await resource(Manifest.stateKey), key)
+    }
+
     private func send(_ session: URLSession, _ method: String, _ path: String, body: Data?, cookie: String?) async throws -> (Data, String?) {
-        var request = URLRequest(url: broker.appendingPathComponent("kbs/v0/\(path)"))
+        var base = broker.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        guard let url = URL(string: base + "/kbs/v0/" + path) else {
+            throw BrokerError(.invalidRequest, "the broker URL \(broker.absoluteString) cannot take the path \(path)")
+        }
+        var request = URLRequest(url: url)
         request.httpMethod = method
         request.httpBody = body
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }

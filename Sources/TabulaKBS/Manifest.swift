@@ -14,7 +14,7 @@ public import TabulaAttestation
 ///  "updaters": [{"name": "ops", "key": "-----BEGIN PUBLIC KEY-----…"}], "threshold": 1,
 ///  "recovery": [{"name": "alice", "key": {"kty": "EC", "crv": "P-256", "x": "…", "y": "…"}}]}
 /// ```
-/// A TEE gets the resources of the first class whose policy (``AppraisalPolicy``: TEE kinds,
+/// A TEE gets the resources of every class whose policy (``AppraisalPolicy``: TEE kinds,
 /// measurements, minimum TCB, debug, simulated) its evidence satisfies. A resource pattern ending
 /// in `*` matches any last path segment. The manifest is replaced only by a newer version signed
 /// by `threshold` of the current manifest's `updaters` (``Manifest/verifyUpdate(_:signatures:)``).
@@ -47,12 +47,22 @@ public struct Manifest: Codable, Sendable, Hashable {
     public struct Updater: Codable, Sendable, Hashable {
         public var name: String
         public var key: String
+
+        public init(name: String, key: String) {
+            self.name = name
+            self.key = key
+        }
     }
 
     /// A holder of a recovery share: the state key is split between all of them.
     public struct RecoveryHolder: Codable, Sendable, Hashable {
         public var name: String
         public var key: JWK
+
+        public init(name: String, key: JWK) {
+            self.name = name
+            self.key = key
+        }
     }
 
     public var version: Int
@@ -78,18 +88,6 @@ public struct Manifest: Codable, Sendable, Hashable {
     /// The resource another broker instance fetches to open the shared state.
     public static let stateKey = "tabula/broker/state-key"
 
-    /// The manifest a broker starts with when none is given: Tabula nodes and brokers on any TEE
-    /// hardware with the default reference values (no debug, no simulated evidence, Intel TCB
-    /// `UpToDate`); `allowSimulated` lets simulated evidence in, for development.
-    public static func standard(allowSimulated: Bool = false) -> Manifest {
-        var policy = AppraisalPolicy()
-        if allowSimulated { policy.allowSimulated = true }
-        return Manifest(classes: [
-            TEEClass(name: "nodes", policy: policy, resources: [gatewayKeys, "tabula/secrets/*"]),
-            TEEClass(name: "brokers", policy: policy, resources: [stateKey]),
-        ])
-    }
-
     /// Parses and checks a manifest.
     public static func decode(_ bytes: [UInt8]) throws(BrokerError) -> Manifest {
         let manifest: Manifest
@@ -107,8 +105,14 @@ public struct Manifest: Codable, Sendable, Hashable {
     public func check() throws(BrokerError) {
         guard version >= 1 else { throw BrokerError(.invalidManifest, "the manifest's version must be 1 or more") }
         guard !classes.isEmpty else { throw BrokerError(.invalidManifest, "the manifest names no TEE class, so nothing could ever be released") }
-        for teeClass in classes where teeClass.name.isEmpty || teeClass.resources.isEmpty {
-            throw BrokerError(.invalidManifest, "every class needs a name and at least one resource")
+        for teeClass in classes where teeClass.name.isEmpty || teeClass.name.contains(",") || teeClass.resources.isEmpty {
+            throw BrokerError(.invalidManifest, "every class needs a name (without commas) and at least one resource")
+        }
+        guard Set(classes.map(\.name)).count == classes.count, Set(updaters.map(\.name)).count == updaters.count,
+              Set(updaters.map(\.key)).count == updaters.count, Set(recovery.map(\.name)).count == recovery.count,
+              Set(recovery.map(\.key)).count == recovery.count
+        else {
+            throw BrokerError(.invalidManifest, "class, updater and recovery holder names, and updater and holder keys, must each be distinct")
         }
         guard keys.rotationSeconds >= 60, keys.graceSeconds >= 0 else {
             throw BrokerError(.invalidManifest, "keys.rotationSeconds must be at least 60 and keys.graceSeconds not negative")
@@ -124,15 +128,51 @@ public struct Manifest: Codable, Sendable, Hashable {
         }
     }
 
-    /// The class whose policy the claims satisfy first, or the reasons each class refused them.
-    public func classify(_ claims: Evidence.Claims) -> Result<TEEClass, BrokerError> {
+    /// The classes whose policies the claims satisfy, or the reasons each class refused them.
+    public func classify(_ claims: Evidence.Claims) -> Result<[TEEClass], BrokerError> {
         var refusals: [String] = []
+        var matched: [TEEClass] = []
         for teeClass in classes {
             let reasons = teeClass.policy.appraise(claims)
-            if reasons.isEmpty { return .success(teeClass) }
-            refusals.append("\(teeClass.name): \(reasons.joined(separator: "; "))")
+            if reasons.isEmpty {
+                matched.append(teeClass)
+            } else {
+                refusals.append("\(teeClass.name): \(reasons.joined(separator: "; "))")
+            }
         }
+        guard matched.isEmpty else { return .success(matched) }
         return .failure(BrokerError(.attestationRefused, "the evidence satisfies no class of the manifest (\(refusals.joined(separator: " | ")))"))
+    }
+
+    /// Where this manifest lets in TEEs that `policy` (a client's) would refuse, among the
+    /// classes that get the cluster's keys or tenants' secrets; empty when it lets in none.
+    ///
+    /// A client that verified the broker checks this too: the broker's attestation says what it
+    /// runs, the manifest says which nodes it trusts with the keys the client seals to.
+    public func weaknesses(against policy: AppraisalPolicy) -> [String] {
+        var found: [String] = []
+        for teeClass in classes where teeClass.resources.contains(where: { $0 == Self.gatewayKeys || $0.hasPrefix("tabula/secrets/") }) {
+            let admits = teeClass.policy
+            if admits.allowSimulated == true, policy.allowSimulated != true {
+                found.append("class \(teeClass.name) admits simulated evidence")
+            }
+            if admits.allowDebug == true, policy.allowDebug != true {
+                found.append("class \(teeClass.name) admits debug-mode TEEs")
+            }
+            if let yours = policy.measurements {
+                let mine = Set(yours.map { $0.lowercased() })
+                if admits.measurements.map({ !Set($0.map { $0.lowercased() }).isSubset(of: mine) }) ?? true {
+                    found.append("class \(teeClass.name) admits measurements outside your reference values")
+                }
+            }
+            if let yours = policy.tees, admits.tees.map({ !Set($0).isSubset(of: Set(yours)) }) ?? true {
+                found.append("class \(teeClass.name) admits TEE kinds outside \(yours.joined(separator: ", "))")
+            }
+            if let yours = policy.isolations, admits.isolations.map({ !Set($0).isSubset(of: Set(yours)) }) ?? true {
+                found.append("class \(teeClass.name) does not require the isolation \(yours.joined(separator: ", ")) of its nodes")
+            }
+        }
+        return found
     }
 
     /// Whether `teeClass` may get the resource at `path`.

@@ -61,6 +61,9 @@ public struct SecretPolicy: Codable, Sendable, Hashable {
     /// The environment variable a reader finds the secret in.
     public static func environmentName(_ name: String) -> String { "TABULA_SECRET_\(name)" }
 
+    /// The most secrets one namespace may have.
+    public static let maximumPerNamespace = 100
+
     /// The largest secret value accepted (bytes).
     public static let maximumValueSize = 64 * 1024
 }

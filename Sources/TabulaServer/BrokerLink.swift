@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import Crypto
 import Synchronization
 public import TabulaAttestation
 public import TabulaEnclave
@@ -14,6 +15,7 @@ import TabulaWire
 /// releases can be opened outside this TEE.
 public final class BrokerLink: SecretSource {
     let client: KBSClient
+    let policy: AppraisalPolicy
     let monitor: Monitor
     let logger: Logger
     /// How long fetched secrets are used before asking again (changes reach functions this late).
@@ -22,18 +24,29 @@ public final class BrokerLink: SecretSource {
     static let secretsUsableFor: Duration = .seconds(60)
     private let cache = Mutex<[String: (fetched: ContinuousClock.Instant, secrets: [ReleasedSecret])]>([:])
 
-    public init(broker: URL, provider: any TEEProvider, monitor: Monitor, logger: Logger) {
+    /// - Parameter policy: what the broker's evidence must satisfy (its measurement, above all):
+    ///   the cluster's keys are taken only from a broker whose attested keys released them.
+    public init(broker: URL, provider: any TEEProvider, policy: AppraisalPolicy, monitor: Monitor, logger: Logger) {
         self.client = KBSClient(broker: broker, provider: provider)
+        self.policy = policy
         self.monitor = monitor
         self.logger = logger
     }
 
-    /// Fetches the cluster's identity key and key epochs, and has the monitor adopt them.
+    /// Verifies the broker (its evidence against the policy), fetches the cluster's identity key
+    /// and key epochs, checks that the key is the one the broker's own attestation binds, and
+    /// has the monitor adopt them.
     public func obtainKeys() async throws {
+        let cluster = try await client.attestedClusterKey(policy: policy)
         let bytes = try await client.resource(Manifest.gatewayKeys)
         let released = try JSONDecoder().decode(ReleasedGatewayKeys.self, from: Data(bytes))
-        guard let identityKey = Data(base64Encoded: released.identityKey) else {
-            throw BrokerError(.invalidRequest, "the broker's cluster identity key is not base64")
+        guard let identityKey = Data(base64Encoded: released.identityKey),
+              let key = try? P256.Signing.PrivateKey(rawRepresentation: identityKey)
+        else {
+            throw BrokerError(.invalidRequest, "the broker's cluster identity key is not a P-256 key")
+        }
+        guard key.publicKey.rawRepresentation == cluster.rawRepresentation else {
+            throw BrokerError(.attestationRefused, "the released cluster key is not the one the broker's attestation binds: refusing it")
         }
         let epochs = try released.epochs.map { epoch in
             guard let seed = Data(base64Encoded: epoch.seed), let signature = Data(base64Encoded: epoch.signature) else {

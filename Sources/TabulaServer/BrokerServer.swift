@@ -6,7 +6,11 @@ public import TabulaKBS
 public import TabulaPlatform
 import TabulaWire
 
-extension Store: BrokerStorage {}
+extension Store: BrokerStorage {
+    public func namespaceOwner(_ namespace: String) async throws -> String? {
+        try await namespaceIdentity(namespace)
+    }
+}
 
 /// The HTTP server of `tabula broker`: the Key Broker Service protocol (`/kbs/v0/auth`, `attest`,
 /// `resource`) and Tabula's own broker endpoints under `/kbs/v0/tabula/` (docs/broker.md).
@@ -69,22 +73,22 @@ public enum BrokerServer {
         }
         kbs.put("tabula/secrets/:namespace/:name") { request, context in
             try await answer(logger) {
-                let namespace = try await authenticated(request, context, store: store)
-                let body = try await decode(SecretUpload.self, request, context)
+                let (namespace, owner) = try await authenticated(request, context, store: store)
+                let body = try await decode(SecretRequest.self, request, context)
                 let name = context.parameters.get("name") ?? ""
-                try await broker.setSecret(namespace: namespace, name: name, sealed: body.value, readers: body.readers)
-                return try json(try await broker.secretPolicies(namespace: namespace).first { $0.name == name })
+                try await broker.setSecret(namespace: namespace, owner: owner, name: name, sealed: body.value, readers: body.readers)
+                return try json(try await broker.secretPolicies(namespace: namespace, owner: owner).first { $0.name == name })
             }
         }
         kbs.get("tabula/secrets/:namespace") { request, context in
             try await answer(logger) {
-                let namespace = try await authenticated(request, context, store: store)
-                return try json(try await broker.secretPolicies(namespace: namespace))
+                let (namespace, owner) = try await authenticated(request, context, store: store)
+                return try json(try await broker.secretPolicies(namespace: namespace, owner: owner))
             }
         }
         kbs.delete("tabula/secrets/:namespace/:name") { request, context in
             try await answer(logger) {
-                let namespace = try await authenticated(request, context, store: store)
+                let (namespace, _) = try await authenticated(request, context, store: store)
                 guard try await broker.deleteSecret(namespace: namespace, name: context.parameters.get("name") ?? "") else {
                     throw BrokerError(.notFound, "the namespace \(namespace) has no such secret")
                 }
@@ -132,7 +136,7 @@ public enum BrokerServer {
     }
 
     /// `PUT /kbs/v0/tabula/secrets/<namespace>/<name>`.
-    struct SecretUpload: Decodable {
+    struct SecretRequest: Decodable {
         var value: JWE
         var readers: [SecretPolicy.Reader]
     }
@@ -197,9 +201,9 @@ public enum BrokerServer {
         return nil
     }
 
-    /// The namespace whose OpenWhisk credentials (HTTP basic) the request carries; it must be the
-    /// one the path names.
-    private static func authenticated(_ request: Request, _ context: BasicRequestContext, store: Store) async throws -> String {
+    /// The namespace whose OpenWhisk credentials (HTTP basic) the request carries, and their
+    /// UUID; the namespace must be the one the path names.
+    private static func authenticated(_ request: Request, _ context: BasicRequestContext, store: Store) async throws -> (namespace: String, owner: String) {
         guard let header = request.headers[.authorization], header.hasPrefix("Basic "),
               let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
               let colon = decoded.firstIndex(of: ":"),
@@ -211,7 +215,7 @@ public enum BrokerServer {
         guard named == "_" || EntityName.same(named, namespace) else {
             throw BrokerError(.forbidden, "these credentials are the namespace \(namespace)'s, not \(named)'s")
         }
-        return namespace
+        return (namespace, String(decoded[..<colon]))
     }
 
     private static func cookieDate(_ date: Date) -> String {

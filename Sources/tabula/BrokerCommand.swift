@@ -149,10 +149,7 @@ struct BrokerCommand: AsyncParsableCommand {
 
     /// `tabula broker recover --broker URL --holder NAME --key FILE`.
     struct Recover: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send a recovery holder's share to a broker that cannot open its state.")
-
-        @Option(help: ArgumentHelp("The recovering broker.", valueName: "url"))
-        var broker: String
+        static let configuration = CommandConfiguration(abstract: "Send a recovery holder's share to a broker that cannot open its state (name it with --broker).")
 
         @Option(help: "The holder's name in the manifest.")
         var holder: String
@@ -163,7 +160,7 @@ struct BrokerCommand: AsyncParsableCommand {
         @OptionGroup var verification: Verification
 
         func run() async throws {
-            guard let url = URL(string: broker) else { throw ValidationError("--broker must be a URL") }
+            guard let broker = verification.broker, let url = URL(string: broker) else { throw ValidationError("name the recovering broker with --broker URL") }
             guard let pem = try? String(contentsOfFile: key, encoding: .utf8), let signing = try? P256.Signing.PrivateKey(pemRepresentation: pem),
                   let agreement = try? P256.KeyAgreement.PrivateKey(rawRepresentation: signing.rawRepresentation)
             else {

@@ -54,6 +54,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A key broker (tabula broker, or a Trustee KBS serving Tabula's resources): attest to it at start and serve the cluster's keys and tenant secrets it releases. See docs/broker.md.", valueName: "url"))
     var broker: String?
 
+    @Option(help: ArgumentHelp("With --broker: the appraisal policy the broker's evidence must satisfy (JSON, docs/attestation.md; give its measurements). Default: no debug, no simulated evidence.", valueName: "file"))
+    var brokerPolicy: String?
+
+    @Flag(help: "With --broker: accept a broker with simulated attestation (development only: it proves nothing).")
+    var brokerAllowSimulated = false
+
     @Option(help: "Seconds invocations in progress may still run once the server is told to stop (SIGTERM, SIGINT); then they are ended and recorded as interrupted.")
     var grace = 10
 
@@ -130,7 +136,15 @@ struct Serve: AsyncParsableCommand {
             guard let url = URL(string: broker), url.scheme == "http" || url.scheme == "https" else {
                 throw ValidationError("--broker must be an http or https URL")
             }
-            link = try await Self.joinBroker(url, provider: provider, monitor: monitor, logger: logger)
+            var policy = try brokerPolicy.map { path in
+                do {
+                    return try JSONDecoder().decode(AppraisalPolicy.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+                } catch {
+                    throw ValidationError("cannot read the broker policy \(path): \(error.localizedDescription)")
+                }
+            } ?? AppraisalPolicy()
+            if brokerAllowSimulated { policy.allowSimulated = true }
+            link = try await Self.joinBroker(url, provider: provider, policy: policy, monitor: monitor, logger: logger)
         }
         let tenantCode = isolation == .inProcess ? "the server process" : "confined workers"
         let engines = engines(directory: directory, monitor: monitor, isolation: isolation, logger: logger)
@@ -194,8 +208,8 @@ struct Serve: AsyncParsableCommand {
 
     /// Attests this node to the key broker and adopts the cluster's keys, trying for up to a
     /// minute (the broker may be starting too) with progress on stderr.
-    static func joinBroker(_ url: URL, provider: any TEEProvider, monitor: Monitor, logger: Logger) async throws -> BrokerLink {
-        let link = BrokerLink(broker: url, provider: provider, monitor: monitor, logger: logger)
+    static func joinBroker(_ url: URL, provider: any TEEProvider, policy: AppraisalPolicy, monitor: Monitor, logger: Logger) async throws -> BrokerLink {
+        let link = BrokerLink(broker: url, provider: provider, policy: policy, monitor: monitor, logger: logger)
         let deadline = ContinuousClock.now + .seconds(60)
         while true {
             do {

@@ -15,12 +15,25 @@ struct SimulatedTEETests {
         #expect(evidence.starts(with: Array("TABULA-SIMULATED".utf8)))
         let claims = try await Evidence.verify(evidence, certificate: nil, at: Self.now)
         #expect(claims.tee == "simulated")
-        #expect(claims.version == 1)
+        #expect(claims.version == 2)
+        #expect(claims.fields["tcb"] == .integer(1))
         #expect(claims.reportData == Self.reportData)
         #expect(claims.debug == false)
         #expect(claims.measurement.count == 48)
         #expect(claims.fields["platformKey"] == .string(tee.platformKeyID))
         #expect(claims.fields["notice"]?.stringValue?.contains("proves nothing") == true)
+    }
+
+    @Test func debugAndTCBLevelAreStatedAndAppraised() async throws {
+        var tee = SimulatedTEE.ephemeral()
+        tee.debug = true
+        tee.tcb = 3
+        let claims = try await Evidence.verify(try await tee.evidence(reportData: Self.reportData), certificate: nil, at: Self.now)
+        #expect(claims.debug && claims.fields["tcb"] == .integer(3))
+        let lenient = AppraisalPolicy(allowDebug: true, allowSimulated: true, minimumSimulatedTCB: 3)
+        #expect(lenient.appraise(claims).isEmpty)
+        #expect(AppraisalPolicy(allowSimulated: true).appraise(claims) == ["the TEE runs in debug mode, so its memory is readable by the host"])
+        #expect(AppraisalPolicy(allowDebug: true, allowSimulated: true, minimumSimulatedTCB: 4).appraise(claims) == ["the simulated TCB level 3 is below the minimum 4"])
     }
 
     @Test func refusedByDefaultPolicy() async throws {

@@ -4,7 +4,8 @@ import FoundationNetworking
 #endif
 import Synchronization
 
-/// A real `tabula serve` process on 127.0.0.1 and a free port, with its own data directory.
+/// A real `tabula serve` (or `tabula broker`) process on 127.0.0.1 and a free port, with its own
+/// data directory.
 final class ServerProcess: Sendable {
     let dataDirectory: URL
     let port: Int
@@ -28,13 +29,15 @@ final class ServerProcess: Sendable {
 
     /// Starts the server and waits until it listens.
     ///
-    /// - Parameter arguments: more options for `tabula serve`.
-    init(dataDirectory: URL? = nil, arguments: [String] = []) async throws {
+    /// - Parameters:
+    ///   - command: `serve`, or `broker` for the key broker.
+    ///   - arguments: more options for the command.
+    init(command: String = "serve", dataDirectory: URL? = nil, arguments: [String] = []) async throws {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tabula-live-\(UUID().uuidString)")
         self.dataDirectory = directory
         process = Process()
         process.executableURL = try RunCommandTests.executable
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path] + arguments
+        process.arguments = [command, "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.path] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         let errorPipe = Pipe()
@@ -57,7 +60,7 @@ final class ServerProcess: Sendable {
         }
         guard let found else {
             process.terminate()
-            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "tabula serve did not start: \(output.text.withLock { $0 })"])
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "tabula \(command) did not start: \(output.text.withLock { $0 }) \(errorOutput.text.withLock { $0 }.suffix(2000))"])
         }
         port = found
     }

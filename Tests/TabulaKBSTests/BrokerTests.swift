@@ -19,6 +19,11 @@ struct BrokerTests {
 
         func loadBrokerState() async throws -> (bytes: [UInt8], version: Int64)? { blob.withLock { $0 } }
 
+        /// Namespaces and their owners (credentials' UUIDs).
+        let owners = Mutex<[String: String]>(["acme": "owner-acme"])
+
+        func namespaceOwner(_ namespace: String) async throws -> String? { owners.withLock { $0[namespace] } }
+
         func saveBrokerState(_ bytes: [UInt8], replacing version: Int64?) async throws -> Int64? {
             blob.withLock { blob in
                 guard blob?.version == version else { return nil }
@@ -36,9 +41,12 @@ struct BrokerTests {
     static func manifest(_ change: (inout Manifest) -> Void = { _ in }) throws -> [UInt8] {
         var policy = AppraisalPolicy(tees: ["simulated"], allowSimulated: true, minimumSimulatedTCB: 2)
         policy.measurements = [Array(SHA384.hash(data: Array("tabula simulated TEE v1".utf8))).hex]
+        // Broker instances are told apart from nodes by their reference values (here a higher TCB level).
+        var brokers = policy
+        brokers.minimumSimulatedTCB = 3
         var manifest = Manifest(classes: [
             .init(name: "nodes", policy: policy, resources: [Manifest.gatewayKeys, "tabula/secrets/*"]),
-            .init(name: "brokers", policy: policy, resources: [Manifest.stateKey]),
+            .init(name: "brokers", policy: brokers, resources: [Manifest.stateKey]),
         ])
         change(&manifest)
         return Array(try JSONEncoder().encode(manifest))
@@ -143,6 +151,7 @@ struct BrokerTests {
         let strict = try await Broker.start(provider: Self.tee(), storage: MemoryStorage(), manifest: try Self.manifest { manifest in
             manifest.classes[0].policy.measurements = [String(repeating: "ab", count: 48)]
             manifest.classes[1].policy.allowSimulated = false
+            manifest.classes[1].policy.minimumSimulatedTCB = nil
         }, logger: Self.logger)
         let (s1, _, c1) = try await strict.auth(.init(tee: "sample"))
         let refused = await refusal { try await strict.attest(session: s1, try await Self.attestation(c1, tee: Self.tee(), key: P256.KeyAgreement.PrivateKey())) }
@@ -197,7 +206,13 @@ struct BrokerTests {
         let first = try await Broker.start(provider: Self.tee(), storage: storage, manifest: manifest, logger: Self.logger)
         let intake = try await first.statement()
         let statement = try JSONDecoder().decode(BrokerStatement.self, from: Data(try Base64URL.decode(intake.statement, field: "statement")))
-        try await first.setSecret(namespace: "acme", name: "TOKEN", sealed: try JWE.seal(Array("s3cr3t-value".utf8), to: statement.intakeKey), readers: [.init(action: "f")])
+        let upload = try JWE.seal(Array(try JSONEncoder().encode(SecretUpload(owner: "owner-acme", name: "TOKEN", value: Array("s3cr3t-value".utf8)))), to: statement.intakeKey)
+        try await first.setSecret(namespace: "acme", owner: "owner-acme", name: "TOKEN", sealed: upload, readers: [.init(action: "f")])
+        // The same sealed bytes from another owner, or under another name, are refused.
+        #expect(await refusal { try await first.setSecret(namespace: "evil", owner: "owner-evil", name: "TOKEN", sealed: upload, readers: [.init(action: "dump")]) }?.code == .forbidden)
+        #expect(await refusal { try await first.setSecret(namespace: "acme", owner: "owner-acme", name: "OTHER", sealed: upload, readers: [.init(action: "dump")]) }?.code == .forbidden)
+        let binary = try JWE.seal(Array(try JSONEncoder().encode(SecretUpload(owner: "owner-acme", name: "BIN", value: [0x41, 0, 0x42]))), to: statement.intakeKey)
+        #expect(await refusal { try await first.setSecret(namespace: "acme", owner: "owner-acme", name: "BIN", sealed: binary, readers: [.init(action: "f")]) }?.code == .invalidRequest)
         let before = try await first.bundle(nonce: nil)
         // The store holds neither the secret nor anything readable.
         let stored = try #require(storage.blob.withLock { $0 }).bytes
@@ -230,10 +245,41 @@ struct BrokerTests {
         let beforeKey = try await IdentityCertificate.verify(Array(before.certificate.utf8), nonce: nil, at: Date()).publicKey
         let afterKey = try await IdentityCertificate.verify(Array(after.certificate.utf8), nonce: nil, at: Date()).publicKey
         #expect(beforeKey.derRepresentation == afterKey.derRepresentation)
-        #expect(try await second.secretPolicies(namespace: "acme").map(\.name) == ["TOKEN"])
+        #expect(try await second.secretPolicies(namespace: "acme", owner: "owner-acme").map(\.name) == ["TOKEN"])
         // Now sealed to the second TEE too: a restart of it opens the state by itself.
         let restarted = try await Broker.start(provider: Self.tee(), storage: storage, manifest: nil, logger: Self.logger)
         #expect(await restarted.phase == .recovering, "a third, unknown TEE still cannot")
+    }
+
+    @Test func aRolledBackStateIsRefusedAndANewOwnerInheritsNoSecret() async throws {
+        let storage = MemoryStorage()
+        let broker = try await Broker.start(provider: Self.tee(), storage: storage, manifest: try Self.manifest(), logger: Self.logger)
+        let statement = try JSONDecoder().decode(BrokerStatement.self, from: Data(try Base64URL.decode(try await broker.statement().statement, field: "statement")))
+        func set(_ name: String, _ value: String) async throws {
+            let sealed = try JWE.seal(Array(try JSONEncoder().encode(SecretUpload(owner: "owner-acme", name: name, value: Array(value.utf8)))), to: statement.intakeKey)
+            try await broker.setSecret(namespace: "acme", owner: "owner-acme", name: name, sealed: sealed, readers: [.init(action: "f")])
+        }
+        try await set("A", "one")
+        let old = try #require(storage.blob.withLock { $0 })
+        _ = try await broker.deleteSecret(namespace: "acme", name: "A")
+        // The store puts the older state back (at a new version number): refused, the newer kept.
+        storage.blob.withLock { $0 = (old.bytes, ($0?.version ?? 0) + 1) }
+        #expect(await refusal { try await broker.refresh() }?.code == .stateFailure)
+        #expect(try await broker.secretPolicies(namespace: "acme", owner: "owner-acme").isEmpty)
+        // The next change is made to the newer state, which replaces the older one in the store.
+
+        // A node of class nodes gets the namespace's secrets only while its owner is the one that set them.
+        try await set("B", "two")
+        let (session, _, challenge) = try await broker.auth(.init(tee: "sample"))
+        let key = P256.KeyAgreement.PrivateKey()
+        _ = try await broker.attest(session: session, try await Self.attestation(challenge, tee: Self.tee(), key: key))
+        func released() async throws -> [String] {
+            let jwe = try await broker.resource(Manifest.secrets(namespace: "acme"), session: session, bearer: nil)
+            return try JSONDecoder().decode(ReleasedSecrets.self, from: Data(try jwe.open(with: .p256(key)))).secrets.map(\.name)
+        }
+        #expect(try await released() == ["B"])
+        storage.owners.withLock { $0["acme"] = "someone-else" }
+        #expect(try await released() == [])
     }
 
     @Test func secretReadersMatchActionAndModule() throws {
