@@ -30,7 +30,7 @@ struct Attest: AsyncParsableCommand {
 
         func run() async throws {
             try await connection.run { client in
-                let enclave = try await client.attest(policy: try verification.appraisalPolicy(), evidenceCertificate: try verification.evidenceCertificate())
+                let enclave = try await verification.attest(client)
                 var report: [String: JSONValue] = [
                     "verified": true,
                     "tee": .string(enclave.tee),

@@ -25,9 +25,6 @@ struct SecretCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Read the value from this file.", valueName: "file"))
         var file: String?
 
-        @Option(help: "The namespace (default: the key's own).")
-        var namespace: String?
-
         @OptionGroup var connection: Connection
         @OptionGroup var verification: Verification
 
@@ -61,7 +58,10 @@ struct SecretCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await connection.run { client in
-                for policy in try await brokerClient(verification).secrets(credentials: client.credentials) {
+                let broker = try brokerClient(verification)
+                // The key goes only to a broker that attested.
+                _ = try await broker.attest(policy: try verification.appraisalPolicy())
+                for policy in try await broker.secrets(credentials: client.credentials) {
                     standardOutput("\(policy.name)  \(policy.readers.map { $0.action + ($0.digest.map { "@" + $0 } ?? "") }.joined(separator: ", "))")
                 }
             }
@@ -79,7 +79,9 @@ struct SecretCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await connection.run { client in
-                try await brokerClient(verification).deleteSecret(name, credentials: client.credentials)
+                let broker = try brokerClient(verification)
+                _ = try await broker.attest(policy: try verification.appraisalPolicy())
+                try await broker.deleteSecret(name, credentials: client.credentials)
                 standardOutput("ok: deleted secret \(name)")
             }
         }
