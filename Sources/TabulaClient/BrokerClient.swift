@@ -92,7 +92,7 @@ public struct BrokerClient: Sendable {
         do {
             let upload = try JSONEncoder().encode(SecretUpload(owner: credentials.uuid, name: name, value: value))
             sealed = try JWE.seal(Array(upload), to: statement.intakeKey)
-        } catch let error as KBSError {
+        } catch let error as BrokerError {
             throw ClientError(.invalidResponse, "The broker's intake key cannot receive a secret: \(error.message)")
         }
         struct Upload: Encodable {

@@ -209,7 +209,7 @@ public final class Monitor: Sendable {
         let now = clock()
         return keyring.withLock { keyring in
             keyring.advance(to: now, configuration: configuration, started: started, identityKey: identityKey)
-            return (keyring.current.keys + (keyring.previous?.keys ?? [])).map(\.keyID)
+            return keyring.sharedExpired ? [] : (keyring.current.keys + (keyring.previous?.keys ?? [])).map(\.keyID)
         }
     }
 

@@ -152,10 +152,11 @@ extension Broker {
             throw BrokerError(.invalidRequest, "name at least one action that may read the secret (--for ACTION)")
         }
         guard readers.count <= 64 else { throw BrokerError(.invalidRequest, "a secret has at most 64 readers") }
+        let intakeKey = try serving().intakeKey
         var plaintext: [UInt8]
         do {
-            plaintext = try sealed.open(with: .p256(try serving().intakeKey))
-        } catch let error as KBSError {
+            plaintext = try sealed.open(with: .p256(intakeKey))
+        } catch let error as BrokerError {
             throw BrokerError(.invalidRequest, "the secret is not sealed to this broker's intake key (fetch its statement again): \(error.message)")
         }
         defer { plaintext.withUnsafeMutableBufferPointer { buffer in for index in buffer.indices { buffer[index] = 0 } } }

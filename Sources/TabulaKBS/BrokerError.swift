@@ -1,4 +1,4 @@
-/// An error of the key broker: what it refused, and why.
+/// An error of the key broker and of its formats (JWK, JWE): what it refused, and why.
 ///
 /// Each code is stable and maps to one HTTP status and one Trustee error name
 /// (``httpStatus``, ``trusteeName``), so a Trustee client reads Tabula's refusals as Trustee's.
@@ -21,6 +21,14 @@ public struct BrokerError: Error, Sendable, Equatable, CustomStringConvertible {
         case unavailable = "unavailable"
         /// The broker's state cannot be read or written.
         case stateFailure = "state_failure"
+        /// Not the JSON shape (or base64url) JOSE defines.
+        case malformed = "malformed"
+        /// An algorithm or curve this implementation does not offer.
+        case unsupportedAlgorithm = "unsupported_algorithm"
+        /// The key does not fit the algorithm, or is not a valid key.
+        case invalidKey = "invalid_key"
+        /// Decryption failed: altered, or encrypted to another key.
+        case decryptionFailed = "decryption_failed"
     }
 
     public let code: Code
@@ -38,7 +46,7 @@ public struct BrokerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 401 for the last two; docs/broker.md says why Tabula does not).
     public var httpStatus: Int {
         switch code {
-        case .invalidRequest, .invalidManifest: 400
+        case .invalidRequest, .invalidManifest, .malformed, .unsupportedAlgorithm, .invalidKey, .decryptionFailed: 400
         case .unauthenticated, .attestationRefused: 401
         case .forbidden: 403
         case .notFound: 404
@@ -50,7 +58,7 @@ public struct BrokerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The error's name in Trustee's error type URI.
     public var trusteeName: String {
         switch code {
-        case .invalidRequest, .invalidManifest: "InvalidRequest"
+        case .invalidRequest, .invalidManifest, .malformed, .unsupportedAlgorithm, .invalidKey, .decryptionFailed: "InvalidRequest"
         case .unauthenticated: "TokenNotFound"
         case .attestationRefused: "AttestationError"
         case .forbidden: "PolicyDeny"

@@ -68,7 +68,7 @@ public struct JWE: Codable, Sendable, Hashable {
     // MARK: Sealing
 
     /// Encrypts `plaintext` to `key`: `ECDH-ES+A256KW` for an EC key, `RSA-OAEP-256` for an RSA key.
-    public static func seal(_ plaintext: [UInt8], to key: JWK) throws(KBSError) -> JWE {
+    public static func seal(_ plaintext: [UInt8], to key: JWK) throws(BrokerError) -> JWE {
         let contentKey = SymmetricKey(size: .bits256)
         let header: Header
         let encryptedKey: [UInt8]
@@ -81,7 +81,7 @@ public struct JWE: Codable, Sendable, Hashable {
             do {
                 encryptedKey = Array(try AES.KeyWrap.wrap(contentKey, using: kek))
             } catch {
-                throw KBSError(.invalidKey, "cannot wrap the content key: \(error)")
+                throw BrokerError(.invalidKey, "cannot wrap the content key: \(error)")
             }
         case "RSA":
             let recipient = try key.rsa()
@@ -89,10 +89,10 @@ public struct JWE: Codable, Sendable, Hashable {
             do {
                 encryptedKey = Array(try contentKey.withUnsafeBytes { try recipient.encrypt(Data($0), padding: .PKCS1_OAEP_SHA256) })
             } catch {
-                throw KBSError(.invalidKey, "cannot encrypt the content key to the RSA key: \(error)")
+                throw BrokerError(.invalidKey, "cannot encrypt the content key to the RSA key: \(error)")
             }
         default:
-            throw KBSError(.unsupportedAlgorithm, "keys of type \(key.kty) are not supported; use EC P-256 or RSA")
+            throw BrokerError(.unsupportedAlgorithm, "keys of type \(key.kty) are not supported; use EC P-256 or RSA")
         }
         let protected = Base64URL.encode(try encodeHeader(header))
         let nonce = AES.GCM.Nonce()
@@ -102,7 +102,7 @@ public struct JWE: Codable, Sendable, Hashable {
                 protected: protected, encryptedKey: Base64URL.encode(encryptedKey), iv: Base64URL.encode(Array(nonce)),
                 ciphertext: Base64URL.encode(box.ciphertext), tag: Base64URL.encode(box.tag))
         } catch {
-            throw KBSError(.invalidKey, "cannot encrypt the content: \(error)")
+            throw BrokerError(.invalidKey, "cannot encrypt the content: \(error)")
         }
     }
 
@@ -110,66 +110,66 @@ public struct JWE: Codable, Sendable, Hashable {
 
     /// Decrypts with `recipient`; refuses an algorithm that does not match the key, any other
     /// content encryption, and anything altered.
-    public func open(with recipient: Recipient) throws(KBSError) -> [UInt8] {
+    public func open(with recipient: Recipient) throws(BrokerError) -> [UInt8] {
         let headerBytes = try Base64URL.decode(protected, field: "protected")
         var header: Header
         do {
             header = try JSONDecoder().decode(Header.self, from: Data(headerBytes))
         } catch {
-            throw KBSError(.malformed, "the protected header is not a JSON object")
+            throw BrokerError(.malformed, "the protected header is not a JSON object")
         }
-        guard aad == nil else { throw KBSError(.unsupportedAlgorithm, "additional authenticated data (aad) is not supported") }
+        guard aad == nil else { throw BrokerError(.unsupportedAlgorithm, "additional authenticated data (aad) is not supported") }
         guard header.enc == Self.contentEncryption, self.header?.enc == nil else {
-            throw KBSError(.unsupportedAlgorithm, "the content encryption \(header.enc ?? "(none)") is not supported; use \(Self.contentEncryption) in the protected header")
+            throw BrokerError(.unsupportedAlgorithm, "the content encryption \(header.enc ?? "(none)") is not supported; use \(Self.contentEncryption) in the protected header")
         }
         if let unprotected = self.header {
             // Key management parameters only, and never one the protected header already has.
             guard [header.alg == nil || unprotected.alg == nil, header.epk == nil || unprotected.epk == nil,
                    header.apu == nil || unprotected.apu == nil, header.apv == nil || unprotected.apv == nil].allSatisfy({ $0 }) else {
-                throw KBSError(.malformed, "a header parameter is both protected and unprotected")
+                throw BrokerError(.malformed, "a header parameter is both protected and unprotected")
             }
             header.alg = header.alg ?? unprotected.alg
             header.epk = header.epk ?? unprotected.epk
             header.apu = header.apu ?? unprotected.apu
             header.apv = header.apv ?? unprotected.apv
         }
-        guard let alg = header.alg else { throw KBSError(.malformed, "the JWE names no key management algorithm (alg)") }
+        guard let alg = header.alg else { throw BrokerError(.malformed, "the JWE names no key management algorithm (alg)") }
         let wrapped = try Base64URL.decode(encryptedKey, field: "encrypted_key")
         let contentKey: SymmetricKey
         switch (Algorithm(rawValue: alg), recipient) {
         case (.ecdhESA256KW, .p256(let privateKey)):
-            guard let epk = header.epk else { throw KBSError(.malformed, "ECDH-ES+A256KW needs the ephemeral key epk") }
-            let apu = try header.apu.map { (text) throws(KBSError) in try Base64URL.decode(text, field: "apu") } ?? []
-            let apv = try header.apv.map { (text) throws(KBSError) in try Base64URL.decode(text, field: "apv") } ?? []
+            guard let epk = header.epk else { throw BrokerError(.malformed, "ECDH-ES+A256KW needs the ephemeral key epk") }
+            let apu = try header.apu.map { (text) throws(BrokerError) in try Base64URL.decode(text, field: "apu") } ?? []
+            let apv = try header.apv.map { (text) throws(BrokerError) in try Base64URL.decode(text, field: "apv") } ?? []
             let kek = try Self.keyEncryptionKey(privateKey, try epk.p256(), apu: apu, apv: apv)
             do {
                 contentKey = try AES.KeyWrap.unwrap(wrapped, using: kek)
             } catch {
-                throw KBSError(.decryptionFailed, "the content key does not unwrap: altered, or for another key")
+                throw BrokerError(.decryptionFailed, "the content key does not unwrap: altered, or for another key")
             }
         case (.rsaOAEP256, .rsa(let privateKey)):
             do {
                 contentKey = SymmetricKey(data: try privateKey.decrypt(wrapped, padding: .PKCS1_OAEP_SHA256))
             } catch {
-                throw KBSError(.decryptionFailed, "the content key does not decrypt: altered, or for another key")
+                throw BrokerError(.decryptionFailed, "the content key does not decrypt: altered, or for another key")
             }
         case (nil, _):
-            throw KBSError(.unsupportedAlgorithm, "the key management algorithm \(alg) is not supported")
+            throw BrokerError(.unsupportedAlgorithm, "the key management algorithm \(alg) is not supported")
         default:
-            throw KBSError(.invalidKey, "the key management algorithm \(alg) does not fit this key")
+            throw BrokerError(.invalidKey, "the key management algorithm \(alg) does not fit this key")
         }
-        guard contentKey.bitCount == 256 else { throw KBSError(.decryptionFailed, "the content key is not 256 bits") }
+        guard contentKey.bitCount == 256 else { throw BrokerError(.decryptionFailed, "the content key is not 256 bits") }
         let nonceBytes = try Base64URL.decode(iv, field: "iv")
         let tagBytes = try Base64URL.decode(tag, field: "tag")
-        guard nonceBytes.count == 12, tagBytes.count == 16 else { throw KBSError(.malformed, "A256GCM takes a 96-bit iv and a 128-bit tag") }
+        guard nonceBytes.count == 12, tagBytes.count == 16 else { throw BrokerError(.malformed, "A256GCM takes a 96-bit iv and a 128-bit tag") }
         do {
             let box = try AES.GCM.SealedBox(
                 nonce: try AES.GCM.Nonce(data: nonceBytes), ciphertext: try Base64URL.decode(ciphertext, field: "ciphertext"), tag: tagBytes)
             return Array(try AES.GCM.open(box, using: contentKey, authenticating: Array(protected.utf8)))
-        } catch let error as KBSError {
+        } catch let error as BrokerError {
             throw error
         } catch {
-            throw KBSError(.decryptionFailed, "the content does not decrypt: altered, or for another key")
+            throw BrokerError(.decryptionFailed, "the content does not decrypt: altered, or for another key")
         }
     }
 
@@ -177,12 +177,12 @@ public struct JWE: Codable, Sendable, Hashable {
 
     /// The key-encryption key of `ECDH-ES+A256KW`: Concat KDF (NIST SP 800-56A, single step,
     /// SHA-256) over the ECDH shared secret, as RFC 7518 §4.6.2 fixes its inputs.
-    static func keyEncryptionKey(_ privateKey: P256.KeyAgreement.PrivateKey, _ publicKey: P256.KeyAgreement.PublicKey, apu: [UInt8], apv: [UInt8]) throws(KBSError) -> SymmetricKey {
+    static func keyEncryptionKey(_ privateKey: P256.KeyAgreement.PrivateKey, _ publicKey: P256.KeyAgreement.PublicKey, apu: [UInt8], apv: [UInt8]) throws(BrokerError) -> SymmetricKey {
         let shared: SharedSecret
         do {
             shared = try privateKey.sharedSecretFromKeyAgreement(with: publicKey)
         } catch {
-            throw KBSError(.invalidKey, "the key agreement failed")
+            throw BrokerError(.invalidKey, "the key agreement failed")
         }
         let z = shared.withUnsafeBytes { Array($0) }
         return SymmetricKey(data: concatKDF(z: z, algorithmID: Algorithm.ecdhESA256KW.rawValue, apu: apu, apv: apv, keyBits: 256))
@@ -204,13 +204,13 @@ public struct JWE: Codable, Sendable, Hashable {
         return Array(output.prefix(keyBits / 8))
     }
 
-    private static func encodeHeader(_ header: Header) throws(KBSError) -> [UInt8] {
+    private static func encodeHeader(_ header: Header) throws(BrokerError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
             return Array(try encoder.encode(header))
         } catch {
-            throw KBSError(.malformed, "cannot encode the protected header")
+            throw BrokerError(.malformed, "cannot encode the protected header")
         }
     }
 }

@@ -38,30 +38,30 @@ public struct JWK: Codable, Sendable, Hashable {
     }
 
     /// The EC P-256 key it holds; refuses another kind, another curve or a point not on it.
-    public func p256() throws(KBSError) -> P256.KeyAgreement.PublicKey {
-        guard kty == "EC" else { throw KBSError(.unsupportedAlgorithm, "the key is of type \(kty), not EC") }
-        guard crv == "P-256" else { throw KBSError(.unsupportedAlgorithm, "the curve \(crv ?? "(none)") is not supported; use P-256") }
-        guard let x, let y else { throw KBSError(.malformed, "an EC key needs x and y") }
+    public func p256() throws(BrokerError) -> P256.KeyAgreement.PublicKey {
+        guard kty == "EC" else { throw BrokerError(.unsupportedAlgorithm, "the key is of type \(kty), not EC") }
+        guard crv == "P-256" else { throw BrokerError(.unsupportedAlgorithm, "the curve \(crv ?? "(none)") is not supported; use P-256") }
+        guard let x, let y else { throw BrokerError(.malformed, "an EC key needs x and y") }
         let xBytes = try Base64URL.decode(x, field: "x")
         let yBytes = try Base64URL.decode(y, field: "y")
-        guard xBytes.count == 32, yBytes.count == 32 else { throw KBSError(.invalidKey, "P-256 coordinates are 32 bytes each") }
+        guard xBytes.count == 32, yBytes.count == 32 else { throw BrokerError(.invalidKey, "P-256 coordinates are 32 bytes each") }
         do {
             return try P256.KeyAgreement.PublicKey(x963Representation: [0x04] + xBytes + yBytes)
         } catch {
-            throw KBSError(.invalidKey, "the point is not on P-256")
+            throw BrokerError(.invalidKey, "the point is not on P-256")
         }
     }
 
     /// The RSA key it holds (2048 bits or more).
-    public func rsa() throws(KBSError) -> _RSA.Encryption.PublicKey {
-        guard kty == "RSA" else { throw KBSError(.unsupportedAlgorithm, "the key is of type \(kty), not RSA") }
-        guard let n, let e else { throw KBSError(.malformed, "an RSA key needs n and e") }
+    public func rsa() throws(BrokerError) -> _RSA.Encryption.PublicKey {
+        guard kty == "RSA" else { throw BrokerError(.unsupportedAlgorithm, "the key is of type \(kty), not RSA") }
+        guard let n, let e else { throw BrokerError(.malformed, "an RSA key needs n and e") }
         let modulus = try Base64URL.decode(n, field: "n")
         let exponent = try Base64URL.decode(e, field: "e")
         do {
             return try _RSA.Encryption.PublicKey(n: modulus, e: exponent)
         } catch {
-            throw KBSError(.invalidKey, "the RSA key is not usable (2048 bits or more): \(error)")
+            throw BrokerError(.invalidKey, "the RSA key is not usable (2048 bits or more): \(error)")
         }
     }
 

@@ -50,50 +50,45 @@ public struct KBSClient: Sendable {
         return released
     }
 
-    /// The broker key a broker's statement certificate binds, once its evidence verified and,
-    /// when given, shows `measurement`.
-    public func attestedBrokerKey(measurement: [UInt8]? = nil, policy: AppraisalPolicy? = nil) async throws -> P256.Signing.PublicKey {
-        let session = URLSession(configuration: Self.configuration(timeout))
-        defer { session.finishTasksAndInvalidate() }
-        let (body, _) = try await send(session, "GET", "tabula/manifest", body: nil, cookie: nil)
-        let signed = try decode(SignedStatement.self, body, what: "statement")
-        let verified: IdentityCertificate.Verified
-        do {
-            verified = try await IdentityCertificate.verify(Array(signed.certificate.utf8), nonce: nil, at: Date())
-        } catch {
-            throw BrokerError(.attestationRefused, "the broker's certificate does not verify: \(error)")
-        }
-        if let measurement, verified.claims.measurement != measurement || verified.claims.tee != provider.tee {
+    /// The broker key a broker's statement certificate binds, once its evidence verified and
+    /// showed `measurement` on this TEE's kind.
+    func attestedBrokerKey(measurement: [UInt8]) async throws -> P256.Signing.PublicKey {
+        let signed = try await get(SignedStatement.self, "tabula/manifest", what: "statement")
+        let verified = try await verify(signed.certificate, nonce: nil)
+        guard verified.claims.measurement == measurement, verified.claims.tee == provider.tee else {
             throw BrokerError(.attestationRefused, "the broker at \(broker.absoluteString) does not run this code (its measurement or TEE differs from this one's)")
-        }
-        if let policy {
-            let reasons = policy.appraise(verified.claims)
-            guard reasons.isEmpty else {
-                throw BrokerError(.attestationRefused, "the broker at \(broker.absoluteString) does not satisfy the policy: \(reasons.joined(separator: "; "))")
-            }
         }
         return verified.publicKey
     }
 
     /// The cluster key the broker's attestation bundle binds (its evidence fresh, with a nonce,
-    /// and satisfying `policy`), which also signed the bundle's key configurations.
+    /// and satisfying `policy`).
     public func attestedClusterKey(policy: AppraisalPolicy) async throws -> P256.Signing.PublicKey {
-        let session = URLSession(configuration: Self.configuration(timeout))
-        defer { session.finishTasksAndInvalidate() }
         let nonce = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-        let (body, _) = try await send(session, "GET", "tabula/attestation?nonce=\(nonce.map { String(format: "%02x", $0) }.joined())", body: nil, cookie: nil)
-        let bundle = try decode(AttestationBundle.self, body, what: "attestation bundle")
-        let verified: IdentityCertificate.Verified
-        do {
-            verified = try await IdentityCertificate.verify(Array(bundle.certificate.utf8), nonce: nonce, at: Date())
-        } catch {
-            throw BrokerError(.attestationRefused, "the broker's identity certificate does not verify: \(error)")
-        }
+        let bundle = try await get(AttestationBundle.self, "tabula/attestation?nonce=\(nonce.map { String(format: "%02x", $0) }.joined())", what: "attestation bundle")
+        let verified = try await verify(bundle.certificate, nonce: nonce)
         let reasons = policy.appraise(verified.claims)
         guard reasons.isEmpty else {
             throw BrokerError(.attestationRefused, "the broker at \(broker.absoluteString) does not satisfy this node's broker policy: \(reasons.joined(separator: "; "))")
         }
         return verified.publicKey
+    }
+
+    /// An identity certificate of the broker, verified with its evidence.
+    private func verify(_ certificate: String, nonce: [UInt8]?) async throws -> IdentityCertificate.Verified {
+        do {
+            return try await IdentityCertificate.verify(Array(certificate.utf8), nonce: nonce, at: Date())
+        } catch {
+            throw BrokerError(.attestationRefused, "the broker's identity certificate does not verify: \(error)")
+        }
+    }
+
+    /// `GET /kbs/v0/<path>`, decoded.
+    private func get<T: Decodable>(_ type: T.Type, _ path: String, what: String) async throws -> T {
+        let session = URLSession(configuration: Self.configuration(timeout))
+        defer { session.finishTasksAndInvalidate() }
+        let (body, _) = try await send(session, "GET", path, body: nil, cookie: nil)
+        return try decode(type, body, what: what)
     }
 
     /// The state key from a peer broker instance that runs the same code (`measurement`), and

@@ -152,8 +152,6 @@ public enum BrokerServer {
             return try await body()
         } catch let error as BrokerError {
             return errorResponse(error)
-        } catch let error as KBSError {
-            return errorResponse(BrokerError(.invalidRequest, error.message))
         } catch let error as PlatformError where error.code == .unavailable {
             return errorResponse(BrokerError(.unavailable, error.message))
         } catch {

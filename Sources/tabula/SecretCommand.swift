@@ -58,10 +58,7 @@ struct SecretCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await connection.run { client in
-                let broker = try brokerClient(verification)
-                // The key goes only to a broker that attested.
-                _ = try await broker.attest(policy: try verification.appraisalPolicy())
-                for policy in try await broker.secrets(credentials: client.credentials) {
+                for policy in try await attestedBroker(verification).secrets(credentials: client.credentials) {
                     standardOutput("\(policy.name)  \(policy.readers.map { $0.action + ($0.digest.map { "@" + $0 } ?? "") }.joined(separator: ", "))")
                 }
             }
@@ -79,9 +76,7 @@ struct SecretCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await connection.run { client in
-                let broker = try brokerClient(verification)
-                _ = try await broker.attest(policy: try verification.appraisalPolicy())
-                try await broker.deleteSecret(name, credentials: client.credentials)
+                try await attestedBroker(verification).deleteSecret(name, credentials: client.credentials)
                 standardOutput("ok: deleted secret \(name)")
             }
         }
@@ -97,4 +92,11 @@ struct SecretCommand: AsyncParsableCommand {
 
 private func brokerClient(_ verification: Verification) throws -> BrokerClient {
     try SecretCommand.brokerClient(verification)
+}
+
+/// The broker, once its attestation and manifest verified: the namespace key goes to no other.
+private func attestedBroker(_ verification: Verification) async throws -> BrokerClient {
+    let broker = try SecretCommand.brokerClient(verification)
+    _ = try await broker.attest(policy: try verification.appraisalPolicy())
+    return broker
 }

@@ -51,7 +51,7 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var tee: TEEOptions
 
-    @Option(help: ArgumentHelp("A key broker (tabula broker, or a Trustee KBS serving Tabula's resources): attest to it at start and serve the cluster's keys and tenant secrets it releases. See docs/broker.md.", valueName: "url"))
+    @Option(help: ArgumentHelp("A key broker (tabula broker): verify its attestation (--broker-policy), attest to it at start, and serve the cluster's keys and tenant secrets it releases. See docs/broker.md.", valueName: "url"))
     var broker: String?
 
     @Option(help: ArgumentHelp("With --broker: the appraisal policy the broker's evidence must satisfy (JSON, docs/attestation.md; give its measurements). Default: no debug, no simulated evidence.", valueName: "file"))
@@ -136,13 +136,7 @@ struct Serve: AsyncParsableCommand {
             guard let url = URL(string: broker), url.scheme == "http" || url.scheme == "https" else {
                 throw ValidationError("--broker must be an http or https URL")
             }
-            var policy = try brokerPolicy.map { path in
-                do {
-                    return try JSONDecoder().decode(AppraisalPolicy.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-                } catch {
-                    throw ValidationError("cannot read the broker policy \(path): \(error.localizedDescription)")
-                }
-            } ?? AppraisalPolicy()
+            var policy = try brokerPolicy.map(Verification.loadPolicy) ?? AppraisalPolicy()
             if brokerAllowSimulated { policy.allowSimulated = true }
             link = try await Self.joinBroker(url, provider: provider, policy: policy, monitor: monitor, logger: logger)
         }

@@ -31,16 +31,19 @@ struct Verification: ParsableArguments {
     /// The appraisal policy: the file's, or the default (no debug TEEs, no simulated evidence),
     /// with `--allow-simulated` and `--require-workers` applied.
     func appraisalPolicy() throws -> AppraisalPolicy {
-        var appraisal = try policy.map { path in
-            do {
-                return try JSONDecoder().decode(AppraisalPolicy.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-            } catch {
-                throw ValidationError("cannot read the policy \(path): \(error.localizedDescription)")
-            }
-        } ?? AppraisalPolicy()
+        var appraisal = try policy.map(Self.loadPolicy) ?? AppraisalPolicy()
         if allowSimulated { appraisal.allowSimulated = true }
         if requireWorkers { appraisal.requireWorkers() }
         return appraisal
+    }
+
+    /// The appraisal policy in the JSON file at `path`.
+    static func loadPolicy(_ path: String) throws -> AppraisalPolicy {
+        do {
+            return try JSONDecoder().decode(AppraisalPolicy.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw ValidationError("cannot read the policy \(path): \(error.localizedDescription)")
+        }
     }
 
     /// The enclave to seal to: the key broker's (`--broker`), or the server's.

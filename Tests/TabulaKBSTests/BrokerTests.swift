@@ -231,7 +231,7 @@ struct BrokerTests {
             return try JWE.seal(opened, to: try #require(status.recoveryKey))
         }
         // A share opened with the wrong key cannot be sent; a wrong share spoils the round.
-        #expect(throws: KBSError.self) { try share("alice", bob) }
+        #expect(throws: BrokerError.self) { try share("alice", bob) }
         #expect(try await second.submitShare(holder: "alice", sealed: share("alice", alice)) == ["bob"])
         let wrong = try JWE.seal([UInt8](repeating: 1, count: 32), to: try #require(status.recoveryKey))
         #expect(await refusal { try await second.submitShare(holder: "bob", sealed: wrong) }?.code == .forbidden)
@@ -295,5 +295,33 @@ struct BrokerTests {
         }
         try SecretPolicy.checkName("DB_PASSWORD2")
         #expect(SecretPolicy.environmentName("DB") == "TABULA_SECRET_DB")
+    }
+}
+
+extension BrokerTests {
+    /// The shapes of Trustee's protocol document and guest client, as they send them.
+    @Test func trusteesMessagesDecodeAndOursAreItsShape() throws {
+        let request = try JSONDecoder().decode(KBSMessages.Request.self, from: Data(#"""
+            {"version": "0.4.0", "tee": "tdx", "extra-params": {"supported-hash-algorithms": ["sha256", "sha384", "sha512", "sm3"]}}
+            """#.utf8))
+        #expect(request.version == "0.4.0" && request.tee == "tdx")
+        let attestation = try JSONDecoder().decode(KBSMessages.Attestation.self, from: Data(#"""
+            {"init-data": {"format": "toml", "body": "algorithm = \"sha384\""},
+             "runtime-data": {"nonce": "q1Zb3Jm5mS2tF0p3b5F7yq2v1wU0b8N8mQh9V2k2G0U=",
+                              "tee-pubkey": {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW", "x": "AAAA", "y": "BBBB", "use": "enc", "kid": "k"}},
+             "tee-evidence": {"primary_evidence": {"cc_eventlog": null, "quote": "AQID"}, "additional_evidence": ""}}
+            """#.utf8))
+        #expect(attestation.teeEvidence.primaryEvidence.quote == "AQID")
+        // Members Trustee drops before hashing (use, kid) are not hashed here either.
+        #expect(!String(decoding: attestation.runtimeData.canonicalBytes, as: UTF8.self).contains("kid"))
+        // Our challenge and error bodies are Trustee's: extra-params is the empty string.
+        let challenge = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(KBSMessages.Challenge(nonce: "n"))) as? [String: Any]
+        #expect(challenge?["extra-params"] as? String == "" && challenge?["nonce"] as? String == "n")
+        let error = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(KBSMessages.ErrorBody(name: "PolicyDeny", detail: "d"))) as? [String: String]
+        #expect(error == ["type": "https://github.com/confidential-containers/kbs/errors/PolicyDeny", "detail": "d"])
+        // The JWE of a resource has exactly the flattened members Trustee's client reads.
+        let jwe = try JWE.seal([1, 2, 3], to: JWK(P256.KeyAgreement.PrivateKey().publicKey))
+        let members = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(jwe)) as? [String: Any]
+        #expect(Set(members?.keys.map { $0 } ?? []) == ["protected", "encrypted_key", "iv", "ciphertext", "tag"])
     }
 }

@@ -31,43 +31,43 @@ struct JWETests {
             // Fresh content key and iv every time.
             let again = try JWE.seal(secret, to: jwk)
             #expect(again.iv != sealed.iv && again.encryptedKey != sealed.encryptedKey)
-            #expect(throws: KBSError.self) { try sealed.open(with: other) }
+            #expect(throws: BrokerError.self) { try sealed.open(with: other) }
             for field in [\JWE.ciphertext, \JWE.tag, \JWE.encryptedKey, \JWE.iv] {
                 var altered = sealed
                 var bytes = try Base64URL.decode(altered[keyPath: field], field: "test")
                 bytes[0] ^= 1
                 altered[keyPath: field] = Base64URL.encode(bytes)
-                let error = #expect(throws: KBSError.self) { try altered.open(with: recipient) }
+                let error = #expect(throws: BrokerError.self) { try altered.open(with: recipient) }
                 #expect(error?.code == .decryptionFailed || error?.code == .malformed)
             }
             // The protected header is authenticated: another header does not open.
             var header = sealed
             header.protected = Base64URL.encode(Array(#"{"alg":"\#(jwk.alg!)","enc":"A256GCM","kid":"x"}"#.utf8))
-            #expect(throws: KBSError.self) { try header.open(with: recipient) }
+            #expect(throws: BrokerError.self) { try header.open(with: recipient) }
         }
         // An algorithm that does not fit the key, or is not offered.
         let rsaSealed = try JWE.seal(secret, to: try JWK(rsa.publicKey))
-        #expect((#expect(throws: KBSError.self) { try rsaSealed.open(with: .p256(ec)) })?.code == .invalidKey)
+        #expect((#expect(throws: BrokerError.self) { try rsaSealed.open(with: .p256(ec)) })?.code == .invalidKey)
         var otherEnc = rsaSealed
         otherEnc.protected = Base64URL.encode(Array(#"{"alg":"RSA-OAEP-256","enc":"A128CBC-HS256"}"#.utf8))
-        #expect((#expect(throws: KBSError.self) { try otherEnc.open(with: .rsa(rsa)) })?.code == .unsupportedAlgorithm)
-        #expect((#expect(throws: KBSError.self) { try JWE.seal(secret, to: JWK(kty: "oct")) })?.code == .unsupportedAlgorithm)
+        #expect((#expect(throws: BrokerError.self) { try otherEnc.open(with: .rsa(rsa)) })?.code == .unsupportedAlgorithm)
+        #expect((#expect(throws: BrokerError.self) { try JWE.seal(secret, to: JWK(kty: "oct")) })?.code == .unsupportedAlgorithm)
     }
 
     @Test func hostileKeysAreRefused() throws {
         let good = JWK(P256.KeyAgreement.PrivateKey().publicKey)
         var offCurve = good
         offCurve.y = Base64URL.encode([UInt8](repeating: 7, count: 32))
-        #expect((#expect(throws: KBSError.self) { try offCurve.p256() })?.code == .invalidKey)
+        #expect((#expect(throws: BrokerError.self) { try offCurve.p256() })?.code == .invalidKey)
         var otherCurve = good
         otherCurve.crv = "P-521"
-        #expect((#expect(throws: KBSError.self) { try otherCurve.p256() })?.code == .unsupportedAlgorithm)
+        #expect((#expect(throws: BrokerError.self) { try otherCurve.p256() })?.code == .unsupportedAlgorithm)
         var padded = good
         padded.x = good.x! + "="
-        #expect((#expect(throws: KBSError.self) { try padded.p256() })?.code == .malformed)
+        #expect((#expect(throws: BrokerError.self) { try padded.p256() })?.code == .malformed)
         // RSA below 2048 bits.
         let small = JWK(kty: "RSA", n: Base64URL.encode([UInt8](repeating: 0xC1, count: 128)), e: "AQAB")
-        #expect((#expect(throws: KBSError.self) { try small.rsa() })?.code == .invalidKey)
+        #expect((#expect(throws: BrokerError.self) { try small.rsa() })?.code == .invalidKey)
     }
 
     // MARK: An independent implementation
