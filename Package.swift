@@ -108,6 +108,8 @@ let package = Package(
                 "TabulaKBS",
                 "TabulaAttestation",
                 "TabulaEnclave",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -136,8 +138,11 @@ let package = Package(
         .target(
             name: "TabulaKBS",
             dependencies: [
+                "TabulaWire",
+                "TabulaAttestation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: settings
         ),
@@ -162,6 +167,7 @@ let package = Package(
                 "TabulaClient",
                 "TabulaBench",
                 "TabulaKBS",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
