@@ -146,6 +146,14 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        // The verifiable log (RFC 9162's Merkle tree, proofs, signed tree heads); no I/O.
+        .target(
+            name: "TabulaLog",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: settings
+        ),
         .target(
             name: "TabulaClient",
             dependencies: [
@@ -188,6 +196,11 @@ let package = Package(
         .testTarget(
             name: "TabulaAttestationTests",
             dependencies: ["TabulaTestSupport", "TabulaAttestation", "TabulaWire"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "TabulaLogTests",
+            dependencies: ["TabulaLog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: settings
         ),
         .testTarget(
