@@ -121,3 +121,22 @@ struct MerkleTreeTests {
         #expect(throws: LogError.self) { try head.verify(P256.Signing.PrivateKey().publicKey) }
     }
 }
+
+extension MerkleTreeTests {
+    @Test func theAppendOnlyLogHasTheTreesRootAtEverySize() {
+        var log = MerkleLog()
+        #expect(log.root == MerkleTree.emptyRoot && log.size == 0)
+        var hashes: [[UInt8]] = []
+        for index in 0..<70 {
+            let hash = MerkleTree.leafHash([UInt8(truncatingIfNeeded: index), 7])
+            hashes.append(hash)
+            #expect(log.append(hash) == UInt64(index))
+            #expect(log.root == MerkleTree.root(hashes[...]), "size \(index + 1)")
+        }
+        var reference = MerkleLog()
+        for (index, leaf) in Self.leaves.enumerated() {
+            reference.append(MerkleTree.leafHash(leaf))
+            #expect(Self.hex(reference.root) == Self.roots[index])
+        }
+    }
+}
