@@ -70,6 +70,7 @@ let package = Package(
         .target(
             name: "TabulaEnclave",
             dependencies: [
+                "TabulaLog",
                 "CPageTracker",
                 "CConfinement",
                 "CNativeRuntime",
@@ -87,6 +88,7 @@ let package = Package(
         .target(
             name: "TabulaPlatform",
             dependencies: [
+                "TabulaLog",
                 "TabulaEnclave",
                 "TabulaWire",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -103,6 +105,7 @@ let package = Package(
         .target(
             name: "TabulaServer",
             dependencies: [
+                "TabulaLog",
                 "TabulaPlatform",
                 "TabulaWire",
                 "TabulaKBS",
@@ -231,7 +234,7 @@ let package = Package(
             name: "TabulaServerTests",
             dependencies: [
                 "TabulaTestSupport",
-                "TabulaServer", "TabulaPlatform", "TabulaWire", "TabulaEnclave", "TabulaAttestation",
+                "TabulaServer", "TabulaPlatform", "TabulaWire", "TabulaEnclave", "TabulaAttestation", "TabulaLog",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -2,6 +2,7 @@ public import Crypto
 public import Foundation
 import Synchronization
 public import TabulaAttestation
+public import TabulaLog
 public import TabulaWire
 
 /// The enclave's monitor: the only holder of its long-term keys and of its attestation.
@@ -139,6 +140,12 @@ public final class Monitor: Sendable {
     func functionCertificate(_ claims: FunctionClaims) throws -> String {
         let now = clock()
         return try FunctionCertificate.issue(claims, identityKey: identityKey, notValidBefore: now.addingTimeInterval(-60), notValidAfter: notValidAfter)
+    }
+
+    /// Signs a tree head of the verifiable log with the identity key (the cluster's, when a key
+    /// broker gave it): only tree heads, in their own format, never a message of the caller's.
+    public func signTreeHead(size: UInt64, timestamp: UInt64, root: [UInt8]) throws -> SignedTreeHead {
+        try SignedTreeHead.sign(size: size, timestamp: timestamp, root: root, key: identityKey)
     }
 
     /// An ECDSA P-256/SHA-256 signature (DER) by the identity key.

@@ -12,6 +12,13 @@ public struct SignedTreeHead: Codable, Sendable, Hashable {
     public var root: [UInt8]
     public var signature: [UInt8]
 
+    public init(size: UInt64, timestamp: UInt64, root: [UInt8], signature: [UInt8]) {
+        self.size = size
+        self.timestamp = timestamp
+        self.root = root
+        self.signature = signature
+    }
+
     /// The bytes the signature covers.
     public static func message(size: UInt64, timestamp: UInt64, root: [UInt8]) -> [UInt8] {
         func bigEndian(_ value: UInt64) -> [UInt8] { (0..<8).reversed().map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) } }

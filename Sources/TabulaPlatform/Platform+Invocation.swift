@@ -379,10 +379,20 @@ extension Platform {
         let issued = Result { try enclave.functionCertificate(definition.name, revision: definition.revision, version: deployed.stored.action.version) }
         pool.checkIn(definition.name)
         do {
-            return try issued.get()
+            let pem = try issued.get()
+            try await log?.logFunctionCertificate(pem, version: "\(definition.revision) \(enclave.monitor?.epoch ?? 0)")
+            return pem
         } catch let error as EnclaveError where error.code == .notAttested {
             throw PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")
         }
+    }
+
+    /// The verifiable log, or 503 when this server has no attested enclave to sign it.
+    public func transparencyLog() throws -> TransparencyLog {
+        guard let log else {
+            throw PlatformError(.unavailable, "This server runs without an attested enclave, so it keeps no verifiable log.")
+        }
+        return log
     }
 
     /// OpenWhisk's log line format: `<ISO 8601 time> stderr: <line>`.

@@ -43,9 +43,13 @@ public final class Platform: Service, Sendable {
 
     /// - Parameter monitor: the enclave's monitor (keys and attestation); without one, sealed
     ///   invocations and attestation requests are refused.
+    /// The verifiable log of the enclave's certificates; `nil` without a monitor.
+    public let log: TransparencyLog?
+
     public init(store: Store, configuration: PlatformConfiguration = PlatformConfiguration(), monitor: Monitor? = nil, metricsFactory: any MetricsFactory, logger: Logger) {
         self.store = store
         self.configuration = configuration
+        self.log = monitor.map { TransparencyLog(store: store, monitor: $0) }
         self.enclave = Enclave(threads: configuration.concurrency, loadThreads: configuration.loads, monitor: monitor, isolation: configuration.isolation, engines: configuration.engines, secrets: configuration.secrets)
         self.pool = WarmPool(enclave: enclave, keepAlive: configuration.keepAlive, memoryBudget: configuration.memoryBudget)
         self.admission = Admission(capacity: configuration.concurrency, queueLimit: configuration.queueLimit)

@@ -290,6 +290,45 @@ struct StoreContractTests {
     }
 
     /// Two nodes creating the same action at once: one creates it, the other is told it exists.
+    /// The log's entries get dense indices however many append at once, and read back as written;
+    /// the broker's state is replaced only by whoever read its version; a sealed request is
+    /// remembered once.
+    @Test(arguments: Backend.allCases)
+    func logBlobsAndSealedRequests(backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let indices = try await withThrowingTaskGroup(of: UInt64.self) { group in
+                for index in 0..<12 {
+                    group.addTask { try await store.backend.appendLogEntry([UInt8(index)], hash: [UInt8](repeating: UInt8(index), count: 32)) }
+                }
+                return try await group.reduce(into: [UInt64]()) { $0.append($1) }
+            }
+            #expect(indices.sorted() == Array(0..<12))
+            let entries = try await store.backend.logEntries(from: 0, to: 100)
+            let hashes = try await store.backend.logHashes(from: 0, to: 100)
+            #expect(entries.count == 12 && hashes.count == 12)
+            for (entry, hash) in zip(entries, hashes) {
+                #expect(hash == [UInt8](repeating: entry[0], count: 32))
+            }
+            #expect(try await store.backend.logHashes(from: 10, to: 11).count == 1)
+            let fifth = try #require(entries.firstIndex(of: [5]))
+            #expect(try await store.backend.logIndex(ofHash: [UInt8](repeating: 5, count: 32)) == UInt64(fifth))
+            #expect(try await store.backend.logIndex(ofHash: [UInt8](repeating: 99, count: 32)) == nil)
+
+            #expect(try await store.loadBrokerState() == nil)
+            let first = try #require(try await store.saveBrokerState([1], replacing: nil))
+            #expect(try await store.saveBrokerState([2], replacing: nil) == nil, "a second creator must lose")
+            let second = try #require(try await store.saveBrokerState([3], replacing: first))
+            #expect(try await store.saveBrokerState([4], replacing: first) == nil, "a stale writer must lose")
+            #expect(try await store.loadBrokerState().map { $0.bytes } == [3])
+            #expect(try await store.loadBrokerState().map { $0.version } == second)
+
+            let until = Date().addingTimeInterval(3600)
+            #expect(try await store.rememberSealed([1, 2, 3], until: until))
+            #expect(try await !store.rememberSealed([1, 2, 3], until: until))
+            #expect(try await store.rememberSealed([1, 2, 4], until: until))
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func concurrentCreatesConflict(backend: Backend) async throws {
         try await withStore(backend) { store in

@@ -110,7 +110,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
     // MARK: Schema
 
     /// The schema's version: what ``migrate(_:)`` creates.
-    static let schemaVersion = 2
+    static let schemaVersion = 3
 
     /// Creates the tables, once, under a lock that makes nodes starting together wait for each
     /// other. Refuses a schema newer than this build knows.
@@ -132,6 +132,9 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         // broker shares between nodes (replay refusal across the cluster).
         try await connection.query("CREATE TABLE IF NOT EXISTS blob (name text PRIMARY KEY, version bigint NOT NULL, bytes bytea NOT NULL)", logger: logger)
         try await connection.query("CREATE TABLE IF NOT EXISTS sealed_request (fingerprint bytea PRIMARY KEY, expires bigint NOT NULL)", logger: logger)
+        // Version 3: the verifiable log's entries (docs/log.md).
+        try await connection.query("CREATE TABLE IF NOT EXISTS log_entry (idx bigint PRIMARY KEY, input bytea NOT NULL, hash bytea NOT NULL)", logger: logger)
+        try await connection.query("CREATE INDEX IF NOT EXISTS log_entry_by_hash ON log_entry (hash)", logger: logger)
         try await connection.query("DELETE FROM tabula_schema", logger: logger)
         try await connection.query("INSERT INTO tabula_schema (version) VALUES (\(schemaVersion))", logger: logger)
     }
@@ -202,6 +205,47 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         try await connection.query("CREATE INDEX invocation_queue_claimed ON invocation_queue (claimed_by) WHERE claimed_by IS NOT NULL", logger: logger)
         try await connection.query("CREATE INDEX activation_by_namespace ON activation (namespace, start DESC, seq DESC)", logger: logger)
         try await connection.query("CREATE INDEX activation_pending ON activation (pending) WHERE pending", logger: logger)
+    }
+
+    // MARK: The verifiable log
+
+    package func appendLogEntry(_ input: [UInt8], hash: [UInt8]) async throws -> UInt64 {
+        let inputBuffer = ByteBuffer(bytes: input)
+        let hashBuffer = ByteBuffer(bytes: hash)
+        return try await perform("append to the log") { client in
+            try await client.withTransaction(logger: self.logger) { connection in
+                // One appender at a time across the cluster: indices have no gaps.
+                try await connection.query("SELECT pg_advisory_xact_lock(7254716)", logger: self.logger)
+                let rows = try await connection.query(
+                    "INSERT INTO log_entry (idx, input, hash) SELECT coalesce(max(idx) + 1, 0), \(inputBuffer), \(hashBuffer) FROM log_entry RETURNING idx",
+                    logger: self.logger).decode(Int64.self)
+                guard let index = try await Self.collect(rows).first else {
+                    throw PlatformError(.internalError, "the store did not say where it appended the log entry")
+                }
+                return UInt64(index)
+            }
+        }
+    }
+
+    package func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
+        try await perform("read the log") { client in
+            try await Self.collect(client.query("SELECT hash FROM log_entry WHERE idx >= \(Int64(start)) AND idx < \(Int64(end)) ORDER BY idx", logger: self.logger).decode(ByteBuffer.self))
+                .map { Array($0.readableBytesView) }
+        }
+    }
+
+    package func logEntries(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
+        try await perform("read the log") { client in
+            try await Self.collect(client.query("SELECT input FROM log_entry WHERE idx >= \(Int64(start)) AND idx < \(Int64(end)) ORDER BY idx", logger: self.logger).decode(ByteBuffer.self))
+                .map { Array($0.readableBytesView) }
+        }
+    }
+
+    package func logIndex(ofHash hash: [UInt8]) async throws -> UInt64? {
+        let buffer = ByteBuffer(bytes: hash)
+        return try await perform("read the log") { client in
+            try await Self.collect(client.query("SELECT idx FROM log_entry WHERE hash = \(buffer) ORDER BY idx LIMIT 1", logger: self.logger).decode(Int64.self)).first.map { UInt64($0) }
+        }
     }
 
     // MARK: Blobs and sealed requests

@@ -85,7 +85,42 @@ package final class SQLiteBackend: StoreBackend {
                 CREATE TABLE sealed_request (fingerprint BLOB PRIMARY KEY NOT NULL, expires INTEGER NOT NULL);
                 """)
         }
+        migrator.registerMigration("v4") { db in
+            // The verifiable log's entries (docs/log.md): the store keeps them; the enclave signs.
+            try db.execute(sql: """
+                CREATE TABLE log_entry (idx INTEGER PRIMARY KEY NOT NULL, input BLOB NOT NULL, hash BLOB NOT NULL);
+                CREATE INDEX log_entry_by_hash ON log_entry(hash);
+                """)
+        }
         return migrator
+    }
+
+    // MARK: The verifiable log
+
+    package func appendLogEntry(_ input: [UInt8], hash: [UInt8]) async throws -> UInt64 {
+        try await database.write { db in
+            let next = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM log_entry") ?? 0
+            try db.execute(sql: "INSERT INTO log_entry (idx, input, hash) VALUES (?, ?, ?)", arguments: [next, Data(input), Data(hash)])
+            return UInt64(next)
+        }
+    }
+
+    package func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
+        try await database.read { db in
+            try Data.fetchAll(db, sql: "SELECT hash FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx", arguments: [Int64(start), Int64(end)]).map { Array($0) }
+        }
+    }
+
+    package func logEntries(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
+        try await database.read { db in
+            try Data.fetchAll(db, sql: "SELECT input FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx", arguments: [Int64(start), Int64(end)]).map { Array($0) }
+        }
+    }
+
+    package func logIndex(ofHash hash: [UInt8]) async throws -> UInt64? {
+        try await database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT min(idx) FROM log_entry WHERE hash = ?", arguments: [Data(hash)]).map { UInt64($0) }
+        }
     }
 
     // MARK: Blobs and sealed requests

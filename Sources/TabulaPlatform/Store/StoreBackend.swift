@@ -62,4 +62,14 @@ package protocol StoreBackend: Sendable {
     /// Records a sealed request's fingerprint until `expires` (milliseconds since 1970); `false`
     /// when it was recorded already (a replay), by this process or another.
     func rememberSealed(_ fingerprint: [UInt8], expires: Int64) async throws -> Bool
+
+    /// Appends an entry to the verifiable log: its index, the next one, however many processes
+    /// append at once (indices have no gaps).
+    func appendLogEntry(_ input: [UInt8], hash: [UInt8]) async throws -> UInt64
+    /// The leaf hashes of entries `start..<end` (fewer when the log is shorter).
+    func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]]
+    /// The entries `start..<end` (fewer when the log is shorter).
+    func logEntries(from start: UInt64, to end: UInt64) async throws -> [[UInt8]]
+    /// The index of the first entry with this leaf hash.
+    func logIndex(ofHash hash: [UInt8]) async throws -> UInt64?
 }

@@ -1,0 +1,93 @@
+import Crypto
+import Foundation
+import TabulaAttestation
+import TabulaLog
+import TabulaWire
+import Testing
+
+/// The verifiable log over HTTP: tree heads signed by the enclave's identity key, the entries
+/// (identity and function certificates), and RFC 9162 proofs that verify against the heads.
+@Suite("Verifiable log API")
+struct LogAPITests {
+    static func array(_ value: JSONValue?) -> [JSONValue] {
+        if case .array(let items) = value { return items }
+        return []
+    }
+
+    static func bytes(_ value: JSONValue?) -> [UInt8] {
+        Array(Data(base64Encoded: value?.stringValue ?? "") ?? Data())
+    }
+
+    static func head(_ client: Harness.Client) async throws -> SignedTreeHead {
+        let reply = try await client.send(.get, "/api/v1/log/sth")
+        #expect(reply.status == .ok, "\(reply.body)")
+        let json = reply.json.objectValue ?? [:]
+        guard case .integer(let size) = json["tree_size"], case .integer(let time) = json["timestamp"] else {
+            Issue.record("the tree head lacks its size or time: \(reply.body)")
+            return SignedTreeHead(size: 0, timestamp: 0, root: [], signature: [])
+        }
+        return SignedTreeHead(size: UInt64(size), timestamp: UInt64(time), root: bytes(json["sha256_root_hash"]), signature: bytes(json["tree_head_signature"]))
+    }
+
+    @Test func treeHeadsAreSignedAndEveryEntryIsProvable() async throws {
+        let harness = try await Harness()
+        try await harness.run { client in
+            // The identity key the attestation bundle binds signs the tree heads.
+            let bundle = try JSONDecoder().decode(AttestationBundle.self, from: Data(try await client.send(.get, "/api/v1/attestation", as: .anonymous).body.utf8))
+            let identity = try await IdentityCertificate.verify(Array(bundle.certificate.utf8), nonce: nil, at: Date())
+            let first = try await Self.head(client)
+            try first.verify(identity.publicKey)
+            #expect(first.size == 1, "the enclave's identity certificate is the first entry")
+
+            // A function certificate, once issued, is in the log too.
+            #expect(try await client.deploy("echo", module: try example("echo.wat")).status == .ok)
+            let certificate = try await client.send(.get, "/api/v1/attestation/namespaces/_/actions/echo")
+            #expect(certificate.status == .ok)
+            let second = try await Self.head(client)
+            try second.verify(identity.publicKey)
+            #expect(second.size == 2)
+
+            // Entries, and each one's inclusion in the second head.
+            let entries = Self.array(try await client.send(.get, "/api/v1/log/entries?start=0&end=1").json.objectValue?["entries"])
+            #expect(entries.count == 2)
+            let inputs = entries.map { Self.bytes($0.objectValue?["leaf_input"]) }
+            #expect(inputs.first.map { TransparencyLogKinds.kind($0) } == "identity-certificate")
+            #expect(inputs.last.map { TransparencyLogKinds.kind($0) } == "function-certificate")
+            #expect(inputs.last.map { String(decoding: $0, as: UTF8.self).contains(certificate.body) } == true)
+            for (index, input) in inputs.enumerated() {
+                let hash = MerkleTree.leafHash(input)
+                let reply = try await client.send(.get, "/api/v1/log/proof?hash=\(hash.base64URLSafe)&tree_size=\(second.size)")
+                #expect(reply.status == .ok, "\(reply.body)")
+                let path = Self.array(reply.json.objectValue?["audit_path"]).map { Self.bytes($0) }
+                #expect(reply.json.objectValue?["leaf_index"] == .integer(Int64(index)))
+                try MerkleTree.verifyInclusion(leafHash: hash, index: index, treeSize: Int(second.size), proof: path, root: second.root)
+            }
+            // The second head extends the first.
+            let consistency = try await client.send(.get, "/api/v1/log/consistency?first=\(first.size)&second=\(second.size)")
+            let proof = Self.array(consistency.json.objectValue?["consistency"]).map { Self.bytes($0) }
+            try MerkleTree.verifyConsistency(oldSize: Int(first.size), newSize: Int(second.size), oldRoot: first.root, newRoot: second.root, proof: proof)
+
+            // Bad requests get clear errors; the log needs credentials.
+            #expect(try await client.send(.get, "/api/v1/log/sth", as: .anonymous).status == .unauthorized)
+            #expect(try await client.send(.get, "/api/v1/log/consistency?first=2&second=1").status == .badRequest)
+            #expect(try await client.send(.get, "/api/v1/log/consistency?first=1&second=99").status == .badRequest)
+            #expect(try await client.send(.get, "/api/v1/log/proof?hash=nope&tree_size=1").status == .badRequest)
+            #expect(try await client.send(.get, "/api/v1/log/proof?hash=\(MerkleTree.leafHash([9]).base64URLSafe)&tree_size=2").status == .notFound)
+            #expect(try await client.send(.get, "/api/v1/log/entries?start=5&end=1").status == .badRequest)
+        }
+    }
+}
+
+/// Reads the kind of a leaf input (`kind ‖ 0x00 ‖ data`).
+enum TransparencyLogKinds {
+    static func kind(_ input: [UInt8]) -> String {
+        String(decoding: input.prefix { $0 != 0 }, as: UTF8.self)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Base64 with `+`, `/` and `=` escaped for a query string.
+    var base64URLSafe: String {
+        Data(self).base64EncodedString().addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
+}
