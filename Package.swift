@@ -163,6 +163,7 @@ let package = Package(
                 "TabulaWire",
                 "TabulaAttestation",
                 "TabulaKBS",
+                "TabulaLog",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: settings
@@ -178,6 +179,7 @@ let package = Package(
                 "TabulaClient",
                 "TabulaBench",
                 "TabulaKBS",
+                "TabulaLog",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

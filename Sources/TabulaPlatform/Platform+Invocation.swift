@@ -369,9 +369,11 @@ extension Platform {
     /// The function certificate of an action, issued by the enclave's identity key; loads the
     /// action if it is not warm.
     public func functionCertificate(namespace: String, name: String) async throws -> String {
-        _ = try attestedMonitor()  // before loading the action for nothing
+        let monitor = try attestedMonitor()  // before loading the action for nothing
         let deployed = try await deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
+        let version = "\(definition.name) \(definition.revision) \(monitor.epoch) \(monitor.fingerprint)"
+        if let issued = certificates.withLock({ $0[version] }) { return issued }
         let cold = !pool.isWarm(definition.name, identity: deployed.identity)
         if cold { try loads.enter() }
         defer { if cold { loads.leave() } }
@@ -380,7 +382,11 @@ extension Platform {
         pool.checkIn(definition.name)
         do {
             let pem = try issued.get()
-            try await log?.logFunctionCertificate(pem, version: "\(definition.revision) \(enclave.monitor?.epoch ?? 0)")
+            try await log?.logFunctionCertificate(pem, version: version)
+            certificates.withLock { certificates in
+                if certificates.count >= Self.actionCacheLimit { certificates.removeAll() }
+                certificates[version] = pem
+            }
             return pem
         } catch let error as EnclaveError where error.code == .notAttested {
             throw PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")

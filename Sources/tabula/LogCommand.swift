@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import TabulaClient
+import TabulaLog
+import TabulaWire
+
+/// `tabula log verify`: what the server's verifiable log proves (docs/log.md).
+struct LogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "Check the server's verifiable log of certificates (docs/log.md).",
+        subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the log's tree head against the attested enclave, its consistency with the last head this CLI saw, and optionally that an action's function certificate is in it.")
+
+        @Option(name: .customLong("function"), help: ArgumentHelp("An action whose function certificate must be in the log.", valueName: "name"))
+        var function: String?
+
+        @OptionGroup var verification: Verification
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try await connection.run { client in
+                let enclave = try await verification.attest(client)
+                // The certificate first: issued for the first time, it is logged before the head is taken.
+                let attested = try await function.asyncMap { try await client.verifyFunction(name: $0, enclave: enclave, expectedDigest: try verification.expectedDigest()) }
+                let head = try await client.treeHead(verifiedBy: enclave)
+                let fingerprint = Confidential.enclaveFingerprint(Array(enclave.identityKey.derRepresentation))
+                var report: [String: JSONValue] = [
+                    "treeSize": .integer(Int64(head.size)), "timestamp": .integer(Int64(head.timestamp)),
+                    "root": .string(head.root.hex), "signedBy": .string(fingerprint), "tee": .string(enclave.tee),
+                ]
+                var lines = ["ok: the log has \(head.size) entries, root \(head.root.hex.prefix(16))…, signed by the attested enclave \(fingerprint.prefix(16))…"]
+                let key = "\(client.apiHost.absoluteString) \(fingerprint)"
+                if let last = try LogHeads.load(key) {
+                    try await client.verifyConsistency(from: last, to: head)
+                    report["consistentWith"] = .integer(Int64(last.size))
+                    lines.append("ok: it extends the log of \(last.size) entries this CLI saw before (consistency proven)")
+                } else {
+                    lines.append("first head seen from this enclave: kept, later runs prove the log only grows")
+                }
+                try LogHeads.save(head, key: key)
+                if let function, let attested {
+                    let input = Array("function-certificate".utf8) + [0] + Array(attested.certificate.utf8)
+                    let index = try await client.verifyInclusion(of: input, in: head)
+                    report["function"] = .object(["name": .string(function), "leafIndex": .integer(Int64(index)), "moduleDigest": .string(attested.claims.moduleDigest)])
+                    lines.append("ok: the function certificate of \(function) (module sha-256=\(attested.claims.moduleDigest.prefix(16))…) is entry \(index) (inclusion proven)")
+                }
+                if enclave.tee == "simulated" { lines.append("attestation: SIMULATED (no TEE hardware, proves nothing)") }
+                if connection.json {
+                    connection.emit(json: JSONValue.object(report))
+                } else {
+                    lines.forEach { standardOutput($0) }
+                }
+            }
+        }
+    }
+}
+
+/// The last tree head this CLI verified, per server and enclave, in `log-heads.json` of the
+/// configuration directory (owner-only).
+enum LogHeads {
+    static func file() throws -> URL {
+        try DataDirectory.prepare(DataDirectory.default).appendingPathComponent("log-heads.json")
+    }
+
+    static func all() throws -> [String: SignedTreeHead] {
+        guard let data = FileManager.default.contents(atPath: try file().path) else { return [:] }
+        do {
+            return try JSONDecoder().decode([String: SignedTreeHead].self, from: data)
+        } catch {
+            throw ValidationError("cannot read the kept tree heads in \(try file().path) (\(error.localizedDescription)); remove the file to start again")
+        }
+    }
+
+    static func load(_ key: String) throws -> SignedTreeHead? { try all()[key] }
+
+    static func save(_ head: SignedTreeHead, key: String) throws {
+        var heads = try all()
+        heads[key] = head
+        let path = try file().path
+        let data = try JSONEncoder().encode(heads)
+        guard FileManager.default.createFile(atPath: path + ".new", contents: data, attributes: [.posixPermissions: 0o600]),
+              rename(path + ".new", path) == 0
+        else {
+            throw ValidationError("cannot write \(path)")
+        }
+    }
+}
+
+extension Optional {
+    /// `map` with an asynchronous transform.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
