@@ -35,6 +35,9 @@ extension Client {
         guard older.size <= newer.size else {
             throw ClientError(.verificationFailed, "The log shrank from \(older.size) to \(newer.size) entries: it is not the log seen before.")
         }
+        guard older.timestamp <= newer.timestamp else {
+            throw ClientError(.verificationFailed, "The log's tree head is older than the one seen before: the server shows an old state.")
+        }
         let reply = try await send("GET", ["log", "consistency"], query: [("first", String(older.size)), ("second", String(newer.size))])
         guard reply.succeeded else { throw reply.error }
         let proof = try Self.hashes(try reply.decode(JSONValue.self, what: "consistency proof").objectValue?["consistency"])
@@ -56,8 +59,9 @@ extension Client {
         guard case .integer(let index) = json["leaf_index"], index >= 0 else {
             throw ClientError(.invalidResponse, "The inclusion proof has no leaf_index.")
         }
+        guard let size = Int(exactly: head.size) else { throw ClientError(.invalidArgument, "The tree head's size is out of range.") }
         do {
-            try MerkleTree.verifyInclusion(leafHash: hash, index: Int(index), treeSize: Int(head.size), proof: try Self.hashes(json["audit_path"]), root: head.root)
+            try MerkleTree.verifyInclusion(leafHash: hash, index: Int(index), treeSize: size, proof: try Self.hashes(json["audit_path"]), root: head.root)
         } catch let error as LogError {
             throw ClientError(.verificationFailed, "The entry is not proven to be in the log of \(head.size) entries: \(error.message)")
         }

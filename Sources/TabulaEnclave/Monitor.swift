@@ -144,7 +144,7 @@ public final class Monitor: Sendable {
 
     /// Signs a tree head of the verifiable log with the identity key (the cluster's, when a key
     /// broker gave it): only tree heads, in their own format, never a message of the caller's.
-    public func signTreeHead(size: UInt64, timestamp: UInt64, root: [UInt8]) throws -> SignedTreeHead {
+    package func signTreeHead(size: UInt64, timestamp: UInt64, root: [UInt8]) throws -> SignedTreeHead {
         try SignedTreeHead.sign(size: size, timestamp: timestamp, root: root, key: identityKey)
     }
 

@@ -71,6 +71,9 @@ public enum MerkleTree {
         guard index >= 0, index < treeSize else {
             throw LogError(.outOfRange, "leaf \(index) is not in a tree of \(treeSize) leaves")
         }
+        guard leafHash.count == 32, root.count == 32, proof.allSatisfy({ $0.count == 32 }) else {
+            throw LogError(.malformed, "hashes are 32 bytes (SHA-256)")
+        }
         var fn = UInt64(index)
         var sn = UInt64(treeSize - 1)
         var r = leafHash
@@ -122,6 +125,9 @@ public enum MerkleTree {
     public static func verifyConsistency(oldSize: Int, newSize: Int, oldRoot: [UInt8], newRoot: [UInt8], proof: [[UInt8]]) throws(LogError) {
         guard oldSize >= 0, oldSize <= newSize else {
             throw LogError(.outOfRange, "a tree of \(newSize) leaves cannot extend one of \(oldSize)")
+        }
+        guard oldRoot.count == 32, newRoot.count == 32, proof.allSatisfy({ $0.count == 32 }) else {
+            throw LogError(.malformed, "hashes are 32 bytes (SHA-256)")
         }
         if oldSize == newSize {
             guard proof.isEmpty, oldRoot == newRoot else { throw LogError(.proofFailed, "trees of the same size differ, or the proof is not empty") }

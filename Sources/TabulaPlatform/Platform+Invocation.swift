@@ -373,21 +373,16 @@ extension Platform {
         let deployed = try await deployedAction(namespace: namespace, name: name)
         let definition = deployed.definition
         let version = "\(definition.name) \(definition.revision) \(monitor.epoch) \(monitor.fingerprint)"
-        if let issued = certificates.withLock({ $0[version] }) { return issued }
+        if let known = await log?.knownCertificate(version: version) { return known }
         let cold = !pool.isWarm(definition.name, identity: deployed.identity)
         if cold { try loads.enter() }
         defer { if cold { loads.leave() } }
         _ = try await pool.checkOut(definition, identity: deployed.identity)
-        let issued = Result { try enclave.functionCertificate(definition.name, revision: definition.revision, version: deployed.stored.action.version) }
-        pool.checkIn(definition.name)
+        defer { pool.checkIn(definition.name) }
         do {
-            let pem = try issued.get()
-            try await log?.logFunctionCertificate(pem, version: version)
-            certificates.withLock { certificates in
-                if certificates.count >= Self.actionCacheLimit { certificates.removeAll() }
-                certificates[version] = pem
-            }
-            return pem
+            let issued = try enclave.functionCertificate(definition.name, revision: definition.revision, version: deployed.stored.action.version)
+            // The log keeps the first certificate of each version, and that one is handed out.
+            return try await log?.functionCertificate(version: version, offered: issued) ?? issued
         } catch let error as EnclaveError where error.code == .notAttested {
             throw PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")
         }

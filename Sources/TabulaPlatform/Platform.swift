@@ -30,9 +30,6 @@ public final class Platform: Service, Sendable {
     /// Actions recently stored or invoked, so that an invocation reads neither the database nor
     /// the module's bytes (see ``deployedAction(namespace:name:)``).
     let actionCache = Mutex<[FunctionName: Deployed]>([:])
-    /// The function certificates issued, by function version, key epoch and signing key: the same
-    /// certificate is handed out for one version (so that it can be proven to be in the log).
-    let certificates = Mutex<[String: String]>([:])
     /// The address this node's API is reached at (see ``advertise(url:)``).
     let advertisedURL = Mutex("")
     /// Whether this node is claiming queued invocations now (see ``claimWhileFree(_:)``).

@@ -4,20 +4,26 @@ public import TabulaEnclave
 public import TabulaLog
 
 /// The platform's verifiable log (RFC 9162): every identity certificate its enclave presents and
-/// every function certificate it issues, appended to the store and covered by tree heads the
-/// enclave signs.
+/// the function certificate it hands out for each function version, appended to the store and
+/// covered by tree heads the enclave signs.
 ///
-/// The store keeps the entries but cannot forge the log: the enclave keeps the tree's right edge
-/// (``MerkleLog``) and signs only roots it computed itself; entries appended by other nodes of a
-/// cluster are read from the store and appended in order. A leaf is `kind ‖ 0x00 ‖ data`.
+/// The store keeps the entries; this actor keeps, in memory, the leaf hashes it has read back in
+/// order (32 bytes each) and the tree's right edge (``MerkleLog``), and the enclave signs only
+/// roots computed from them. Entries appended by other nodes of a cluster are read from the store
+/// in order; an entry this process appended must come back at its index with its hash, or the log
+/// stops. A leaf is `kind ‖ 0x00 ‖ data`.
 public actor TransparencyLog {
     let store: Store
     let monitor: Monitor
     private var tree = MerkleLog()
-    /// The identity certificate (DER) logged last by this process.
+    private var leaves: [[UInt8]] = []
+    /// The identity certificate (DER) logged by this process, or being logged.
     private var loggedIdentity: [UInt8]?
-    /// The function versions whose certificate this process logged, by revision and key epoch.
-    private var loggedFunctions: Set<String> = []
+    /// The function certificate handed out for each function version (name, revision, key epoch
+    /// and signing key): the one in the log.
+    private var certificates: [String: String] = [:]
+    /// The catch-up in progress: one at a time, so that no hash is appended twice.
+    private var catching: Task<Void, any Error>?
 
     /// What an entry is.
     public enum Kind: String, Sendable {
@@ -35,36 +41,62 @@ public actor TransparencyLog {
         Array(kind.rawValue.utf8) + [0] + data
     }
 
-    /// The kind and data of a leaf input.
-    public static func parse(_ input: [UInt8]) -> (kind: String, data: [UInt8])? {
-        guard let zero = input.firstIndex(of: 0) else { return nil }
-        return (String(decoding: input[..<zero], as: UTF8.self), Array(input[(zero + 1)...]))
-    }
-
-    /// Appends an entry; its index.
+    /// Appends an entry and reads the log up to it; its index, checked to hold this entry.
     @discardableResult
     func append(_ kind: Kind, _ data: [UInt8]) async throws -> UInt64 {
         let input = Self.leafInput(kind: kind, data: data)
-        let index = try await store.backend.appendLogEntry(input, hash: MerkleTree.leafHash(input))
+        let hash = MerkleTree.leafHash(input)
+        let index = try await store.backend.appendLogEntry(input, hash: hash)
         try await catchUp()
+        guard index < UInt64(leaves.count), leaves[Int(index)] == hash else {
+            throw PlatformError(.internalError, "The store did not keep the log entry this server appended at the index it gave; the log is not extended.")
+        }
         return index
     }
 
-    /// Logs a function certificate, once per function version and key epoch in this process.
-    func logFunctionCertificate(_ pem: String, version: String) async throws {
-        guard loggedFunctions.insert(version).inserted else { return }
-        try await append(.functionCertificate, Array(pem.utf8))
+    /// The certificate to hand out for a function version: the first one offered, which is the
+    /// one logged; `pem` is a newly issued one, used when there is none yet.
+    func functionCertificate(version: String, offered pem: String) async throws -> String {
+        if let known = certificates[version] { return known }
+        // Claimed before the append's await, so that a concurrent request gets this one.
+        certificates[version] = pem
+        do {
+            try await append(.functionCertificate, Array(pem.utf8))
+        } catch {
+            certificates[version] = nil
+            throw error
+        }
+        return pem
     }
 
-    /// Reads the entries other processes appended since, in order.
+    /// The certificate already handed out for a version, if any.
+    func knownCertificate(version: String) -> String? { certificates[version] }
+
+    /// Reads, in order, the entries appended since (by any process); one reader at a time.
     private func catchUp() async throws {
-        while true {
-            let hashes = try await store.backend.logHashes(from: tree.size, to: tree.size + 4096)
+        if let catching {
+            try await catching.value
+        }
+        let task = Task { try await self.readNewEntries() }
+        catching = task
+        defer { if catching == task { catching = nil } }
+        try await task.value
+    }
+
+    private func readNewEntries() async throws {
+        for _ in 0..<100_000 {
+            let start = UInt64(leaves.count)
+            let hashes = try await store.backend.logHashes(from: start, to: start + 4096)
+            guard UInt64(leaves.count) == start else { continue }  // another reader moved on meanwhile
+            guard hashes.count <= 4096 else {
+                throw PlatformError(.internalError, "the store returned more log entries than asked for; the log cannot be extended")
+            }
             for hash in hashes {
                 guard hash.count == 32 else {
                     throw PlatformError(.internalError, "the store holds a log entry whose hash is not 32 bytes; the log cannot be extended")
                 }
                 tree.append(hash)
+                leaves.append(hash)
             }
             if hashes.count < 4096 { return }
         }
@@ -74,8 +106,14 @@ public actor TransparencyLog {
     private func logIdentity() async throws {
         let identity = monitor.identity.der
         guard identity != loggedIdentity else { return }
-        try await append(.identityCertificate, identity)
+        let previous = loggedIdentity
         loggedIdentity = identity
+        do {
+            try await append(.identityCertificate, identity)
+        } catch {
+            loggedIdentity = previous
+            throw error
+        }
     }
 
     /// The log's current tree head, signed by the enclave.
@@ -91,11 +129,11 @@ public actor TransparencyLog {
         guard treeSize >= 1, treeSize <= tree.size else {
             throw PlatformError(.badRequest, "The log has \(tree.size) entries; tree_size must be between 1 and that.")
         }
-        guard let index = try await store.backend.logIndex(ofHash: leafHash), index < treeSize else {
+        let prefix = leaves.prefix(Int(treeSize))
+        guard let index = prefix.firstIndex(of: leafHash) else {
             throw PlatformError(.notFound, "No entry with that leaf hash is in the first \(treeSize) entries of the log.")
         }
-        let hashes = try await hashes(upTo: treeSize)
-        return (index, try MerkleTree.inclusionProof(index: Int(index), leaves: hashes[...]))
+        return (UInt64(index), try MerkleTree.inclusionProof(index: index, leaves: prefix))
     }
 
     /// The consistency proof between the trees of `first` and `second` entries.
@@ -104,24 +142,15 @@ public actor TransparencyLog {
         guard first <= second, second <= tree.size else {
             throw PlatformError(.badRequest, "The log has \(tree.size) entries; first and second must satisfy first ≤ second ≤ that.")
         }
-        return try MerkleTree.consistencyProof(oldSize: Int(first), leaves: try await hashes(upTo: second)[...])
+        return try MerkleTree.consistencyProof(oldSize: Int(first), leaves: leaves.prefix(Int(second)))
     }
 
-    /// Entries `start..<end` (at most 1,000), each a leaf input.
+    /// Entries `start` to `end` inclusive (at most 1,000), each a leaf input.
     public func entries(start: UInt64, end: UInt64) async throws -> [[UInt8]] {
-        guard start < end else { throw PlatformError(.badRequest, "start must be below end.") }
-        return try await store.backend.logEntries(from: start, to: min(end, start + 1000))
-    }
-
-    /// The leaf hashes of the first `size` entries, checked against the tree this enclave signs:
-    /// a store that changed an entry is caught here rather than handing out a wrong proof.
-    private func hashes(upTo size: UInt64) async throws -> [[UInt8]] {
-        let hashes = try await store.backend.logHashes(from: 0, to: tree.size)
-        var check = MerkleLog()
-        for hash in hashes { check.append(hash) }
-        guard check == tree else {
-            throw PlatformError(.internalError, "The store's log entries no longer match the tree this enclave signed: the store was altered.")
-        }
-        return Array(hashes.prefix(Int(size)))
+        guard start <= end else { throw PlatformError(.badRequest, "start must not exceed end.") }
+        try await catchUp()
+        guard start < tree.size else { return [] }
+        let last = min(end, tree.size - 1, start + 999)
+        return try await store.backend.logEntries(from: start, to: last + 1)
     }
 }

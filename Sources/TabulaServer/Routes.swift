@@ -73,8 +73,7 @@ struct Routes {
         log.get("entries") { request, _ in
             let start: UInt64 = try Self.integer(request.uri.queryParameters.get("start") ?? "", "start")
             let end: UInt64 = try Self.integer(request.uri.queryParameters.get("end") ?? "", "end")
-            guard end < UInt64.max else { throw PlatformError(.badRequest, "end is too large.") }
-            let entries = try await platform.transparencyLog().entries(start: start, end: end + 1)
+            let entries = try await platform.transparencyLog().entries(start: start, end: end)
             return Response.json(["entries": .array(entries.map { .object(["leaf_input": .string(Data($0).base64EncodedString())]) })] as JSONValue)
         }
 

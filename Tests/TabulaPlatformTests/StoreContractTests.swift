@@ -310,9 +310,6 @@ struct StoreContractTests {
                 #expect(hash == [UInt8](repeating: entry[0], count: 32))
             }
             #expect(try await store.backend.logHashes(from: 10, to: 11).count == 1)
-            let fifth = try #require(entries.firstIndex(of: [5]))
-            #expect(try await store.backend.logIndex(ofHash: [UInt8](repeating: 5, count: 32)) == UInt64(fifth))
-            #expect(try await store.backend.logIndex(ofHash: [UInt8](repeating: 99, count: 32)) == nil)
 
             #expect(try await store.loadBrokerState() == nil)
             let first = try #require(try await store.saveBrokerState([1], replacing: nil))

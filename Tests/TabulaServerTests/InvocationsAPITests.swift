@@ -63,7 +63,9 @@ struct InvocationsAPITests {
 
     @Test func blockingInvokeThatOutlastsItsWaitAnswers202() async throws {
         try await Harness().run { client async throws in
-            try await client.deploy("slow", module: printing("{}", spin: 300_000_000), extra: #","limits":{"timeout":1000}"#)
+            // Runs far longer than the 50 ms wait, even on a machine slowed by the other suites
+            // (with a 1 s limit it once timed out before the wait fired: 502, not 202).
+            try await client.deploy("slow", module: printing("{}", spin: Int(Int32.max)), extra: #","limits":{"timeout":5000}"#)
             let reply = try await client.send(.post, "/api/v1/namespaces/_/actions/slow?blocking=true&timeout=50", body: "{}")
             #expect(reply.status == .accepted)
             #expect(reply.json["activationId"]?.stringValue?.count == 32)

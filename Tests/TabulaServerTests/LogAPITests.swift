@@ -74,6 +74,47 @@ struct LogAPITests {
             #expect(try await client.send(.get, "/api/v1/log/proof?hash=nope&tree_size=1").status == .badRequest)
             #expect(try await client.send(.get, "/api/v1/log/proof?hash=\(MerkleTree.leafHash([9]).base64URLSafe)&tree_size=2").status == .notFound)
             #expect(try await client.send(.get, "/api/v1/log/entries?start=5&end=1").status == .badRequest)
+            // Hostile ranges: answered (nothing there), the server keeps serving.
+            for range in ["start=18446744073709551614&end=18446744073709551615", "start=9223372036854775808&end=9223372036854775808", "start=0&end=18446744073709551615"] {
+                let reply = try await client.send(.get, "/api/v1/log/entries?\(range)")
+                #expect(reply.status == .ok, "\(range): \(reply.body)")
+            }
+            #expect(try await client.send(.get, "/api/v1/log/entries?start=-1&end=1").status == .badRequest)
+            #expect(try await Self.head(client).size == 2)
+        }
+    }
+
+    /// Heads and certificates asked for at once: one tree, each entry once, each provable.
+    @Test func concurrentRequestsSignOneTree() async throws {
+        let harness = try await Harness()
+        try await harness.run { client in
+            #expect(try await client.deploy("echo", module: try example("echo.wat")).status == .ok)
+            var certificates: Set<String> = []
+            try await withThrowingTaskGroup(of: String?.self) { group in
+                for index in 0..<16 {
+                    group.addTask {
+                        if index % 2 == 0 {
+                            _ = try await client.send(.get, "/api/v1/log/sth")
+                            return nil
+                        }
+                        return try await client.send(.get, "/api/v1/attestation/namespaces/_/actions/echo").body
+                    }
+                }
+                for try await certificate in group {
+                    if let certificate { certificates.insert(certificate) }
+                }
+            }
+            #expect(certificates.count == 1, "one certificate is handed out for one version")
+            let head = try await Self.head(client)
+            #expect(head.size == 2, "the identity and the function certificate, once each")
+            let entries = Self.array(try await client.send(.get, "/api/v1/log/entries?start=0&end=99").json.objectValue?["entries"])
+            #expect(entries.count == 2)
+            for (index, entry) in entries.enumerated() {
+                let hash = MerkleTree.leafHash(Self.bytes(entry.objectValue?["leaf_input"]))
+                let reply = try await client.send(.get, "/api/v1/log/proof?hash=\(hash.base64URLSafe)&tree_size=\(head.size)")
+                let path = Self.array(reply.json.objectValue?["audit_path"]).map { Self.bytes($0) }
+                try MerkleTree.verifyInclusion(leafHash: hash, index: index, treeSize: Int(head.size), proof: path, root: head.root)
+            }
         }
     }
 }

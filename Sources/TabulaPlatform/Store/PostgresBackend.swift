@@ -219,32 +219,25 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                 let rows = try await connection.query(
                     "INSERT INTO log_entry (idx, input, hash) SELECT coalesce(max(idx) + 1, 0), \(inputBuffer), \(hashBuffer) FROM log_entry RETURNING idx",
                     logger: self.logger).decode(Int64.self)
-                guard let index = try await Self.collect(rows).first else {
+                guard let found = try await Self.collect(rows).first, let index = UInt64(exactly: found) else {
                     throw PlatformError(.internalError, "the store did not say where it appended the log entry")
                 }
-                return UInt64(index)
+                return index
             }
         }
     }
 
     package func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
         try await perform("read the log") { client in
-            try await Self.collect(client.query("SELECT hash FROM log_entry WHERE idx >= \(Int64(start)) AND idx < \(Int64(end)) ORDER BY idx", logger: self.logger).decode(ByteBuffer.self))
+            try await Self.collect(client.query("SELECT hash FROM log_entry WHERE idx >= \(Int64(clamping: start)) AND idx < \(Int64(clamping: end)) ORDER BY idx", logger: self.logger).decode(ByteBuffer.self))
                 .map { Array($0.readableBytesView) }
         }
     }
 
     package func logEntries(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
         try await perform("read the log") { client in
-            try await Self.collect(client.query("SELECT input FROM log_entry WHERE idx >= \(Int64(start)) AND idx < \(Int64(end)) ORDER BY idx", logger: self.logger).decode(ByteBuffer.self))
+            try await Self.collect(client.query("SELECT input FROM log_entry WHERE idx >= \(Int64(clamping: start)) AND idx < \(Int64(clamping: end)) ORDER BY idx", logger: self.logger).decode(ByteBuffer.self))
                 .map { Array($0.readableBytesView) }
-        }
-    }
-
-    package func logIndex(ofHash hash: [UInt8]) async throws -> UInt64? {
-        let buffer = ByteBuffer(bytes: hash)
-        return try await perform("read the log") { client in
-            try await Self.collect(client.query("SELECT idx FROM log_entry WHERE hash = \(buffer) ORDER BY idx LIMIT 1", logger: self.logger).decode(Int64.self)).first.map { UInt64($0) }
         }
     }
 

@@ -101,25 +101,20 @@ package final class SQLiteBackend: StoreBackend {
         try await database.write { db in
             let next = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM log_entry") ?? 0
             try db.execute(sql: "INSERT INTO log_entry (idx, input, hash) VALUES (?, ?, ?)", arguments: [next, Data(input), Data(hash)])
-            return UInt64(next)
+            guard let index = UInt64(exactly: next) else { throw PlatformError(.internalError, "the store's log has a negative index") }
+            return index
         }
     }
 
     package func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
         try await database.read { db in
-            try Data.fetchAll(db, sql: "SELECT hash FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx", arguments: [Int64(start), Int64(end)]).map { Array($0) }
+            try Data.fetchAll(db, sql: "SELECT hash FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx", arguments: [Int64(clamping: start), Int64(clamping: end)]).map { Array($0) }
         }
     }
 
     package func logEntries(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
         try await database.read { db in
-            try Data.fetchAll(db, sql: "SELECT input FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx", arguments: [Int64(start), Int64(end)]).map { Array($0) }
-        }
-    }
-
-    package func logIndex(ofHash hash: [UInt8]) async throws -> UInt64? {
-        try await database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(idx) FROM log_entry WHERE hash = ?", arguments: [Data(hash)]).map { UInt64($0) }
+            try Data.fetchAll(db, sql: "SELECT input FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx", arguments: [Int64(clamping: start), Int64(clamping: end)]).map { Array($0) }
         }
     }
 

@@ -70,6 +70,4 @@ package protocol StoreBackend: Sendable {
     func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]]
     /// The entries `start..<end` (fewer when the log is shorter).
     func logEntries(from start: UInt64, to end: UInt64) async throws -> [[UInt8]]
-    /// The index of the first entry with this leaf hash.
-    func logIndex(ofHash hash: [UInt8]) async throws -> UInt64?
 }
