@@ -126,12 +126,13 @@ extension Broker {
     /// Replaces the manifest with `bytes`, signed by enough of the current manifest's updaters.
     public func updateManifest(_ bytes: [UInt8], signatures: [String]) async throws -> Manifest {
         guard signatures.count <= 64 else { throw BrokerError(.invalidRequest, "at most 64 signatures") }
-        var next = try serving().manifest.verifyUpdate(bytes, signatures: signatures)
+        let current = try serving()
+        var next = try current.manifest.verifyUpdate(bytes, signatures: signatures, current: Array(Data(base64Encoded: current.state.manifest) ?? Data()))
         try await mutate { state throws(BrokerError) in
             // Checked again against the manifest as stored now: another instance may have
             // changed the updaters or the version since.
-            let stored = try Manifest.decode(Array(Data(base64Encoded: state.manifest) ?? Data()))
-            next = try stored.verifyUpdate(bytes, signatures: signatures)
+            let storedBytes = Array(Data(base64Encoded: state.manifest) ?? Data())
+            next = try Manifest.decode(storedBytes).verifyUpdate(bytes, signatures: signatures, current: storedBytes)
             state.manifest = Data(bytes).base64EncodedString()
         }
         logger.info("the manifest is now version \(next.version) (\(next.classes.count) TEE classes, \(next.recovery.count) recovery holders)")
@@ -156,7 +157,7 @@ extension Broker {
         var plaintext: [UInt8]
         do {
             plaintext = try sealed.open(with: .p256(intakeKey))
-        } catch let error as BrokerError {
+        } catch {
             throw BrokerError(.invalidRequest, "the secret is not sealed to this broker's intake key (fetch its statement again): \(error.message)")
         }
         defer { plaintext.withUnsafeMutableBufferPointer { buffer in for index in buffer.indices { buffer[index] = 0 } } }

@@ -17,7 +17,8 @@ public import TabulaAttestation
 /// A TEE gets the resources of every class whose policy (``AppraisalPolicy``: TEE kinds,
 /// measurements, minimum TCB, debug, simulated) its evidence satisfies. A resource pattern ending
 /// in `*` matches any last path segment. The manifest is replaced only by a newer version signed
-/// by `threshold` of the current manifest's `updaters` (``Manifest/verifyUpdate(_:signatures:)``).
+/// by `threshold` of the current manifest's `updaters`, over the current manifest's hash and the new
+/// bytes (``Manifest/verifyUpdate(_:signatures:current:)``).
 public struct Manifest: Codable, Sendable, Hashable {
     /// A group of TEEs with one set of reference values and the resources they may get.
     public struct TEEClass: Codable, Sendable, Hashable {
@@ -186,11 +187,22 @@ public struct Manifest: Codable, Sendable, Hashable {
         }
     }
 
+    /// What an updater signs to replace `current` (the manifest in force, its exact bytes) by
+    /// `next`: `"tabula manifest update v1" ‖ 0x00 ‖ SHA-256(current) ‖ next`.
+    public static func updateMessage(current: [UInt8], next: [UInt8]) -> [UInt8] {
+        Array("tabula manifest update v1".utf8) + [0] + KBSHash.sha256(current) + next
+    }
+
     /// Checks an update to `bytes` (the new manifest's exact JSON): signed by ``threshold``
     /// distinct updaters of this manifest (ECDSA P-256/SHA-256 over the bytes, DER, base64),
     /// a valid manifest, and a higher version than this one (so that an old, signed manifest
     /// cannot be replayed).
-    public func verifyUpdate(_ bytes: [UInt8], signatures: [String]) throws(BrokerError) -> Manifest {
+    ///
+    /// - Parameter current: this manifest's exact bytes: each signature covers
+    ///   ``updateMessage(current:next:)``, so an update signed for one broker's manifest cannot be
+    ///   replayed onto another's that shares updaters.
+    public func verifyUpdate(_ bytes: [UInt8], signatures: [String], current: [UInt8]) throws(BrokerError) -> Manifest {
+        let message = Self.updateMessage(current: current, next: bytes)
         guard !updaters.isEmpty else {
             throw BrokerError(.forbidden, "the current manifest names no updaters: it cannot be changed (start a new broker state instead)")
         }
@@ -200,7 +212,7 @@ public struct Manifest: Codable, Sendable, Hashable {
                 throw BrokerError(.invalidRequest, "a signature is not base64 of a DER ECDSA signature")
             }
             for updater in updaters {
-                if let key = try? P256.Signing.PublicKey(pemRepresentation: updater.key), key.isValidSignature(signature, for: bytes) {
+                if let key = try? P256.Signing.PublicKey(pemRepresentation: updater.key), key.isValidSignature(signature, for: message) {
                     signers.insert(updater.name)
                 }
             }

@@ -101,12 +101,18 @@ struct BrokerCommand: AsyncParsableCommand {
         }
     }
 
-    /// `tabula broker sign --key FILE MANIFEST`: an updater's signature over a manifest.
+    /// `tabula broker sign --key FILE (--current FILE | --broker URL) MANIFEST`: an updater's
+    /// signature over the update from the manifest in force to a new one.
     struct Sign: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Sign a new manifest with an updater's key; prints the signature (base64) for tabula broker update.")
+        static let configuration = CommandConfiguration(abstract: "Sign a new manifest with an updater's key, for the manifest in force (--current FILE, or read from the attested --broker); prints the signature (base64) for tabula broker update.")
 
         @Option(help: ArgumentHelp("The updater's private key (PEM).", valueName: "file"))
         var key: String
+
+        @Option(help: ArgumentHelp("The manifest in force, exactly as the broker holds it (offline signing).", valueName: "file"))
+        var current: String?
+
+        @OptionGroup var verification: Verification
 
         @Argument(help: "The new manifest (JSON).")
         var manifest: String
@@ -117,7 +123,24 @@ struct BrokerCommand: AsyncParsableCommand {
             }
             guard let bytes = FileManager.default.contents(atPath: manifest) else { throw ValidationError("cannot read \(manifest)") }
             _ = try Manifest.decode(Array(bytes))
-            standardOutput(try signing.signature(for: bytes).derRepresentation.base64EncodedString())
+            let inForce: [UInt8]
+            if let current {
+                guard let data = FileManager.default.contents(atPath: current) else { throw ValidationError("cannot read \(current)") }
+                inForce = Array(data)
+            } else if let broker = verification.broker, let url = URL(string: broker) {
+                do {
+                    let client = BrokerClient(url: url)
+                    let cluster = try await client.attest(policy: try verification.appraisalPolicy())
+                    let (statement, _) = try await client.statement(verifiedBy: cluster)
+                    inForce = try Base64URL.decode(statement.manifest, field: "manifest")
+                } catch {
+                    standardError("error: \(error)")
+                    throw ExitCode.failure
+                }
+            } else {
+                throw ValidationError("give the manifest in force with --current FILE, or the broker to read it from with --broker URL")
+            }
+            standardOutput(try signing.signature(for: Manifest.updateMessage(current: inForce, next: Array(bytes))).derRepresentation.base64EncodedString())
         }
     }
 

@@ -354,7 +354,7 @@ struct BrokerLiveTests {
         manifest.version = 2
         manifest.keys.graceSeconds = 120
         let next = try Self.manifestFile(manifest, in: work.appendingPathComponent("v2"))
-        let signed = try await RunCommandTests.tabula(["broker", "sign", "--key", work.appendingPathComponent("alice.pem").path, next])
+        let signed = try await RunCommandTests.tabula(["broker", "sign", "--key", work.appendingPathComponent("alice.pem").path, "--broker", third.apiHost.absoluteString, "--allow-simulated", next])
         #expect(signed.status == 0, "\(signed.stderr)")
         let update = try await RunCommandTests.tabula(["broker", "update", "--broker", third.apiHost.absoluteString, "--signature", signed.stdout.trimmingCharacters(in: .whitespacesAndNewlines), next])
         #expect(update.status == 0, "\(update.stderr)")

@@ -177,7 +177,13 @@ struct BrokerTests {
             manifest.updaters = signers.enumerated().map { .init(name: "u\($0.offset)", key: $0.element.publicKey.pemRepresentation) }
             manifest.threshold = 2
         }
-        func sign(_ key: P256.Signing.PrivateKey, _ bytes: [UInt8]) throws -> String { try key.signature(for: bytes).derRepresentation.base64EncodedString() }
+        // Signatures cover the manifest in force and the new one.
+        func sign(_ key: P256.Signing.PrivateKey, _ bytes: [UInt8], over current: [UInt8]? = nil) throws -> String {
+            try key.signature(for: Manifest.updateMessage(current: current ?? first, next: bytes)).derRepresentation.base64EncodedString()
+        }
+        // Signed over the new bytes alone (or for another manifest in force): not an update of this one.
+        #expect(await refusal { try await broker.updateManifest(next, signatures: [try signers[0].signature(for: next).derRepresentation.base64EncodedString(), try signers[1].signature(for: next).derRepresentation.base64EncodedString()]) }?.code == .forbidden)
+        #expect(await refusal { try await broker.updateManifest(next, signatures: [try sign(signers[0], next, over: Array("{}".utf8)), try sign(signers[1], next, over: Array("{}".utf8))]) }?.code == .forbidden)
         // One signer, or one signer twice, is not two.
         #expect(await refusal { try await broker.updateManifest(next, signatures: [try sign(signers[0], next)]) }?.code == .forbidden)
         #expect(await refusal { try await broker.updateManifest(next, signatures: [try sign(signers[0], next), try sign(signers[0], next)]) }?.code == .forbidden)
@@ -189,7 +195,8 @@ struct BrokerTests {
         #expect(updated.version == 2)
         // The same signed update again, or the old manifest signed anew: not above the current version.
         #expect(await refusal { try await broker.updateManifest(next, signatures: [try sign(signers[0], next), try sign(signers[2], next)]) }?.code == .forbidden)
-        #expect(await refusal { try await broker.updateManifest(first, signatures: [try sign(signers[0], first), try sign(signers[1], first)]) }?.code == .forbidden)
+        #expect(await refusal { try await broker.updateManifest(next, signatures: [try sign(signers[0], next, over: next), try sign(signers[2], next, over: next)]) }?.code == .forbidden)
+        #expect(await refusal { try await broker.updateManifest(first, signatures: [try sign(signers[0], first, over: next), try sign(signers[1], first, over: next)]) }?.code == .forbidden)
         // The statement publishes the manifest in force.
         let statement = try await broker.statement()
         let decoded = try JSONDecoder().decode(BrokerStatement.self, from: Data(try Base64URL.decode(statement.statement, field: "statement")))
