@@ -1,6 +1,7 @@
 import Crypto
 public import Foundation
 import TabulaAttestation
+import TabulaWire
 
 extension Broker {
     /// The TEE names of the protocol, and the kind of Tabula evidence each stands for.
@@ -27,9 +28,9 @@ extension Broker {
         if sessions.count >= configuration.maximumSessions, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires })?.key {
             sessions.removeValue(forKey: oldest)
         }
-        let id = SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }.map { String(format: "%02x", $0) }.joined()
+        let id = SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }.hex
         let nonce = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
-        let expires = now.addingTimeInterval(configuration.sessionLifetime.seconds)
+        let expires = now.addingTimeInterval(TimeInterval(configuration.sessionLifetime.components.seconds))
         sessions[id] = Session(tee: request.tee, nonce: nonce, expires: expires)
         return (id, expires, KBSMessages.Challenge(nonce: nonce))
     }
@@ -103,7 +104,7 @@ extension Broker {
         session.token = signed
         session.attested = token
         sessions[id] = session
-        logger.info("attested a \(claims.tee) TEE as class \(names) (measurement \(claims.measurement.map { String(format: "%02x", $0) }.joined().prefix(16))…)")
+        logger.info("attested a \(claims.tee) TEE as class \(names) (measurement \(claims.measurement.hex.prefix(16))…)")
         return signed
     }
 

@@ -153,6 +153,9 @@ extension Broker {
             throw BrokerError(.invalidRequest, "name at least one action that may read the secret (--for ACTION)")
         }
         guard readers.count <= 64 else { throw BrokerError(.invalidRequest, "a secret has at most 64 readers") }
+        guard readers.allSatisfy({ (1...256).contains($0.action.utf8.count) && ($0.digest?.utf8.count ?? 64) == 64 }) else {
+            throw BrokerError(.invalidRequest, "a reader is an action name of 1 to 256 bytes, with an optional 64-digit hex module digest")
+        }
         let intakeKey = try serving().intakeKey
         var plaintext: [UInt8]
         do {

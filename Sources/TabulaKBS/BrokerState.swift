@@ -1,4 +1,5 @@
 import Crypto
+import TabulaWire
 import Foundation
 
 /// Everything the broker knows that must survive it, in the clear: what ``SealedBrokerState``
@@ -147,7 +148,7 @@ struct SealedBrokerState: Codable, Sendable {
 
     /// The name a sealing key's entry has in ``sealedKeys``.
     static func slot(_ sealingKey: [UInt8]) -> String {
-        Array(KBSHash.sha256(Array("tabula broker sealing slot".utf8) + sealingKey).prefix(16)).map { String(format: "%02x", $0) }.joined()
+        Array(KBSHash.sha256(Array("tabula broker sealing slot".utf8) + sealingKey).prefix(16)).hex
     }
 
     static func wrap(_ stateKey: [UInt8], sealingKey: [UInt8]) throws(BrokerError) -> String {

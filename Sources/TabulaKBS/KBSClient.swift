@@ -65,7 +65,7 @@ public struct KBSClient: Sendable {
     /// and satisfying `policy`).
     public func attestedClusterKey(policy: AppraisalPolicy) async throws -> P256.Signing.PublicKey {
         let nonce = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
-        let bundle = try await get(AttestationBundle.self, "tabula/attestation?nonce=\(nonce.map { String(format: "%02x", $0) }.joined())", what: "attestation bundle")
+        let bundle = try await get(AttestationBundle.self, "tabula/attestation?nonce=\(nonce.hex)", what: "attestation bundle")
         let verified = try await verify(bundle.certificate, nonce: nonce)
         let reasons = policy.appraise(verified.claims)
         guard reasons.isEmpty else {
@@ -148,14 +148,10 @@ public struct KBSClient: Sendable {
 
     static func configuration(_ timeout: Duration) -> URLSessionConfiguration {
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout.seconds
+        configuration.timeoutIntervalForRequest = TimeInterval(timeout.components.seconds)
         configuration.httpCookieStorage = nil
         configuration.httpShouldSetCookies = false
         configuration.urlCache = nil
         return configuration
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

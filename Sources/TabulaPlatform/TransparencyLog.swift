@@ -58,6 +58,8 @@ public actor TransparencyLog {
     /// one logged; `pem` is a newly issued one, used when there is none yet.
     func functionCertificate(version: String, offered pem: String) async throws -> String {
         if let known = certificates[version] { return known }
+        // Bounded: a version forgotten gets a new certificate, which is logged like the first.
+        if certificates.count >= 4096 { certificates.removeAll() }
         // Claimed before the append's await, so that a concurrent request gets this one.
         certificates[version] = pem
         do {

@@ -9,15 +9,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let store: Store
 
     func handle(_ request: Request, context: ServerContext, next: (Request, ServerContext) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Basic "),
-              let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
-              let colon = decoded.firstIndex(of: ":")
-        else {
+        guard let credentials = BasicCredentials(request.headers) else {
             throw PlatformError(.unauthorized, "The resource requires authentication, which was not supplied with the request.")
         }
-        let uuid = String(decoded[..<colon])
-        let key = String(decoded[decoded.index(after: colon)...])
-        guard let namespace = try await store.authenticate(uuid: uuid, key: key) else {
+        guard let namespace = try await store.authenticate(uuid: credentials.uuid, key: credentials.key) else {
             throw PlatformError(.unauthorized, "The supplied authentication is invalid.")
         }
         var context = context

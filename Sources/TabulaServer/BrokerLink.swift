@@ -23,6 +23,9 @@ public final class BrokerLink: SecretSource {
     /// How long fetched secrets are still used while the broker cannot be reached.
     static let secretsUsableFor: Duration = .seconds(60)
     private let cache = Mutex<[String: (fetched: ContinuousClock.Instant, secrets: [ReleasedSecret])]>([:])
+    /// The fetch in progress for each namespace: invocations that find the cache stale at once
+    /// wait for one attestation to the broker instead of making one each.
+    private let fetching = Mutex<[String: Task<[ReleasedSecret], any Error>]>([:])
 
     /// - Parameter policy: what the broker's evidence must satisfy (its measurement, above all):
     ///   the cluster's keys are taken only from a broker whose attested keys released them.
@@ -82,12 +85,7 @@ public final class BrokerLink: SecretSource {
             secrets = cached.secrets
         } else {
             do {
-                let bytes = try await client.resource(Manifest.secrets(namespace: namespace))
-                secrets = try JSONDecoder().decode(ReleasedSecrets.self, from: Data(bytes)).secrets
-                cache.withLock { cache in
-                    if cache.count > 10_000 { cache.removeAll() }
-                    cache[namespace] = (now, secrets)
-                }
+                secrets = try await fetch(namespace).value
             } catch {
                 guard let cached = cache.withLock({ $0[namespace] }), now - cached.fetched < Self.secretsUsableFor else {
                     logger.warning("cannot fetch the secrets of namespace \(namespace) from the key broker: \(error)")
@@ -100,6 +98,25 @@ public final class BrokerLink: SecretSource {
         return secrets.compactMap { secret in
             guard secret.readers.contains(where: { $0.admits(action: action, digest: digest) }), let value = Data(base64Encoded: secret.value) else { return nil }
             return (SecretPolicy.environmentName(secret.name), String(decoding: value, as: UTF8.self))
+        }
+    }
+
+    /// The fetch of `namespace`'s secrets: the one in progress, or a new one that fills the cache.
+    private func fetch(_ namespace: String) -> Task<[ReleasedSecret], any Error> {
+        fetching.withLock { fetching in
+            if let running = fetching[namespace] { return running }
+            let task = Task { [self] in
+                defer { _ = self.fetching.withLock { $0.removeValue(forKey: namespace) } }
+                let bytes = try await self.client.resource(Manifest.secrets(namespace: namespace))
+                let secrets = try JSONDecoder().decode(ReleasedSecrets.self, from: Data(bytes)).secrets
+                self.cache.withLock { cache in
+                    if cache.count > 10_000 { cache.removeAll() }
+                    cache[namespace] = (ContinuousClock.now, secrets)
+                }
+                return secrets
+            }
+            fetching[namespace] = task
+            return task
         }
     }
 }

@@ -202,10 +202,8 @@ public enum BrokerServer {
     /// The namespace whose OpenWhisk credentials (HTTP basic) the request carries, and their
     /// UUID; the namespace must be the one the path names.
     private static func authenticated(_ request: Request, _ context: BasicRequestContext, store: Store) async throws -> (namespace: String, owner: String) {
-        guard let header = request.headers[.authorization], header.hasPrefix("Basic "),
-              let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
-              let colon = decoded.firstIndex(of: ":"),
-              let namespace = try await store.authenticate(uuid: String(decoded[..<colon]), key: String(decoded[decoded.index(after: colon)...]))
+        guard let credentials = BasicCredentials(request.headers),
+              let namespace = try await store.authenticate(uuid: credentials.uuid, key: credentials.key)
         else {
             throw BrokerError(.unauthenticated, "a namespace's secrets need that namespace's credentials (HTTP basic, UUID:KEY)")
         }
@@ -213,7 +211,7 @@ public enum BrokerServer {
         guard named == "_" || EntityName.same(named, namespace) else {
             throw BrokerError(.forbidden, "these credentials are the namespace \(namespace)'s, not \(named)'s")
         }
-        return (namespace, String(decoded[..<colon]))
+        return (namespace, credentials.uuid)
     }
 
     private static func cookieDate(_ date: Date) -> String {

@@ -218,6 +218,8 @@ struct BrokerTests {
         // The same sealed bytes from another owner, or under another name, are refused.
         #expect(await refusal { try await first.setSecret(namespace: "evil", owner: "owner-evil", name: "TOKEN", sealed: upload, readers: [.init(action: "dump")]) }?.code == .forbidden)
         #expect(await refusal { try await first.setSecret(namespace: "acme", owner: "owner-acme", name: "OTHER", sealed: upload, readers: [.init(action: "dump")]) }?.code == .forbidden)
+        let long = SecretPolicy.Reader(action: String(repeating: "a", count: 257))
+        #expect(await refusal { try await first.setSecret(namespace: "acme", owner: "owner-acme", name: "TOKEN", sealed: upload, readers: [long]) }?.code == .invalidRequest)
         let binary = try JWE.seal(Array(try JSONEncoder().encode(SecretUpload(owner: "owner-acme", name: "BIN", value: [0x41, 0, 0x42]))), to: statement.intakeKey)
         #expect(await refusal { try await first.setSecret(namespace: "acme", owner: "owner-acme", name: "BIN", sealed: binary, readers: [.init(action: "f")]) }?.code == .invalidRequest)
         let before = try await first.bundle(nonce: nil)
