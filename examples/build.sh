@@ -3,6 +3,8 @@
 #   c/hasher.wasm          - WASI command module in C (_start -> main)
 #   c/transform.wasm       - WASI reactor module in C (_initialize, then the "main" export)
 #   c/secret.wasm          - WASI command module in C that reads a tenant secret (docs/broker.md)
+#   c/jointstats.wasm      - WASI command module in C for a multi-party job: joint statistics
+#                            over every party's values (sample inputs in jobs/*.json)
 #   rust/wordcount.wasm    - WASI command module in Rust (std, HashMap)
 #
 # Needs clang (the Swift toolchain's is fine), the WASI sysroot and the wasm32
@@ -64,6 +66,7 @@ build() {
 
 build c/hasher.c c/hasher.wasm crt1-command.o
 build c/secret.c c/secret.wasm crt1-command.o
+build c/jointstats.c c/jointstats.wasm crt1-command.o
 # A reactor has no _start: the host calls _initialize once, snapshots memory,
 # then calls the exported "main" for each invocation.
 build c/transform.c c/transform.wasm crt1-reactor.o -Wl,--no-entry
