@@ -80,9 +80,12 @@ extension Client {
     ///   - blocking: wait for the function to end; otherwise (or when the server's wait runs out)
     ///     the answer is a ticket to open the result with later.
     ///   - timeout: with `blocking`, milliseconds the server waits before answering 202.
+    ///   - signedReceipt: ask for the receipt signed by the identity key on its own (one ECDSA
+    ///     signature in the enclave), for a third party that trusts no log; every receipt is
+    ///     provable from the log without it (``proveReceipt(_:enclave:)``).
     public func invokeConfidential(
         name: String, parameters: JSONValue = [:], enclave: AttestedEnclave, function: AttestedFunction,
-        blocking: Bool = true, timeout: Int? = nil
+        blocking: Bool = true, timeout: Int? = nil, signedReceipt: Bool = false
     ) async throws -> ConfidentialOutcome {
         let entity = try EntityPath(name, defaultNamespace: namespace)
         guard case .object = parameters else {
@@ -94,7 +97,7 @@ extension Client {
             headerFields: [
                 BinaryHTTPField("content-type", "application/json"),
                 BinaryHTTPField(Confidential.expectDigestField, "sha-256=\(function.claims.moduleDigest)"),
-            ],
+            ] + (signedReceipt ? [BinaryHTTPField(Confidential.signReceiptField, "?1")] : []),
             content: parameters.encoded)
         let plaintext = try inner.encoded()
         let (sealed, context) = try ObliviousHTTP.encapsulateRequest(plaintext, to: enclave.keyConfigurations[0])
@@ -113,7 +116,7 @@ extension Client {
                 function: .init(
                     namespace: function.claims.namespace, name: function.claims.name, moduleDigest: function.claims.moduleDigest,
                     snapshotDigest: function.claims.snapshotDigest, policyDigest: function.claims.policyDigest),
-                identityKey: enclave.identityKey.x963Representation.base64EncodedString())
+                identityKey: enclave.identityKey.x963Representation.base64EncodedString(), signedReceipt: signedReceipt)
         }
         switch reply.status {
         case 202:
@@ -165,13 +168,21 @@ extension Client {
         func field(_ name: String) -> [UInt8]? {
             response.headerFields.first { $0.name == name }.flatMap { Data(base64Encoded: $0.value) }.map { Array($0) }
         }
-        guard let receiptBytes = field(Confidential.receiptField), let signatureBytes = field(Confidential.receiptSignatureField) else {
+        // The answer opened with this request's response keys: only the enclave that opened the
+        // request sealed it, so its receipt is authentic to this client without a signature.
+        guard let receiptBytes = field(Confidential.receiptField) else {
             throw failed("The sealed answer to \(ticket.activationId) carries no receipt.")
         }
-        guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: signatureBytes),
-              identityKey.isValidSignature(signature, for: receiptBytes)
-        else {
-            throw failed("The receipt of \(ticket.activationId) is not signed by the attested identity key.")
+        let signatureBytes = field(Confidential.receiptSignatureField)
+        if ticket.signedReceipt == true, signatureBytes == nil {
+            throw failed("The receipt of \(ticket.activationId) was asked for signed, and the answer carries no signature.")
+        }
+        if let signatureBytes {
+            guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: signatureBytes),
+                  identityKey.isValidSignature(signature, for: receiptBytes)
+            else {
+                throw failed("The receipt of \(ticket.activationId) is not signed by the attested identity key.")
+            }
         }
         let receipt: Receipt
         let result: ConfidentialResult
@@ -194,7 +205,9 @@ extension Client {
         if let (_, reason) = checks.first(where: { !$0.0 }) {
             throw failed("The receipt of \(ticket.activationId) does not match: \(reason).")
         }
-        return ConfidentialReply(activationID: ticket.activationId, status: response.status, result: result, error: nil, receipt: receipt)
+        return ConfidentialReply(
+            activationID: ticket.activationId, status: response.status, result: result, error: nil, receipt: receipt, receiptBytes: receiptBytes,
+            receiptSignature: signatureBytes)
     }
 }
 

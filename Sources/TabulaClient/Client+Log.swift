@@ -68,6 +68,21 @@ extension Client {
         return UInt64(index)
     }
 
+    /// Proves that a confidential invocation's receipt is in the log: fetches a tree head signed
+    /// by the attested enclave and the inclusion proof of the receipt's entry.
+    ///
+    /// The log holds only the receipt's commitment (``Receipt/commitment(_:)``), which the server
+    /// appended before it released the answer; any later tree head covers it.
+    /// - Returns: the verified tree head and the entry's index in it.
+    public func proveReceipt(_ reply: ConfidentialReply, enclave: AttestedEnclave) async throws -> (head: SignedTreeHead, index: UInt64) {
+        guard let bytes = reply.receiptBytes else {
+            throw ClientError(.invalidArgument, "The answer to \(reply.activationID) carries no receipt (the enclave refused the request), so there is nothing to prove.")
+        }
+        let head = try await treeHead(verifiedBy: enclave)
+        let index = try await verifyInclusion(of: LogEntry.leafInput(.receipt, Receipt.commitment(bytes)), in: head)
+        return (head, index)
+    }
+
     private static func hashes(_ value: JSONValue?) throws -> [[UInt8]] {
         guard case .array(let items) = value else { throw ClientError(.invalidResponse, "The proof is not a list of hashes.") }
         return try items.map { item in

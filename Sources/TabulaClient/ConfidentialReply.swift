@@ -11,9 +11,28 @@ public struct ConfidentialReply: Sendable, Hashable {
     public var result: ConfidentialResult?
     /// The enclave's reason, when it refused to run the function.
     public var error: String?
-    /// The receipt, verified: signed by the identity key and matching the request, the response
-    /// and the function certificate. `nil` when the function did not run.
+    /// The receipt, verified: sealed with the answer by the enclave that opened the request, and
+    /// matching the request, the response and the function certificate. `nil` when the function
+    /// did not run.
     public var receipt: Receipt?
+    /// The receipt's exact bytes: what its log entry commits to (``Client/proveReceipt(_:enclave:)``).
+    public var receiptBytes: [UInt8]?
+    /// The identity key's signature over ``receiptBytes`` (DER), verified, when it was asked for
+    /// or the function's policy signs every receipt.
+    public var receiptSignature: [UInt8]?
+
+    public init(
+        activationID: String, status: Int, result: ConfidentialResult?, error: String?, receipt: Receipt?, receiptBytes: [UInt8]? = nil,
+        receiptSignature: [UInt8]? = nil
+    ) {
+        self.activationID = activationID
+        self.status = status
+        self.result = result
+        self.error = error
+        self.receipt = receipt
+        self.receiptBytes = receiptBytes
+        self.receiptSignature = receiptSignature
+    }
 
     /// Whether the function ran and succeeded.
     public var succeeded: Bool { status == 200 && result?.success == true }
@@ -31,8 +50,11 @@ public struct ConfidentialTicket: Codable, Sendable, Hashable {
     public var requestDigest: String
     /// The function as its verified certificate describes it.
     public var function: FunctionIdentity
-    /// Base64 of the identity key's x9.63 representation: what the receipt must be signed by.
+    /// Base64 of the identity key's x9.63 representation: what a receipt's signature must be by.
     public var identityKey: String
+    /// Whether the receipt was asked for signed (then an answer without a signature is refused);
+    /// absent in tickets of earlier versions.
+    public var signedReceipt: Bool?
 
     /// The function a ticket's receipt must name.
     public struct FunctionIdentity: Codable, Sendable, Hashable {

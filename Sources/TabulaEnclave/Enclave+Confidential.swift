@@ -128,19 +128,25 @@ extension Enclave {
             snapshotDigest: invocation.snapshotDigest.hex, policyDigest: host.policyDigest.hex,
             sandbox: invocation.sandbox, sequence: invocation.sequence,
             requestDigest: Array(SHA256.hash(data: sealed.plaintext)).hex, responseDigest: Array(SHA256.hash(data: body)).hex,
-            epoch: sealed.epoch, tee: monitor.tee, issuedAt: Int64(Date().timeIntervalSince1970 * 1000))
+            epoch: sealed.epoch, tee: monitor.tee, issuedAt: Int64(Date().timeIntervalSince1970 * 1000),
+            salt: (0..<16).map { _ in UInt8.random(in: 0...UInt8.max) }.hex)
         let receiptBytes = Array(JSONValue.encode(receipt))
-        let fields = [
+        var fields = [
             BinaryHTTPField("content-type", "application/json"),
             BinaryHTTPField(Confidential.receiptField, Data(receiptBytes).base64EncodedString()),
-            BinaryHTTPField(Confidential.receiptSignatureField, Data(try monitor.sign(receiptBytes)).base64EncodedString()),
         ]
+        // The log's tree heads sign receipts in batches; a receipt signed on its own costs an
+        // ECDSA signature per invocation, so only those who ask for one get it.
+        let signRequested = request.headerFields.contains { $0.name.lowercased() == Confidential.signReceiptField }
+        if signRequested || host.definition.policy.signedReceipts {
+            fields.append(BinaryHTTPField(Confidential.receiptSignatureField, Data(try monitor.sign(receiptBytes)).base64EncodedString()))
+        }
         let status = invocation.response.status.blockingHTTPStatus
         var inner = try BinaryHTTPResponse(status: status, headerFields: fields, content: body).encoded()
         defer { inner.wipe() }
         return SealedInvocation(
             activationID: activationID, response: try sealed.context.sealResponse(inner), status: invocation.response.status,
-            duration: invocation.duration, rewind: invocation.rewind)
+            duration: invocation.duration, rewind: invocation.rewind, receiptCommitment: Receipt.commitment(receiptBytes))
     }
 
     /// Issues the certificate of a loaded function: what a client checks a module digest against.

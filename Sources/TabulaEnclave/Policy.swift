@@ -12,10 +12,14 @@ public struct Policy: Sendable, Hashable {
     /// Refuse plain (unsealed) invocations: parameters must reach the function only through the
     /// enclave's end-to-end encryption.
     public var requireConfidential: Bool
+    /// Sign every confidential invocation's receipt with the identity key, besides logging its
+    /// commitment: for functions whose clients must show a receipt to someone who trusts no log.
+    public var signedReceipts: Bool
 
-    public init(invokers: [String]? = nil, requireConfidential: Bool = false) {
+    public init(invokers: [String]? = nil, requireConfidential: Bool = false, signedReceipts: Bool = false) {
         self.invokers = invokers
         self.requireConfidential = requireConfidential
+        self.signedReceipts = signedReceipts
     }
 
     /// Whether `caller` may invoke a function that `owner` owns.
@@ -66,12 +70,15 @@ extension FunctionDefinition {
         var capabilities: [JSONValue] = []
         if self.capabilities.contains(.clock) { capabilities.append("clock") }
         if self.capabilities.contains(.random) { capabilities.append("random") }
-        return [
+        var document: [String: JSONValue] = [
             "invokers": .array((policy.invokers ?? []).sorted().map(JSONValue.string)),
             "requireConfidential": .bool(policy.requireConfidential),
             "capabilities": .array(capabilities),
             "limits": limitsDocument,
         ]
+        // Only when set, so that the digests of policies that never set it stay as they were.
+        if policy.signedReceipts { document["signedReceipts"] = true }
+        return .object(document)
     }
 
     /// The limits a client can see in the function certificate.

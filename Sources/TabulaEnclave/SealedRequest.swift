@@ -37,4 +37,8 @@ public struct SealedInvocation: Sendable {
     /// How long the function ran; zero when it did not run.
     public var duration: Duration
     public var rewind: Rewind?
+    /// The commitment to the answer's receipt (``Receipt/commitment(_:)``), which the verifiable
+    /// log must hold before the answer is released; `nil` when the enclave refused the request
+    /// and issued no receipt.
+    public var receiptCommitment: [UInt8]? = nil
 }

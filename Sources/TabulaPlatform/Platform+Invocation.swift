@@ -163,6 +163,15 @@ extension Platform {
         return try start(deployed, subject: subject, confidential: true) { definition, activationID in
             let outcome = try await self.enclave.invoke(
                 definition.name, revision: definition.revision, sealed: request, caller: subject, defaults: defaults, finalDefaults: deployed.final, activationID: activationID)
+            if let commitment = outcome.receiptCommitment, let log = self.log {
+                // The answer leaves only once its receipt is in the log, so that every answer a
+                // client holds is provable from a later tree head, across a crash too.
+                do {
+                    try await log.appendReceipt(commitment)
+                } catch {
+                    throw PlatformError(.unavailable, "The receipt of this invocation could not be appended to the verifiable log, so its answer is withheld; invoke again. (\(error))")
+                }
+            }
             return Outcome(
                 response: ActivationResponse(status: outcome.status, result: [Confidential.sealedResultKey: .string(Data(outcome.response).base64EncodedString())]),
                 logs: [], duration: outcome.duration, rewind: outcome.rewind)

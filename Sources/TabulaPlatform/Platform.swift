@@ -246,7 +246,7 @@ public final class Platform: Service, Sendable {
     }
 
     /// The policy and capabilities an action's annotations grant (see docs/confidential.md):
-    /// `invokers` (namespaces), `requireConfidential` (a boolean), `capabilities` (`clock`, `random`;
+    /// `invokers` (namespaces), `requireConfidential` and `signedReceipts` (booleans), `capabilities` (`clock`, `random`;
     /// without the annotation, ``Capabilities/default``).
     static func policy(from annotations: [KeyValue]) throws(PlatformError) -> (Policy, Capabilities) {
         var policy = Policy()
@@ -265,6 +265,12 @@ public final class Platform: Service, Sendable {
                 throw PlatformError(.badRequest, "The annotation requireConfidential must be true or false.")
             }
             policy.requireConfidential = value
+        }
+        if let signed = annotations["signedReceipts"] {
+            guard case .bool(let value) = signed else {
+                throw PlatformError(.badRequest, "The annotation signedReceipts must be true or false.")
+            }
+            policy.signedReceipts = value
         }
         if let granted = annotations["capabilities"] {
             guard case .array(let names) = granted else {

@@ -3,15 +3,22 @@ public import Foundation
 public import TabulaEnclave
 public import TabulaLog
 
-/// The platform's verifiable log (RFC 9162): every identity certificate its enclave presents and
-/// the function certificate it hands out for each function version, appended to the store and
-/// covered by tree heads the enclave signs.
+/// The platform's verifiable log (RFC 9162): every identity certificate its enclave presents, the
+/// function certificate it hands out for each function version, a commitment to every
+/// confidential invocation's receipt and every multi-party job's record, appended to the store
+/// and covered by tree heads the enclave signs.
 ///
 /// The store keeps the entries; this actor keeps, in memory, the leaf hashes it has read back in
 /// order (32 bytes each) and the tree's right edge (``MerkleLog``), and the enclave signs only
 /// roots computed from them. Entries appended by other nodes of a cluster are read from the store
-/// in order; an entry this process appended must come back at its index with its hash, or the log
-/// stops. A leaf is `kind ‖ 0x00 ‖ data`.
+/// in order; an entry this process appended must come back at its index with its hash, or the
+/// append fails. Leaf inputs are ``LogEntry/leafInput(_:_:)``.
+///
+/// Appends are committed in groups: whatever arrives while the store writes one group goes into
+/// the next, at most ``batchLimit`` entries per transaction, so a busy server writes one
+/// transaction per few milliseconds rather than one per invocation, and no append waits for a
+/// timer. Tree heads are signed when asked for and the log has grown since the last one: one
+/// signature covers every receipt appended in between.
 public actor TransparencyLog {
     let store: Store
     let monitor: Monitor
@@ -24,34 +31,61 @@ public actor TransparencyLog {
     private var certificates: [String: String] = [:]
     /// The catch-up in progress: one at a time, so that no hash is appended twice.
     private var catching: Task<Void, any Error>?
+    /// Entries waiting for the next group commit, each with who waits for its index.
+    private var pending: [(input: [UInt8], hash: [UInt8], waiter: CheckedContinuation<UInt64, any Error>)] = []
+    private var committing = false
+    /// The last tree head signed, handed out again while the log has not grown.
+    private var lastHead: SignedTreeHead?
 
-    /// What an entry is.
-    public enum Kind: String, Sendable {
-        case identityCertificate = "identity-certificate"
-        case functionCertificate = "function-certificate"
-    }
+    /// The most entries one transaction appends.
+    static let batchLimit = 1000
 
     init(store: Store, monitor: Monitor) {
         self.store = store
         self.monitor = monitor
     }
 
-    /// The leaf input of an entry: `kind ‖ 0x00 ‖ data`.
-    public static func leafInput(kind: Kind, data: [UInt8]) -> [UInt8] {
-        Array(kind.rawValue.utf8) + [0] + data
+    /// Appends an entry, committed with whatever else is waiting, and reads the log up to it; its
+    /// index, checked to hold this entry.
+    @discardableResult
+    func append(_ kind: LogEntry.Kind, _ data: [UInt8]) async throws -> UInt64 {
+        let input = LogEntry.leafInput(kind, data)
+        let hash = MerkleTree.leafHash(input)
+        return try await withCheckedThrowingContinuation { waiter in
+            pending.append((input, hash, waiter))
+            if !committing {
+                committing = true
+                Task { await self.commitPending() }
+            }
+        }
     }
 
-    /// Appends an entry and reads the log up to it; its index, checked to hold this entry.
-    @discardableResult
-    func append(_ kind: Kind, _ data: [UInt8]) async throws -> UInt64 {
-        let input = Self.leafInput(kind: kind, data: data)
-        let hash = MerkleTree.leafHash(input)
-        let index = try await store.backend.appendLogEntry(input, hash: hash)
-        try await catchUp()
-        guard index < UInt64(leaves.count), leaves[Int(index)] == hash else {
-            throw PlatformError(.internalError, "The store did not keep the log entry this server appended at the index it gave; the log is not extended.")
+    /// Commits the waiting entries, a group at a time, until none waits.
+    private func commitPending() async {
+        while !pending.isEmpty {
+            let group = Array(pending.prefix(Self.batchLimit))
+            pending.removeFirst(group.count)
+            do {
+                let first = try await store.backend.appendLogEntries(group.map { ($0.input, $0.hash) })
+                try await catchUp()
+                for (offset, entry) in group.enumerated() {
+                    let index = first + UInt64(offset)
+                    if index < UInt64(leaves.count), leaves[Int(index)] == entry.hash {
+                        entry.waiter.resume(returning: index)
+                    } else {
+                        entry.waiter.resume(throwing: PlatformError(.internalError, "The store did not keep the log entry this server appended at the index it gave; the log is not extended."))
+                    }
+                }
+            } catch {
+                for entry in group { entry.waiter.resume(throwing: error) }
+            }
         }
-        return index
+        committing = false
+    }
+
+    /// Appends the commitment to a confidential invocation's receipt (``Receipt/commitment(_:)``).
+    func appendReceipt(_ commitment: [UInt8]) async throws {
+        try await append(.receipt, commitment)
     }
 
     /// The certificate to hand out for a function version: the first one offered, which is the
@@ -118,11 +152,18 @@ public actor TransparencyLog {
         }
     }
 
-    /// The log's current tree head, signed by the enclave.
+    /// The log's current tree head, signed by the enclave: the last one signed while the log
+    /// has not grown and it is under a second old, else a new one.
     public func treeHead() async throws -> SignedTreeHead {
         try await logIdentity()
         try await catchUp()
-        return try monitor.signTreeHead(size: tree.size, timestamp: UInt64(Date().timeIntervalSince1970 * 1000), root: tree.root)
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        if let lastHead, lastHead.size == tree.size, now >= lastHead.timestamp, now - lastHead.timestamp < 1000 {
+            return lastHead
+        }
+        let head = try monitor.signTreeHead(size: tree.size, timestamp: max(now, lastHead?.timestamp ?? 0), root: tree.root)
+        lastHead = head
+        return head
     }
 
     /// The inclusion proof of the entry with `leafHash` in the tree of `treeSize` entries.

@@ -11,8 +11,12 @@ public enum Confidential {
     /// Inner response field: base64 of the receipt's JSON bytes (see ``Receipt``).
     public static let receiptField = "tabula-receipt"
     /// Inner response field: base64 of the identity key's ECDSA P-256/SHA-256 signature (DER) over
-    /// the receipt's JSON bytes.
+    /// the receipt's JSON bytes; present when the request carried ``signReceiptField`` or the
+    /// function's policy signs every receipt.
     public static let receiptSignatureField = "tabula-receipt-signature"
+    /// Inner request field (any value): ask for the receipt signed by the identity key, besides
+    /// its commitment in the verifiable log.
+    public static let signReceiptField = "tabula-sign-receipt"
 
     /// The member of a confidential activation's `result` that holds the sealed response (base64
     /// of `message/ohttp-res`): all the store and `…/activations/{id}/result` ever see of it.

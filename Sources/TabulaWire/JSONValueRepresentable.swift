@@ -76,7 +76,7 @@ extension Receipt: JSONValueRepresentable {
             ("activationId", .string(activationId)), ("epoch", .integer(epoch)), ("issuedAt", .integer(issuedAt)),
             ("moduleDigest", .string(moduleDigest)), ("name", .string(name)), ("namespace", .string(namespace)),
             ("policyDigest", .string(policyDigest)), ("requestDigest", .string(requestDigest)), ("responseDigest", .string(responseDigest)),
-            ("sandbox", .integer(Int64(sandbox))), ("sequence", .integer(sequence)), ("snapshotDigest", .string(snapshotDigest)),
+            ("salt", .string(salt)), ("sandbox", .integer(Int64(sandbox))), ("sequence", .integer(sequence)), ("snapshotDigest", .string(snapshotDigest)),
             ("tee", .string(tee)), ("version", .integer(Int64(version))),
         ], to: &output)
         return true

@@ -1,12 +1,18 @@
-/// Proof, signed by the enclave's identity key, of what one confidential invocation ran.
+import Crypto
+
+/// Proof of what one confidential invocation ran.
 ///
-/// It travels inside the sealed response (fields ``Confidential/receiptField`` and
-/// ``Confidential/receiptSignatureField``), so only the client sees it. The client checks the
-/// signature with the identity key it verified in the attestation bundle, then that the digests
-/// match the request it sealed, the response it opened and the function certificate it verified.
-/// The signature covers the exact JSON bytes sent, so decoding them never has to re-encode.
+/// It travels inside the sealed response (field ``Confidential/receiptField``), so only the client
+/// sees it, and the response keys of the client's own request authenticate it at once: only the
+/// enclave that opened the request could seal the answer. Its ``commitment(_:)`` is appended to
+/// the enclave's verifiable log before the answer leaves, so the client can later prove, from a
+/// tree head the enclave signed, that the receipt is in the log every party sees. Where the
+/// client or the function's policy asks for it, the identity key also signs the receipt itself
+/// (``Confidential/receiptSignatureField``), for a third party that trusts no log.
+/// The commitment and the signature cover the exact JSON bytes sent, so decoding them never has
+/// to re-encode.
 public struct Receipt: Codable, Sendable, Hashable {
-    /// The receipt format; this is version 1.
+    /// The receipt format; this is version 2 (version 1 had no salt and was always signed).
     public var version: Int
     public var activationId: String
     public var namespace: String
@@ -28,13 +34,16 @@ public struct Receipt: Codable, Sendable, Hashable {
     public var epoch: UInt64
     /// The TEE kind of the enclave: `simulated` when no TEE hardware backs it.
     public var tee: String
-    /// Unix milliseconds when the receipt was signed.
+    /// Unix milliseconds when the receipt was issued.
     public var issuedAt: Int64
+    /// Hex of 16 random bytes: the log holds only a hash of the receipt, and this makes that hash
+    /// reveal nothing, even of a request or a response with little entropy.
+    public var salt: String
 
     public init(
-        version: Int = 1, activationId: String, namespace: String, name: String, moduleDigest: String,
+        version: Int = 2, activationId: String, namespace: String, name: String, moduleDigest: String,
         snapshotDigest: String, policyDigest: String, sandbox: Int, sequence: UInt64, requestDigest: String,
-        responseDigest: String, epoch: UInt64, tee: String, issuedAt: Int64
+        responseDigest: String, epoch: UInt64, tee: String, issuedAt: Int64, salt: String
     ) {
         self.version = version
         self.activationId = activationId
@@ -50,5 +59,12 @@ public struct Receipt: Codable, Sendable, Hashable {
         self.epoch = epoch
         self.tee = tee
         self.issuedAt = issuedAt
+        self.salt = salt
+    }
+
+    /// What the verifiable log holds for a receipt (the data of a `receipt` entry): SHA-256 of
+    /// its exact JSON bytes.
+    public static func commitment(_ receiptBytes: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: receiptBytes))
     }
 }

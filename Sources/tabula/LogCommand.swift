@@ -43,7 +43,7 @@ struct LogCommand: AsyncParsableCommand {
                 }
                 try LogHeads.save(head, key: key)
                 if let function, let attested {
-                    let input = Array("function-certificate".utf8) + [0] + Array(attested.certificate.utf8)
+                    let input = LogEntry.leafInput(.functionCertificate, Array(attested.certificate.utf8))
                     let index = try await client.verifyInclusion(of: input, in: head)
                     report["function"] = .object(["name": .string(function), "leafIndex": .integer(Int64(index)), "moduleDigest": .string(attested.claims.moduleDigest)])
                     lines.append("ok: the function certificate of \(function) (module sha-256=\(attested.claims.moduleDigest.prefix(16))…) is entry \(index) (inclusion proven)")

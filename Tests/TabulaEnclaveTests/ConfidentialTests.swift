@@ -141,7 +141,7 @@ struct ConfidentialInvocationTests {
         }
     }
 
-    @Test("the sealed answer holds the result and a receipt signed by the identity key that matches the request and the response")
+    @Test("the sealed answer holds the result and a receipt that matches the request and the response, committed to for the log; signed only when asked")
     func receipt() async throws {
         try await withEcho { enclave, monitor, name in
             let call = try SealedCall(to: monitor, path: "/api/v1/namespaces/test/actions/echo")
@@ -153,11 +153,21 @@ struct ConfidentialInvocationTests {
             #expect(result.result == ["secret": "s3cr3t", "d": 1])
             #expect(result.activationId == "a1")
 
-            let field = { (name: String) in try #require(response.headerFields.first { $0.name == name }.flatMap { Data(base64Encoded: $0.value) }) }
-            let receiptBytes = try field(Confidential.receiptField)
-            let signature = try P256.Signing.ECDSASignature(derRepresentation: try field(Confidential.receiptSignatureField))
-            #expect(monitor.identityPublicKey.isValidSignature(signature, for: receiptBytes))
+            let field = { (response: BinaryHTTPResponse, name: String) in response.headerFields.first { $0.name == name }.flatMap { Data(base64Encoded: $0.value) } }
+            let receiptBytes = try #require(field(response, Confidential.receiptField))
+            #expect(field(response, Confidential.receiptSignatureField) == nil, "a receipt is signed only when asked")
+            #expect(outcome.receiptCommitment == Array(SHA256.hash(data: receiptBytes)))
             let receipt = try JSONDecoder().decode(Receipt.self, from: receiptBytes)
+            #expect(receipt.version == 2 && receipt.salt.count == 32)
+
+            // Asked for, the receipt is signed by the identity key; every receipt has its own salt.
+            let signedCall = try SealedCall(to: monitor, path: "/api/v1/namespaces/test/actions/echo", fields: [BinaryHTTPField(Confidential.signReceiptField, "?1")])
+            let signedOutcome = try await enclave.invoke(name, sealed: try enclave.open(sealed: signedCall.sealed), caller: "test", activationID: "a1s")
+            let signedResponse = try signedCall.open(signedOutcome)
+            let signedBytes = try #require(field(signedResponse, Confidential.receiptField))
+            let signature = try P256.Signing.ECDSASignature(derRepresentation: try #require(field(signedResponse, Confidential.receiptSignatureField)))
+            #expect(monitor.identityPublicKey.isValidSignature(signature, for: signedBytes))
+            #expect(try JSONDecoder().decode(Receipt.self, from: signedBytes).salt != receipt.salt)
             #expect(receipt.activationId == "a1")
             #expect(receipt.requestDigest == Array(SHA256.hash(data: call.plaintext)).hex)
             #expect(receipt.responseDigest == Array(SHA256.hash(data: response.content)).hex)
@@ -173,6 +183,21 @@ struct ConfidentialInvocationTests {
             #expect(claims.policyDigest == receipt.policyDigest)
             #expect(claims.namespace == "test" && claims.name == "echo" && claims.version == "0.0.1")
         }
+    }
+
+    @Test("a function whose policy signs receipts gets every receipt signed, and the policy digest says so")
+    func policySignsReceipts() async throws {
+        try await withEcho(policy: Policy(signedReceipts: true)) { enclave, monitor, name in
+            let call = try SealedCall(to: monitor, path: "/api/v1/namespaces/test/actions/echo")
+            let response = try call.open(try await enclave.invoke(name, sealed: try enclave.open(sealed: call.sealed), caller: "test", activationID: "a9"))
+            let field = { (name: String) in try #require(response.headerFields.first { $0.name == name }.flatMap { Data(base64Encoded: $0.value) }) }
+            let signature = try P256.Signing.ECDSASignature(derRepresentation: try field(Confidential.receiptSignatureField))
+            #expect(monitor.identityPublicKey.isValidSignature(signature, for: try field(Confidential.receiptField)))
+        }
+        let plain = FunctionDefinition(name: FunctionName(namespace: "t", name: "f"), module: try example("echo.wat"))
+        var signing = plain
+        signing.policy.signedReceipts = true
+        #expect(plain.policyDigest != signing.policyDigest)
     }
 
     @Test("a sealed request for one function sent to another's path is refused inside the seal")

@@ -296,18 +296,25 @@ struct StoreContractTests {
     @Test(arguments: Backend.allCases)
     func logBlobsAndSealedRequests(backend: Backend) async throws {
         try await withStore(backend) { store in
-            let indices = try await withThrowingTaskGroup(of: UInt64.self) { group in
-                for index in 0..<12 {
-                    group.addTask { try await store.backend.appendLogEntry([UInt8(index)], hash: [UInt8](repeating: UInt8(index), count: 32)) }
+            // Four batches of three at once: each batch lands at consecutive indices.
+            let firsts = try await withThrowingTaskGroup(of: (batch: Int, first: UInt64).self) { group in
+                for batch in 0..<4 {
+                    group.addTask {
+                        let entries = (0..<3).map { item in ([UInt8(batch * 3 + item)], [UInt8](repeating: UInt8(batch * 3 + item), count: 32)) }
+                        return (batch, try await store.backend.appendLogEntries(entries))
+                    }
                 }
-                return try await group.reduce(into: [UInt64]()) { $0.append($1) }
+                return try await group.reduce(into: [(batch: Int, first: UInt64)]()) { $0.append($1) }
             }
-            #expect(indices.sorted() == Array(0..<12))
+            #expect(firsts.map(\.first).sorted() == [0, 3, 6, 9])
             let entries = try await store.backend.logEntries(from: 0, to: 100)
             let hashes = try await store.backend.logHashes(from: 0, to: 100)
             #expect(entries.count == 12 && hashes.count == 12)
             for (entry, hash) in zip(entries, hashes) {
                 #expect(hash == [UInt8](repeating: entry[0], count: 32))
+            }
+            for (batch, first) in firsts {
+                #expect(entries[Int(first)..<Int(first) + 3].map { $0[0] } == (0..<3).map { UInt8(batch * 3 + $0) })
             }
             #expect(try await store.backend.logHashes(from: 10, to: 11).count == 1)
 

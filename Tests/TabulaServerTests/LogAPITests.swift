@@ -117,6 +117,47 @@ struct LogAPITests {
             }
         }
     }
+
+    /// Confidential invocations at once: each answer's receipt is in the log when the answer
+    /// arrives, committed in groups, and the log holds only salted commitments.
+    @Test func everyConfidentialReceiptIsInTheLogBeforeItsAnswer() async throws {
+        let harness = try await Harness()
+        try await harness.run { client in
+            #expect(try await client.deploy("echo", module: try example("echo.wat")).status == .ok)
+            let sealing = try await SealingClient(client)
+            let identity = sealing.identityKey
+            let receipts = try await withThrowingTaskGroup(of: [UInt8].self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        let call = try sealing.seal(#"{"marker":"plaintext-\#(index)-\#(String(repeating: "q", count: 20))"}"#, path: "/api/v1/namespaces/guest/actions/echo")
+                        let reply = try await client.send(.post, "/api/v1/namespaces/_/actions/echo?blocking=true", bytes: call.sealed, contentType: "message/ohttp-req")
+                        #expect(reply.status == .ok)
+                        let inner = try call.open(reply.body)
+                        let receipt = try #require(inner.headerFields.first { $0.name == Confidential.receiptField }.flatMap { Data(base64Encoded: $0.value) })
+                        // Proven at once: the answer left after its receipt was appended.
+                        let head = try await Self.head(client)
+                        try head.verify(identity)
+                        let hash = MerkleTree.leafHash(LogEntry.leafInput(.receipt, Array(SHA256.hash(data: receipt))))
+                        let proof = try await client.send(.get, "/api/v1/log/proof?hash=\(hash.base64URLSafe)&tree_size=\(head.size)")
+                        #expect(proof.status == .ok, "\(proof.body)")
+                        guard case .integer(let leaf) = proof.json.objectValue?["leaf_index"] else { throw LogError(.malformed, "no leaf index") }
+                        let path = Self.array(proof.json.objectValue?["audit_path"]).map { Self.bytes($0) }
+                        try MerkleTree.verifyInclusion(leafHash: hash, index: Int(leaf), treeSize: Int(head.size), proof: path, root: head.root)
+                        return Array(receipt)
+                    }
+                }
+                return try await group.reduce(into: [[UInt8]]()) { $0.append($1) }
+            }
+            #expect(Set(receipts).count == 12)
+            let head = try await Self.head(client)
+            #expect(head.size == 13, "the identity certificate and twelve receipts")
+            let entries = Self.array(try await client.send(.get, "/api/v1/log/entries?start=0&end=99").json.objectValue?["entries"]).map { Self.bytes($0.objectValue?["leaf_input"]) }
+            let receiptEntries = entries.compactMap(LogEntry.parse).filter { $0.kind == .receipt }
+            #expect(receiptEntries.count == 12)
+            #expect(receiptEntries.allSatisfy { $0.data.count == 32 }, "a receipt entry is a 32-byte commitment")
+            #expect(!entries.contains { String(decoding: $0, as: UTF8.self).contains("plaintext-") })
+        }
+    }
 }
 
 /// Reads the kind of a leaf input (`kind ‖ 0x00 ‖ data`).

@@ -142,7 +142,7 @@ struct JSONValueTests {
         #expect(try JSONValue(parsing: JSONValue.bytes(activations)).encoded == JSONValue.bytes(activations))
         let receipt = Receipt(
             activationId: "id", namespace: "ns", name: "a", moduleDigest: "00", snapshotDigest: "11", policyDigest: "22", sandbox: 3,
-            sequence: 9, requestDigest: "33", responseDigest: "44", epoch: 7, tee: "simulated", issuedAt: 1_700_000_000_000)
+            sequence: 9, requestDigest: "33", responseDigest: "44", epoch: 7, tee: "simulated", issuedAt: 1_700_000_000_000, salt: "55")
         #expect(try handWritten(receipt) == (try viaFoundation(receipt)))
         var huge = receipt
         huge.sequence = .max

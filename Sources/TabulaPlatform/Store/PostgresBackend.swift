@@ -209,18 +209,20 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
 
     // MARK: The verifiable log
 
-    package func appendLogEntry(_ input: [UInt8], hash: [UInt8]) async throws -> UInt64 {
-        let inputBuffer = ByteBuffer(bytes: input)
-        let hashBuffer = ByteBuffer(bytes: hash)
-        return try await perform("append to the log") { client in
+    package func appendLogEntries(_ entries: [(input: [UInt8], hash: [UInt8])]) async throws -> UInt64 {
+        try await perform("append to the log") { client in
             try await client.withTransaction(logger: self.logger) { connection in
                 // One appender at a time across the cluster: indices have no gaps.
                 try await connection.query("SELECT pg_advisory_xact_lock(7254716)", logger: self.logger)
-                let rows = try await connection.query(
-                    "INSERT INTO log_entry (idx, input, hash) SELECT coalesce(max(idx) + 1, 0), \(inputBuffer), \(hashBuffer) FROM log_entry RETURNING idx",
-                    logger: self.logger).decode(Int64.self)
-                guard let found = try await Self.collect(rows).first, let index = UInt64(exactly: found) else {
-                    throw PlatformError(.internalError, "the store did not say where it appended the log entry")
+                let rows = try await connection.query("SELECT coalesce(max(idx) + 1, 0) FROM log_entry", logger: self.logger).decode(Int64.self)
+                guard let first = try await Self.collect(rows).first, let index = UInt64(exactly: first) else {
+                    throw PlatformError(.internalError, "the store did not say where the log ends")
+                }
+                for (offset, entry) in entries.enumerated() {
+                    let inputBuffer = ByteBuffer(bytes: entry.input)
+                    let hashBuffer = ByteBuffer(bytes: entry.hash)
+                    try await connection.query(
+                        "INSERT INTO log_entry (idx, input, hash) VALUES (\(first + Int64(offset)), \(inputBuffer), \(hashBuffer))", logger: self.logger)
                 }
                 return index
             }

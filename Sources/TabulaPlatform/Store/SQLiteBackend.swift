@@ -97,11 +97,14 @@ package final class SQLiteBackend: StoreBackend {
 
     // MARK: The verifiable log
 
-    package func appendLogEntry(_ input: [UInt8], hash: [UInt8]) async throws -> UInt64 {
+    package func appendLogEntries(_ entries: [(input: [UInt8], hash: [UInt8])]) async throws -> UInt64 {
         try await database.write { db in
-            let next = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM log_entry") ?? 0
-            try db.execute(sql: "INSERT INTO log_entry (idx, input, hash) VALUES (?, ?, ?)", arguments: [next, Data(input), Data(hash)])
-            guard let index = UInt64(exactly: next) else { throw PlatformError(.internalError, "the store's log has a negative index") }
+            let first = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM log_entry") ?? 0
+            let statement = try db.cachedStatement(sql: "INSERT INTO log_entry (idx, input, hash) VALUES (?, ?, ?)")
+            for (offset, entry) in entries.enumerated() {
+                try statement.execute(arguments: [first + Int64(offset), Data(entry.input), Data(entry.hash)])
+            }
+            guard let index = UInt64(exactly: first) else { throw PlatformError(.internalError, "the store's log has a negative index") }
             return index
         }
     }

@@ -63,9 +63,10 @@ package protocol StoreBackend: Sendable {
     /// when it was recorded already (a replay), by this process or another.
     func rememberSealed(_ fingerprint: [UInt8], expires: Int64) async throws -> Bool
 
-    /// Appends an entry to the verifiable log: its index, the next one, however many processes
-    /// append at once (indices have no gaps).
-    func appendLogEntry(_ input: [UInt8], hash: [UInt8]) async throws -> UInt64
+    /// Appends entries to the verifiable log in one transaction, at consecutive indices: the
+    /// first one's index, the next free one, however many processes append at once (indices
+    /// have no gaps).
+    func appendLogEntries(_ entries: [(input: [UInt8], hash: [UInt8])]) async throws -> UInt64
     /// The leaf hashes of entries `start..<end` (fewer when the log is shorter).
     func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]]
     /// The entries `start..<end` (fewer when the log is shorter).
