@@ -83,19 +83,23 @@ public final class Workload: Sendable {
     }
 
     /// A request sealed to the enclave the way a client seals it, with the context to open the answer.
-    public func seal() throws -> (encapsulated: [UInt8], context: ObliviousHTTP.ClientContext) {
+    ///
+    /// - Parameter signedReceipt: ask for the receipt signed on its own.
+    public func seal(signedReceipt: Bool = false) throws -> (encapsulated: [UInt8], context: ObliviousHTTP.ClientContext) {
         let inner = try BinaryHTTPRequest(
             method: "POST", authority: "bench", path: Confidential.invokePath(namespace: name.namespace, name: name.name),
-            headerFields: [BinaryHTTPField("content-type", "application/json")], content: parameters.encoded
+            headerFields: [BinaryHTTPField("content-type", "application/json")] + (signedReceipt ? [BinaryHTTPField(Confidential.signReceiptField, "?1")] : []),
+            content: parameters.encoded
         ).encoded()
         return try ObliviousHTTP.encapsulateRequest(inner, to: configuration)
     }
 
     /// One confidential invocation, timing the enclave's part only: opening the request, running
-    /// the function, sealing the answer with its signed receipt. The client's sealing and opening
-    /// happen outside the time returned, and the answer is checked.
-    public func invokeConfidential() async throws -> Duration {
-        let (request, context) = try seal()
+    /// the function, sealing the answer with its receipt (signed when `signedReceipt`). The
+    /// client's sealing and opening happen outside the time returned, and the answer is checked.
+    /// Appending the receipt's commitment to the log is the control plane's, off this path.
+    public func invokeConfidential(signedReceipt: Bool = false) async throws -> Duration {
+        let (request, context) = try seal(signedReceipt: signedReceipt)
         let clock = ContinuousClock()
         let start = clock.now
         let sealed = try enclave.open(sealed: request)
@@ -103,6 +107,8 @@ public final class Workload: Sendable {
         let elapsed = clock.now - start
         let response = try BinaryHTTPResponse(decoding: try context.openResponse(outcome.response))
         try Self.check(response.status == 200, .string(String(decoding: response.content, as: UTF8.self)))
+        let signed = response.headerFields.contains { $0.name == Confidential.receiptSignatureField }
+        try Self.check(signed == signedReceipt && outcome.receiptCommitment != nil, "the receipt was not what was asked for")
         return elapsed
     }
 

@@ -19,7 +19,7 @@ struct BenchCommandTests {
         #expect(report["tee"] == "simulated")
         let positive = [
             "coldP50Us", "vanillaP50Us", "warmP50Us", "rewindP50Us", "httpThroughputRps", "httpP99Ms", "warmConfidentialP50Us",
-            "keyAgreementP50Us", "receiptSignatureP50Us", "confidentialFloorUs", "httpCpuPerInvocationUs", "fullCopyP50Us",
+            "keyAgreementP50Us", "receiptSignatureP50Us", "confidentialFloorUs", "httpCpuPerInvocationUs", "fullCopyP50Us", "warmConfidentialSignedP50Us",
         ]
         func number(_ key: String) -> Double? {
             switch report[key] {
@@ -30,6 +30,12 @@ struct BenchCommandTests {
         }
         for key in positive {
             #expect((number(key) ?? 0) > 0, "\(key) is missing or not positive")
+        }
+        // The overhead is a difference of medians, so it may be anything; it must be there and be it.
+        if let overhead = number("confidentialOverheadP50Us"), let confidential = number("warmConfidentialP50Us"), let agreement = number("keyAgreementP50Us"), let warm = number("warmP50Us") {
+            #expect(abs(overhead - (confidential - agreement - warm)) < 0.05)
+        } else {
+            Issue.record("confidentialOverheadP50Us is missing")
         }
         guard case .object(let engines)? = report["engines"] else {
             Issue.record("no engine comparison: \(output.stdout)")
