@@ -171,7 +171,7 @@ extension Enclave {
         }
     }
 
-    private func attestedMonitor() throws(EnclaveError) -> Monitor {
+    func attestedMonitor() throws(EnclaveError) -> Monitor {
         guard let monitor else {
             throw EnclaveError(.notAttested, "this enclave runs without a monitor, so it has no keys for sealed requests")
         }

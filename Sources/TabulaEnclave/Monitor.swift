@@ -94,6 +94,20 @@ public final class Monitor: Sendable {
         provider.sealingKey(label: "tabula native code cache") ?? processCacheKey
     }
 
+    /// The key that seals multi-party jobs' inputs in the store until their job runs: derived from
+    /// the cluster's identity key once a key broker gave it (so that any node can run a job whose
+    /// inputs another node took), else the TEE's sealing key where the provider has one, else a
+    /// key that lives as long as this monitor (inputs taken before a restart must be sent again).
+    package var jobStorageKey: SymmetricKey {
+        let secret: [UInt8]
+        if servesClusterKeys {
+            secret = Array(identityKey.rawRepresentation)
+        } else {
+            secret = provider.sealingKey(label: "tabula job inputs") ?? processCacheKey
+        }
+        return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("tabula job inputs v1".utf8), outputByteCount: 32)
+    }
+
     /// The identity key's public half: what receipts and certificates are checked with.
     public var identityPublicKey: P256.Signing.PublicKey { identityKey.publicKey }
 

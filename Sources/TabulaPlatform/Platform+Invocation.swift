@@ -219,7 +219,7 @@ extension Platform {
     ///   - accepted: the id and time of acceptance of an invocation accepted earlier (claimed from
     ///     the cluster's queue); `nil` for one accepted now.
     ///   - onStored: runs once the record is stored.
-    private func start(
+    func start(
         _ deployed: Deployed, subject: String, confidential: Bool,
         accepted: (activationID: String, received: Int64)? = nil, onStored: (@Sendable () async -> Void)? = nil,
         body: @escaping @Sendable (FunctionDefinition, String) async throws -> Outcome

@@ -31,6 +31,15 @@ extension ServerContext {
         return caller
     }
 
+    /// The namespace a path names where any caller may name any namespace (an invocation, which
+    /// the function's policy admits or not; a job's parties): `_` is the caller's own.
+    func namedNamespace(_ path: String) throws -> String {
+        let caller = try caller()
+        if EntityName.same(path, "_") { return caller }
+        try EntityName.check(path, what: "namespace")
+        return path
+    }
+
     /// The namespace a path names, checked against the caller's: `_` is the caller's own.
     func namespace(_ path: String) throws -> String {
         guard let caller = namespace else {

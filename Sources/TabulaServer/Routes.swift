@@ -83,6 +83,49 @@ struct Routes {
         actions.put(":name", use: putAction)
         actions.delete(":name", use: deleteAction)
         actions.post(":name", use: invoke)
+        // Multi-party jobs (docs/jobs.md): the namespace's owner creates them; any party may
+        // send its sealed input, read the state and fetch a sealed result.
+        let jobs = api.group("namespaces/:namespace/jobs")
+        jobs.post { request, context in
+            let namespace = try context.namespace(context.parameters.require("namespace"))
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let job: Platform.JobRequest
+            do {
+                job = try JSONValue.decode(Platform.JobRequest.self, from: Data(buffer: body))
+            } catch {
+                throw PlatformError(.badRequest, "The request content was malformed: \(Self.describe(error))")
+            }
+            return Response.json(try await platform.createJob(namespace: namespace, request: job))
+        }
+        jobs.get(":id") { _, context in
+            let namespace = try context.namedNamespace(context.parameters.require("namespace"))
+            return Response.json(try await platform.job(namespace: namespace, id: context.parameters.require("id")))
+        }
+        jobs.post(":id/run") { _, context in
+            let namespace = try context.namedNamespace(context.parameters.require("namespace"))
+            let id = try context.parameters.require("id")
+            try await platform.runIfComplete(namespace: namespace, id: id)
+            return Response.json(try await platform.job(namespace: namespace, id: id))
+        }
+        jobs.post(":id/inputs/:slot") { request, context in
+            let namespace = try context.namedNamespace(context.parameters.require("namespace"))
+            guard request.headers[.contentType].map({ $0.lowercased().hasPrefix(ObliviousHTTP.requestMediaType) }) == true else {
+                throw PlatformError(.badRequest, "A job input must be sealed to the enclave: Content-Type \(ObliviousHTTP.requestMediaType) (tabula job submit does so).")
+            }
+            let body = try await request.body.collect(upTo: context.maxUploadSize)
+            let outcome = try await platform.submitJobInput(
+                namespace: namespace, id: context.parameters.require("id"), slot: context.parameters.require("slot"), sealed: Array(buffer: body))
+            let headers: HTTPFields = [.contentType: ObliviousHTTP.responseMediaType, HTTPFields.Element.Name("x-tabula-job-state")!: outcome.state.rawValue]
+            return Response(status: HTTPResponse.Status(code: outcome.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: outcome.sealedResponse)))
+        }
+        jobs.get(":id/results/:recipient") { _, context in
+            let namespace = try context.namedNamespace(context.parameters.require("namespace"))
+            let id = try context.parameters.require("id")
+            let recipient = try context.parameters.require("recipient")
+            let sealed = try await platform.jobResult(namespace: namespace, id: id, recipient: recipient)
+            return Response.json(["job": .string(id), "recipient": .string(recipient), "sealed": .string(Data(sealed).base64EncodedString())] as JSONValue)
+        }
+
         let activations = api.group("namespaces/:namespace/activations")
         activations.get(use: listActivations)
         activations.get(":id", use: getActivation)
@@ -139,14 +182,7 @@ struct Routes {
     /// Another namespace than the caller's may be named: the action's policy (`invokers`) decides.
     @Sendable func invoke(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.caller()
-        let named = try context.parameters.require("namespace")
-        let namespace: String
-        if EntityName.same(named, "_") {
-            namespace = caller
-        } else {
-            try EntityName.check(named, what: "namespace")
-            namespace = named
-        }
+        let namespace = try context.namedNamespace(context.parameters.require("namespace"))
         let name = try context.parameters.require("name")
         let query = request.uri.queryParameters
         let body = try await request.body.collect(upTo: context.maxUploadSize)
