@@ -77,6 +77,8 @@ extension Client {
         var status: Int
         var contentType: String?
         var activationID: String?
+        /// `x-tabula-job-state`: a job's state after a party's input.
+        var jobState: String? = nil
         /// The server's `X-Request-ID`, for errors whose body does not carry it.
         var requestID: String?
         var body: Data
@@ -178,7 +180,7 @@ extension Client {
         return Reply(
             method: method, path: path, status: http.statusCode, contentType: http.value(forHTTPHeaderField: "content-type"),
             activationID: http.value(forHTTPHeaderField: "x-openwhisk-activation-id"),
-            requestID: http.value(forHTTPHeaderField: "x-request-id"), body: data)
+            jobState: http.value(forHTTPHeaderField: "x-tabula-job-state"), requestID: http.value(forHTTPHeaderField: "x-request-id"), body: data)
     }
 
     /// Runs one data task, cancelled with the calling task.

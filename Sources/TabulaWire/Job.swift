@@ -83,7 +83,7 @@ public struct Job: Codable, Sendable, Hashable {
             return "a job has 1 to \(Self.maximumParties) slots and 1 to \(Self.maximumParties) recipients"
         }
         for (what, names) in [("slot", slots.map(\.name)), ("recipient", recipients.map(\.name))] {
-            if let bad = names.first(where: { !Self.isName($0) }) {
+            if let bad = names.first(where: { !Self.isValidName($0) }) {
                 return "the \(what) name \(bad.debugDescription) is not 1 to 32 of a-z, 0-9, - and _"
             }
             guard Set(names).count == names.count else { return "two \(what)s have the same name" }
@@ -97,8 +97,9 @@ public struct Job: Codable, Sendable, Hashable {
         return nil
     }
 
-    /// Slot and recipient names: short, and safe in a path.
-    static func isName(_ name: String) -> Bool {
+    /// Slot, recipient and party names: 1 to 32 of `a-z`, `0-9`, `-` and `_`, safe in a path
+    /// and a file name.
+    public static func isValidName(_ name: String) -> Bool {
         (1...32).contains(name.utf8.count) && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x5F }
     }
 

@@ -145,6 +145,9 @@ struct Action: AsyncParsableCommand {
         @Flag(help: "Send a plain OpenWhisk invocation: no attestation, no encryption to the enclave.")
         var plain = false
 
+        @Flag(help: "Ask for the receipt signed by the enclave's identity key on its own (every receipt is provable from the log without it: tabula log verify --receipt ID).")
+        var signedReceipt = false
+
         @OptionGroup var verification: Verification
         @OptionGroup var connection: Connection
 
@@ -189,7 +192,8 @@ struct Action: AsyncParsableCommand {
             let enclave = try await verification.attest(client)
             let function = try await client.verifyFunction(name: name, enclave: enclave, expectedDigest: try verification.expectedDigest())
             let outcome = try await client.invokeConfidential(
-                name: name, parameters: parameters, enclave: enclave, function: function, blocking: blocking || result, timeout: timeout)
+                name: name, parameters: parameters, enclave: enclave, function: function, blocking: blocking || result, timeout: timeout,
+                signedReceipt: signedReceipt)
             let qualified = Connection.qualified(name, client: client)
             switch outcome {
             case .accepted(let ticket):
@@ -212,6 +216,11 @@ struct Action: AsyncParsableCommand {
             guard let outcome = reply.result else {
                 standardError("error: the enclave refused the invocation (\(reply.status)): \(reply.error ?? "no reason given")")
                 return .failure
+            }
+            do {
+                try Receipts.save(reply)
+            } catch {
+                standardError("warning: the receipt was not kept, so `tabula log verify --receipt` cannot prove it later: \(error)")
             }
             if connection.json {
                 var document = Verification.json(outcome).objectValue ?? [:]

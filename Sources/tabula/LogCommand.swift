@@ -8,15 +8,18 @@ import TabulaWire
 struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "Check the server's verifiable log of certificates (docs/log.md).",
+        abstract: "Check the server's verifiable log of certificates, receipts and job records (docs/log.md).",
         subcommands: [Verify.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify the log's tree head against the attested enclave, its consistency with the last head this CLI saw, and optionally that an action's function certificate is in it.")
+            abstract: "Verify the log's tree head against the attested enclave, its consistency with the last head this CLI saw, and optionally that an action's function certificate or a confidential invocation's receipt is in it.")
 
         @Option(name: .customLong("function"), help: ArgumentHelp("An action whose function certificate must be in the log.", valueName: "name"))
         var function: String?
+
+        @Option(name: .customLong("receipt"), help: ArgumentHelp("A confidential invocation answered to this CLI: its receipt must be in the log.", valueName: "activation id"))
+        var receipt: String?
 
         @OptionGroup var verification: Verification
         @OptionGroup var connection: Connection
@@ -47,6 +50,16 @@ struct LogCommand: AsyncParsableCommand {
                     let index = try await client.verifyInclusion(of: input, in: head)
                     report["function"] = .object(["name": .string(function), "leafIndex": .integer(Int64(index)), "moduleDigest": .string(attested.claims.moduleDigest)])
                     lines.append("ok: the function certificate of \(function) (module sha-256=\(attested.claims.moduleDigest.prefix(16))…) is entry \(index) (inclusion proven)")
+                }
+                if let receipt {
+                    let bytes = try Receipts.load(receipt)
+                    let kept = try JSONValue.decode(Receipt.self, from: bytes)
+                    let index = try await client.verifyInclusion(of: LogEntry.leafInput(.receipt, Receipt.commitment(bytes)), in: head)
+                    report["receipt"] = .object([
+                        "activationId": .string(receipt), "leafIndex": .integer(Int64(index)), "moduleDigest": .string(kept.moduleDigest),
+                        "function": .string("/\(kept.namespace)/\(kept.name)"),
+                    ])
+                    lines.append("ok: the receipt of \(receipt) (/\(kept.namespace)/\(kept.name), module sha-256=\(kept.moduleDigest.prefix(16))…) is entry \(index) (inclusion proven)")
                 }
                 if enclave.tee == "simulated" { lines.append("attestation: SIMULATED (no TEE hardware, proves nothing)") }
                 if connection.json {

@@ -137,3 +137,41 @@ enum Tickets {
         return try? JSONDecoder().decode(ConfidentialTicket.self, from: data)
     }
 }
+
+/// The receipts of confidential answers this CLI opened, kept owner-only in the data directory
+/// (`receipts/ID.json`) so that `tabula log verify --receipt ID` can prove them from the log later.
+enum Receipts {
+    struct Kept: Codable {
+        var receipt: String
+        var signature: String?
+    }
+
+    static func file(_ activationID: String) throws -> URL {
+        guard ActivationID.isValid(activationID) else {
+            throw ValidationError("\(activationID.prefix(80).debugDescription) is not an activation id (32 lowercase hex digits)")
+        }
+        let directory = try DataDirectory.prepare(DataDirectory.default).appendingPathComponent("receipts")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return directory.appendingPathComponent("\(activationID).json")
+    }
+
+    static func save(_ reply: ConfidentialReply) throws {
+        guard let bytes = reply.receiptBytes else { return }
+        let kept = Kept(receipt: Data(bytes).base64EncodedString(), signature: reply.receiptSignature.map { Data($0).base64EncodedString() })
+        let file = try file(reply.activationID)
+        guard FileManager.default.createFile(atPath: file.path, contents: JSONValue.encode(kept), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(file.path)")
+        }
+    }
+
+    /// The receipt's exact bytes, as the enclave sent them.
+    static func load(_ activationID: String) throws -> [UInt8] {
+        let file = try file(activationID)
+        guard let data = FileManager.default.contents(atPath: file.path), let kept = try? JSONDecoder().decode(Kept.self, from: data),
+              let bytes = Data(base64Encoded: kept.receipt)
+        else {
+            throw ValidationError("this CLI kept no receipt of \(activationID) (\(file.path)); receipts are kept when a confidential answer is opened here")
+        }
+        return Array(bytes)
+    }
+}
