@@ -100,10 +100,12 @@ public final class Workload: Sendable {
     /// Appending the receipt's commitment to the log is the control plane's, off this path.
     public func invokeConfidential(signedReceipt: Bool = false) async throws -> Duration {
         let (request, context) = try seal(signedReceipt: signedReceipt)
+        // The control plane names the activation, outside the enclave's part.
+        let activationID = ActivationID.random()
         let clock = ContinuousClock()
         let start = clock.now
         let sealed = try enclave.open(sealed: request)
-        let outcome = try await enclave.invoke(name, sealed: sealed, caller: name.namespace, activationID: ActivationID.random())
+        let outcome = try await enclave.invoke(name, sealed: sealed, caller: name.namespace, activationID: activationID)
         let elapsed = clock.now - start
         let response = try BinaryHTTPResponse(decoding: try context.openResponse(outcome.response))
         try Self.check(response.status == 200, .string(String(decoding: response.content, as: UTF8.self)))

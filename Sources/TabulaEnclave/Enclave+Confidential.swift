@@ -68,24 +68,20 @@ extension Enclave {
     ) async throws -> SealedInvocation {
         let request = sealed.request
         let refusal: (status: Int, message: String)? = {
-            // Split as UTF-8 rather than as characters: this runs on every confidential invocation.
             let path = request.path.utf8.prefix { $0 != UInt8(ascii: "?") }
-            let named = path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { String(Substring($0)) }
-            // "", "api", "v1", "namespaces", ns, "actions", name
-            guard request.method == "POST", named.count == 7, named[0...3].elementsEqual(["", "api", "v1", "namespaces"]), named[5] == "actions" else {
-                return (400, "the sealed request must be POST \(Confidential.invokePath(namespace: "{namespace}", name: "{action}")), not \(request.method) \(String(Substring(path)))")
-            }
-            // By bytes (EntityName.same), as the store and the control plane compare names.
-            let namespaceMatches = EntityName.same(named[4], name.namespace) || (EntityName.same(named[4], "_") && EntityName.same(caller, name.namespace))
-            guard namespaceMatches, EntityName.same(named[6], name.name) else {
-                return (400, "the sealed request is for /\(named[4])/\(named[6]) but was sent to \(name); the enclave runs only the function the sealed request names")
+            // The common case, the path of this very function, is one comparison of bytes (as the
+            // store and the control plane compare names); anything else is taken apart below.
+            let named = request.method == "POST"
+                && (path.elementsEqual(host.invokePath.utf8) || (path.elementsEqual(host.ownInvokePath.utf8) && EntityName.same(caller, name.namespace)))
+            if !named, let refusal = Self.pathRefusal(request, path: String(Substring(path)), name: name, caller: caller) {
+                return refusal
             }
             if let expected = request.headerFields.first(where: { $0.name.lowercased() == Confidential.expectDigestField }) {
                 guard let digest = Confidential.digest(fromValue: expected.value) else {
                     return (400, "the \(Confidential.expectDigestField) field must be sha-256=<64 hex digits>")
                 }
                 guard digest == host.moduleDigest else {
-                    return (409, "the module of \(name) has digest sha-256=\(host.moduleDigest.hex), not the expected \(digest.hex); the function was changed or is not the one you verified")
+                    return (409, "the module of \(name) has digest sha-256=\(host.moduleDigestHex), not the expected \(digest.hex); the function was changed or is not the one you verified")
                 }
             }
             if let refusal = host.definition.policy.refusal(caller: caller, owner: name.namespace, sealed: true) {
@@ -121,16 +117,18 @@ extension Enclave {
         let result = ConfidentialResult(
             activationId: activationID, status: invocation.response.status.rawValue, success: invocation.response.success,
             result: invocation.response.result, logs: invocation.logs)
-        var body = Array(JSONValue.encode(result))
+        var body = JSONValue.bytes(result)
         defer { body.wipe() }
         let receipt = Receipt(
-            activationId: activationID, namespace: name.namespace, name: name.name, moduleDigest: host.moduleDigest.hex,
-            snapshotDigest: invocation.snapshotDigest.hex, policyDigest: host.policyDigest.hex,
-            sandbox: invocation.sandbox, sequence: invocation.sequence,
+            activationId: activationID, namespace: name.namespace, name: name.name, moduleDigest: host.moduleDigestHex,
+            snapshotDigest: invocation.snapshotDigest == host.snapshotDigest ? host.snapshotDigestHex : invocation.snapshotDigest.hex,
+            policyDigest: host.policyDigestHex, sandbox: invocation.sandbox, sequence: invocation.sequence,
             requestDigest: Array(SHA256.hash(data: sealed.plaintext)).hex, responseDigest: Array(SHA256.hash(data: body)).hex,
             epoch: sealed.epoch, tee: monitor.tee, issuedAt: Int64(Date().timeIntervalSince1970 * 1000),
-            salt: (0..<16).map { _ in UInt8.random(in: 0...UInt8.max) }.hex)
-        let receiptBytes = Array(JSONValue.encode(receipt))
+            // Derived from this request's secret: unguessable outside the enclave and the client,
+            // and no draw from the system's random source per invocation.
+            salt: sealed.context.privateBytes(label: Receipt.saltLabel, count: 16).hex)
+        let receiptBytes = JSONValue.bytes(receipt)
         var fields = [
             BinaryHTTPField("content-type", "application/json"),
             BinaryHTTPField(Confidential.receiptField, Data(receiptBytes).base64EncodedString()),
@@ -147,6 +145,22 @@ extension Enclave {
         return SealedInvocation(
             activationID: activationID, response: try sealed.context.sealResponse(inner), status: invocation.response.status,
             duration: invocation.duration, rewind: invocation.rewind, receiptCommitment: Receipt.commitment(receiptBytes))
+    }
+
+    /// Why a sealed request that does not name `name`'s invoke path is refused (the slow path,
+    /// for the message): its method, or the function it names instead.
+    private static func pathRefusal(_ request: BinaryHTTPRequest, path: String, name: FunctionName, caller: String) -> (status: Int, message: String)? {
+        let named = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { String(Substring($0)) }
+        // "", "api", "v1", "namespaces", ns, "actions", name
+        guard request.method == "POST", named.count == 7, named[0...3].elementsEqual(["", "api", "v1", "namespaces"]), named[5] == "actions" else {
+            return (400, "the sealed request must be POST \(Confidential.invokePath(namespace: "{namespace}", name: "{action}")), not \(request.method) \(path)")
+        }
+        // By bytes (EntityName.same), as the store and the control plane compare names.
+        let namespaceMatches = EntityName.same(named[4], name.namespace) || (EntityName.same(named[4], "_") && EntityName.same(caller, name.namespace))
+        guard namespaceMatches, EntityName.same(named[6], name.name) else {
+            return (400, "the sealed request is for /\(named[4])/\(named[6]) but was sent to \(name); the enclave runs only the function the sealed request names")
+        }
+        return nil
     }
 
     /// Issues the certificate of a loaded function: what a client checks a module digest against.

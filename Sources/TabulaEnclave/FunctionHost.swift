@@ -1,4 +1,5 @@
 import Synchronization
+import TabulaWire
 
 /// A loaded function and its instances (sandboxes, in this process or in workers).
 ///
@@ -15,6 +16,14 @@ final class FunctionHost: Sendable {
     let snapshotDigest: [UInt8]
     /// SHA-256 of the policy document, computed once: receipts and certificates carry it.
     let policyDigest: [UInt8]
+    /// The three digests in hex, as every receipt names them: made once, not per invocation.
+    let moduleDigestHex: String
+    let snapshotDigestHex: String
+    let policyDigestHex: String
+    /// The paths a sealed request for this function may name (POST): its namespace's, and `_`
+    /// for a caller that owns it.
+    let invokePath: String
+    let ownInvokePath: String
     /// The engine that runs the function, and its native code (mapped here for sandboxes in this
     /// process, as bytes for workers).
     let engine: ExecutionEngine
@@ -47,6 +56,11 @@ final class FunctionHost: Sendable {
         self.moduleDigest = moduleDigest
         self.snapshotDigest = first.snapshotDigest
         self.policyDigest = definition.policyDigest
+        self.moduleDigestHex = moduleDigest.hex
+        self.snapshotDigestHex = first.snapshotDigest.hex
+        self.policyDigestHex = definition.policyDigest.hex
+        self.invokePath = Confidential.invokePath(namespace: definition.name.namespace, name: definition.name.name)
+        self.ownInvokePath = Confidential.invokePath(namespace: "_", name: definition.name.name)
         self.pool = Mutex(Pool(idle: [first], count: 1))
     }
 

@@ -114,6 +114,18 @@ extension ObliviousHTTP {
                     HKDFSHA256.expand(prk: prk, info: Self.nonceLabel, length: aead.nonceByteCount ?? 0))
         }
 
+        /// `Expand(Extract(enc, secret), label, count)`: distinct from the response
+        /// keys, whose salt also holds a response nonce.
+        func privateBytes(label: [UInt8], count: Int) -> [UInt8] {
+            var secretBytes = secret.withUnsafeBytes { Array($0) }
+            var prk = HKDFSHA256.extract(salt: encapsulatedKey, secretBytes)
+            defer {
+                secretBytes.wipe()
+                prk.wipe()
+            }
+            return HKDFSHA256.expand(prk: prk, info: label, length: count)
+        }
+
         private static let keyLabel = Array("key".utf8)
         private static let nonceLabel = Array("nonce".utf8)
 

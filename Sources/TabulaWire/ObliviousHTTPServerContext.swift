@@ -23,6 +23,13 @@ extension ObliviousHTTP {
             return try sealResponse(response, nonce: nonce)
         }
 
+        /// Bytes that only this request's client and the gateway can compute: HKDF-SHA256 from the
+        /// response secret, salted with the request's `enc`, expanded with `label`. For values the
+        /// operator must not guess, without a draw from the system's random source.
+        public func privateBytes(label: String, count: Int) -> [UInt8] {
+            response.privateBytes(label: Array(label.utf8), count: count)
+        }
+
         /// Encrypts with a given response nonce: for reproducing RFC test vectors only, since a
         /// repeated nonce would repeat the AEAD key and nonce.
         package func sealResponse(_ response: [UInt8], nonce: [UInt8]) throws -> [UInt8] {

@@ -36,9 +36,13 @@ public struct Receipt: Codable, Sendable, Hashable {
     public var tee: String
     /// Unix milliseconds when the receipt was issued.
     public var issuedAt: Int64
-    /// Hex of 16 random bytes: the log holds only a hash of the receipt, and this makes that hash
-    /// reveal nothing, even of a request or a response with little entropy.
+    /// Hex of 16 bytes that only the client and the enclave can compute (derived from the
+    /// request's HPKE secret with ``saltLabel``): the log holds only a hash of the receipt, and
+    /// this makes that hash reveal nothing, even of a request or a response with little entropy.
     public var salt: String
+
+    /// The label the salt is derived with (``ObliviousHTTP/ServerContext/privateBytes(label:count:)``).
+    public static let saltLabel = "tabula receipt salt"
 
     public init(
         version: Int = 2, activationId: String, namespace: String, name: String, moduleDigest: String,
