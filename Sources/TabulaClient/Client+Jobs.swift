@@ -155,17 +155,31 @@ extension Client {
             state: reply.jobState, inputDigest: Array(SHA256.hash(data: sealed)).hex)
     }
 
-    /// Fetches and opens a recipient's sealed result.
+    /// Fetches and opens a recipient's sealed result, checking that the attested enclave sealed it.
     ///
-    /// `GET /api/v1/namespaces/{ns}/jobs/{id}/results/{recipient}`.
-    public func jobResult(_ job: Job, party: JobParty) async throws -> JobResult {
-        let reply = try await send("GET", ["namespaces", job.namespace, "jobs", job.id, "results", party.name])
+    /// `GET /api/v1/namespaces/{ns}/jobs/{id}/results/{recipient}`. The recipient is the one of
+    /// the job whose key is the party's (whatever name the job gave it). HPKE's base mode does not
+    /// say who sealed a message, so the enclave's signature over the sealed bytes
+    /// (``JobResult/signedMessage(jobDigest:sealed:name:)``) must verify with its identity key.
+    public func jobResult(_ job: Job, party: JobParty, enclave: AttestedEnclave) async throws -> JobResult {
+        let key = try party.agreement().publicKey.rawRepresentation.base64EncodedString()
+        guard let recipient = job.recipients.first(where: { $0.key == key }) else {
+            throw ClientError(.invalidArgument, "The job \(job.id) has no recipient with the key of party \(party.name): the result is not sealed to it.")
+        }
+        let reply = try await send("GET", ["namespaces", job.namespace, "jobs", job.id, "results", recipient.name])
         let json = try reply.decode(JSONValue.self, what: "job result")
-        guard let sealed = json["sealed"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
-            throw ClientError(.invalidResponse, "The job result holds no sealed bytes.")
+        guard let sealed = json["sealed"]?.stringValue.flatMap({ Data(base64Encoded: $0) }).map(Array.init),
+              let signatureBytes = json["signature"]?.stringValue.flatMap({ Data(base64Encoded: $0) })
+        else {
+            throw ClientError(.invalidResponse, "The job result holds no sealed bytes or no signature.")
+        }
+        guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: signatureBytes),
+              enclave.identityKey.isValidSignature(signature, for: JobResult.signedMessage(jobDigest: job.digest, sealed: sealed, name: recipient.name))
+        else {
+            throw ClientError(.verificationFailed, "The result of job \(job.id) is not signed by the attested enclave: do not trust it.")
         }
         do {
-            let plaintext = try JobResult.open(Array(sealed), with: try party.agreement(), jobDigest: job.digest, name: party.name)
+            let plaintext = try JobResult.open(sealed, with: try party.agreement(), jobDigest: job.digest, name: recipient.name)
             return try JSONValue.decode(JobResult.self, from: plaintext)
         } catch let error as ClientError {
             throw error
@@ -177,11 +191,13 @@ extension Client {
     /// Finds every record of `job` in the verifiable log and proves each one's inclusion in a
     /// tree head the attested enclave signed.
     ///
-    /// Reads the whole log, a thousand entries at a time: a run the job's state does not mention
-    /// (a second run, say) is found too.
+    /// Reads the whole log, a thousand entries at a time, and checks that all of it is the tree
+    /// the head signs (its root, recomputed here): no record, a second run say, can be hidden by
+    /// serving another entry in its place.
     public func proveJob(_ job: Job, enclave: AttestedEnclave, progress: ((UInt64, UInt64) -> Void)? = nil) async throws -> JobProof {
         let head = try await treeHead(verifiedBy: enclave)
         var found: [(index: UInt64, record: JobRecord)] = []
+        var tree = MerkleLog()
         var start: UInt64 = 0
         while start < head.size {
             let end = min(start + 999, head.size - 1)
@@ -191,8 +207,11 @@ extension Client {
                 throw ClientError(.invalidResponse, "The log returned no entries from \(start), below its size \(head.size).")
             }
             for (offset, entry) in entries.enumerated() {
-                guard let input = entry["leaf_input"]?.stringValue.flatMap({ Data(base64Encoded: $0) }).map(Array.init),
-                      let parsed = LogEntry.parse(input), parsed.kind == .job,
+                guard let input = entry["leaf_input"]?.stringValue.flatMap({ Data(base64Encoded: $0) }).map(Array.init) else {
+                    throw ClientError(.invalidResponse, "The log's entry \(start + UInt64(offset)) is not base64.")
+                }
+                tree.append(MerkleTree.leafHash(input))
+                guard let parsed = LogEntry.parse(input), parsed.kind == .job,
                       let record = try? JSONValue.decode(JobRecord.self, from: Array(parsed.data)), record.jobDigest == job.digest.hex
                 else { continue }
                 let index = try await verifyInclusion(of: input, in: head)
@@ -203,6 +222,9 @@ extension Client {
             }
             start += UInt64(entries.count)
             progress?(start, head.size)
+        }
+        guard tree.size == head.size, tree.root == head.root else {
+            throw ClientError(.verificationFailed, "The log's entries do not make the tree its signed head names: entries were changed or left out.")
         }
         return JobProof(head: head, records: found)
     }

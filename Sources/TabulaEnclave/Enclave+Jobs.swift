@@ -10,6 +10,8 @@ public struct JobSubmission: Sendable {
     public var stored: [UInt8]?
     /// The refusal's stable code (public: the log records it), when refused.
     public var refusal: JobRefusal?
+    /// Whether the slot's party signed the input: only then is a refusal recorded in the log.
+    public var signedByParty: Bool
 }
 
 /// Why the enclave refused a party's input or a job's run. The raw values are stable: the log
@@ -54,8 +56,9 @@ public enum JobRefusal: String, Sendable, Hashable {
 public struct JobRun: Sendable {
     /// How the function ended (its status class only); `nil` when the run was refused.
     public var status: ActivationResponse.Status?
-    /// Each recipient's sealed result (``JobResult/seal(_:to:jobDigest:name:)``).
-    public var results: [(recipient: String, sealed: [UInt8])]
+    /// Each recipient's sealed result (``JobResult/seal(_:to:jobDigest:name:)``) and the identity
+    /// key's signature over it (``JobResult/signedMessage(jobDigest:sealed:name:)``).
+    public var results: [(recipient: String, sealed: [UInt8], signature: [UInt8])]
     /// What the log records.
     public var record: JobRecord
     public var duration: Duration
@@ -64,20 +67,30 @@ public struct JobRun: Sendable {
 
 extension Enclave {
     /// Judges a party's sealed input to `job`, posted to its `slot`, and seals it again for the
-    /// store when accepted.
+    /// store when accepted, with `inputDigest` (SHA-256 of the sealed bytes as posted) inside, so
+    /// that the run's record names exactly what the party sent.
     ///
     /// The input must be for this job (its path and its job digest), for this slot, signed by the
     /// slot's party, and its policy must allow the job's function and every recipient, and not
     /// have expired. Whatever the enclave says about it goes to the party inside the seal; the
     /// control plane learns only the refusal's code.
     /// - Throws: ``EnclaveError`` only when no monitor runs or the answer cannot be sealed.
-    public func acceptJobInput(_ sealed: SealedRequest, job: Job, slot: String, now: Date = Date()) throws -> JobSubmission {
+    public func acceptJobInput(_ sealed: SealedRequest, inputDigest: [UInt8], job: Job, slot: String, now: Date = Date()) throws -> JobSubmission {
         let monitor = try attestedMonitor()
+        let request = sealed.request
+        // Whether the slot's party signed what arrived (over the path it names): only such an
+        // input is the party's, and only its refusal goes into the log (a stranger's garbage
+        // must not fill the log nor be shown to the parties as theirs).
+        let signature = request.headerFields.first { $0.name.lowercased() == JobInput.signatureField }
+            .flatMap { Data(base64Encoded: $0.value) }.flatMap { try? P256.Signing.ECDSASignature(derRepresentation: $0) }
+        let owner = job.slots.first { $0.name == slot }
+        let signed = signature.map { signature in
+            owner.flatMap { Job.partyKey($0.party) }?.isValidSignature(signature, for: JobInput.signedMessage(path: request.path, content: request.content)) ?? false
+        } ?? false
         func answer(_ refusal: JobRefusal, _ message: String) throws -> JobSubmission {
             let body = JSONValue.object(["error": .string(message), "code": .string(refusal.rawValue)]).encoded
-            return JobSubmission(response: try seal(status: refusal.status, body: Array(body), for: sealed), stored: nil, refusal: refusal)
+            return JobSubmission(response: try seal(status: refusal.status, body: Array(body), for: sealed), stored: nil, refusal: refusal, signedByParty: signed)
         }
-        let request = sealed.request
         let path = Job.inputPath(namespace: job.namespace, id: job.id, slot: slot)
         guard request.method == "POST", request.path == path else {
             return try answer(.wrongJob, "the sealed input is for \(request.method) \(request.path), but was posted to \(path); seal each input for the job and slot it goes to")
@@ -88,20 +101,20 @@ extension Enclave {
         guard input.job == job.digest.hex else {
             return try answer(.wrongJob, "the input is for the job with digest \(input.job), not this job (\(job.digest.hex)): the job changed, or the input is another job's")
         }
-        guard input.slot == slot, let owner = job.slots.first(where: { $0.name == slot }), let partyKey = Job.partyKey(owner.party) else {
+        guard input.slot == slot, owner != nil else {
             return try answer(.wrongSlot, "the input names the slot \(input.slot.debugDescription), not \(slot.debugDescription), or the job has no such slot")
         }
-        let signature = request.headerFields.first { $0.name.lowercased() == JobInput.signatureField }
-            .flatMap { Data(base64Encoded: $0.value) }.flatMap { try? P256.Signing.ECDSASignature(derRepresentation: $0) }
-        guard let signature, partyKey.isValidSignature(signature, for: JobInput.signedMessage(path: path, content: request.content)) else {
+        guard signed else {
             return try answer(.badSignature, "the input is not signed by the key of slot \(slot)'s party (field \(JobInput.signatureField))")
         }
         if let refusal = Self.refusal(of: input.policy, job: job, moduleDigest: job.moduleDigest, now: now) {
             return try answer(refusal.0, refusal.1)
         }
-        let stored = try Self.sealForStore(Array(request.content), job: job, slot: slot, key: monitor.jobStorageKey)
+        var plaintext = inputDigest + request.content
+        defer { plaintext.wipe() }
+        let stored = try Self.sealForStore(plaintext, job: job, slot: slot, key: monitor.jobStorageKey)
         let body = JSONValue.object(["job": .string(job.id), "slot": .string(slot), "accepted": true]).encoded
-        return JobSubmission(response: try seal(status: 201, body: Array(body), for: sealed), stored: stored, refusal: nil)
+        return JobSubmission(response: try seal(status: 201, body: Array(body), for: sealed), stored: stored, refusal: nil, signedByParty: true)
     }
 
     /// Runs a job whose every slot is filled: reads each stored input, checks its policy again
@@ -109,12 +122,11 @@ extension Enclave {
     /// (`{"job": id, "inputs": {slot: input, …}}`) and seals its outcome to each recipient.
     ///
     /// - Parameters:
-    ///   - inputs: each slot's stored input (``JobSubmission/stored``) and the SHA-256 of the
-    ///     sealed bytes the party posted.
+    ///   - inputs: each slot's stored input (``JobSubmission/stored``).
     ///   - revision: the ``FunctionDefinition/revision`` that must run; `nil` for whichever is loaded.
     /// - Returns: the run, or its refusal (``JobRun/status`` `nil`): a refused run runs nothing.
     public func runJob(
-        _ job: Job, inputs: [String: (stored: [UInt8], inputDigest: [UInt8])], revision: String? = nil, activationID: String, now: Date = Date()
+        _ job: Job, inputs: [String: [UInt8]], revision: String? = nil, activationID: String, now: Date = Date()
     ) async throws -> JobRun {
         let monitor = try attestedMonitor()
         let name = FunctionName(namespace: job.namespace, name: job.function)
@@ -130,16 +142,19 @@ extension Enclave {
         var read: [JobRecord.Input] = []
         for slot in job.slots {
             guard let stored = inputs[slot.name] else { return refused(.wrongSlot, slot: slot.name) }
-            guard var content = try? Self.openFromStore(stored.stored, job: job, slot: slot.name, key: monitor.jobStorageKey) else {
+            guard var content = try? Self.openFromStore(stored, job: job, slot: slot.name, key: monitor.jobStorageKey), content.count > 32 else {
                 return refused(.inputUnreadable, slot: slot.name)
             }
             defer { content.wipe() }
-            guard let input = try? JSONValue.decode(JobInput.self, from: content) else { return refused(.inputUnreadable, slot: slot.name) }
+            let inputDigest = Array(content.prefix(32))
+            guard let input = try? JSONValue.decode(JobInput.self, from: content.dropFirst(32)), input.slot == slot.name, input.job == job.digest.hex else {
+                return refused(.inputUnreadable, slot: slot.name)
+            }
             if let refusal = Self.refusal(of: input.policy, job: job, moduleDigest: host.moduleDigest.hex, now: now) {
                 return refused(refusal.0, slot: slot.name)
             }
             opened[slot.name] = input.input
-            read.append(JobRecord.Input(slot: slot.name, inputDigest: stored.inputDigest.hex, policyDigest: input.policy.digest.hex))
+            read.append(JobRecord.Input(slot: slot.name, inputDigest: inputDigest.hex, policyDigest: input.policy.digest.hex))
         }
 
         let parameters = WipedBytes(JSONValue.object(["job": .string(job.id), "inputs": .object(opened)]).encoded)
@@ -149,7 +164,9 @@ extension Enclave {
         var rewind: Rewind?
         let status: ActivationResponse.Status
         do {
-            let invocation = try await execute(host, input: parameters, activationID: activationID, sealed: true)
+            // Not as a sealed invocation: the namespace's secrets are not part of any party's
+            // policy, so a job's function runs without them.
+            let invocation = try await execute(host, input: parameters, activationID: activationID, sealed: false)
             status = invocation.response.status
             duration = invocation.duration
             rewind = invocation.rewind
@@ -161,10 +178,12 @@ extension Enclave {
         }
         var plaintext = JSONValue.bytes(outcome)
         defer { plaintext.wipe() }
-        var results: [(recipient: String, sealed: [UInt8])] = []
+        var results: [(recipient: String, sealed: [UInt8], signature: [UInt8])] = []
         for recipient in job.recipients {
-            guard let key = Job.recipientKey(recipient.key) else { return refused(.malformed, slot: nil) }
-            results.append((recipient.name, try JobResult.seal(plaintext, to: key, jobDigest: job.digest, name: recipient.name)))
+            guard let key = Job.recipientKey(recipient.key), let sealed = try? JobResult.seal(plaintext, to: key, jobDigest: job.digest, name: recipient.name) else {
+                return refused(.malformed, slot: nil)
+            }
+            results.append((recipient.name, sealed, try monitor.signJobResult(jobDigest: job.digest, sealed: sealed, name: recipient.name)))
         }
         let record = JobRecord(
             job: job, outcome: "ran", status: status.rawValue, inputs: read,

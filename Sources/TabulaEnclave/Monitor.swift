@@ -162,6 +162,12 @@ public final class Monitor: Sendable {
         try SignedTreeHead.sign(size: size, timestamp: timestamp, root: root, key: identityKey)
     }
 
+    /// Signs, for one recipient, the sealed result of a job this enclave ran
+    /// (``JobResult/signedMessage(jobDigest:sealed:name:)``): only that format.
+    package func signJobResult(jobDigest: [UInt8], sealed: [UInt8], name: String) throws -> [UInt8] {
+        try sign(JobResult.signedMessage(jobDigest: jobDigest, sealed: sealed, name: name))
+    }
+
     /// An ECDSA P-256/SHA-256 signature (DER) by the identity key.
     func sign(_ message: [UInt8]) throws -> [UInt8] {
         Array(try identityKey.signature(for: message).derRepresentation)

@@ -92,25 +92,26 @@ extension Platform {
             request = try enclave.open(sealed: sealed)
         } catch {
             if error.code == .notAttested { throw PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)") }
-            if error.code == .replayedRequest { try await recordReplay(job, slot: slot) }
+            if error.code == .replayedRequest { try await recordReplay(job, slot: slot, sealed: sealed) }
             throw PlatformError(.badRequest, "The sealed input was refused: \(error.message)")
         }
         if let monitor = enclave.monitor, monitor.servesClusterKeys {
             guard try await store.rememberSealed(sealed, until: max(monitor.replayHorizon, Date().addingTimeInterval(3600))) else {
-                try await recordReplay(job, slot: slot)
+                try await recordReplay(job, slot: slot, sealed: sealed)
                 throw PlatformError(.badRequest, "The sealed input was refused: it was already received (by this or another node); seal every input afresh.")
             }
         }
-        let submission = try enclave.acceptJobInput(request, job: job, slot: slot)
+        // The sealed bytes' digest goes into the stored input, inside its seal: the run's record
+        // names it, and the party can compute it from what it sent.
+        let submission = try enclave.acceptJobInput(request, inputDigest: Array(SHA256.hash(data: sealed)), job: job, slot: slot)
         guard let stored = submission.stored else {
             let refusal = submission.refusal ?? .malformed
-            try await appendJobRecord(JobRecord(job: job, outcome: "refused", reason: refusal.rawValue, slot: slot, at: Store.now()))
+            if submission.signedByParty {
+                try await appendJobRecord(JobRecord(job: job, outcome: "refused", reason: refusal.rawValue, slot: slot, at: Store.now()))
+            }
             return JobInputOutcome(status: refusal.status, sealedResponse: submission.response, state: .waiting)
         }
-        // The sealed bytes' digest travels with the input: the run's record names it, and the
-        // party can compute it from what it sent.
-        let digest = Array(SHA256.hash(data: sealed))
-        guard try await store.backend.putBlob(inputBlob, bytes: digest + stored, replacing: nil) != nil else {
+        guard try await store.backend.putBlob(inputBlob, bytes: stored, replacing: nil) != nil else {
             throw PlatformError(.conflict, "The slot \(slot) of job \(id) was filled by another input meanwhile.")
         }
         let state = try await runIfComplete(namespace: namespace, id: id)
@@ -125,12 +126,15 @@ extension Platform {
         let now = Store.now()
         let stuck = status.state == .running && now - (status.since ?? 0) > Self.runTakeover
         guard status.state == .waiting || stuck else { return status.state }
-        var inputs: [String: (stored: [UInt8], inputDigest: [UInt8])] = [:]
+        var inputs: [String: [UInt8]] = [:]
         for slot in status.job.slots {
-            guard let blob = try await store.backend.blob(Self.inputBlob(namespace, id, slot.name)), blob.bytes.count > 32 else {
-                return status.state
-            }
-            inputs[slot.name] = (Array(blob.bytes.dropFirst(32)), Array(blob.bytes.prefix(32)))
+            guard let blob = try await store.backend.blob(Self.inputBlob(namespace, id, slot.name)) else { return status.state }
+            inputs[slot.name] = blob.bytes
+        }
+        // Once: the log, which the store cannot rewrite while this server reads it, says whether
+        // the job ran already, whatever the store's document of the job says.
+        if try await transparencyLog().hasRun(jobDigest: status.job.digest.hex) {
+            throw PlatformError(.conflict, "The job \(id) ran already (its record is in the verifiable log); a job runs once.")
         }
         // One run: whoever moves the job to running runs it.
         status.state = .running
@@ -147,7 +151,12 @@ extension Platform {
             // Logged before any result is kept: every result a recipient can fetch is in the log.
             let index = try await self.appendJobRecord(run.record)
             for result in run.results {
-                _ = try await self.store.backend.putBlob(Self.resultBlob(namespace, id, result.recipient), bytes: result.sealed, replacing: nil)
+                let kept = JSONValue.object([
+                    "sealed": .string(Data(result.sealed).base64EncodedString()), "signature": .string(Data(result.signature).base64EncodedString()),
+                ])
+                guard try await self.store.backend.putBlob(Self.resultBlob(namespace, id, result.recipient), bytes: kept.encoded, replacing: nil) != nil else {
+                    throw PlatformError(.conflict, "The store holds a result of job \(id) for \(result.recipient) that this run did not make; it is not replaced.")
+                }
             }
             var after = before
             after.state = run.status == nil ? .refused : .ran
@@ -166,16 +175,21 @@ extension Platform {
         return try await loadJob(namespace: namespace, id: id).status.state
     }
 
-    /// A recipient's sealed result, once the job ran.
-    public func jobResult(namespace: String, id: String, recipient: String) async throws -> [UInt8] {
+    /// A recipient's sealed result and the enclave's signature over it, once the job ran.
+    public func jobResult(namespace: String, id: String, recipient: String) async throws -> (sealed: [UInt8], signature: [UInt8]) {
         let (status, _) = try await loadJob(namespace: namespace, id: id)
         guard status.job.recipients.contains(where: { $0.name == recipient }) else {
             throw PlatformError(.notFound, "The job \(id) has no recipient \(recipient.debugDescription).")
         }
-        guard let blob = try await store.backend.blob(Self.resultBlob(namespace, id, recipient)) else {
+        guard status.state == .ran, let blob = try await store.backend.blob(Self.resultBlob(namespace, id, recipient)) else {
             throw PlatformError(.notFound, "The job \(id) has no result yet: it is \(status.state.rawValue).")
         }
-        return blob.bytes
+        guard let kept = try? JSONValue(parsing: blob.bytes), let sealed = kept["sealed"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
+              let signature = kept["signature"]?.stringValue.flatMap({ Data(base64Encoded: $0) })
+        else {
+            throw PlatformError(.internalError, "The store's result of job \(id) for \(recipient) does not decode.")
+        }
+        return (Array(sealed), Array(signature))
     }
 
     // MARK: Store and log
@@ -208,7 +222,10 @@ extension Platform {
         }
     }
 
-    private func recordReplay(_ job: Job, slot: String) async throws {
+    /// Records a replayed input once per job and sealed bytes, so that replaying the same bytes
+    /// again and again does not grow the log.
+    private func recordReplay(_ job: Job, slot: String, sealed: [UInt8]) async throws {
+        guard try await transparencyLog().firstReplay(job: job.id, fingerprint: Array(SHA256.hash(data: sealed))) else { return }
         try await appendJobRecord(JobRecord(job: job, outcome: "refused", reason: "replayed-input", slot: slot, at: Store.now()))
     }
 

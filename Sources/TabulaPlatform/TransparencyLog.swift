@@ -2,6 +2,7 @@ import Crypto
 public import Foundation
 public import TabulaEnclave
 public import TabulaLog
+import TabulaWire
 
 /// The platform's verifiable log (RFC 9162): every identity certificate its enclave presents, the
 /// function certificate it hands out for each function version, a commitment to every
@@ -36,6 +37,10 @@ public actor TransparencyLog {
     private var committing = false
     /// The last tree head signed, handed out again while the log has not grown.
     private var lastHead: SignedTreeHead?
+    /// The digests of the jobs whose run the log records: a job runs once.
+    private var jobsRun: Set<String> = []
+    /// Replayed job inputs already recorded (job id and fingerprint), bounded.
+    private var replays: Set<String> = []
 
     /// The most entries one transaction appends.
     static let batchLimit = 1000
@@ -119,23 +124,40 @@ public actor TransparencyLog {
         try await task.value
     }
 
+    /// Reads the entries appended since and hashes them here: the store's own hash column is
+    /// never trusted. Job records that ran are remembered (``hasRun(jobDigest:)``).
     private func readNewEntries() async throws {
         for _ in 0..<100_000 {
             let start = UInt64(leaves.count)
-            let hashes = try await store.backend.logHashes(from: start, to: start + 4096)
+            let inputs = try await store.backend.logEntries(from: start, to: start + 1024)
             guard UInt64(leaves.count) == start else { continue }  // another reader moved on meanwhile
-            guard hashes.count <= 4096 else {
+            guard inputs.count <= 1024 else {
                 throw PlatformError(.internalError, "the store returned more log entries than asked for; the log cannot be extended")
             }
-            for hash in hashes {
-                guard hash.count == 32 else {
-                    throw PlatformError(.internalError, "the store holds a log entry whose hash is not 32 bytes; the log cannot be extended")
-                }
+            for input in inputs {
+                let hash = MerkleTree.leafHash(input)
                 tree.append(hash)
                 leaves.append(hash)
+                if let entry = LogEntry.parse(input), entry.kind == .job,
+                   let record = try? JSONValue.decode(JobRecord.self, from: Array(entry.data)), record.outcome == "ran" {
+                    jobsRun.insert(record.jobDigest)
+                }
             }
-            if hashes.count < 4096 { return }
+            if inputs.count < 1024 { return }
         }
+    }
+
+    /// Whether the log holds a record of a run of the job with this digest.
+    func hasRun(jobDigest: String) async throws -> Bool {
+        try await catchUp()
+        return jobsRun.contains(jobDigest)
+    }
+
+    /// Whether a replay of these sealed bytes into this job is seen for the first time (then it
+    /// is recorded; later ones are not).
+    func firstReplay(job: String, fingerprint: [UInt8]) -> Bool {
+        if replays.count >= 10_000 { replays.removeAll() }
+        return replays.insert(job + Data(fingerprint).base64EncodedString()).inserted
     }
 
     /// Logs the enclave's current identity certificate if this process has not yet.
@@ -194,6 +216,12 @@ public actor TransparencyLog {
         try await catchUp()
         guard start < tree.size else { return [] }
         let last = min(end, tree.size - 1, start + 999)
-        return try await store.backend.logEntries(from: start, to: last + 1)
+        let entries = try await store.backend.logEntries(from: start, to: last + 1)
+        // What is served must be what was read and signed: a store that changed an entry since
+        // gets no answer rather than a wrong one.
+        for (offset, input) in entries.enumerated() where MerkleTree.leafHash(input) != leaves[Int(start) + offset] {
+            throw PlatformError(.internalError, "The store's log entry \(start + UInt64(offset)) is not the one this server read and signed; the log cannot be served.")
+        }
+        return entries
     }
 }

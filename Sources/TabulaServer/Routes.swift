@@ -122,8 +122,11 @@ struct Routes {
             let namespace = try context.namedNamespace(context.parameters.require("namespace"))
             let id = try context.parameters.require("id")
             let recipient = try context.parameters.require("recipient")
-            let sealed = try await platform.jobResult(namespace: namespace, id: id, recipient: recipient)
-            return Response.json(["job": .string(id), "recipient": .string(recipient), "sealed": .string(Data(sealed).base64EncodedString())] as JSONValue)
+            let result = try await platform.jobResult(namespace: namespace, id: id, recipient: recipient)
+            return Response.json([
+                "job": .string(id), "recipient": .string(recipient), "sealed": .string(Data(result.sealed).base64EncodedString()),
+                "signature": .string(Data(result.signature).base64EncodedString()),
+            ] as JSONValue)
         }
 
         let activations = api.group("namespaces/:namespace/activations")

@@ -92,7 +92,7 @@ public struct Job: Codable, Sendable, Hashable {
             return "the party of slot \(slot.name) is not base64 of a P-256 public key (x9.63)"
         }
         for recipient in recipients where Self.recipientKey(recipient.key) == nil {
-            return "the key of recipient \(recipient.name) is not base64 of an X25519 public key (32 bytes)"
+            return "the key of recipient \(recipient.name) is not base64 of an X25519 public key (32 bytes) of full order"
         }
         return nil
     }
@@ -108,9 +108,14 @@ public struct Job: Codable, Sendable, Hashable {
         Data(base64Encoded: base64).flatMap { try? P256.Signing.PublicKey(x963Representation: $0) }
     }
 
-    /// A recipient's key, or `nil` when it does not parse.
+    /// A recipient's key, or `nil` when it does not parse or is a point of small order (no result
+    /// could be sealed to it: RFC 9180 §7.1.4 refuses the all-zero shared secret).
     public static func recipientKey(_ base64: String) -> Curve25519.KeyAgreement.PublicKey? {
-        Data(base64Encoded: base64).flatMap { $0.count == 32 ? try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: $0) : nil }
+        guard let data = Data(base64Encoded: base64), data.count == 32, let key = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: data),
+              let shared = try? Curve25519.KeyAgreement.PrivateKey().sharedSecretFromKeyAgreement(with: key),
+              shared.withUnsafeBytes({ $0.contains { $0 != 0 } })
+        else { return nil }
+        return key
     }
 }
 
@@ -125,12 +130,21 @@ public struct JobPolicy: Codable, Sendable, Hashable {
     public var expires: Int64
     /// How many runs may read it; a job runs once, so at least 1.
     public var runs: Int
+    /// Random hex the party chooses, so that the policy's digest in the log cannot be confirmed
+    /// by guessing its contents (its expiry, say).
+    public var nonce: String?
 
-    public init(functions: [String], recipients: [String], expires: Int64, runs: Int = 1) {
+    public init(functions: [String], recipients: [String], expires: Int64, runs: Int = 1, nonce: String? = nil) {
         self.functions = functions
         self.recipients = recipients
         self.expires = expires
         self.runs = runs
+        self.nonce = nonce
+    }
+
+    /// 16 random bytes in hex, for ``nonce``.
+    public static func randomNonce() -> String {
+        SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }.hex
     }
 
     /// SHA-256 of the policy's canonical JSON: what the job record names, so that a party can
@@ -199,6 +213,13 @@ public struct JobResult: Codable, Sendable, Hashable {
         } catch {
             throw WireError(.authenticationFailed, "the job result does not open with this key: it is sealed to another recipient, for another job, or altered")
         }
+    }
+
+    /// What the enclave signs for each recipient's sealed result, with its identity key:
+    /// `"tabula job result v1" ‖ 0x00 ‖ job digest ‖ SHA-256(sealed) ‖ recipient name`. HPKE's
+    /// base mode does not say who sealed; this does, so no one else can hand a recipient a result.
+    public static func signedMessage(jobDigest: [UInt8], sealed: [UInt8], name: String) -> [UInt8] {
+        Array("tabula job result v1".utf8) + [0] + jobDigest + Array(SHA256.hash(data: sealed)) + Array(name.utf8)
     }
 
     private static func info(jobDigest: [UInt8], name: String) -> [UInt8] {

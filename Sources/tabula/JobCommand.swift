@@ -43,8 +43,10 @@ struct JobCommand: AsyncParsableCommand {
             }
         }
 
-        /// What a party sent to a job's slot: the digest of the sealed bytes and the policy.
+        /// What a party sent to a job's slot: the job's digest, the digest of the sealed bytes and
+        /// the policy.
         struct Sent: Codable {
+            var jobDigest: String
             var inputDigest: String
             var policy: JobPolicy
         }
@@ -184,13 +186,22 @@ struct JobCommand: AsyncParsableCommand {
                 if try verification.expectedDigest() == nil {
                     standardError("note: allowing the module the job names, sha-256=\(job.moduleDigest); give --module or --digest to allow only the one you checked")
                 }
-                let recipients = allowRecipients.isEmpty ? job.recipients.map(\.key) : try allowRecipients.map { try JobCommand.identity($0, option: "allow-recipient").key }
+                let recipients: [String]
+                if allowRecipients.isEmpty {
+                    recipients = job.recipients.map(\.key)
+                    let named = job.recipients.map { "\($0.name) (key \(Array(SHA256.hash(data: Data($0.key.utf8))).hex.prefix(12))…)" }
+                    standardError("note: allowing every recipient the job names: \(named.joined(separator: ", ")); give --allow-recipient NAME=FILE to allow only those you know")
+                } else {
+                    recipients = try allowRecipients.map { try JobCommand.identity($0, option: "allow-recipient").key }
+                }
                 let policy = JobPolicy(
-                    functions: [allowedFunction], recipients: recipients, expires: Int64(Date().addingTimeInterval(validFor).timeIntervalSince1970 * 1000), runs: runs)
+                    functions: [allowedFunction], recipients: recipients, expires: Int64(Date().addingTimeInterval(validFor).timeIntervalSince1970 * 1000), runs: runs,
+                    nonce: JobPolicy.randomNonce())
                 let enclave = try await verification.attest(client)
                 let reply = try await client.submitJobInput(job, slot: slot, input: value, policy: policy, party: party, enclave: enclave)
                 if reply.accepted {
-                    try Files.write(try JSONEncoder().encode(Files.Sent(inputDigest: reply.inputDigest, policy: policy)), to: try Files.sent(job: job.id, slot: slot))
+                    try Files.write(
+                        try JSONEncoder().encode(Files.Sent(jobDigest: job.digest.hex, inputDigest: reply.inputDigest, policy: policy)), to: try Files.sent(job: job.id, slot: slot))
                 }
                 if connection.json {
                     var report: [String: JSONValue] = ["status": .integer(Int64(reply.status)), "accepted": .bool(reply.accepted), "inputDigest": .string(reply.inputDigest)]
@@ -251,6 +262,7 @@ struct JobCommand: AsyncParsableCommand {
         @Option(name: .customLong("namespace"), help: ArgumentHelp("The job's namespace (by default yours).", valueName: "namespace"))
         var jobNamespace: String?
 
+        @OptionGroup var verification: Verification
         @OptionGroup var connection: Connection
 
         func run() async throws {
@@ -258,7 +270,8 @@ struct JobCommand: AsyncParsableCommand {
             var failed = false
             try await connection.run { client in
                 let status = try await client.job(id: id, namespace: jobNamespace)
-                let result = try await client.jobResult(status.job, party: party)
+                let enclave = try await verification.attest(client)
+                let result = try await client.jobResult(status.job, party: party, enclave: enclave)
                 connection.json ? connection.emit(json: result) : print(Connection.pretty(result.result))
                 failed = !result.success
             }
@@ -289,21 +302,36 @@ struct JobCommand: AsyncParsableCommand {
         func run() async throws {
             try await connection.run { client in
                 let status = try await client.job(id: id, namespace: jobNamespace)
+                var sent: Files.Sent?
+                if let party {
+                    let slot = slot ?? party
+                    guard let data = FileManager.default.contents(atPath: try Files.sent(job: status.job.id, slot: slot).path),
+                          let kept = try? JSONDecoder().decode(Files.Sent.self, from: data)
+                    else {
+                        throw ValidationError("this CLI sent no accepted input to slot \(slot) of job \(status.job.id), so it has nothing to check the runs against")
+                    }
+                    guard kept.jobDigest == status.job.digest.hex else {
+                        throw ValidationError("the server shows job \(status.job.id) with digest \(status.job.digest.hex), not the \(kept.jobDigest) your input was sealed for: the job's document was changed")
+                    }
+                    sent = kept
+                }
                 let enclave = try await verification.attest(client)
                 let proof = try await client.proveJob(status.job, enclave: enclave) { read, total in
                     if total > 5000 { standardError("reading the log: \(read) of \(total) entries") }
                 }
+                let fingerprint = Confidential.enclaveFingerprint(Array(enclave.identityKey.derRepresentation))
+                // The same check as tabula log verify: this log extends the one this CLI saw before.
+                let key = "\(client.apiHost.absoluteString) \(fingerprint)"
+                let last = try LogHeads.load(key)
+                if let last { try await client.verifyConsistency(from: last, to: proof.head) }
+                try LogHeads.save(proof.head, key: key)
+
                 let runs = proof.records.filter { $0.record.outcome == "ran" }
-                let refused = proof.records.filter { $0.record.outcome == "refused" }
                 var problems: [String] = []
                 if runs.count > 1 { problems.append("the job ran \(runs.count) times") }
-                if let party {
+                if let sent, let party {
                     let slot = slot ?? party
-                    guard let data = FileManager.default.contents(atPath: try Files.sent(job: status.job.id, slot: slot).path),
-                          let sent = try? JSONDecoder().decode(Files.Sent.self, from: data)
-                    else {
-                        throw ValidationError("this CLI sent no accepted input to slot \(slot) of job \(status.job.id), so it has nothing to check the runs against")
-                    }
+                    if runs.count > sent.policy.runs { problems.append("your policy allows \(sent.policy.runs) run(s), and the log records \(runs.count)") }
                     for (index, run) in runs {
                         guard let read = run.inputs.first(where: { $0.slot == slot }) else {
                             problems.append("the run at \(index) did not read slot \(slot)")
@@ -314,23 +342,27 @@ struct JobCommand: AsyncParsableCommand {
                         if !sent.policy.functions.contains(run.moduleDigest) { problems.append("the run at \(index) ran sha-256=\(run.moduleDigest), which your policy does not allow") }
                     }
                 }
-                let fingerprint = Confidential.enclaveFingerprint(Array(enclave.identityKey.derRepresentation))
                 if connection.json {
                     connection.emit(json: JSONValue.object([
                         "treeSize": .integer(Int64(proof.head.size)), "signedBy": .string(fingerprint), "tee": .string(enclave.tee),
+                        "consistentWith": last.map { .integer(Int64($0.size)) } ?? .null,
                         "records": .array(proof.records.map { .object(["index": .integer(Int64($0.index)), "record": (try? JSONValue(parsing: JSONValue.bytes($0.record))) ?? .null]) }),
                         "problems": .array(problems.map(JSONValue.string)),
                     ]))
                 } else {
-                    print("ok: the log of \(proof.head.size) entries is signed by the attested enclave \(fingerprint.prefix(16))…")
+                    print("ok: the log of \(proof.head.size) entries is signed by the attested enclave \(fingerprint.prefix(16))…, and all of it was read")
+                    if let last { print("ok: it extends the log of \(last.size) entries this CLI saw before (consistency proven)") }
                     for (index, record) in proof.records {
-                        if record.outcome == "ran" {
+                        switch (record.outcome, record.slot) {
+                        case ("ran", _):
                             print("ok: entry \(index) (inclusion proven): the job ran module sha-256=\(record.moduleDigest) on \(record.inputs.map(\.slot).joined(separator: ", ")), status \(record.status ?? "?"), results for \(record.results.map(\.recipient).joined(separator: ", "))")
-                        } else {
-                            print("ok: entry \(index) (inclusion proven): an input to slot \(record.slot ?? "?") was refused: \(record.reason ?? "?")")
+                        case (_, let slot?):
+                            print("ok: entry \(index) (inclusion proven): an input to slot \(slot) was refused: \(record.reason ?? "?")")
+                        default:
+                            print("ok: entry \(index) (inclusion proven): the run was refused: \(record.reason ?? "?")")
                         }
                     }
-                    if runs.isEmpty { print("the job has not run\(refused.isEmpty ? "" : "; \(refused.count) input(s) refused")") }
+                    if runs.isEmpty { print("the job has not run") }
                     if let party, problems.isEmpty, !runs.isEmpty { print("ok: every run read exactly the input \(party) sent, under its policy, with a module it allows") }
                     if enclave.tee == "simulated" { print("attestation: SIMULATED (no TEE hardware, proves nothing)") }
                 }

@@ -74,12 +74,24 @@ struct JobCommandTests {
 
         // Recipients open the joint statistic; carol, not a recipient, gets nothing.
         for party in [alice, bob] {
-            let result = try await party.tabula(["job", "result", id, "--as", party.name, "--namespace", "guest", "--json"])
+            let result = try await party.tabula(["job", "result", id, "--as", party.name, "--namespace", "guest", "--allow-simulated", "--json"])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("\"count\":15") && result.stdout.contains("\"parties\":3"), "\(result.stdout)")
         }
-        let notRecipient = try await carol.tabula(["job", "result", id, "--as", "carol", "--namespace", "guest"])
-        #expect(notRecipient.status != 0 && notRecipient.stderr.contains("no recipient"), "\(notRecipient.stderr)")
+        let notRecipient = try await carol.tabula(["job", "result", id, "--as", "carol", "--namespace", "guest", "--allow-simulated"])
+        #expect(notRecipient.status != 0 && notRecipient.stderr.contains("no recipient with the key of party carol"), "\(notRecipient.stderr)")
+        // The operator hands bob alice's sealed result (signed for alice): refused, not opened.
+        let database = server.dataDirectory.appendingPathComponent("tabula.db").path
+        let swap = try RunCommandTests.run(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1], timeout=10)
+            row = db.execute("SELECT bytes FROM blob WHERE name = ?", ("job/guest/\(id)/result/alice",)).fetchone()
+            db.execute("UPDATE blob SET bytes = ? WHERE name = ?", (row[0], "job/guest/\(id)/result/bob"))
+            db.commit()
+            """, database], stdin: nil, environment: [:])
+        #expect(swap.status == 0, "\(swap.stderr)")
+        let swapped = try await bob.tabula(["job", "result", id, "--as", "bob", "--namespace", "guest", "--allow-simulated"])
+        #expect(swapped.status != 0 && swapped.stderr.contains("not signed by the attested enclave"), "\(swapped.stdout) \(swapped.stderr)")
 
         // Each party proves from the log that the module it allowed ran on exactly its input.
         for party in parties {

@@ -30,7 +30,7 @@ struct RunCommandTests {
         }
     }
 
-    private static func run(_ executable: URL, _ arguments: [String], stdin: String?, environment: [String: String]) throws -> Output {
+    static func run(_ executable: URL, _ arguments: [String], stdin: String?, environment: [String: String]) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -114,6 +114,10 @@ struct JobAPITests {
                 let reply = try await client.send(.get, "/api/v1/namespaces/guest/jobs/\(job.id)/results/\(party.name)", as: .other)
                 #expect(reply.status == .ok)
                 let sealed = Array(try #require(Data(base64Encoded: reply.json.objectValue?["sealed"]?.stringValue ?? "")))
+                // Sealed by the attested enclave: its identity key signed the sealed bytes for this recipient.
+                let signature = try P256.Signing.ECDSASignature(derRepresentation: try #require(Data(base64Encoded: reply.json.objectValue?["signature"]?.stringValue ?? "")))
+                #expect(sealing.identityKey.isValidSignature(signature, for: JobResult.signedMessage(jobDigest: job.digest, sealed: sealed, name: party.name)))
+                #expect(!sealing.identityKey.isValidSignature(signature, for: JobResult.signedMessage(jobDigest: job.digest, sealed: sealed, name: "carol")))
                 opened.append(try JSONValue.decode(JobResult.self, from: try JobResult.open(sealed, with: party.agreement, jobDigest: job.digest, name: party.name)))
                 #expect(throws: WireError.self) { try JobResult.open(sealed, with: carol.agreement, jobDigest: job.digest, name: party.name) }
             }
@@ -145,6 +149,16 @@ struct JobAPITests {
             // A filled job takes no more inputs.
             let late = try alice.seal(try Self.input("alice"), policy: alice.policy(allowing: digest, recipients: [alice, bob]), for: job, to: sealing)
             #expect(try await Self.submit(client, late, job: job, slot: "alice").status == 409)
+
+            // An operator that rolls the job's document back to waiting cannot make it run again:
+            // the log says it ran.
+            let blob = try #require(try await harness.store.backend.blob("job/guest/\(job.id)"))
+            var rolledBack = try JSONValue.decode(JobStatus.self, from: blob.bytes)
+            rolledBack.state = .waiting
+            #expect(try await harness.store.backend.putBlob("job/guest/\(job.id)", bytes: JSONValue.bytes(rolledBack), replacing: blob.version) != nil)
+            let rerun = try await client.send(.post, "/api/v1/namespaces/guest/jobs/\(job.id)/run", as: .other)
+            #expect(rerun.status == .conflict && rerun.body.contains("ran already"), "\(rerun.body)")
+            #expect(try await Self.records(client).filter { $0.job == job.id && $0.outcome == "ran" }.count == 1)
         }
     }
 
@@ -185,7 +199,9 @@ struct JobAPITests {
 
             let records = try await Self.records(client).filter { $0.job == job.id }
             let refused = records.filter { $0.outcome == "refused" }.compactMap(\.reason)
-            #expect(refused == cases.map(\.0), "\(refused)")
+            // Refusals of inputs the slot's party signed are logged; a stranger's (signed by
+            // mallory) is told to its sender only, so that no one can fill the log with them.
+            #expect(refused == cases.map(\.0).filter { $0 != "bad-signature" }, "\(refused)")
             // The job ran once, after both valid inputs, on exactly those.
             let ran = records.filter { $0.outcome == "ran" }
             #expect(ran.count == 1 && ran.first?.inputs.map(\.inputDigest).contains(Array(SHA256.hash(data: good.sealed)).hex) == true)
