@@ -108,6 +108,15 @@ public final class Monitor: Sendable {
         return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("tabula job inputs v1".utf8), outputByteCount: 32)
     }
 
+    /// The key that tags the verifiable log's entries (HMAC-SHA256 of each leaf hash), so that
+    /// the store cannot add an entry the log's tree heads would then cover: the cluster's, derived
+    /// from its identity key once a key broker gave it (every node checks every node's entries),
+    /// else one that lives as long as this monitor.
+    package var logTagKey: SymmetricKey {
+        let secret = servesClusterKeys ? Array(identityKey.rawRepresentation) : processCacheKey
+        return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("tabula log entries v1".utf8), outputByteCount: 32)
+    }
+
     /// The identity key's public half: what receipts and certificates are checked with.
     public var identityPublicKey: P256.Signing.PublicKey { identityKey.publicKey }
 

@@ -45,9 +45,21 @@ public actor TransparencyLog {
     /// The most entries one transaction appends.
     static let batchLimit = 1000
 
+    /// How many entries the log had when this server first read it: the history it takes as it
+    /// is (clients check it through consistency with the heads they kept). Every entry after
+    /// those must carry a tag of this log's key (``Monitor/logTagKey``).
+    private var inheritedSize: Int?
+
     init(store: Store, monitor: Monitor) {
         self.store = store
         self.monitor = monitor
+        // Read the history at once, so that only entries the store holds now are taken untagged.
+        Task { try? await self.catchUp() }
+    }
+
+    /// The tag of an entry: HMAC-SHA256 of its leaf hash under the log's key.
+    static func tag(_ hash: [UInt8], key: SymmetricKey) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: hash, using: key))
     }
 
     /// Appends an entry, committed with whatever else is waiting, and reads the log up to it; its
@@ -71,7 +83,8 @@ public actor TransparencyLog {
             let group = Array(pending.prefix(Self.batchLimit))
             pending.removeFirst(group.count)
             do {
-                let first = try await store.backend.appendLogEntries(group.map { ($0.input, $0.hash) })
+                let key = monitor.logTagKey
+                let first = try await store.backend.appendLogEntries(group.map { ($0.input, Self.tag($0.hash, key: key)) })
                 try await catchUp()
                 for (offset, entry) in group.enumerated() {
                     let index = first + UInt64(offset)
@@ -124,18 +137,29 @@ public actor TransparencyLog {
         try await task.value
     }
 
-    /// Reads the entries appended since and hashes them here: the store's own hash column is
-    /// never trusted. Job records that ran are remembered (``hasRun(jobDigest:)``).
+    /// Reads the entries appended since and hashes them here, checking each one's tag: the
+    /// store can neither change an entry nor add one. Job records that ran are remembered
+    /// (``hasRun(jobDigest:)``).
     private func readNewEntries() async throws {
+        let key = monitor.logTagKey
+        // Nodes of a cluster without a key broker share no key, so none can check another's
+        // tags (docs/log.md says so); with a broker, every node checks every entry.
+        let checkTags = inheritedSize != nil && (store.cluster == nil || monitor.servesClusterKeys)
         for _ in 0..<100_000 {
             let start = UInt64(leaves.count)
-            let inputs = try await store.backend.logEntries(from: start, to: start + 1024)
+            let records = try await store.backend.logRecords(from: start, to: start + 1024)
             guard UInt64(leaves.count) == start else { continue }  // another reader moved on meanwhile
-            guard inputs.count <= 1024 else {
+            guard records.count <= 1024 else {
                 throw PlatformError(.internalError, "the store returned more log entries than asked for; the log cannot be extended")
             }
-            for input in inputs {
+            for (offset, record) in records.enumerated() {
+                let input = record.input
                 let hash = MerkleTree.leafHash(input)
+                if checkTags, !HMAC<SHA256>.isValidAuthenticationCode(record.tag, authenticating: hash, using: key) {
+                    throw PlatformError(
+                        .internalError,
+                        "The store holds a log entry at \(start + UInt64(offset)) that no node of this log appended (its tag does not verify); the log is not extended.")
+                }
                 tree.append(hash)
                 leaves.append(hash)
                 if let entry = LogEntry.parse(input), entry.kind == .job,
@@ -143,7 +167,10 @@ public actor TransparencyLog {
                     jobsRun.insert(record.jobDigest)
                 }
             }
-            if inputs.count < 1024 { return }
+            if records.count < 1024 {
+                if inheritedSize == nil { inheritedSize = leaves.count }
+                return
+            }
         }
     }
 

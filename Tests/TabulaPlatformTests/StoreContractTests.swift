@@ -308,7 +308,7 @@ struct StoreContractTests {
             }
             #expect(firsts.map(\.first).sorted() == [0, 3, 6, 9])
             let entries = try await store.backend.logEntries(from: 0, to: 100)
-            let hashes = try await store.backend.logHashes(from: 0, to: 100)
+            let hashes = try await store.backend.logRecords(from: 0, to: 100).map(\.tag)
             #expect(entries.count == 12 && hashes.count == 12)
             for (entry, hash) in zip(entries, hashes) {
                 #expect(hash == [UInt8](repeating: entry[0], count: 32))
@@ -316,7 +316,8 @@ struct StoreContractTests {
             for (batch, first) in firsts {
                 #expect(entries[Int(first)..<Int(first) + 3].map { $0[0] } == (0..<3).map { UInt8(batch * 3 + $0) })
             }
-            #expect(try await store.backend.logHashes(from: 10, to: 11).count == 1)
+            #expect(try await store.backend.logRecords(from: 10, to: 11).count == 1)
+            #expect(try await store.backend.logRecords(from: 0, to: 100).map(\.input) == entries)
 
             #expect(try await store.loadBrokerState() == nil)
             let first = try #require(try await store.saveBrokerState([1], replacing: nil))

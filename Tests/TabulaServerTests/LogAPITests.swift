@@ -118,6 +118,23 @@ struct LogAPITests {
         }
     }
 
+    /// The store cannot add an entry: one without this log's tag stops the log, so no tree head
+    /// ever covers it, and no proof or entry is served past it.
+    @Test func anEntryTheStoreAddsIsNeverSigned() async throws {
+        let harness = try await Harness()
+        try await harness.run { client in
+            let before = try await Self.head(client)
+            let forged = LogEntry.leafInput(.job, Array(#"{"outcome":"ran"}"#.utf8))
+            _ = try await harness.store.backend.appendLogEntries([(forged, [UInt8](repeating: 0, count: 32))])
+            let reply = try await client.send(.get, "/api/v1/log/sth")
+            #expect(reply.status == .internalServerError && reply.body.contains("no node of this log appended"), "\(reply.body)")
+            let proof = try await client.send(.get, "/api/v1/log/proof?hash=\(MerkleTree.leafHash(forged).base64URLSafe)&tree_size=\(before.size + 1)")
+            #expect(proof.status != .ok)
+            // The server keeps serving what it does not sign.
+            #expect(try await client.send(.get, "/api/v1/namespaces/_/actions").status == .ok)
+        }
+    }
+
     /// Confidential invocations at once: each answer's receipt is in the log when the answer
     /// arrives, committed in groups, and the log holds only salted commitments.
     @Test func everyConfidentialReceiptIsInTheLogBeforeItsAnswer() async throws {

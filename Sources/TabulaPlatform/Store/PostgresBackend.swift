@@ -209,7 +209,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
 
     // MARK: The verifiable log
 
-    package func appendLogEntries(_ entries: [(input: [UInt8], hash: [UInt8])]) async throws -> UInt64 {
+    package func appendLogEntries(_ entries: [(input: [UInt8], tag: [UInt8])]) async throws -> UInt64 {
         try await perform("append to the log") { client in
             try await client.withTransaction(logger: self.logger) { connection in
                 // One appender at a time across the cluster: indices have no gaps.
@@ -220,7 +220,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                 }
                 for (offset, entry) in entries.enumerated() {
                     let inputBuffer = ByteBuffer(bytes: entry.input)
-                    let hashBuffer = ByteBuffer(bytes: entry.hash)
+                    let hashBuffer = ByteBuffer(bytes: entry.tag)
                     try await connection.query(
                         "INSERT INTO log_entry (idx, input, hash) VALUES (\(first + Int64(offset)), \(inputBuffer), \(hashBuffer))", logger: self.logger)
                 }
@@ -229,10 +229,10 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         }
     }
 
-    package func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
+    package func logRecords(from start: UInt64, to end: UInt64) async throws -> [(input: [UInt8], tag: [UInt8])] {
         try await perform("read the log") { client in
-            try await Self.collect(client.query("SELECT hash FROM log_entry WHERE idx >= \(Int64(clamping: start)) AND idx < \(Int64(clamping: end)) ORDER BY idx", logger: self.logger).decode(ByteBuffer.self))
-                .map { Array($0.readableBytesView) }
+            try await Self.collect(client.query("SELECT input, hash FROM log_entry WHERE idx >= \(Int64(clamping: start)) AND idx < \(Int64(clamping: end)) ORDER BY idx", logger: self.logger).decode((ByteBuffer, ByteBuffer).self))
+                .map { (Array($0.0.readableBytesView), Array($0.1.readableBytesView)) }
         }
     }
 

@@ -97,21 +97,22 @@ package final class SQLiteBackend: StoreBackend {
 
     // MARK: The verifiable log
 
-    package func appendLogEntries(_ entries: [(input: [UInt8], hash: [UInt8])]) async throws -> UInt64 {
+    package func appendLogEntries(_ entries: [(input: [UInt8], tag: [UInt8])]) async throws -> UInt64 {
         try await database.write { db in
             let first = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM log_entry") ?? 0
             let statement = try db.cachedStatement(sql: "INSERT INTO log_entry (idx, input, hash) VALUES (?, ?, ?)")
             for (offset, entry) in entries.enumerated() {
-                try statement.execute(arguments: [first + Int64(offset), Data(entry.input), Data(entry.hash)])
+                try statement.execute(arguments: [first + Int64(offset), Data(entry.input), Data(entry.tag)])
             }
             guard let index = UInt64(exactly: first) else { throw PlatformError(.internalError, "the store's log has a negative index") }
             return index
         }
     }
 
-    package func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]] {
+    package func logRecords(from start: UInt64, to end: UInt64) async throws -> [(input: [UInt8], tag: [UInt8])] {
         try await database.read { db in
-            try Data.fetchAll(db, sql: "SELECT hash FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx", arguments: [Int64(clamping: start), Int64(clamping: end)]).map { Array($0) }
+            try Row.fetchAll(db, sql: "SELECT input, hash FROM log_entry WHERE idx >= ? AND idx < ? ORDER BY idx", arguments: [Int64(clamping: start), Int64(clamping: end)])
+                .map { (Array($0["input"] as Data), Array($0["hash"] as Data)) }
         }
     }
 

@@ -65,10 +65,11 @@ package protocol StoreBackend: Sendable {
 
     /// Appends entries to the verifiable log in one transaction, at consecutive indices: the
     /// first one's index, the next free one, however many processes append at once (indices
-    /// have no gaps).
-    func appendLogEntries(_ entries: [(input: [UInt8], hash: [UInt8])]) async throws -> UInt64
-    /// The leaf hashes of entries `start..<end` (fewer when the log is shorter).
-    func logHashes(from start: UInt64, to end: UInt64) async throws -> [[UInt8]]
+    /// have no gaps). Each entry is its leaf input and the tag that shows a node of this log
+    /// appended it (kept in the `hash` column).
+    func appendLogEntries(_ entries: [(input: [UInt8], tag: [UInt8])]) async throws -> UInt64
+    /// The log's entries (leaf input and tag) from `start` up to, not including, `end`.
+    func logRecords(from start: UInt64, to end: UInt64) async throws -> [(input: [UInt8], tag: [UInt8])]
     /// The entries `start..<end` (fewer when the log is shorter).
     func logEntries(from start: UInt64, to end: UInt64) async throws -> [[UInt8]]
 }
