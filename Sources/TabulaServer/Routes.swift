@@ -246,7 +246,10 @@ struct Routes {
         if sealed {
             // The sealed response carries the real status; the outer one says only that it is here.
             guard case .string(let base64)? = activation.response?.result?[Confidential.sealedResultKey], let bytes = Data(base64Encoded: base64) else {
-                throw PlatformError(.internalError, "The invocation ended without a sealed response: \(activation.response?.status ?? "no status").")
+                // The platform's own words when it withheld the answer (its receipt could not be
+                // logged): they name no plaintext, and say whether to try again.
+                let reason = activation.response?.result?["error"]?.stringValue ?? activation.response?.status ?? "no status"
+                throw PlatformError(.unavailable, "The invocation ended without a sealed response: \(reason)")
             }
             var sealedHeaders = headers
             sealedHeaders[.contentType] = ObliviousHTTP.responseMediaType

@@ -130,8 +130,15 @@ struct LogAPITests {
             #expect(reply.status == .internalServerError && reply.body.contains("no node of this log appended"), "\(reply.body)")
             let proof = try await client.send(.get, "/api/v1/log/proof?hash=\(MerkleTree.leafHash(forged).base64URLSafe)&tree_size=\(before.size + 1)")
             #expect(proof.status != .ok)
-            // The server keeps serving what it does not sign.
+            // The server keeps serving what it does not sign; a confidential answer, whose receipt
+            // the stopped log cannot take, is withheld with 503 and says why.
             #expect(try await client.send(.get, "/api/v1/namespaces/_/actions").status == .ok)
+            #expect(try await client.deploy("echo", module: try example("echo.wat")).status == .ok)
+            let sealing = try await SealingClient(client)
+            let call = try sealing.seal(#"{"n":1}"#, path: "/api/v1/namespaces/guest/actions/echo")
+            let withheld = try await client.send(.post, "/api/v1/namespaces/_/actions/echo?blocking=true", bytes: call.sealed, contentType: "message/ohttp-req")
+            let message = String(decoding: withheld.body, as: UTF8.self)
+            #expect(withheld.status == .serviceUnavailable && message.contains("answer is withheld"), "\(message)")
         }
     }
 
