@@ -46,6 +46,8 @@ public final class Monitor: Sendable {
     private let keyring: Mutex<Keyring>
     private let clock: @Sendable () -> Date
     private let processCacheKey = (0..<32).map { _ in UInt8.random(in: 0...UInt8.max) }
+    /// The log's tag key, made once: the process's, and the cluster's once adopted.
+    private let logTagKeys = Mutex<[Bool: SymmetricKey]>([:])
 
     /// Starts a monitor: a new identity key, its certificate with fresh evidence, the first epoch.
     ///
@@ -113,8 +115,12 @@ public final class Monitor: Sendable {
     /// from its identity key once a key broker gave it (every node checks every node's entries),
     /// else one that lives as long as this monitor.
     package var logTagKey: SymmetricKey {
-        let secret = servesClusterKeys ? Array(identityKey.rawRepresentation) : processCacheKey
-        return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("tabula log entries v1".utf8), outputByteCount: 32)
+        let cluster = servesClusterKeys
+        if let cached = logTagKeys.withLock({ $0[cluster] }) { return cached }
+        let secret = cluster ? Array(identityKey.rawRepresentation) : processCacheKey
+        let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("tabula log entries v1".utf8), outputByteCount: 32)
+        logTagKeys.withLock { $0[cluster] = key }
+        return key
     }
 
     /// The identity key's public half: what receipts and certificates are checked with.

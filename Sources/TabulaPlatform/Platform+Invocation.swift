@@ -163,18 +163,9 @@ extension Platform {
         return try start(deployed, subject: subject, confidential: true) { definition, activationID in
             let outcome = try await self.enclave.invoke(
                 definition.name, revision: definition.revision, sealed: request, caller: subject, defaults: defaults, finalDefaults: deployed.final, activationID: activationID)
-            if let commitment = outcome.receiptCommitment, let log = self.log {
-                // The answer leaves only once its receipt is in the log, so that every answer a
-                // client holds is provable from a later tree head, across a crash too.
-                do {
-                    try await log.appendReceipt(commitment)
-                } catch {
-                    throw PlatformError(.unavailable, "The receipt of this invocation could not be appended to the verifiable log, so its answer is withheld; invoke again. (\(error))")
-                }
-            }
             return Outcome(
                 response: ActivationResponse(status: outcome.status, result: [Confidential.sealedResultKey: .string(Data(outcome.response).base64EncodedString())]),
-                logs: [], duration: outcome.duration, rewind: outcome.rewind)
+                logs: [], duration: outcome.duration, rewind: outcome.rewind, receiptCommitment: outcome.receiptCommitment)
         }
     }
 
@@ -184,6 +175,9 @@ extension Platform {
         var logs: [String]
         var duration: Duration
         var rewind: Rewind?
+        /// A confidential answer's receipt commitment: the log takes it in the transaction that
+        /// stores the record, so the answer never leaves without it.
+        var receiptCommitment: [UInt8]? = nil
     }
 
     /// The action as last stored, with what the enclave needs to run it: from memory when this
@@ -246,9 +240,17 @@ extension Platform {
                 admission.leave()
                 metrics.queueDepth.record(admission.queued)
             }
-            let activation = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, holdsLoad: cold, body: body)
+            var (activation, receipt) = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, holdsLoad: cold, body: body)
+            if receipt != nil, log?.isStopped == true {
+                // The answer leaves only with a receipt the log can prove: it is withheld.
+                activation.response = Activation.Response(ActivationResponse(status: .internalError, result: [
+                    "error": "The receipt of this invocation cannot be appended to the verifiable log (it stopped at an entry the store holds that no node appended), so its answer is withheld; invoke again once the log is repaired.",
+                ]))
+                receipt = nil
+            }
             do {
-                try await store.insertActivation(activation)
+                let entries = receipt.flatMap { commitment in log.map { [$0.entry(.receipt, commitment)] } } ?? []
+                try await store.insertActivation(activation, logEntries: entries)
                 completion.complete(.success(activation))
                 await onStored?()
             } catch {
@@ -274,7 +276,7 @@ extension Platform {
     private func run(
         _ deployed: Deployed, activationID: String, subject: String, received: Int64, confidential: Bool, holdsLoad: Bool,
         body: @Sendable (FunctionDefinition, String) async throws -> Outcome
-    ) async -> Activation {
+    ) async -> (Activation, receipt: [UInt8]?) {
         let action = deployed.stored.action
         let definition = deployed.definition
         var annotations = [
@@ -296,6 +298,7 @@ extension Platform {
         var start = Store.now()
         var end = start
         var holdsLoad = holdsLoad
+        var receipt: [UInt8]?
         defer { if holdsLoad { loads.leave() } }
         do {
             let initTime = try await pool.checkOut(definition, identity: deployed.identity)
@@ -313,6 +316,7 @@ extension Platform {
             let outcome: Outcome
             do {
                 outcome = try await body(definition, activationID)
+                receipt = outcome.receiptCommitment
                 pool.checkIn(definition.name)
             } catch {
                 pool.checkIn(definition.name)
@@ -355,10 +359,11 @@ extension Platform {
         }
         annotations.append(KeyValue(key: "waitTime", value: .integer(max(0, start - received))))
         metrics.invocation(status: response.status)
-        return Activation(
+        let activation = Activation(
             namespace: action.namespace, name: action.name, version: action.version, subject: subject,
             activationId: activationID, start: start, end: end, response: Activation.Response(response),
             logs: logs, annotations: annotations)
+        return (activation, receipt)
     }
 
     // MARK: Attestation

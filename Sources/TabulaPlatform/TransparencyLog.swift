@@ -1,5 +1,6 @@
 import Crypto
 public import Foundation
+import Synchronization
 public import TabulaEnclave
 public import TabulaLog
 import TabulaWire
@@ -41,6 +42,11 @@ public actor TransparencyLog {
     private var jobsRun: Set<String> = []
     /// Replayed job inputs already recorded (job id and fingerprint), bounded.
     private var replays: Set<String> = []
+
+    /// Whether the log stopped at an entry no node of it appended: until the operator removes it,
+    /// no confidential answer is released, since its receipt could never be proven.
+    nonisolated var isStopped: Bool { stopped.withLock { $0 } }
+    private nonisolated let stopped = Mutex(false)
 
     /// The most entries one transaction appends.
     static let batchLimit = 1000
@@ -101,9 +107,12 @@ public actor TransparencyLog {
         committing = false
     }
 
-    /// Appends the commitment to a confidential invocation's receipt (``Receipt/commitment(_:)``).
-    func appendReceipt(_ commitment: [UInt8]) async throws {
-        try await append(.receipt, commitment)
+    /// An entry, with its tag, for the store to append in a transaction of its own choosing: a
+    /// confidential invocation's receipt goes into the transaction that stores its activation
+    /// record (``Store/insertActivation(_:pending:logEntries:)``), and is read back like any other.
+    nonisolated func entry(_ kind: LogEntry.Kind, _ data: [UInt8]) -> (input: [UInt8], tag: [UInt8]) {
+        let input = LogEntry.leafInput(kind, data)
+        return (input, Self.tag(MerkleTree.leafHash(input), key: monitor.logTagKey))
     }
 
     /// The certificate to hand out for a function version: the first one offered, which is the
@@ -156,6 +165,7 @@ public actor TransparencyLog {
                 let input = record.input
                 let hash = MerkleTree.leafHash(input)
                 if checkTags, !HMAC<SHA256>.isValidAuthenticationCode(record.tag, authenticating: hash, using: key) {
+                    stopped.withLock { $0 = true }
                     throw PlatformError(
                         .internalError,
                         "The store holds a log entry at \(start + UInt64(offset)) that no node of this log appended (its tag does not verify); the log is not extended.")

@@ -212,21 +212,25 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
     package func appendLogEntries(_ entries: [(input: [UInt8], tag: [UInt8])]) async throws -> UInt64 {
         try await perform("append to the log") { client in
             try await client.withTransaction(logger: self.logger) { connection in
-                // One appender at a time across the cluster: indices have no gaps.
-                try await connection.query("SELECT pg_advisory_xact_lock(7254716)", logger: self.logger)
-                let rows = try await connection.query("SELECT coalesce(max(idx) + 1, 0) FROM log_entry", logger: self.logger).decode(Int64.self)
-                guard let first = try await Self.collect(rows).first, let index = UInt64(exactly: first) else {
-                    throw PlatformError(.internalError, "the store did not say where the log ends")
-                }
-                for (offset, entry) in entries.enumerated() {
-                    let inputBuffer = ByteBuffer(bytes: entry.input)
-                    let hashBuffer = ByteBuffer(bytes: entry.tag)
-                    try await connection.query(
-                        "INSERT INTO log_entry (idx, input, hash) VALUES (\(first + Int64(offset)), \(inputBuffer), \(hashBuffer))", logger: self.logger)
-                }
-                return index
+                try await Self.appendLogEntries(entries, on: connection, logger: self.logger)
             }
         }
+    }
+
+    /// Appends log entries in the transaction under way: the first one's index.
+    private static func appendLogEntries(_ entries: [(input: [UInt8], tag: [UInt8])], on connection: PostgresConnection, logger: Logger) async throws -> UInt64 {
+        // One appender at a time across the cluster: indices have no gaps.
+        try await connection.query("SELECT pg_advisory_xact_lock(7254716)", logger: logger)
+        let rows = try await connection.query("SELECT coalesce(max(idx) + 1, 0) FROM log_entry", logger: logger).decode(Int64.self)
+        guard let first = try await collect(rows).first, let index = UInt64(exactly: first) else {
+            throw PlatformError(.internalError, "the store did not say where the log ends")
+        }
+        for (offset, entry) in entries.enumerated() {
+            let inputBuffer = ByteBuffer(bytes: entry.input)
+            let tagBuffer = ByteBuffer(bytes: entry.tag)
+            try await connection.query("INSERT INTO log_entry (idx, input, hash) VALUES (\(first + Int64(offset)), \(inputBuffer), \(tagBuffer))", logger: logger)
+        }
+        return index
     }
 
     package func logRecords(from start: UInt64, to end: UInt64) async throws -> [(input: [UInt8], tag: [UInt8])] {
@@ -466,15 +470,26 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                     VALUES (\(record.id), \(record.namespace), \(record.name), \(record.start), \(record.document), \(record.summary), true, \(self.configuration.node))
                     ON CONFLICT (id) DO NOTHING
                     """, logger: self.logger)
+            } else if record.logEntries.isEmpty {
+                try await client.query(Self.recordQuery(record), logger: self.logger)
             } else {
-                // The real record replaces its stand-in; a stand-in never replaces a record.
-                try await client.query("""
-                    INSERT INTO activation (id, namespace, name, start, document, summary, pending)
-                    VALUES (\(record.id), \(record.namespace), \(record.name), \(record.start), \(record.document), \(record.summary), false)
-                    ON CONFLICT (id) DO UPDATE SET start = excluded.start, document = excluded.document, summary = excluded.summary, pending = false
-                    """, logger: self.logger)
+                // With its log entries, in one transaction: an answer is never stored without its
+                // receipt in the log.
+                try await client.withTransaction(logger: self.logger) { connection in
+                    try await connection.query(Self.recordQuery(record), logger: self.logger)
+                    _ = try await Self.appendLogEntries(record.logEntries, on: connection, logger: self.logger)
+                }
             }
         }
+    }
+
+    /// Stores a real record: it replaces its stand-in; a stand-in never replaces a record.
+    private static func recordQuery(_ record: Store.ActivationRow) -> PostgresQuery {
+        """
+        INSERT INTO activation (id, namespace, name, start, document, summary, pending)
+        VALUES (\(record.id), \(record.namespace), \(record.name), \(record.start), \(record.document), \(record.summary), false)
+        ON CONFLICT (id) DO UPDATE SET start = excluded.start, document = excluded.document, summary = excluded.summary, pending = false
+        """
     }
 
     package func pruneActivations(namespace: String, keep: Int) async throws {

@@ -98,15 +98,18 @@ package final class SQLiteBackend: StoreBackend {
     // MARK: The verifiable log
 
     package func appendLogEntries(_ entries: [(input: [UInt8], tag: [UInt8])]) async throws -> UInt64 {
-        try await database.write { db in
-            let first = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM log_entry") ?? 0
-            let statement = try db.cachedStatement(sql: "INSERT INTO log_entry (idx, input, hash) VALUES (?, ?, ?)")
-            for (offset, entry) in entries.enumerated() {
-                try statement.execute(arguments: [first + Int64(offset), Data(entry.input), Data(entry.tag)])
-            }
-            guard let index = UInt64(exactly: first) else { throw PlatformError(.internalError, "the store's log has a negative index") }
-            return index
+        try await database.write { db in try Self.appendLogEntries(entries, in: db) }
+    }
+
+    /// Appends log entries in the transaction under way: the first one's index.
+    private static func appendLogEntries(_ entries: [(input: [UInt8], tag: [UInt8])], in db: Database) throws -> UInt64 {
+        let first = try Int64.fetchOne(db, sql: "SELECT coalesce(max(idx) + 1, 0) FROM log_entry") ?? 0
+        let statement = try db.cachedStatement(sql: "INSERT INTO log_entry (idx, input, hash) VALUES (?, ?, ?)")
+        for (offset, entry) in entries.enumerated() {
+            try statement.execute(arguments: [first + Int64(offset), Data(entry.input), Data(entry.tag)])
         }
+        guard let index = UInt64(exactly: first) else { throw PlatformError(.internalError, "the store's log has a negative index") }
+        return index
     }
 
     package func logRecords(from start: UInt64, to end: UInt64) async throws -> [(input: [UInt8], tag: [UInt8])] {
@@ -323,6 +326,10 @@ package final class SQLiteBackend: StoreBackend {
                             if record.pending { insertPending = nil } else { insert = nil }
                         }
                     }
+                    // The log entries of the records stored, in the same transaction: an answer
+                    // is never stored without its receipt in the log.
+                    let entries = batch.indices.filter { failures[$0] == nil }.flatMap { batch[$0].0.logEntries }
+                    if !entries.isEmpty { _ = try Self.appendLogEntries(entries, in: db) }
                     return failures
                 }
                 for (index, (_, continuation)) in batch.enumerated() {

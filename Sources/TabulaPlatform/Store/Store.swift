@@ -301,8 +301,11 @@ public final class Store: Sendable {
     package struct ActivationRow: Sendable {
         package var activation: Activation
         package var document: String
-        /// A stand-in, written before a 202 is answered (see ``Store/insertActivation(_:pending:)``).
+        /// A stand-in, written before a 202 is answered (see ``Store/insertActivation(_:pending:logEntries:)``).
         package var pending: Bool
+        /// Entries of the verifiable log written in the same transaction (a confidential
+        /// invocation's receipt), so that a record with a sealed answer never exists without them.
+        package var logEntries: [(input: [UInt8], tag: [UInt8])] = []
 
         package var id: String { activation.activationId }
         package var namespace: String { activation.namespace }
@@ -337,8 +340,9 @@ public final class Store: Sendable {
     /// - Parameter pending: store a stand-in, written before a 202 is answered: hidden from reads
     ///   until the real record replaces it, or until ``recoverInterruptedActivations()`` publishes
     ///   it after a crash. Ignored when the real record is already there.
-    public func insertActivation(_ activation: Activation, pending: Bool = false) async throws {
-        let row = ActivationRow(activation: activation, document: Self.encode(activation), pending: pending)
+    public func insertActivation(_ activation: Activation, pending: Bool = false, logEntries: [(input: [UInt8], tag: [UInt8])] = []) async throws {
+        var row = ActivationRow(activation: activation, document: Self.encode(activation), pending: pending)
+        row.logEntries = logEntries
         // The record of a run that happened is worth waiting for: a store failing over (503 for a
         // few seconds) must not lose it. A stand-in is not: its caller is still waiting for a 202
         // and is better told at once to retry.
