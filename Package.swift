@@ -38,6 +38,7 @@ let package = Package(
         .target(
             name: "TabulaWire",
             dependencies: [
+                "CBoringSSLShim",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: settings
@@ -56,6 +57,13 @@ let package = Package(
         .target(
             name: "CPageTracker",
             path: "Sources/CPageTracker"
+        ),
+        // The BoringSSL calls of the confidential hot path (AEAD, HMAC), without swift-crypto's
+        // generic wrappers; the symbols are swift-crypto's own (see BoringSSLShim.c).
+        .target(
+            name: "CBoringSSLShim",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/CBoringSSLShim"
         ),
         // The worker process's confinement (seccomp-bpf, limits, descriptors) and its spawn.
         .target(

@@ -1,15 +1,14 @@
-import Crypto
+import CBoringSSLShim
 
-/// HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869) over byte arrays, built on swift-crypto's
-/// SHA-256.
+/// HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869) over byte arrays, with BoringSSL's HMAC.
 ///
 /// swift-crypto has both, but its `HKDF` costs about 3 µs per step on the build machine (each
 /// step wraps keys in `SymmetricKey`, `Data` and generic containers), and one confidential
-/// invocation takes a dozen steps (the HPKE key schedule and the response keys). These take about
-/// 0.3 µs. They are checked against RFC 5869's vectors, and through HPKE against RFC 9180's.
+/// invocation takes a dozen steps (the HPKE key schedule and the response keys). These call
+/// BoringSSL's HMAC through ``CBoringSSLShim``. They are checked against RFC 5869's vectors, and
+/// through HPKE against RFC 9180's.
 enum HKDFSHA256 {
     static let hashByteCount = 32
-    private static let blockByteCount = 64
 
     /// HMAC-SHA256 of the concatenation of `parts`, keyed with `key`.
     static func authenticationCode(key: [UInt8], _ parts: [UInt8]...) -> [UInt8] {
@@ -17,23 +16,14 @@ enum HKDFSHA256 {
     }
 
     static func authenticationCode(key: [UInt8], parts: [[UInt8]]) -> [UInt8] {
-        // Keys longer than a block are hashed first; shorter ones are padded with zeros.
-        let key = key.count > blockByteCount ? SHA256.hash(data: key).withUnsafeBytes { Array($0) } : key
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: blockByteCount) { pad in
-            pad.initialize(repeating: 0x36)
-            for index in key.indices { pad[index] ^= key[index] }
-            var inner = SHA256()
-            inner.update(bufferPointer: UnsafeRawBufferPointer(pad))
-            for part in parts { part.withUnsafeBytes { inner.update(bufferPointer: $0) } }
-            let innerDigest = inner.finalize()
-            // The inner pad becomes the outer one: key ⊕ 0x36 ⊕ (0x36 ⊕ 0x5C) = key ⊕ 0x5C.
-            for index in 0..<blockByteCount { pad[index] ^= 0x36 ^ 0x5C }
-            var outer = SHA256()
-            outer.update(bufferPointer: UnsafeRawBufferPointer(pad))
-            innerDigest.withUnsafeBytes { outer.update(bufferPointer: $0) }
-            // The pad held the key: overwrite it before the stack space is reused.
-            pad.update(repeating: 0)
-            return outer.finalize().withUnsafeBytes { Array($0) }
+        // The parts are short (labels, keys, a few hundred bytes at most): joined, then one call
+        // to BoringSSL's HMAC (``CBoringSSLShim``), the data wiped afterwards as it may be key material.
+        var data = parts.count == 1 ? parts[0] : parts.flatMap { $0 }
+        defer { if parts.count != 1 { data.wipe() } }
+        return [UInt8](unsafeUninitializedCapacity: hashByteCount) { output, initialized in
+            let ok = tabula_hmac_sha256(key, key.count, data, data.count, output.baseAddress)
+            precondition(ok == 1, "HMAC-SHA256 failed in BoringSSL")
+            initialized = hashByteCount
         }
     }
 
