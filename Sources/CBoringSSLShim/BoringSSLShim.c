@@ -1,5 +1,5 @@
-// The few BoringSSL functions the confidential hot path calls directly: an AEAD seal and open
-// and HMAC-SHA256 over plain buffers. swift-crypto wraps the same calls in generic Swift
+// The few BoringSSL functions the confidential hot path calls directly: an AEAD seal and open,
+// HMAC-SHA256, SHA-256 and random bytes, over plain buffers. swift-crypto wraps the same calls in generic Swift
 // (DataProtocol, SymmetricKey, sealed boxes), which costs about 3 µs per AEAD call and 0.5 µs
 // per HMAC on the build machine, more than the cryptography itself; a confidential invocation
 // makes two AEAD calls and about fifteen HMACs.
@@ -27,6 +27,9 @@ extern int CCryptoBoringSSL_EVP_AEAD_CTX_open(const EVP_AEAD_CTX *ctx, uint8_t *
 extern const EVP_MD *CCryptoBoringSSL_EVP_sha256(void);
 extern uint8_t *CCryptoBoringSSL_HMAC(const EVP_MD *evp_md, const void *key, size_t key_len, const uint8_t *data, size_t data_len,
                                       uint8_t *out, unsigned int *out_len);
+
+extern uint8_t *CCryptoBoringSSL_SHA256(const uint8_t *data, size_t len, uint8_t out[32]);
+extern int CCryptoBoringSSL_RAND_bytes(uint8_t *buf, size_t len);
 
 static const EVP_AEAD *aead_named(int aead) {
     switch (aead) {
@@ -62,4 +65,12 @@ int tabula_aead_open(int aead, const uint8_t *key, size_t key_len, const uint8_t
 int tabula_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len, uint8_t out[32]) {
     unsigned int length = 0;
     return CCryptoBoringSSL_HMAC(CCryptoBoringSSL_EVP_sha256(), key, key_len, data, data_len, out, &length) != NULL && length == 32;
+}
+
+void tabula_sha256(const uint8_t *data, size_t data_len, uint8_t out[32]) {
+    CCryptoBoringSSL_SHA256(data, data_len, out);
+}
+
+int tabula_random_bytes(uint8_t *out, size_t count) {
+    return CCryptoBoringSSL_RAND_bytes(out, count);
 }

@@ -123,7 +123,7 @@ extension Enclave {
             activationId: activationID, namespace: name.namespace, name: name.name, moduleDigest: host.moduleDigestHex,
             snapshotDigest: invocation.snapshotDigest == host.snapshotDigest ? host.snapshotDigestHex : invocation.snapshotDigest.hex,
             policyDigest: host.policyDigestHex, sandbox: invocation.sandbox, sequence: invocation.sequence,
-            requestDigest: Array(SHA256.hash(data: sealed.plaintext)).hex, responseDigest: Array(SHA256.hash(data: body)).hex,
+            requestDigest: BoringSSL.sha256(sealed.plaintext).hex, responseDigest: BoringSSL.sha256(body).hex,
             epoch: sealed.epoch, tee: monitor.tee, issuedAt: Int64(Date().timeIntervalSince1970 * 1000),
             // Derived from this request's secret: unguessable outside the enclave and the client,
             // and no draw from the system's random source per invocation.

@@ -219,7 +219,7 @@ public final class Monitor: Sendable {
             throw EnclaveError(.sealedRequest, "\(Self.undecryptablePrefix): \(error)")
         }
         // Only requests that authenticate are remembered, so garbage cannot fill the set.
-        let fingerprint = Array(SHA256.hash(data: sealed).prefix(16))
+        let fingerprint = Array(BoringSSL.sha256(sealed).prefix(16))
         switch keyring.withLock({ $0.remember(fingerprint, epoch: epoch) }) {
         case .first:
             break

@@ -1,5 +1,3 @@
-import Crypto
-
 extension ObliviousHTTP {
     /// What a gateway keeps after opening a request, to encrypt the response to that request.
     ///
@@ -17,9 +15,8 @@ extension ObliviousHTTP {
         /// The response nonce is fresh and random, `max(Nn, Nk)` bytes, so that sealing twice for
         /// one request never reuses an AEAD key and nonce.
         public func sealResponse(_ response: [UInt8]) throws -> [UInt8] {
-            // SymmetricKey draws from the same CSPRNG as the keys themselves.
-            let nonce = SymmetricKey(size: .init(bitCount: 8 * ResponseProtection.nonceByteCount(self.response.aead)))
-                .withUnsafeBytes { Array($0) }
+            // From the same CSPRNG as the keys themselves.
+            let nonce = BoringSSL.randomBytes(ResponseProtection.nonceByteCount(self.response.aead))
             return try sealResponse(response, nonce: nonce)
         }
 

@@ -1,5 +1,3 @@
-import Crypto
-
 /// Proof of what one confidential invocation ran.
 ///
 /// It travels inside the sealed response (field ``Confidential/receiptField``), so only the client
@@ -69,6 +67,6 @@ public struct Receipt: Codable, Sendable, Hashable {
     /// What the verifiable log holds for a receipt (the data of a `receipt` entry): SHA-256 of
     /// its exact JSON bytes.
     public static func commitment(_ receiptBytes: [UInt8]) -> [UInt8] {
-        Array(SHA256.hash(data: receiptBytes))
+        BoringSSL.sha256(receiptBytes)
     }
 }

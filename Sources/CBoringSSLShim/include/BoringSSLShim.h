@@ -23,4 +23,10 @@ int tabula_aead_open(int aead, const uint8_t *key, size_t key_len, const uint8_t
 /// HMAC-SHA256 of `data` under `key` into `out` (32 bytes). 1 on success.
 int tabula_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len, uint8_t out[32]);
 
+/// SHA-256 of `data` into `out` (32 bytes).
+void tabula_sha256(const uint8_t *data, size_t data_len, uint8_t out[32]);
+
+/// `count` bytes from BoringSSL's CSPRNG (the one swift-crypto's keys come from). 1 on success.
+int tabula_random_bytes(uint8_t *out, size_t count);
+
 #endif
