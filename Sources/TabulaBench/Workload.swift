@@ -15,8 +15,8 @@ public final class Workload: Sendable {
     /// A key of the same suite as the monitor's, for timing the cryptography alone.
     private let gatewayKey: ObliviousHTTP.GatewayKey
     /// Keys of the same algorithms as the monitor's, for timing its two public-key operations alone.
-    private let agreementKey = Curve25519.KeyAgreement.PrivateKey()
-    private let peerKey = Curve25519.KeyAgreement.PrivateKey().publicKey
+    private let agreementScalar = Array(Curve25519.KeyAgreement.PrivateKey().rawRepresentation)
+    private let peerPoint = Array(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)
     private let signingKey = P256.Signing.PrivateKey()
 
     private init(enclave: Enclave, monitor: Monitor, name: FunctionName, parameters: JSONValue) throws {
@@ -123,9 +123,9 @@ public final class Workload: Sendable {
         _ = try context.openResponse(try server.sealResponse(opened))
     }
 
-    /// The X25519 agreement of a request's decapsulation, alone.
+    /// The X25519 agreement of a request's decapsulation, alone: the same BoringSSL call.
     public func keyAgreement() throws {
-        _ = try agreementKey.sharedSecretFromKeyAgreement(with: peerKey)
+        guard BoringSSL.x25519(agreementScalar, peerPoint) != nil else { throw BenchError("X25519 failed") }
     }
 
     /// The ECDSA P-256 signature of a receipt, alone (over a receipt-sized message).

@@ -12,6 +12,15 @@ package enum BoringSSL {
         }
     }
 
+    /// X25519 of a private scalar and a peer's public key; `nil` when the result is all zeros (a
+    /// small-order point). The gateway's decapsulation uses it, and the benchmark times it alone.
+    package static func x25519(_ privateKey: [UInt8], _ peer: [UInt8]) -> [UInt8]? {
+        guard privateKey.count == 32, peer.count == 32 else { return nil }
+        var shared = [UInt8](repeating: 0, count: 32)
+        guard tabula_x25519(&shared, privateKey, peer) == 1 else { return nil }
+        return shared
+    }
+
     /// `count` random bytes.
     package static func randomBytes(_ count: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: count) { output, initialized in

@@ -12,7 +12,8 @@ extension ObliviousHTTP {
         private let privateKey: PrivateKey
 
         private enum PrivateKey: Sendable {
-            case x25519(Curve25519.KeyAgreement.PrivateKey)
+            /// The key, and its scalar and public key as bytes, for the X25519 of every request.
+            case x25519(Curve25519.KeyAgreement.PrivateKey, scalar: X25519Secret, publicKey: [UInt8])
             case xWing(XWingMLKEM768X25519.PrivateKey)
         }
 
@@ -41,8 +42,8 @@ extension ObliviousHTTP {
                 switch kem {
                 case .x25519HKDFSHA256:
                     let x25519 = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: privateKey)
-                    key = .x25519(x25519)
                     publicKey = Array(x25519.publicKey.rawRepresentation)
+                    key = .x25519(x25519, scalar: X25519Secret(Array(x25519.rawRepresentation)), publicKey: publicKey)
                 case .xWing:
                     let xWing = try XWingMLKEM768X25519.PrivateKey(seedRepresentation: privateKey, publicKey: nil)
                     key = .xWing(xWing)
@@ -76,7 +77,7 @@ extension ObliviousHTTP {
         /// Whoever holds them can read every request sent to this key.
         public var privateKeyBytes: [UInt8] {
             switch privateKey {
-            case .x25519(let key): Array(key.rawRepresentation)
+            case .x25519(let key, _, _): Array(key.rawRepresentation)
             case .xWing(let key): Array(key.seedRepresentation)
             }
         }
@@ -117,8 +118,9 @@ extension ObliviousHTTP {
             let info = ObliviousHTTP.info(header: header)
             do {
                 switch privateKey {
-                case .x25519(let key):
-                    var context = try X25519HPKE.setupRecipient(encapsulatedKey: encapsulatedKey, privateKey: key, info: info, aead: algorithm.aead)
+                case .x25519(_, let scalar, let publicKey):
+                    var context = try X25519HPKE.setupRecipient(
+                        encapsulatedKey: encapsulatedKey, privateKey: scalar, publicKey: publicKey, info: info, aead: algorithm.aead)
                     defer { context.erase() }
                     let request = try context.open(ciphertext)
                     return (request, ServerContext(response: ResponseProtection(encapsulatedKey: encapsulatedKey, context: context)))

@@ -69,10 +69,23 @@ struct X25519HPKE {
     static func setupRecipient(
         encapsulatedKey: [UInt8], privateKey: Curve25519.KeyAgreement.PrivateKey, info: [UInt8], aead: KeyConfiguration.AEAD
     ) throws -> Context {
-        let ephemeral = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: encapsulatedKey)
-        var dh = try sharedSecret(privateKey, ephemeral)
+        let secret = X25519Secret(Array(privateKey.rawRepresentation))
+        return try setupRecipient(encapsulatedKey: encapsulatedKey, privateKey: secret, publicKey: Array(privateKey.publicKey.rawRepresentation), info: info, aead: aead)
+    }
+
+    /// `SetupBaseR(enc, skR, info)` with the private scalar and public key as bytes: the X25519
+    /// straight from BoringSSL (``CBoringSSLShim``), for the gateway's hot path.
+    static func setupRecipient(
+        encapsulatedKey: [UInt8], privateKey: X25519Secret, publicKey: [UInt8], info: [UInt8], aead: KeyConfiguration.AEAD
+    ) throws -> Context {
+        guard encapsulatedKey.count == 32, privateKey.bytes.count == 32 else {
+            throw WireError(.malformed, "an X25519 encapsulated key has 32 bytes, not \(encapsulatedKey.count)")
+        }
+        guard var dh = BoringSSL.x25519(privateKey.bytes, encapsulatedKey) else {
+            throw WireError(.malformed, "the X25519 public key is a small-order point: the shared secret is all zeros")
+        }
         defer { dh.wipe() }
-        return try keySchedule(dh: dh, kemContext: encapsulatedKey + Array(privateKey.publicKey.rawRepresentation), info: info, aead: aead)
+        return try keySchedule(dh: dh, kemContext: encapsulatedKey + publicKey, info: info, aead: aead)
     }
 
     // MARK: The key schedule
@@ -169,5 +182,18 @@ extension X25519HPKE {
         var prk = labeledExtract(salt: [], label: Array("dkp_prk".utf8), ikm: ikm, suite: kemSuiteID)
         defer { prk.wipe() }
         return labeledExpand(prk, label: Array("sk".utf8), info: [], length: 32, suite: kemSuiteID)
+    }
+}
+
+/// An X25519 private scalar held as bytes, overwritten when the last reference goes.
+final class X25519Secret: @unchecked Sendable {
+    private(set) var bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    deinit {
+        bytes.wipe()
     }
 }

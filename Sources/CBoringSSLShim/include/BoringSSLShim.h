@@ -23,6 +23,10 @@ int tabula_aead_open(int aead, const uint8_t *key, size_t key_len, const uint8_t
 /// HMAC-SHA256 of `data` under `key` into `out` (32 bytes). 1 on success.
 int tabula_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data, size_t data_len, uint8_t out[32]);
 
+/// X25519 of `private_key` and `peer_public_value` into `out` (32 bytes each). 0 when the result
+/// is all zeros (a small-order peer point, which RFC 9180 §7.1.4 requires refusing).
+int tabula_x25519(uint8_t out[32], const uint8_t private_key[32], const uint8_t peer_public_value[32]);
+
 /// SHA-256 of `data` into `out` (32 bytes).
 void tabula_sha256(const uint8_t *data, size_t data_len, uint8_t out[32]);
 
