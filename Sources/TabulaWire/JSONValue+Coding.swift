@@ -52,6 +52,10 @@ extension JSONValue {
 
     /// ``encode(_:)`` as bytes.
     public static func bytes(_ value: some Encodable) -> [UInt8] {
+        general(value)
+    }
+
+    private static func general(_ value: some Encodable) -> [UInt8] {
         if let output = handWritten(value) { return output }
         if let json = try? JSONValueEncoder.encode(value) { return json.encoded }
         // An integer beyond `Int64` (or a conformance that throws): Foundation's encoder, with
@@ -59,6 +63,15 @@ extension JSONValue {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(value)).map { Array($0) } ?? Array("null".utf8)
+    }
+
+    /// The same for a type whose encoding is hand-written, chosen when the type is known where it
+    /// is called: no dynamic cast on the confidential hot path.
+    package static func bytes(_ value: some JSONValueRepresentable & Encodable) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(512)
+        if value.writeJSON(to: &output) { return output }
+        return general(value)
     }
 
     /// The hand-written encoding of a ``JSONValueRepresentable`` value, or of an array of them

@@ -114,16 +114,14 @@ extension ObliviousHTTP {
                     HKDFSHA256.expand(prk: prk, info: Self.nonceLabel, length: aead.nonceByteCount ?? 0))
         }
 
-        /// `Expand(Extract(enc, secret), label, count)`: distinct from the response
-        /// keys, whose salt also holds a response nonce.
+        /// `HMAC-SHA256(secret, label ‖ 0x00 ‖ enc)`, truncated to `count` (at most 32) bytes: a
+        /// pseudorandom function of the response secret, apart from the response keys (an HKDF
+        /// of the same secret salted with `enc` and a response nonce).
         func privateBytes(label: [UInt8], count: Int) -> [UInt8] {
+            precondition(count <= HKDFSHA256.hashByteCount, "at most 32 private bytes")
             var secretBytes = secret.withUnsafeBytes { Array($0) }
-            var prk = HKDFSHA256.extract(salt: encapsulatedKey, secretBytes)
-            defer {
-                secretBytes.wipe()
-                prk.wipe()
-            }
-            return HKDFSHA256.expand(prk: prk, info: label, length: count)
+            defer { secretBytes.wipe() }
+            return Array(HKDFSHA256.authenticationCode(key: secretBytes, label, [0], encapsulatedKey).prefix(count))
         }
 
         private static let keyLabel = Array("key".utf8)

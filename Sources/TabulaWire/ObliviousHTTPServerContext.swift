@@ -20,8 +20,8 @@ extension ObliviousHTTP {
             return try sealResponse(response, nonce: nonce)
         }
 
-        /// Bytes that only this request's client and the gateway can compute: HKDF-SHA256 from the
-        /// response secret, salted with the request's `enc`, expanded with `label`. For values the
+        /// Bytes that only this request's client and the gateway can compute (at most 32):
+        /// HMAC-SHA256 keyed with the response secret over `label ‖ 0x00 ‖ enc`. For values the
         /// operator must not guess, without a draw from the system's random source.
         public func privateBytes(label: String, count: Int) -> [UInt8] {
             response.privateBytes(label: Array(label.utf8), count: count)
