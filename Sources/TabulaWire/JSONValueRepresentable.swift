@@ -70,15 +70,37 @@ extension KeyValue: JSONValueRepresentable {
 }
 
 extension Receipt: JSONValueRepresentable {
+    /// Written member by member in ascending key order, with the keys as constants: one receipt
+    /// is written per confidential invocation.
     package func writeJSON(to output: inout [UInt8]) -> Bool {
         guard let sequence = Int64(exactly: sequence), let epoch = Int64(exactly: epoch) else { return false }
-        JSONValue.writeObject([
-            ("activationId", .string(activationId)), ("epoch", .integer(epoch)), ("issuedAt", .integer(issuedAt)),
-            ("moduleDigest", .string(moduleDigest)), ("name", .string(name)), ("namespace", .string(namespace)),
-            ("policyDigest", .string(policyDigest)), ("requestDigest", .string(requestDigest)), ("responseDigest", .string(responseDigest)),
-            ("salt", .string(salt)), ("sandbox", .integer(Int64(sandbox))), ("sequence", .integer(sequence)), ("snapshotDigest", .string(snapshotDigest)),
-            ("tee", .string(tee)), ("version", .integer(Int64(version))),
-        ], to: &output)
+        func raw(_ text: StaticString) {
+            output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        }
+        func string(_ key: StaticString, _ value: String) {
+            raw(key)
+            JSONValue.write(string: value, to: &output)
+        }
+        func integer(_ key: StaticString, _ value: Int64) {
+            raw(key)
+            JSONValue.integer(value).write(to: &output)
+        }
+        string("{\"activationId\":", activationId)
+        integer(",\"epoch\":", epoch)
+        integer(",\"issuedAt\":", issuedAt)
+        string(",\"moduleDigest\":", moduleDigest)
+        string(",\"name\":", name)
+        string(",\"namespace\":", namespace)
+        string(",\"policyDigest\":", policyDigest)
+        string(",\"requestDigest\":", requestDigest)
+        string(",\"responseDigest\":", responseDigest)
+        string(",\"salt\":", salt)
+        integer(",\"sandbox\":", Int64(sandbox))
+        integer(",\"sequence\":", sequence)
+        string(",\"snapshotDigest\":", snapshotDigest)
+        string(",\"tee\":", tee)
+        integer(",\"version\":", Int64(version))
+        raw("}")
         return true
     }
 }
