@@ -47,7 +47,7 @@ public final class Monitor: Sendable {
     private let clock: @Sendable () -> Date
     private let processCacheKey = (0..<32).map { _ in UInt8.random(in: 0...UInt8.max) }
     /// The log's tag key, made once: the process's, and the cluster's once adopted.
-    private let logTagKeys = Mutex<[Bool: SymmetricKey]>([:])
+    private let logTagKeys = Mutex<[[UInt8]: SymmetricKey]>([:])
 
     /// Starts a monitor: a new identity key, its certificate with fresh evidence, the first epoch.
     ///
@@ -116,10 +116,13 @@ public final class Monitor: Sendable {
     /// else one that lives as long as this monitor.
     package var logTagKey: SymmetricKey {
         let cluster = servesClusterKeys
-        if let cached = logTagKeys.withLock({ $0[cluster] }) { return cached }
-        let secret = cluster ? Array(identityKey.rawRepresentation) : processCacheKey
+        let signing = identityKey
+        // By the key it derives from: a cluster key the broker changed gives a new tag key.
+        let name = cluster ? Array(signing.publicKey.rawRepresentation) : []
+        if let cached = logTagKeys.withLock({ $0[name] }) { return cached }
+        let secret = cluster ? Array(signing.rawRepresentation) : processCacheKey
         let key = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Array("tabula log entries v1".utf8), outputByteCount: 32)
-        logTagKeys.withLock { $0[cluster] = key }
+        logTagKeys.withLock { $0[name] = key }
         return key
     }
 
@@ -164,6 +167,18 @@ public final class Monitor: Sendable {
 
     /// The current key epoch's number.
     public var epoch: UInt64 { currentEpoch().number }
+
+    /// The current epoch's key configurations as the identity key signed them: its number, and
+    /// the canonical JSON the verifiable log records (the attestation bundle's fields `epoch`,
+    /// `expires`, `keyConfigs` and `keyConfigsSignature`).
+    package var epochStatement: (number: UInt64, json: [UInt8]) {
+        let epoch = currentEpoch()
+        let json = JSONValue.object([
+            "epoch": .integer(Int64(clamping: epoch.number)), "expires": .string(epoch.expires),
+            "keyConfigs": .string(Data(epoch.list).base64EncodedString()), "keyConfigsSignature": .string(Data(epoch.signature).base64EncodedString()),
+        ])
+        return (epoch.number, Array(json.encoded))
+    }
 
     /// Issues the certificate of a loaded function, signed by the identity key.
     func functionCertificate(_ claims: FunctionClaims) throws -> String {

@@ -9,6 +9,10 @@ public enum LogEntry {
         case identityCertificate = "identity-certificate"
         /// A function certificate (PEM): the module, policy and snapshot of a function version.
         case functionCertificate = "function-certificate"
+        /// A key epoch's key configurations as the identity key signed them (canonical JSON with
+        /// the attestation bundle's fields `epoch`, `expires`, `keyConfigs`, `keyConfigsSignature`):
+        /// every key a client may have sealed to is in the log.
+        case keyConfigurations = "key-configurations"
         /// The commitment to one confidential invocation's receipt: SHA-256 of the receipt's
         /// bytes, which carry a random salt, so the log reveals nothing of the receipt.
         case receipt

@@ -243,17 +243,23 @@ extension Platform {
             var (activation, receipt) = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, holdsLoad: cold, body: body)
             if receipt != nil, log?.isStopped == true {
                 // The answer leaves only with a receipt the log can prove: it is withheld.
-                activation.response = Activation.Response(ActivationResponse(status: .internalError, result: [
-                    "error": "The receipt of this invocation cannot be appended to the verifiable log (it stopped at an entry the store holds that no node appended), so its answer is withheld; invoke again once the log is repaired.",
-                ]))
+                activation.response = Activation.Response(ActivationResponse(status: .internalError, result: ["error": .string(Self.withheldAnswer)]))
                 receipt = nil
             }
+            // The receipt, and the key epoch's configurations the first time this process answers
+            // in it, go into the transaction that stores the record.
+            let epoch = receipt == nil ? nil : log?.newEpoch()
             do {
-                let entries = receipt.flatMap { commitment in log.map { [$0.entry(.receipt, commitment)] } } ?? []
+                var entries: [(input: [UInt8], tag: [UInt8])] = []
+                if let log, let receipt {
+                    if let epoch { entries.append(log.entry(.keyConfigurations, epoch.json)) }
+                    entries.append(log.entry(.receipt, receipt))
+                }
                 try await store.insertActivation(activation, logEntries: entries)
                 completion.complete(.success(activation))
                 await onStored?()
             } catch {
+                if let epoch { log?.forgetEpoch(epoch.number) }
                 // Never a silent loss: a blocking caller gets 500, and a 202 already given left a
                 // stand-in that the next start publishes.
                 logger.error("cannot store an activation record", metadata: ["activation": "\(activationID)", "error": "\(error)"])
@@ -263,6 +269,10 @@ extension Platform {
         return PendingActivation(
             activationID: activationID, completion: completion, action: deployed.stored.action, subject: subject, received: received, store: store)
     }
+
+    /// The error of a confidential activation whose answer was withheld because the log stopped:
+    /// the one case a client should retry later (503).
+    public static let withheldAnswer = "The receipt of this invocation cannot be appended to the verifiable log (it stopped at an entry the store holds that no node appended), so its answer is withheld; invoke again once the log is repaired."
 
     /// The result of an activation whose server stopped while it ran.
     static let interruptedMessage = "The server stopped before the activation finished: its outcome is unknown, and it may or may not have run to the end."

@@ -111,6 +111,7 @@ extension Platform {
             }
             return JobInputOutcome(status: refusal.status, sealedResponse: submission.response, state: .waiting)
         }
+        try await transparencyLog().accepted(job: job.id, fingerprint: Array(SHA256.hash(data: sealed)))
         guard try await store.backend.putBlob(inputBlob, bytes: stored, replacing: nil) != nil else {
             throw PlatformError(.conflict, "The slot \(slot) of job \(id) was filled by another input meanwhile.")
         }
@@ -124,7 +125,7 @@ extension Platform {
     public func runIfComplete(namespace: String, id: String) async throws -> JobStatus.State {
         var (status, version) = try await loadJob(namespace: namespace, id: id)
         let now = Store.now()
-        let stuck = status.state == .running && now - (status.since ?? 0) > Self.runTakeover
+        let stuck = status.state == .running && status.since.map { now - $0 > Self.runTakeover } == true
         guard status.state == .waiting || stuck else { return status.state }
         var inputs: [String: [UInt8]] = [:]
         for slot in status.job.slots {
@@ -133,8 +134,9 @@ extension Platform {
         }
         // Once: the log, which the store cannot rewrite while this server reads it, says whether
         // the job ran already, whatever the store's document of the job says.
-        if try await transparencyLog().hasRun(jobDigest: status.job.digest.hex) {
-            throw PlatformError(.conflict, "The job \(id) ran already (its record is in the verifiable log); a job runs once.")
+        // Claimed in the log's actor, so that two runs in this process cannot both pass.
+        guard try await transparencyLog().claimRun(jobDigest: status.job.digest.hex) else {
+            throw PlatformError(.conflict, "The job \(id) ran already, or runs now (its record is in the verifiable log); a job runs once.")
         }
         // One run: whoever moves the job to running runs it.
         status.state = .running
@@ -149,7 +151,19 @@ extension Platform {
         let pending = try start(deployed, subject: namespace, confidential: true) { definition, activationID in
             let run = try await self.enclave.runJob(job, inputs: collected, revision: definition.revision, activationID: activationID)
             // Logged before any result is kept: every result a recipient can fetch is in the log.
-            let index = try await self.appendJobRecord(run.record)
+            let log = try self.transparencyLog()
+            let index: UInt64
+            do {
+                index = try await self.appendJobRecord(run.record)
+            } catch {
+                await log.releaseRun(jobDigest: job.digest.hex)
+                throw error
+            }
+            // Across nodes, only the first run the log records keeps its results: a second run
+            // (another node, or a store that let two runs start) never leaves the enclave's memory.
+            if run.status != nil, try await log.firstRun(jobDigest: job.digest.hex) != index {
+                throw PlatformError(.conflict, "The job \(id) ran on another node first; this run's results are discarded.")
+            }
             for result in run.results {
                 let kept = JSONValue.object([
                     "sealed": .string(Data(result.sealed).base64EncodedString()), "signature": .string(Data(result.signature).base64EncodedString()),
@@ -225,6 +239,8 @@ extension Platform {
     /// Records a replayed input once per job and sealed bytes, so that replaying the same bytes
     /// again and again does not grow the log.
     private func recordReplay(_ job: Job, slot: String, sealed: [UInt8]) async throws {
+        // Only a replay of an input this server accepted for this job is the party's; anything
+        // else sealed to the enclave (which anyone can do) is told only to its sender.
         guard try await transparencyLog().firstReplay(job: job.id, fingerprint: Array(SHA256.hash(data: sealed))) else { return }
         try await appendJobRecord(JobRecord(job: job, outcome: "refused", reason: "replayed-input", slot: slot, at: Store.now()))
     }

@@ -38,9 +38,12 @@ public actor TransparencyLog {
     private var committing = false
     /// The last tree head signed, handed out again while the log has not grown.
     private var lastHead: SignedTreeHead?
-    /// The digests of the jobs whose run the log records: a job runs once.
-    private var jobsRun: Set<String> = []
-    /// Replayed job inputs already recorded (job id and fingerprint), bounded.
+    /// The index of the first run record of each job (by digest) the log holds: a job runs once.
+    private var firstRuns: [String: UInt64] = [:]
+    /// Runs this process started and has not yet logged.
+    private var claimedRuns: Set<String> = []
+    /// Inputs accepted by this process (job id and fingerprint), and replays of them recorded.
+    private var acceptedInputs: Set<String> = []
     private var replays: Set<String> = []
 
     /// Whether the log stopped at an entry no node of it appended: until the operator removes it,
@@ -55,6 +58,12 @@ public actor TransparencyLog {
     /// is (clients check it through consistency with the heads they kept). Every entry after
     /// those must carry a tag of this log's key (``Monitor/logTagKey``).
     private var inheritedSize: Int?
+
+    /// Reads the log's history before the server serves: call it at start, and do not serve if it
+    /// throws, so that only the entries the store holds then are taken as history.
+    public func start() async throws {
+        try await catchUp()
+    }
 
     init(store: Store, monitor: Monitor) {
         self.store = store
@@ -107,6 +116,22 @@ public actor TransparencyLog {
         committing = false
     }
 
+    /// The key epochs this process logged (or is logging).
+    private nonisolated let loggedEpochs = Mutex<Set<UInt64>>([])
+
+    /// The current key epoch's statement (``Monitor/epochStatement``), if this process has not
+    /// logged it yet (then it counts as logged: ``forgetEpoch(_:)`` if its write fails).
+    nonisolated func newEpoch() -> (number: UInt64, json: [UInt8])? {
+        let statement = monitor.epochStatement
+        guard loggedEpochs.withLock({ $0.insert(statement.number).inserted }) else { return nil }
+        return statement
+    }
+
+    /// Forgets that an epoch was logged, after the write that carried it failed.
+    nonisolated func forgetEpoch(_ epoch: UInt64) {
+        _ = loggedEpochs.withLock { $0.remove(epoch) }
+    }
+
     /// An entry, with its tag, for the store to append in a transaction of its own choosing: a
     /// confidential invocation's receipt goes into the transaction that stores its activation
     /// record (``Store/insertActivation(_:pending:logEntries:)``), and is read back like any other.
@@ -148,7 +173,7 @@ public actor TransparencyLog {
 
     /// Reads the entries appended since and hashes them here, checking each one's tag: the
     /// store can neither change an entry nor add one. Job records that ran are remembered
-    /// (``hasRun(jobDigest:)``).
+    /// (``claimRun(jobDigest:)``).
     private func readNewEntries() async throws {
         let key = monitor.logTagKey
         // Nodes of a cluster without a key broker share no key, so none can check another's
@@ -173,41 +198,72 @@ public actor TransparencyLog {
                 tree.append(hash)
                 leaves.append(hash)
                 if let entry = LogEntry.parse(input), entry.kind == .job,
-                   let record = try? JSONValue.decode(JobRecord.self, from: Array(entry.data)), record.outcome == "ran" {
-                    jobsRun.insert(record.jobDigest)
+                   let record = try? JSONValue.decode(JobRecord.self, from: Array(entry.data)), record.outcome == "ran", firstRuns[record.jobDigest] == nil {
+                    firstRuns[record.jobDigest] = UInt64(leaves.count - 1)
                 }
             }
             if records.count < 1024 {
                 if inheritedSize == nil { inheritedSize = leaves.count }
+                // Read to the end with every tag valid: an entry that stopped the log was removed.
+                stopped.withLock { $0 = false }
                 return
             }
         }
     }
 
-    /// Whether the log holds a record of a run of the job with this digest.
-    func hasRun(jobDigest: String) async throws -> Bool {
+    /// Claims the one run of a job: `false` when the log records a run of it, or this process
+    /// claimed it already. One actor step, so two runs in this process cannot both pass.
+    func claimRun(jobDigest: String) async throws -> Bool {
         try await catchUp()
-        return jobsRun.contains(jobDigest)
+        guard firstRuns[jobDigest] == nil else { return false }
+        return claimedRuns.insert(jobDigest).inserted
     }
 
-    /// Whether a replay of these sealed bytes into this job is seen for the first time (then it
-    /// is recorded; later ones are not).
+    /// Gives a claim back after the run's record could not be appended.
+    func releaseRun(jobDigest: String) {
+        claimedRuns.remove(jobDigest)
+    }
+
+    /// The index of the first record of a run of the job in the log, read up to now.
+    func firstRun(jobDigest: String) async throws -> UInt64? {
+        try await catchUp()
+        return firstRuns[jobDigest]
+    }
+
+    /// Remembers an input accepted for a job (the SHA-256 of its sealed bytes), bounded.
+    func accepted(job: String, fingerprint: [UInt8]) {
+        if acceptedInputs.count >= 100_000 { acceptedInputs.removeAll() }
+        acceptedInputs.insert(job + Data(fingerprint).base64EncodedString())
+    }
+
+    /// Whether a replay is of an input accepted for this job and seen for the first time: only
+    /// then is it recorded, once.
     func firstReplay(job: String, fingerprint: [UInt8]) -> Bool {
-        if replays.count >= 10_000 { replays.removeAll() }
-        return replays.insert(job + Data(fingerprint).base64EncodedString()).inserted
+        let key = job + Data(fingerprint).base64EncodedString()
+        guard acceptedInputs.contains(key) else { return false }
+        return replays.insert(key).inserted
     }
 
-    /// Logs the enclave's current identity certificate if this process has not yet.
+    /// Logs the enclave's current identity certificate and key epoch if this process has not yet.
     private func logIdentity() async throws {
         let identity = monitor.identity.der
-        guard identity != loggedIdentity else { return }
-        let previous = loggedIdentity
-        loggedIdentity = identity
-        do {
-            try await append(.identityCertificate, identity)
-        } catch {
-            loggedIdentity = previous
-            throw error
+        if identity != loggedIdentity {
+            let previous = loggedIdentity
+            loggedIdentity = identity
+            do {
+                try await append(.identityCertificate, identity)
+            } catch {
+                loggedIdentity = previous
+                throw error
+            }
+        }
+        if let epoch = newEpoch() {
+            do {
+                try await append(.keyConfigurations, epoch.json)
+            } catch {
+                forgetEpoch(epoch.number)
+                throw error
+            }
         }
     }
 
@@ -254,6 +310,9 @@ public actor TransparencyLog {
         guard start < tree.size else { return [] }
         let last = min(end, tree.size - 1, start + 999)
         let entries = try await store.backend.logEntries(from: start, to: last + 1)
+        guard entries.count <= Int(last - start + 1) else {
+            throw PlatformError(.internalError, "The store returned more log entries than asked for; the log cannot be served.")
+        }
         // What is served must be what was read and signed: a store that changed an entry since
         // gets no answer rather than a wrong one.
         for (offset, input) in entries.enumerated() where MerkleTree.leafHash(input) != leaves[Int(start) + offset] {

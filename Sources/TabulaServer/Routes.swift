@@ -249,7 +249,7 @@ struct Routes {
                 // The platform's own words when it withheld the answer (its receipt could not be
                 // logged): they name no plaintext, and say whether to try again.
                 let reason = activation.response?.result?["error"]?.stringValue ?? activation.response?.status ?? "no status"
-                throw PlatformError(.unavailable, "The invocation ended without a sealed response: \(reason)")
+                throw PlatformError(reason == Platform.withheldAnswer ? .unavailable : .internalError, "The invocation ended without a sealed response: \(reason)")
             }
             var sealedHeaders = headers
             sealedHeaders[.contentType] = ObliviousHTTP.responseMediaType

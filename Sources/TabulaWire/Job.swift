@@ -250,6 +250,9 @@ public struct JobRecord: Codable, Sendable, Hashable {
     public var results: [Result]
     /// Milliseconds since 1970.
     public var at: Int64
+    /// Random hex: no two records are the same leaf, even two refusals of one slot in the same
+    /// millisecond.
+    public var nonce: String?
 
     public struct Input: Codable, Sendable, Hashable {
         public var slot: String
@@ -290,6 +293,7 @@ public struct JobRecord: Codable, Sendable, Hashable {
         self.inputs = inputs
         self.results = results
         self.at = at
+        self.nonce = JobPolicy.randomNonce()
     }
 }
 

@@ -51,6 +51,19 @@ struct JobCommand: AsyncParsableCommand {
             var policy: JobPolicy
         }
 
+        /// The job digest this CLI sealed an input for, to any slot of the job, if any.
+        static func sentDigest(job: String) throws -> String? {
+            let directory = try directory("jobs")
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            for name in names.sorted() where name.hasPrefix(job.lowercased() + "-") && name.hasSuffix(".json") {
+                if let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path),
+                   let sent = try? JSONDecoder().decode(Sent.self, from: data) {
+                    return sent.jobDigest
+                }
+            }
+            return nil
+        }
+
         static func sent(job: String, slot: String) throws -> URL {
             guard UUID(uuidString: job) != nil, Job.isValidName(slot) else { throw ValidationError("not a job id and slot name: \(job) \(slot)") }
             return try directory("jobs").appendingPathComponent("\(job.lowercased())-\(slot).json")
@@ -262,6 +275,9 @@ struct JobCommand: AsyncParsableCommand {
         @Option(name: .customLong("namespace"), help: ArgumentHelp("The job's namespace (by default yours).", valueName: "namespace"))
         var jobNamespace: String?
 
+        @Option(help: ArgumentHelp("The digest of the job you agreed to (tabula job status prints it); by default the one this CLI sealed an input for, if any.", valueName: "hex"))
+        var jobDigest: String?
+
         @OptionGroup var verification: Verification
         @OptionGroup var connection: Connection
 
@@ -270,8 +286,13 @@ struct JobCommand: AsyncParsableCommand {
             var failed = false
             try await connection.run { client in
                 let status = try await client.job(id: id, namespace: jobNamespace)
+                let expected = try jobDigest ?? Files.sentDigest(job: status.job.id)
+                if expected == nil {
+                    let slots = status.job.slots.map { "\($0.name) (key \(Array(SHA256.hash(data: Data($0.party.utf8))).hex.prefix(12))…)" }
+                    standardError("note: taking job \(status.job.id) as the server shows it (digest \(status.job.digest.hex); slots \(slots.joined(separator: ", "))); give --job-digest to pin the one you agreed to")
+                }
                 let enclave = try await verification.attest(client)
-                let result = try await client.jobResult(status.job, party: party, enclave: enclave)
+                let result = try await client.jobResult(status.job, party: party, enclave: enclave, expectedDigest: expected)
                 connection.json ? connection.emit(json: result) : print(Connection.pretty(result.result))
                 failed = !result.success
             }
@@ -321,10 +342,7 @@ struct JobCommand: AsyncParsableCommand {
                 }
                 let fingerprint = Confidential.enclaveFingerprint(Array(enclave.identityKey.derRepresentation))
                 // The same check as tabula log verify: this log extends the one this CLI saw before.
-                let key = "\(client.apiHost.absoluteString) \(fingerprint)"
-                let last = try LogHeads.load(key)
-                if let last { try await client.verifyConsistency(from: last, to: proof.head) }
-                try LogHeads.save(proof.head, key: key)
+                let last = try await LogHeads.extend(proof.head, client: client)
 
                 let runs = proof.records.filter { $0.record.outcome == "ran" }
                 var problems: [String] = []

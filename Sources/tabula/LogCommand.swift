@@ -36,15 +36,12 @@ struct LogCommand: AsyncParsableCommand {
                     "root": .string(head.root.hex), "signedBy": .string(fingerprint), "tee": .string(enclave.tee),
                 ]
                 var lines = ["ok: the log has \(head.size) entries, root \(head.root.hex.prefix(16))…, signed by the attested enclave \(fingerprint.prefix(16))…"]
-                let key = "\(client.apiHost.absoluteString) \(fingerprint)"
-                if let last = try LogHeads.load(key) {
-                    try await client.verifyConsistency(from: last, to: head)
+                if let last = try await LogHeads.extend(head, client: client) {
                     report["consistentWith"] = .integer(Int64(last.size))
                     lines.append("ok: it extends the log of \(last.size) entries this CLI saw before (consistency proven)")
                 } else {
                     lines.append("first head seen from this enclave: kept, later runs prove the log only grows")
                 }
-                try LogHeads.save(head, key: key)
                 if let function, let attested {
                     let input = LogEntry.leafInput(.functionCertificate, Array(attested.certificate.utf8))
                     let index = try await client.verifyInclusion(of: input, in: head)
@@ -89,6 +86,20 @@ enum LogHeads {
     }
 
     static func load(_ key: String) throws -> SignedTreeHead? { try all()[key] }
+
+    /// Proves that `head` extends the last head this CLI kept for this server's log, then keeps
+    /// `head`; the head it extends, or `nil` when none was kept.
+    ///
+    /// Kept by the server's address, not by the enclave that signed: a restarted server signs
+    /// with a new key, and its log must still extend the one seen before (each kept head's
+    /// signature was checked against the attested enclave of its time).
+    static func extend(_ head: SignedTreeHead, client: Client) async throws -> SignedTreeHead? {
+        let key = client.apiHost.absoluteString
+        let last = try load(key)
+        if let last { try await client.verifyConsistency(from: last, to: head) }
+        try save(head, key: key)
+        return last
+    }
 
     static func save(_ head: SignedTreeHead, key: String) throws {
         var heads = try all()

@@ -154,6 +154,15 @@ struct Serve: AsyncParsableCommand {
             monitor: monitor,
             metricsFactory: PrometheusMetricsFactory(registry: registry),
             logger: logger)
+        // The log's history is what the store holds now, read before anything is served: an
+        // entry added later must carry a tag of this log (docs/log.md).
+        if let log = platform.log {
+            do {
+                try await log.start()
+            } catch {
+                throw ValidationError("cannot read the verifiable log from the store: \(error)")
+            }
+        }
         let host = self.host
         let storeName = "\(location)"
         let advertised = advertise

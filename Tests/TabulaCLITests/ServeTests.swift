@@ -153,7 +153,15 @@ struct ServeTests {
         #expect(reply.result?.result == ["n": 7])
         #expect(reply.receipt?.moduleDigest == function.claims.moduleDigest)
 
-        guard case .accepted(let ticket) = try await client.invokeConfidential(name: "echo", parameters: ["later": 1], enclave: enclave, function: function, blocking: false) else {
+        // Unsigned by default: the answer is authentic to this client through its own response
+        // keys, and its receipt is proven from the log.
+        #expect(reply.receiptSignature == nil)
+        let (head, index) = try await client.proveReceipt(reply, enclave: enclave)
+        #expect(index < head.size)
+
+        // Asked for, the receipt is signed too (for a third party), and the signature is checked.
+        guard case .accepted(let ticket) = try await client.invokeConfidential(
+            name: "echo", parameters: ["later": 1], enclave: enclave, function: function, blocking: false, signedReceipt: true) else {
             Issue.record("a non-blocking invocation is accepted")
             return
         }
@@ -163,6 +171,7 @@ struct ServeTests {
             if opened == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(opened?.result?.result == ["later": 1])
+        #expect(opened?.receiptSignature != nil)
 
         // A receipt that does not match what the client verified is refused.
         var otherModule = ticket

@@ -193,6 +193,10 @@ struct JobAPITests {
             #expect(try await Self.submit(client, good, job: job, slot: "alice").status == 201)
             let replay = try await client.send(.post, "/api/v1/namespaces/guest/jobs/\(job.id)/inputs/alice", bytes: good.sealed, contentType: "message/ohttp-req")
             #expect(replay.status == .conflict, "a filled slot takes nothing more: \(replay.body)")
+            for _ in 0..<2 {
+                let toBob = try await client.send(.post, "/api/v1/namespaces/guest/jobs/\(job.id)/inputs/bob", bytes: good.sealed, contentType: "message/ohttp-req")
+                #expect(toBob.status == .badRequest && String(decoding: toBob.body, as: UTF8.self).contains("already received"))
+            }
             let bobs = try bob.seal(try Self.input("bob"), policy: bob.policy(allowing: digest, recipients: [alice, mallory]), for: job, to: sealing)
             let last = try await Self.submit(client, bobs, job: job, slot: "bob")
             #expect(last.status == 201 && last.state == "ran")
@@ -201,15 +205,17 @@ struct JobAPITests {
             let refused = records.filter { $0.outcome == "refused" }.compactMap(\.reason)
             // Refusals of inputs the slot's party signed are logged; a stranger's (signed by
             // mallory) is told to its sender only, so that no one can fill the log with them.
-            #expect(refused == cases.map(\.0).filter { $0 != "bad-signature" }, "\(refused)")
+            #expect(refused == cases.map(\.0).filter { $0 != "bad-signature" } + ["replayed-input"], "\(refused)")
             // The job ran once, after both valid inputs, on exactly those.
             let ran = records.filter { $0.outcome == "ran" }
             #expect(ran.count == 1 && ran.first?.inputs.map(\.inputDigest).contains(Array(SHA256.hash(data: good.sealed)).hex) == true)
 
-            // Sealed exactly as before, to the same slot: a replay, refused in the clear and logged.
+            // An accepted input replayed to another slot of its job: refused in the clear, and
+            // recorded once; replayed into another job, it is not that job's party's, and only its
+            // sender is told.
             let again = try await client.send(.post, "/api/v1/namespaces/guest/jobs/\(other.id)/inputs/alice", bytes: good.sealed, contentType: "message/ohttp-req")
             #expect(again.status == .badRequest && String(decoding: again.body, as: UTF8.self).contains("already received"), "\(String(decoding: again.body, as: UTF8.self))")
-            #expect(try await Self.records(client).contains { $0.job == other.id && $0.reason == "replayed-input" })
+            #expect(try await !Self.records(client).contains { $0.job == other.id && $0.reason == "replayed-input" })
 
             // Bad requests get clear errors, and the server keeps serving.
             #expect(try await client.send(.post, "/api/v1/namespaces/_/jobs", body: #"{"function":"jointstats","slots":[],"recipients":[]}"#).status == .badRequest)

@@ -37,7 +37,14 @@ struct LogAPITests {
             let identity = try await IdentityCertificate.verify(Array(bundle.certificate.utf8), nonce: nil, at: Date())
             let first = try await Self.head(client)
             try first.verify(identity.publicKey)
-            #expect(first.size == 1, "the enclave's identity certificate is the first entry")
+            #expect(first.size == 2, "the enclave's identity certificate and its key epoch are the first entries")
+            // The key epoch's entry is the key configurations the identity key signed.
+            let epochEntry = try #require(LogEntry.parse(Self.bytes(Self.array(try await client.send(.get, "/api/v1/log/entries?start=1&end=1").json.objectValue?["entries"]).first?.objectValue?["leaf_input"])))
+            #expect(epochEntry.kind == .keyConfigurations)
+            let statement = try JSONValue(parsing: Array(epochEntry.data))
+            #expect(statement["keyConfigs"]?.stringValue == bundle.keyConfigs && statement["epoch"] == .integer(Int64(bundle.epoch)))
+            let signed = AttestationBundle.signedMessage(epoch: bundle.epoch, expires: statement["expires"]?.stringValue ?? "", keyConfigs: Array(Data(base64Encoded: bundle.keyConfigs) ?? Data()))
+            #expect(identity.publicKey.isValidSignature(try P256.Signing.ECDSASignature(derRepresentation: Data(base64Encoded: statement["keyConfigsSignature"]?.stringValue ?? "") ?? Data()), for: signed))
 
             // A function certificate, once issued, is in the log too.
             #expect(try await client.deploy("echo", module: try example("echo.wat")).status == .ok)
@@ -45,11 +52,11 @@ struct LogAPITests {
             #expect(certificate.status == .ok)
             let second = try await Self.head(client)
             try second.verify(identity.publicKey)
-            #expect(second.size == 2)
+            #expect(second.size == 3)
 
             // Entries, and each one's inclusion in the second head.
-            let entries = Self.array(try await client.send(.get, "/api/v1/log/entries?start=0&end=1").json.objectValue?["entries"])
-            #expect(entries.count == 2)
+            let entries = Self.array(try await client.send(.get, "/api/v1/log/entries?start=0&end=2").json.objectValue?["entries"])
+            #expect(entries.count == 3)
             let inputs = entries.map { Self.bytes($0.objectValue?["leaf_input"]) }
             #expect(inputs.first.map { TransparencyLogKinds.kind($0) } == "identity-certificate")
             #expect(inputs.last.map { TransparencyLogKinds.kind($0) } == "function-certificate")
@@ -80,7 +87,7 @@ struct LogAPITests {
                 #expect(reply.status == .ok, "\(range): \(reply.body)")
             }
             #expect(try await client.send(.get, "/api/v1/log/entries?start=-1&end=1").status == .badRequest)
-            #expect(try await Self.head(client).size == 2)
+            #expect(try await Self.head(client).size == 3)
         }
     }
 
@@ -106,9 +113,9 @@ struct LogAPITests {
             }
             #expect(certificates.count == 1, "one certificate is handed out for one version")
             let head = try await Self.head(client)
-            #expect(head.size == 2, "the identity and the function certificate, once each")
+            #expect(head.size == 3, "the identity certificate, the key epoch and the function certificate, once each")
             let entries = Self.array(try await client.send(.get, "/api/v1/log/entries?start=0&end=99").json.objectValue?["entries"])
-            #expect(entries.count == 2)
+            #expect(entries.count == 3)
             for (index, entry) in entries.enumerated() {
                 let hash = MerkleTree.leafHash(Self.bytes(entry.objectValue?["leaf_input"]))
                 let reply = try await client.send(.get, "/api/v1/log/proof?hash=\(hash.base64URLSafe)&tree_size=\(head.size)")
@@ -174,7 +181,7 @@ struct LogAPITests {
             }
             #expect(Set(receipts).count == 12)
             let head = try await Self.head(client)
-            #expect(head.size == 13, "the identity certificate and twelve receipts")
+            #expect(head.size == 14, "the identity certificate, the key epoch and twelve receipts")
             let entries = Self.array(try await client.send(.get, "/api/v1/log/entries?start=0&end=99").json.objectValue?["entries"]).map { Self.bytes($0.objectValue?["leaf_input"]) }
             let receiptEntries = entries.compactMap(LogEntry.parse).filter { $0.kind == .receipt }
             #expect(receiptEntries.count == 12)

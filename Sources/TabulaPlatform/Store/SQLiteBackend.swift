@@ -322,6 +322,9 @@ package final class SQLiteBackend: StoreBackend {
                                 try insert!.execute(arguments: arguments)
                             }
                         } catch {
+                            // A failure that ended the transaction (a full disk, say) ends the
+                            // batch: later statements must not run outside it.
+                            guard db.isInsideTransaction else { throw error }
                             failures[index] = error
                             if record.pending { insertPending = nil } else { insert = nil }
                         }
