@@ -133,57 +133,74 @@ extension Platform {
             inputs[slot.name] = blob.bytes
         }
         // Once: the log, which the store cannot rewrite while this server reads it, says whether
-        // the job ran already, whatever the store's document of the job says.
-        // Claimed in the log's actor, so that two runs in this process cannot both pass.
-        guard try await transparencyLog().claimRun(jobDigest: status.job.digest.hex) else {
+        // the job ran already, whatever the store's document of the job says; the claim is made
+        // in the log's actor, so that two runs in this process cannot both pass. It is given
+        // back only when no record of the run was appended.
+        let log = try transparencyLog()
+        guard try await log.claimRun(jobDigest: status.job.digest.hex) else {
             throw PlatformError(.conflict, "The job \(id) ran already, or runs now (its record is in the verifiable log); a job runs once.")
         }
         // One run: whoever moves the job to running runs it.
         status.state = .running
         status.since = now
-        guard let running = try await store.backend.putBlob(Self.jobBlob(namespace, id), bytes: JSONValue.bytes(status), replacing: version) else {
-            return try await loadJob(namespace: namespace, id: id).status.state
+        let running: Int64
+        do {
+            guard let moved = try await store.backend.putBlob(Self.jobBlob(namespace, id), bytes: JSONValue.bytes(status), replacing: version) else {
+                await log.releaseRun(jobDigest: status.job.digest.hex)
+                return try await loadJob(namespace: namespace, id: id).status.state
+            }
+            running = moved
+        } catch {
+            await log.releaseRun(jobDigest: status.job.digest.hex)
+            throw error
         }
         let job = status.job
         let before = status
         let collected = inputs
-        let deployed = try await deployedAction(namespace: namespace, name: job.function)
-        let pending = try start(deployed, subject: namespace, confidential: true) { definition, activationID in
-            let run = try await self.enclave.runJob(job, inputs: collected, revision: definition.revision, activationID: activationID)
-            // Logged before any result is kept: every result a recipient can fetch is in the log.
-            let log = try self.transparencyLog()
-            let index: UInt64
-            do {
-                index = try await self.appendJobRecord(run.record)
-            } catch {
-                await log.releaseRun(jobDigest: job.digest.hex)
-                throw error
-            }
-            // Across nodes, only the first run the log records keeps its results: a second run
-            // (another node, or a store that let two runs start) never leaves the enclave's memory.
-            if run.status != nil, try await log.firstRun(jobDigest: job.digest.hex) != index {
-                throw PlatformError(.conflict, "The job \(id) ran on another node first; this run's results are discarded.")
-            }
-            for result in run.results {
-                let kept = JSONValue.object([
-                    "sealed": .string(Data(result.sealed).base64EncodedString()), "signature": .string(Data(result.signature).base64EncodedString()),
-                ])
-                guard try await self.store.backend.putBlob(Self.resultBlob(namespace, id, result.recipient), bytes: kept.encoded, replacing: nil) != nil else {
-                    throw PlatformError(.conflict, "The store holds a result of job \(id) for \(result.recipient) that this run did not make; it is not replaced.")
+        let pending: PendingActivation
+        let deployed: Deployed
+        do {
+            deployed = try await deployedAction(namespace: namespace, name: job.function)
+            pending = try start(deployed, subject: namespace, confidential: true) { definition, activationID in
+                let run: JobRun
+                let index: UInt64
+                do {
+                    run = try await self.enclave.runJob(job, inputs: collected, revision: definition.revision, activationID: activationID)
+                    // Logged before any result is kept: every result a recipient can fetch is in the log.
+                    index = try await self.appendJobRecord(run.record)
+                } catch {
+                    await log.releaseRun(jobDigest: job.digest.hex)
+                    throw error
                 }
+                // Across nodes, only the first run the log records keeps its results: a second run
+                // (another node, or a store that let two runs start) never leaves the enclave's memory.
+                if run.status != nil, try await log.firstRun(jobDigest: job.digest.hex) != index {
+                    throw PlatformError(.conflict, "The job \(id) ran on another node first; this run's results are discarded.")
+                }
+                for result in run.results {
+                    let kept = JSONValue.object([
+                        "sealed": .string(Data(result.sealed).base64EncodedString()), "signature": .string(Data(result.signature).base64EncodedString()),
+                    ])
+                    guard try await self.store.backend.putBlob(Self.resultBlob(namespace, id, result.recipient), bytes: kept.encoded, replacing: nil) != nil else {
+                        throw PlatformError(.conflict, "The store holds a result of job \(id) for \(result.recipient) that this run did not make; it is not replaced.")
+                    }
+                }
+                var after = before
+                after.state = run.status == nil ? .refused : .ran
+                after.reason = run.record.reason
+                after.records.append(index)
+                after.activationId = activationID
+                after.since = nil
+                guard try await self.store.backend.putBlob(Self.jobBlob(namespace, id), bytes: JSONValue.bytes(after), replacing: running) != nil else {
+                    throw PlatformError(.internalError, "The job \(id) ran, but its state changed meanwhile in the store.")
+                }
+                return Outcome(
+                    response: ActivationResponse(status: run.status ?? .applicationError, result: ["job": .string(id)]),
+                    logs: [], duration: run.duration, rewind: run.rewind)
             }
-            var after = before
-            after.state = run.status == nil ? .refused : .ran
-            after.reason = run.record.reason
-            after.records.append(index)
-            after.activationId = activationID
-            after.since = nil
-            guard try await self.store.backend.putBlob(Self.jobBlob(namespace, id), bytes: JSONValue.bytes(after), replacing: running) != nil else {
-                throw PlatformError(.internalError, "The job \(id) ran, but its state changed meanwhile in the store.")
-            }
-            return Outcome(
-                response: ActivationResponse(status: run.status ?? .applicationError, result: ["job": .string(id)]),
-                logs: [], duration: run.duration, rewind: run.rewind)
+        } catch {
+            await log.releaseRun(jobDigest: job.digest.hex)
+            throw error
         }
         _ = try await pending.record(within: deployed.definition.limits.timeout + .seconds(60))
         return try await loadJob(namespace: namespace, id: id).status.state
