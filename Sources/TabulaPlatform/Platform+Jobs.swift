@@ -53,11 +53,9 @@ extension Platform {
     /// A job's document, state, filled slots and log records.
     public func job(namespace: String, id: String) async throws -> JobStatus {
         var (status, _) = try await loadJob(namespace: namespace, id: id)
-        var filled: [String] = []
-        for slot in status.job.slots where try await store.backend.blob(Self.inputBlob(namespace, id, slot.name)) != nil {
-            filled.append(slot.name)
-        }
-        status.filled = filled
+        // By name only: the sealed inputs themselves are not read to say which slots are filled.
+        let stored = Set(try await store.backend.blobNames(prefix: Self.inputBlob(namespace, id, "")))
+        status.filled = status.job.slots.map(\.name).filter { stored.contains(Self.inputBlob(namespace, id, $0)) }
         if status.state == .waiting, Store.now() >= status.job.expires { status.state = .expired }
         return status
     }

@@ -326,6 +326,14 @@ struct StoreContractTests {
             #expect(try await store.saveBrokerState([4], replacing: first) == nil, "a stale writer must lose")
             #expect(try await store.loadBrokerState().map { $0.bytes } == [3])
             #expect(try await store.loadBrokerState().map { $0.version } == second)
+            // Names by prefix, without the bytes; a prefix's % and _ are not wildcards.
+            #expect(try await store.backend.putBlob("job/a/1/input/x", bytes: [1], replacing: nil) != nil)
+            #expect(try await store.backend.putBlob("job/a/1/input/y", bytes: [2], replacing: nil) != nil)
+            #expect(try await store.backend.putBlob("job/a/10/input/z", bytes: [3], replacing: nil) != nil)
+            #expect(try await store.backend.putBlob("job/a_1/input/w", bytes: [4], replacing: nil) != nil)
+            #expect(try await store.backend.blobNames(prefix: "job/a/1/input/") == ["job/a/1/input/x", "job/a/1/input/y"])
+            #expect(try await store.backend.blobNames(prefix: "job/a_") == ["job/a_1/input/w"])
+            #expect(try await store.backend.blobNames(prefix: "nothing/") == [])
 
             let until = Date().addingTimeInterval(3600)
             #expect(try await store.rememberSealed([1, 2, 3], until: until))

@@ -256,6 +256,12 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         }
     }
 
+    package func blobNames(prefix: String) async throws -> [String] {
+        try await perform("list blobs") { client in
+            try await Self.collect(client.query("SELECT name FROM blob WHERE left(name, length(\(prefix))) = \(prefix) ORDER BY name", logger: self.logger).decode(String.self))
+        }
+    }
+
     package func putBlob(_ name: String, bytes: [UInt8], replacing version: Int64?) async throws -> Int64? {
         let buffer = ByteBuffer(bytes: bytes)
         return try await perform("write the broker state") { client in

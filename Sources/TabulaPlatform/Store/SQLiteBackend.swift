@@ -135,6 +135,13 @@ package final class SQLiteBackend: StoreBackend {
         }
     }
 
+    package func blobNames(prefix: String) async throws -> [String] {
+        // substr, not LIKE: a prefix may hold % or _, which LIKE would read as wildcards.
+        try await database.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM blob WHERE substr(name, 1, length(?)) = ? ORDER BY name", arguments: [prefix, prefix])
+        }
+    }
+
     package func putBlob(_ name: String, bytes: [UInt8], replacing version: Int64?) async throws -> Int64? {
         try await database.write { db in
             if let version {

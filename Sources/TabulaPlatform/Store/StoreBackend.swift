@@ -59,6 +59,8 @@ package protocol StoreBackend: Sendable {
     /// Writes a blob if its version is still `version` (`nil`: if there is none); the new
     /// version, or `nil` when another writer came first.
     func putBlob(_ name: String, bytes: [UInt8], replacing version: Int64?) async throws -> Int64?
+    /// The names of the blobs that begin with `prefix`, without reading their bytes.
+    func blobNames(prefix: String) async throws -> [String]
     /// Records a sealed request's fingerprint until `expires` (milliseconds since 1970); `false`
     /// when it was recorded already (a replay), by this process or another.
     func rememberSealed(_ fingerprint: [UInt8], expires: Int64) async throws -> Bool
