@@ -196,7 +196,13 @@ extension Enclave {
     private func seal(
         status: Int, json: JSONValue, for sealed: SealedRequest, monitor: Monitor, activationID: String, outcome: ActivationResponse.Status
     ) throws -> SealedInvocation {
+        SealedInvocation(activationID: activationID, response: try sealAnswer(status: status, json: json, to: sealed), status: outcome, duration: .zero, rewind: nil)
+    }
+
+    /// A JSON answer with `status`, sealed to whoever sealed `sealed`: a refusal, or a job input's
+    /// verdict.
+    func sealAnswer(status: Int, json: JSONValue, to sealed: SealedRequest) throws -> [UInt8] {
         let inner = try BinaryHTTPResponse(status: status, headerFields: [BinaryHTTPField("content-type", "application/json")], content: json.encoded).encoded()
-        return SealedInvocation(activationID: activationID, response: try sealed.context.sealResponse(inner), status: outcome, duration: .zero, rewind: nil)
+        return try sealed.context.sealResponse(inner)
     }
 }

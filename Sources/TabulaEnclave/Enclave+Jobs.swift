@@ -88,8 +88,8 @@ extension Enclave {
             owner.flatMap { Job.partyKey($0.party) }?.isValidSignature(signature, for: JobInput.signedMessage(path: request.path, content: request.content)) ?? false
         } ?? false
         func answer(_ refusal: JobRefusal, _ message: String) throws -> JobSubmission {
-            let body = JSONValue.object(["error": .string(message), "code": .string(refusal.rawValue)]).encoded
-            return JobSubmission(response: try seal(status: refusal.status, body: Array(body), for: sealed), stored: nil, refusal: refusal, signedByParty: signed)
+            let answer = try sealAnswer(status: refusal.status, json: ["error": .string(message), "code": .string(refusal.rawValue)], to: sealed)
+            return JobSubmission(response: answer, stored: nil, refusal: refusal, signedByParty: signed)
         }
         let path = Job.inputPath(namespace: job.namespace, id: job.id, slot: slot)
         guard request.method == "POST", request.path == path else {
@@ -113,8 +113,8 @@ extension Enclave {
         var plaintext = inputDigest + request.content
         defer { plaintext.wipe() }
         let stored = try Self.sealForStore(plaintext, job: job, slot: slot, key: monitor.jobStorageKey)
-        let body = JSONValue.object(["job": .string(job.id), "slot": .string(slot), "accepted": true]).encoded
-        return JobSubmission(response: try seal(status: 201, body: Array(body), for: sealed), stored: stored, refusal: nil, signedByParty: true)
+        let answer = try sealAnswer(status: 201, json: ["job": .string(job.id), "slot": .string(slot), "accepted": true], to: sealed)
+        return JobSubmission(response: answer, stored: stored, refusal: nil, signedByParty: true)
     }
 
     /// Runs a job whose every slot is filled: reads each stored input, checks its policy again
@@ -218,11 +218,5 @@ extension Enclave {
 
     private static func storeAAD(job: Job, slot: String) -> [UInt8] {
         Array("tabula stored job input v1".utf8) + [0] + job.digest + Array(slot.utf8)
-    }
-
-    /// Seals an inner response to the party that sealed the request.
-    private func seal(status: Int, body: [UInt8], for sealed: SealedRequest) throws -> [UInt8] {
-        let inner = try BinaryHTTPResponse(status: status, headerFields: [BinaryHTTPField("content-type", "application/json")], content: body).encoded()
-        return try sealed.context.sealResponse(inner)
     }
 }

@@ -355,11 +355,6 @@ extension Platform {
             end = Store.now()
             if runsEnded.load(ordering: .acquiring) || (error as? EnclaveError)?.code == .shuttingDown {
                 response = Self.interruptedResponse
-            } else if let error = error as? PlatformError {
-                // Raised by the platform around a run that happened (a receipt the log could not
-                // take, say): its own message, which names no plaintext.
-                response = ActivationResponse(status: .internalError, result: ["error": .string(error.message)])
-                logger.error("invocation failed after it ran", metadata: ["activation": "\(activationID)", "error": "\(error.message)"])
             } else {
                 // Enclave errors name the function and the limits, never parameters or results.
                 let message = (error as? EnclaveError)?.message ?? "\(error)"

@@ -170,27 +170,12 @@ extension Platform {
                     await log.releaseRun(jobDigest: job.digest.hex)
                     throw error
                 }
-                // Across nodes, only the first run the log records keeps its results: a second run
-                // (another node, or a store that let two runs start) never leaves the enclave's memory.
-                if run.status != nil, try await log.firstRun(jobDigest: job.digest.hex) != index {
-                    throw PlatformError(.conflict, "The job \(id) ran on another node first; this run's results are discarded.")
-                }
-                for result in run.results {
-                    let kept = JSONValue.object([
-                        "sealed": .string(Data(result.sealed).base64EncodedString()), "signature": .string(Data(result.signature).base64EncodedString()),
-                    ])
-                    guard try await self.store.backend.putBlob(Self.resultBlob(namespace, id, result.recipient), bytes: kept.encoded, replacing: nil) != nil else {
-                        throw PlatformError(.conflict, "The store holds a result of job \(id) for \(result.recipient) that this run did not make; it is not replaced.")
-                    }
-                }
-                var after = before
-                after.state = run.status == nil ? .refused : .ran
-                after.reason = run.record.reason
-                after.records.append(index)
-                after.activationId = activationID
-                after.since = nil
-                guard try await self.store.backend.putBlob(Self.jobBlob(namespace, id), bytes: JSONValue.bytes(after), replacing: running) != nil else {
-                    throw PlatformError(.internalError, "The job \(id) ran, but its state changed meanwhile in the store.")
+                do {
+                    try await self.keep(run, index: index, of: before, version: running, activationID: activationID, log: log)
+                } catch let error as PlatformError {
+                    // The run happened and is logged; only what it left behind is missing: the
+                    // record says so in the platform's words (no plaintext).
+                    return Outcome(response: ActivationResponse(status: .internalError, result: ["error": .string(error.message)]), logs: [], duration: run.duration, rewind: run.rewind)
                 }
                 return Outcome(
                     response: ActivationResponse(status: run.status ?? .applicationError, result: ["job": .string(id)]),
@@ -202,6 +187,34 @@ extension Platform {
         }
         _ = try await pending.record(within: deployed.definition.limits.timeout + .seconds(60))
         return try await loadJob(namespace: namespace, id: id).status.state
+    }
+
+    /// Keeps what a logged run left: its sealed results (only if its record is the job's first
+    /// run in the log) and the job's new state.
+    private func keep(_ run: JobRun, index: UInt64, of before: JobStatus, version: Int64, activationID: String, log: TransparencyLog) async throws {
+        let job = before.job
+        // Across nodes, only the first run the log records keeps its results: a second run
+        // (another node, or a store that let two runs start) never leaves the enclave's memory.
+        if run.status != nil, try await log.firstRun(jobDigest: job.digest.hex) != index {
+            throw PlatformError(.conflict, "The job \(job.id) ran on another node first; this run's results are discarded.")
+        }
+        for result in run.results {
+            let kept = JSONValue.object([
+                "sealed": .string(Data(result.sealed).base64EncodedString()), "signature": .string(Data(result.signature).base64EncodedString()),
+            ])
+            guard try await store.backend.putBlob(Self.resultBlob(job.namespace, job.id, result.recipient), bytes: kept.encoded, replacing: nil) != nil else {
+                throw PlatformError(.conflict, "The store holds a result of job \(job.id) for \(result.recipient) that this run did not make; it is not replaced.")
+            }
+        }
+        var after = before
+        after.state = run.status == nil ? .refused : .ran
+        after.reason = run.record.reason
+        after.records.append(index)
+        after.activationId = activationID
+        after.since = nil
+        guard try await store.backend.putBlob(Self.jobBlob(job.namespace, job.id), bytes: JSONValue.bytes(after), replacing: version) != nil else {
+            throw PlatformError(.internalError, "The job \(job.id) ran, but its state changed meanwhile in the store.")
+        }
     }
 
     /// A recipient's sealed result and the enclave's signature over it, once the job ran.

@@ -17,15 +17,15 @@ import TabulaWire
 /// append fails. Leaf inputs are ``LogEntry/leafInput(_:_:)``.
 ///
 /// Appends are committed in groups: whatever arrives while the store writes one group goes into
-/// the next, at most ``batchLimit`` entries per transaction, so a busy server writes one
-/// transaction per few milliseconds rather than one per invocation, and no append waits for a
-/// timer. Tree heads are signed when asked for and the log has grown since the last one: one
-/// signature covers every receipt appended in between.
+/// the next, at most ``batchLimit`` entries per transaction, and no append waits for a timer.
+/// Receipts go another way: into the transaction that stores their activation record
+/// (``entry(_:_:)``). Tree heads are signed when asked for and the log has grown since the last
+/// one: one signature covers every receipt appended in between.
 public actor TransparencyLog {
     let store: Store
     let monitor: Monitor
     private var tree = MerkleLog()
-    private var leaves: [[UInt8]] = []
+    private var leaves = LeafHashes()
     /// The identity certificate (DER) logged by this process, or being logged.
     private var loggedIdentity: [UInt8]?
     /// The function certificate handed out for each function version (name, revision, key epoch
@@ -103,7 +103,7 @@ public actor TransparencyLog {
                 try await catchUp()
                 for (offset, entry) in group.enumerated() {
                     let index = first + UInt64(offset)
-                    if index < UInt64(leaves.count), leaves[Int(index)] == entry.hash {
+                    if index < UInt64(leaves.count), leaves[Int(index)].elementsEqual(entry.hash) {
                         entry.waiter.resume(returning: index)
                     } else {
                         entry.waiter.resume(throwing: PlatformError(.internalError, "The store did not keep the log entry this server appended at the index it gave; the log is not extended."))
@@ -122,6 +122,9 @@ public actor TransparencyLog {
     /// The current key epoch's statement (``Monitor/epochStatement``), if this process has not
     /// logged it yet (then it counts as logged: ``forgetEpoch(_:)`` if its write fails).
     nonisolated func newEpoch() -> (number: UInt64, json: [UInt8])? {
+        // Called for every confidential answer: the statement is built only for a new epoch.
+        let current = monitor.epoch
+        guard !loggedEpochs.withLock({ $0.contains(current) }) else { return nil }
         let statement = monitor.epochStatement
         guard loggedEpochs.withLock({ $0.insert(statement.number).inserted }) else { return nil }
         return statement
@@ -287,11 +290,11 @@ public actor TransparencyLog {
         guard treeSize >= 1, treeSize <= tree.size else {
             throw PlatformError(.badRequest, "The log has \(tree.size) entries; tree_size must be between 1 and that.")
         }
-        let prefix = leaves.prefix(Int(treeSize))
+        let prefix = leaves.hashes(upTo: Int(treeSize))
         guard let index = prefix.firstIndex(of: leafHash) else {
             throw PlatformError(.notFound, "No entry with that leaf hash is in the first \(treeSize) entries of the log.")
         }
-        return (UInt64(index), try MerkleTree.inclusionProof(index: index, leaves: prefix))
+        return (UInt64(index), try MerkleTree.inclusionProof(index: index, leaves: prefix[...]))
     }
 
     /// The consistency proof between the trees of `first` and `second` entries.
@@ -300,7 +303,7 @@ public actor TransparencyLog {
         guard first <= second, second <= tree.size else {
             throw PlatformError(.badRequest, "The log has \(tree.size) entries; first and second must satisfy first ≤ second ≤ that.")
         }
-        return try MerkleTree.consistencyProof(oldSize: Int(first), leaves: leaves.prefix(Int(second)))
+        return try MerkleTree.consistencyProof(oldSize: Int(first), leaves: leaves.hashes(upTo: Int(second))[...])
     }
 
     /// Entries `start` to `end` inclusive (at most 1,000), each a leaf input.
@@ -315,9 +318,29 @@ public actor TransparencyLog {
         }
         // What is served must be what was read and signed: a store that changed an entry since
         // gets no answer rather than a wrong one.
-        for (offset, input) in entries.enumerated() where MerkleTree.leafHash(input) != leaves[Int(start) + offset] {
+        for (offset, input) in entries.enumerated() where !MerkleTree.leafHash(input).elementsEqual(leaves[Int(start) + offset]) {
             throw PlatformError(.internalError, "The store's log entry \(start + UInt64(offset)) is not the one this server read and signed; the log cannot be served.")
         }
         return entries
+    }
+}
+
+/// The leaf hashes read so far, 32 bytes each in one buffer: a receipt per confidential
+/// invocation makes this the log's largest part of memory.
+struct LeafHashes {
+    private var bytes: [UInt8] = []
+
+    var count: Int { bytes.count / 32 }
+
+    subscript(index: Int) -> ArraySlice<UInt8> { bytes[(index * 32)..<(index * 32 + 32)] }
+
+    mutating func append(_ hash: [UInt8]) {
+        precondition(hash.count == 32, "a leaf hash has 32 bytes")
+        bytes.append(contentsOf: hash)
+    }
+
+    /// The first `count` hashes, as the proof functions take them.
+    func hashes(upTo count: Int) -> [[UInt8]] {
+        (0..<min(count, self.count)).map { Array(self[$0]) }
     }
 }
