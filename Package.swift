@@ -144,6 +144,17 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        // `tabula runtime`: the OpenWhisk (and Knative) action runtime protocol over one enclave.
+        .target(
+            name: "TabulaRuntime",
+            dependencies: [
+                "TabulaEnclave",
+                "TabulaWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: settings
+        ),
         // The key broker (Trustee's KBS protocol): appraisal against a manifest, sealed state,
         // release of cluster keys and tenant secrets, and the attester's client.
         .target(
@@ -184,6 +195,7 @@ let package = Package(
                 "TabulaWire",
                 "TabulaPlatform",
                 "TabulaServer",
+                "TabulaRuntime",
                 "TabulaClient",
                 "TabulaBench",
                 "TabulaKBS",
@@ -247,6 +259,14 @@ let package = Package(
                 "TabulaServer", "TabulaPlatform", "TabulaWire", "TabulaEnclave", "TabulaAttestation", "TabulaLog",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "TabulaRuntimeTests",
+            dependencies: [
+                "TabulaRuntime", "TabulaEnclave", "TabulaWire", "TabulaAttestation",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: settings
         ),

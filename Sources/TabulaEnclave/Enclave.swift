@@ -321,11 +321,19 @@ public final class Enclave: Sendable {
     ///     check (a local run).
     ///   - revision: the ``FunctionDefinition/revision`` that must serve the invocation; `nil`
     ///     for whichever is loaded.
+    ///   - environment: more WASI environment variables for this invocation only, after the
+    ///     enclave's own `__OW_*` ones; a name given here replaces the enclave's value (the
+    ///     OpenWhisk action runtime passes the activation's `__OW_*` fields this way). Like the
+    ///     parameters, the WASI host wipes them when the run ends, and the rewind erases any copy
+    ///     the function made: they never reach the snapshot.
     /// - Throws: ``EnclaveError`` when the function (or that revision of it) is not loaded, the
     ///   parameters are refused, or the policy forbids the invocation (it requires sealed
     ///   requests, or another caller). What the function itself does wrong is reported in the
     ///   returned response.
-    public func invoke(_ name: FunctionName, revision: String? = nil, parameters: JSONValue, activationID: String? = nil, caller: String? = nil) async throws -> Invocation {
+    public func invoke(
+        _ name: FunctionName, revision: String? = nil, parameters: JSONValue, activationID: String? = nil, caller: String? = nil,
+        environment: [(String, String)] = []
+    ) async throws -> Invocation {
         let host = try host(name, revision: revision)
         if let refusal = host.definition.policy.refusal(caller: caller ?? name.namespace, owner: name.namespace, sealed: false) {
             let code: EnclaveError.Code = refusal == .confidentialRequired ? .confidentialRequired : .notPermitted
@@ -334,7 +342,7 @@ public final class Enclave: Sendable {
         guard case .object = parameters else {
             throw EnclaveError(.invalidConfiguration, "the parameters must be a JSON object")
         }
-        return try await execute(host, input: WipedBytes(parameters.encoded), activationID: activationID ?? ActivationID.random())
+        return try await execute(host, input: WipedBytes(parameters.encoded), activationID: activationID ?? ActivationID.random(), environment: environment)
     }
 
     /// Runs one invocation in a sandbox made for it from the compiled module (instantiated and
@@ -363,7 +371,12 @@ public final class Enclave: Sendable {
     ///   - sealed: whether the request came sealed, so that the result and logs leave sealed too:
     ///     only such invocations are given tenant secrets (a plain invocation's result and logs
     ///     are stored as they are).
-    func execute(_ host: FunctionHost, input: WipedBytes, activationID: String, fresh: Bool = false, sealed: Bool = false) async throws -> Invocation {
+    ///   - environment: the caller's variables, replacing the enclave's of the same name
+    ///     (``invoke(_:revision:parameters:activationID:caller:environment:)``).
+    func execute(
+        _ host: FunctionHost, input: WipedBytes, activationID: String, fresh: Bool = false, sealed: Bool = false,
+        environment extra: [(String, String)] = []
+    ) async throws -> Invocation {
         let name = host.definition.name
         let limits = host.definition.limits
         guard input.bytes.count <= limits.input else {
@@ -376,6 +389,12 @@ public final class Enclave: Sendable {
             ("__OW_NAMESPACE", name.namespace),
             ("__OW_DEADLINE", String(deadlineMilliseconds)),
         ]
+        if !extra.isEmpty {
+            // One value per name: libc's getenv takes the first, other languages the last.
+            let names = Set(extra.map(\.0))
+            owEnvironment.removeAll { names.contains($0.0) }
+            owEnvironment += extra
+        }
         if let secrets, sealed, !fresh {
             // Given per invocation, like the parameters: the WASI host wipes its copy when the
             // run ends, and the rewind erases whatever the function copied into its memory.
