@@ -6,6 +6,8 @@
 #
 #   deploy/openwhisk/create-action.sh [MODULE.wasm|MODULE.wat] [IMAGE]
 #
+# from the repository root; the default module is examples/echo.wat, e.g. examples/c/hasher.wasm for a binary.
+#
 # How the code travels: OpenWhisk's controller marks an action's code binary when it is base64 text, and
 # the invoker then sends it to the runtime's POST /init as {"value": {"code": BASE64, "binary": true,
 # "main": …}}; WebAssembly text (.wat) goes as it is, with binary false. The wsk CLI base64-encodes only
