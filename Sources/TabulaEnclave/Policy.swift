@@ -22,10 +22,14 @@ public struct Policy: Sendable, Hashable {
         self.signedReceipts = signedReceipts
     }
 
+    /// The `invokers` entry that lets every namespace invoke the function (as OpenWhisk lets anyone
+    /// invoke the actions of a shared package).
+    public static let everyone = "*"
+
     /// Whether `caller` may invoke a function that `owner` owns.
     public func allows(caller: String, owner: String) -> Bool {
         // By bytes, never canonical equivalence: names are compared as the store compares them.
-        EntityName.same(caller, owner) || invokers?.contains { EntityName.same($0, caller) } == true
+        EntityName.same(caller, owner) || invokers?.contains { EntityName.same($0, caller) || $0 == Self.everyone } == true
     }
 
     /// Why the policy refuses an invocation.

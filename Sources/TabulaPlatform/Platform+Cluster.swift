@@ -166,8 +166,14 @@ extension Platform {
             return false
         }
         do {
-            _ = try start(accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received)) {
-                self.finished(queued.id)
+            if accepted.0.isSequence {
+                _ = try startSequence(accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received)) {
+                    self.finished(queued.id)
+                }
+            } else {
+                _ = try start(accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received)) {
+                    self.finished(queued.id)
+                }
             }
             return true
         } catch {

@@ -48,7 +48,7 @@ extension Platform {
     /// activation id resolves to should the node running it stop first.
     static func standIn(for action: Action, subject: String, activationID: String, received: Int64) -> Activation {
         Activation(
-            namespace: action.namespace, name: action.name, version: action.version, subject: subject, activationId: activationID,
+            namespace: action.namespace, name: shown(action).name, version: action.version, subject: subject, activationId: activationID,
             start: received, end: received, response: Activation.Response(Platform.interruptedResponse),
             logs: [], annotations: [KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")), KeyValue(key: "kind", value: "wasm")])
     }
@@ -61,7 +61,11 @@ extension Platform {
     ///
     /// - Parameter subject: the namespace that sent the request (the caller).
     public func invoke(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> PendingActivation {
+        try await admitInvocation(by: subject)
         let (deployed, merged) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        if deployed.isSequence {
+            return try startSequence(deployed, subject: subject, parameters: merged)
+        }
         return try start(deployed, subject: subject, parameters: merged)
     }
 
@@ -77,6 +81,7 @@ extension Platform {
             return pending.activationID
         }
         try refuseWhenStopping()
+        try await admitInvocation(by: subject)
         let (deployed, _) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
         // The caller's own parameters wait in the store: the node that claims it merges them with
         // the defaults of the action as it is then, and checks the policy again. No more than the
@@ -102,26 +107,29 @@ extension Platform {
     /// invoke it (403), the parameters are an object that the `final` annotation allows (400).
     /// Returns the action and the parameters merged with its defaults.
     func accept(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> (Deployed, [String: JSONValue]) {
-        let deployed = try await deployedAction(namespace: namespace, name: name)
+        let target = try await target(namespace: namespace, name: name)
+        let deployed = target.deployed
         let definition = deployed.definition
-        if let refusal = definition.policy.refusal(caller: subject, owner: namespace, sealed: false) {
+        if let refusal = definition.policy.refusal(caller: subject, owner: deployed.stored.action.namespace, sealed: false) {
             throw PlatformError(.forbidden, refusal.message(caller: subject, function: definition.name))
         }
         guard case .object(let given) = parameters else {
             throw PlatformError(.badRequest, "The request content was malformed: the parameters must be a JSON object.")
         }
-        guard let merged = Parameters.merge(given, defaults: deployed.stored.action.parameters.object, final: deployed.final) else {
+        guard let merged = Parameters.merge(given, defaults: target.defaults, final: deployed.final) else {
             throw PlatformError(.badRequest, Parameters.finalViolation)
         }
         return (deployed, merged)
     }
 
     /// Starts a plain run with merged parameters.
+    ///
+    /// - Parameter cause: the activation of the sequence this run is a step of.
     func start(
         _ deployed: Deployed, subject: String, parameters: [String: JSONValue],
-        accepted: (activationID: String, received: Int64)? = nil, onStored: (@Sendable () async -> Void)? = nil
+        accepted: (activationID: String, received: Int64)? = nil, cause: String? = nil, onStored: (@Sendable () async -> Void)? = nil
     ) throws -> PendingActivation {
-        try start(deployed, subject: subject, confidential: false, accepted: accepted, onStored: onStored) { definition, activationID in
+        try start(deployed, subject: subject, confidential: false, accepted: accepted, cause: cause, onStored: onStored) { definition, activationID in
             let invocation = try await self.enclave.invoke(definition.name, revision: definition.revision, parameters: .object(parameters), activationID: activationID, caller: subject)
             return Outcome(response: invocation.response, logs: invocation.logs, duration: invocation.duration, rewind: invocation.rewind)
         }
@@ -133,7 +141,9 @@ extension Platform {
     /// open (altered, sealed to an unknown or erased key) or a replay fails at once with 400. What
     /// the platform stores is the sealed response and the status class, never plaintext.
     public func invokeConfidential(namespace: String, name: String, sealed: [UInt8], subject: String) async throws -> PendingActivation {
-        let deployed = try await deployedAction(namespace: namespace, name: name)
+        try await admitInvocation(by: subject)
+        let target = try await target(namespace: namespace, name: name)
+        let deployed = target.deployed
         if store.cluster != nil, let keyID = sealed.first, let monitor = enclave.monitor, !monitor.holdsKey(keyID) {
             // Sealed to another node's enclave (the client attested that node): the server
             // forwards it there, and it is never opened here.
@@ -159,7 +169,7 @@ extension Platform {
                 throw PlatformError(.badRequest, "The sealed request was refused: this sealed request was already received (by this or another node); seal every invocation afresh")
             }
         }
-        let defaults = deployed.stored.action.parameters.object
+        let defaults = target.defaults
         return try start(deployed, subject: subject, confidential: true) { definition, activationID in
             let outcome = try await self.enclave.invoke(
                 definition.name, revision: definition.revision, sealed: request, caller: subject, defaults: defaults, finalDefaults: deployed.final, activationID: activationID)
@@ -190,7 +200,7 @@ extension Platform {
     /// new credentials never serves the old owner's code or parameters (see
     /// ``Store/namespaceIdentity(_:)`` for how soon a change by another process is seen).
     func deployedAction(namespace: String, name: String) async throws -> Deployed {
-        try EntityName.check(name, what: "action")
+        _ = try ActionPath(name)
         let key = FunctionName(namespace: namespace, name: name)
         guard let owner = try await store.namespaceIdentity(namespace) else {
             actionCache.withLock { _ = $0.removeValue(forKey: key) }
@@ -215,19 +225,25 @@ extension Platform {
     ///   - onStored: runs once the record is stored.
     func start(
         _ deployed: Deployed, subject: String, confidential: Bool,
-        accepted: (activationID: String, received: Int64)? = nil, onStored: (@Sendable () async -> Void)? = nil,
+        accepted: (activationID: String, received: Int64)? = nil, cause: String? = nil, onStored: (@Sendable () async -> Void)? = nil,
         body: @escaping @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) throws -> PendingActivation {
         try refuseWhenStopping()
         // A cold start takes a load place too, until its action is loaded: loads queue on threads
         // of their own, and a flood of them is refused here rather than filling the invocations'
         // queue. (Two invocations racing to load the same action each take one.)
+        try throttle.enter(namespace: subject)
         let cold = !pool.isWarm(deployed.definition.name, identity: deployed.identity)
-        if cold { try loads.enter() }
         do {
-            try admission.enter()
+            if cold { try loads.enter() }
+            do {
+                try admission.enter()
+            } catch {
+                if cold { loads.leave() }
+                throw error
+            }
         } catch {
-            if cold { loads.leave() }
+            throttle.leave(namespace: subject)
             throw error
         }
         metrics.queueDepth.record(admission.queued)
@@ -238,9 +254,14 @@ extension Platform {
         Task(executorPreference: enclave.taskExecutor) { [self] in
             defer {
                 admission.leave()
+                throttle.leave(namespace: subject)
                 metrics.queueDepth.record(admission.queued)
             }
             var (activation, receipt) = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, holdsLoad: cold, body: body)
+            if let cause {
+                activation.cause = cause
+                activation.annotations.append(KeyValue(key: "causedBy", value: .string(Self.sequenceKind)))
+            }
             if receipt != nil, log?.isStopped == true {
                 // The answer leaves only with a receipt the log can prove: it is withheld.
                 activation.response = Activation.Response(ActivationResponse(status: .internalError, result: ["error": .string(Self.withheldAnswer)]))
@@ -365,7 +386,7 @@ extension Platform {
         annotations.append(KeyValue(key: "waitTime", value: .integer(max(0, start - received))))
         metrics.invocation(status: response.status)
         let activation = Activation(
-            namespace: action.namespace, name: action.name, version: action.version, subject: subject,
+            namespace: action.namespace, name: Self.shown(action).name, version: action.version, subject: subject,
             activationId: activationID, start: start, end: end, response: Activation.Response(response),
             logs: logs, annotations: annotations)
         return (activation, receipt)

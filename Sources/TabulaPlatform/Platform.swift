@@ -21,6 +21,8 @@ public final class Platform: Service, Sendable {
     /// Bounds deploys and cold starts, which run on the enclave's load threads: a flood of them
     /// gets 429 rather than an unbounded queue, and never takes an invocation's place.
     let loads: Admission
+    /// Each namespace's invocations per minute, runs in flight and trigger fires per minute.
+    let throttle: NamespaceThrottle
     /// When the shutdown began; `nil` while serving.
     let stopping = Mutex<ContinuousClock.Instant?>(nil)
     /// Set just before the runs still in progress are ended: what ends after it was cut short.
@@ -56,6 +58,7 @@ public final class Platform: Service, Sendable {
         self.loads = Admission(
             capacity: configuration.loads, queueLimit: configuration.loadQueueLimit,
             refusal: "Too many deploys and cold starts in progress (\(configuration.loads) at once, \(configuration.loadQueueLimit) waiting): retry shortly. Invocations of warm actions are not affected.")
+        self.throttle = NamespaceThrottle(defaults: configuration.namespaceLimits)
         self.metrics = PlatformMetrics(factory: metricsFactory)
         self.logger = logger
         // Another node of the cluster changed an action: forget what this one remembers of it
@@ -93,21 +96,32 @@ public final class Platform: Service, Sendable {
     public func putAction(namespace: String, name: String, body: ActionPut, overwrite: Bool) async throws -> Action {
         try refuseWhenStopping()
         try EntityName.check(namespace, what: "namespace")
-        try EntityName.check(name, what: "action")
+        let path = try ActionPath(name)
+        if let packageName = path.package {
+            guard let package = try await store.entity(Package.self, namespace: namespace, name: packageName) else {
+                throw PlatformError(.notFound, PlatformError.doesNotExist)
+            }
+            guard !package.binding.isBinding else { throw Self.bindingRefusal }
+        }
         // Checked here to answer 409 before the costly load below; the store checks again when it
         // writes, which is what decides between two concurrent creates.
         let existing = try await store.action(namespace: namespace, name: name)
         if existing != nil && !overwrite {
-            throw PlatformError(.conflict, "resource by this name exists")
+            throw PlatformError(.conflict, PlatformError.alreadyExists)
         }
         var action = existing?.action ?? Action(namespace: namespace, name: name, exec: Action.Exec())
         var code = existing?.code ?? []
-        if let exec = body.exec {
+        if let exec = body.exec, exec.kind == Self.sequenceKind {
+            (action.exec, code) = try await sequence(from: exec, namespace: namespace)
+            try await checkSequence(action.exec.components ?? [], namespace: namespace, name: name)
+        } else if let exec = body.exec {
             (action.exec, code) = try Self.module(from: exec)
         } else if existing == nil {
             throw PlatformError(.badRequest, "The request content was malformed: exec is required to create an action.")
         }
         if let parameters = body.parameters { action.parameters = parameters }
+        // A sequence passes its payload to its first action: it has no parameters of its own.
+        if action.exec.kind == Self.sequenceKind { action.parameters = [] }
         if let annotations = body.annotations {
             _ = try Self.policy(from: annotations)
             _ = try Self.engine(from: annotations)
@@ -119,7 +133,14 @@ public final class Platform: Service, Sendable {
             logs: action.limits.logs ?? 10, concurrency: action.limits.concurrency ?? 1)
         if let publish = body.publish { action.publish = publish }
         action.annotations.removeAll { $0.key == "exec" }
-        action.annotations.append(KeyValue(key: "exec", value: "wasm"))
+        action.annotations.append(KeyValue(key: "exec", value: .string(action.exec.kind)))
+        if action.exec.kind == Self.sequenceKind {
+            // Nothing to load: its components are checked when they run.
+            let stored = try await store.putAction(Store.StoredAction(action: action, code: code, digest: Self.sha256(code).hex), overwrite: overwrite)
+            remember(stored)
+            logger.info("sequence stored", metadata: ["namespace": "\(namespace)", "action": "\(name)", "version": "\(stored.action.version)"])
+            return Self.document(stored, includeCode: false)
+        }
 
         let definition = definition(for: action, code: code)
         try loads.enter()
@@ -138,22 +159,38 @@ public final class Platform: Service, Sendable {
         return Self.document(stored, includeCode: false)
     }
 
+    /// An action's document; one reached through a binding is the bound package's action, with
+    /// the package's and the binding's parameters under its own.
     public func action(namespace: String, name: String, includeCode: Bool) async throws -> Action {
-        try EntityName.check(name, what: "action")
-        guard let stored = try await store.action(namespace: namespace, name: name) else {
-            throw PlatformError(.notFound, "The requested resource does not exist.")
+        guard try ActionPath(name).package != nil else {
+            guard let stored = try await store.action(namespace: namespace, name: name) else {
+                throw PlatformError(.notFound, PlatformError.doesNotExist)
+            }
+            return Self.document(stored, includeCode: includeCode)
         }
-        return Self.document(stored, includeCode: includeCode)
+        let target = try await target(namespace: namespace, name: name)
+        var action = Self.document(target.deployed.stored, includeCode: includeCode)
+        action.parameters = target.parameters
+        return action
     }
+
+    /// OpenWhisk's refusal to change an action through a binding.
+    static let bindingRefusal = PlatformError(.badRequest, "Operation not permitted on package binding.")
 
     /// A page of a namespace's actions; it ends early rather than exceed
     /// ``PlatformConfiguration/listingByteLimit`` (page on with `skip` plus the count received).
-    public func actions(namespace: String, limit: Int, skip: Int) async throws -> [Action] {
-        try await store.actions(namespace: namespace, limit: limit, skip: skip, byteLimit: configuration.listingByteLimit)
+    ///
+    /// - Parameter package: only the actions in this package.
+    public func actions(namespace: String, package: String? = nil, limit: Int, skip: Int) async throws -> [Action] {
+        if let package { try EntityName.check(package, what: "package") }
+        return try await store.actions(namespace: namespace, package: package, limit: limit, skip: skip, byteLimit: configuration.listingByteLimit)
+            .map(Self.shown)
     }
 
     public func deleteAction(namespace: String, name: String) async throws -> Action {
-        try EntityName.check(name, what: "action")
+        if let package = try ActionPath(name).package, try await store.entity(Package.self, namespace: namespace, name: package)?.binding.isBinding == true {
+            throw Self.bindingRefusal
+        }
         let key = FunctionName(namespace: namespace, name: name)
         let deleted = try await store.deleteAction(namespace: namespace, name: name)
         // After the delete: an invocation that read the action just before cannot bring it back.
@@ -204,8 +241,8 @@ public final class Platform: Service, Sendable {
     }
 
     static func document(_ stored: Store.StoredAction, includeCode: Bool) -> Action {
-        var action = stored.action
-        if includeCode {
+        var action = shown(stored.action)
+        if includeCode, action.exec.kind != Self.sequenceKind {
             action.exec.code = action.exec.binary == true ? Data(stored.code).base64EncodedString() : String(decoding: stored.code, as: UTF8.self)
         }
         return action
@@ -231,6 +268,9 @@ public final class Platform: Service, Sendable {
         return (normalized, Array(code.utf8))
     }
 
+    /// What an action's limits may be set to (also what `GET …/limits` shows).
+    static let limitRanges = (timeout: 100...300_000, memory: 1...4096, logs: 0...10, concurrency: 1...500)
+
     private static func checked(_ limits: Action.Limits) throws(PlatformError) -> Action.Limits {
         func check(_ value: Int?, _ name: String, _ range: ClosedRange<Int>, _ unit: String) throws(PlatformError) {
             guard let value else { return }
@@ -238,10 +278,10 @@ public final class Platform: Service, Sendable {
                 throw PlatformError(.badRequest, "The \(name) limit \(value) \(unit) is out of range: it must be between \(range.lowerBound) and \(range.upperBound) \(unit).")
             }
         }
-        try check(limits.timeout, "timeout", 100...300_000, "milliseconds")
-        try check(limits.memory, "memory", 1...4096, "MB")
-        try check(limits.logs, "logs", 0...10, "MB")
-        try check(limits.concurrency, "concurrency", 1...500, "")
+        try check(limits.timeout, "timeout", limitRanges.timeout, "milliseconds")
+        try check(limits.memory, "memory", limitRanges.memory, "MB")
+        try check(limits.logs, "logs", limitRanges.logs, "MB")
+        try check(limits.concurrency, "concurrency", limitRanges.concurrency, "")
         return limits
     }
 
@@ -257,7 +297,7 @@ public final class Platform: Service, Sendable {
             }
             // The same rule as namespace names: an invoker that could not be a namespace (another
             // spelling of one, say) is refused rather than silently never matching.
-            for invoker in strings { try EntityName.check(invoker, what: "invokers annotation's namespace") }
+            for invoker in strings where invoker != Policy.everyone { try EntityName.check(invoker, what: "invokers annotation's namespace") }
             policy.invokers = strings
         }
         if let required = annotations["requireConfidential"] {

@@ -1,4 +1,5 @@
 public import TabulaEnclave
+public import TabulaWire
 
 /// How the platform schedules invocations and keeps functions warm.
 public struct PlatformConfiguration: Sendable {
@@ -52,6 +53,10 @@ public struct PlatformConfiguration: Sendable {
     /// How long a lease lasts without a heartbeat: a node silent for this long is stopped, and the
     /// invocations it claimed are recorded as interrupted.
     public var lease: Duration = .seconds(5)
+
+    /// The limits of a namespace that has none of its own (`tabula namespace limits`): OpenWhisk's
+    /// names, with defaults for one node that serves thousands of invocations a second.
+    public var namespaceLimits = NamespaceLimits(invocationsPerMinute: 60_000, concurrentInvocations: 500, firesPerMinute: 6_000)
 
     /// The loads that run at once (``loadConcurrency`` or its default).
     public var loads: Int { max(1, loadConcurrency ?? concurrency / 2) }

@@ -27,4 +27,15 @@ public struct PlatformError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     public var description: String { message }
+
+    /// OpenWhisk's words for a create that finds the name taken (409).
+    public static let alreadyExists = "resource already exists"
+    /// OpenWhisk's words for an entity that is not there (404).
+    public static let doesNotExist = "The requested resource does not exist."
+
+    /// OpenWhisk's 403 for an entity of another namespace the caller may not read: also what it
+    /// says of one that does not exist, so that existence does not leak.
+    static func notAuthorized(_ path: String) -> PlatformError {
+        PlatformError(.forbidden, "The supplied authentication is not authorized to access '\(path)'.")
+    }
 }

@@ -24,20 +24,8 @@ struct Routes {
         router.get("/api/v1/attestation", use: attestation)
 
         let api = router.group("api/v1").add(middleware: AuthenticationMiddleware(store: platform.store))
-        api.get("attestation/namespaces/:namespace/actions/:name") { request, context in
-            let namespace = try context.namespace(context.parameters.require("namespace"))
-            // A client pins the enclave it verified: in a cluster, that enclave's node issues the
-            // certificate, whichever node the request reached.
-            if let pinned = request.uri.queryParameters.get(Confidential.enclaveParameter), let own = platform.enclaveFingerprint, pinned != own {
-                if !Forwarder.wasForwarded(request), let node = try await platform.node(withEnclave: pinned),
-                   let answer = await Forwarder.forward(request, body: nil, to: node) {
-                    return answer
-                }
-                throw PlatformError(.misdirected, "The enclave \(pinned.prefix(16))… is not this node's, and no live node of this cluster has it; fetch the attestation bundle again.")
-            }
-            let pem = try await platform.functionCertificate(namespace: namespace, name: context.parameters.require("name"))
-            return Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: ResponseBody(byteBuffer: ByteBuffer(string: pem)))
-        }
+        api.get("attestation/namespaces/:namespace/actions/:name", use: functionCertificate)
+        api.get("attestation/namespaces/:namespace/actions/:name/:inner", use: functionCertificate)
         api.get("namespaces") { _, context in
             Response.json([try context.namespace("_")])
         }
@@ -46,43 +34,19 @@ struct Routes {
         api.get("nodes") { _, _ in
             Response.json(try await platform.nodes())
         }
-        // The verifiable log, after RFC 6962 §4 (docs/log.md).
-        let log = api.group("log")
-        log.get("sth") { _, _ in
-            let head = try await platform.transparencyLog().treeHead()
-            return Response.json([
-                "tree_size": .integer(Int64(head.size)), "timestamp": .integer(Int64(head.timestamp)),
-                "sha256_root_hash": .string(Data(head.root).base64EncodedString()),
-                "tree_head_signature": .string(Data(head.signature).base64EncodedString()),
-            ] as JSONValue)
-        }
-        log.get("consistency") { request, _ in
-            let first: UInt64 = try Self.integer(request.uri.queryParameters.get("first") ?? "", "first")
-            let second: UInt64 = try Self.integer(request.uri.queryParameters.get("second") ?? "", "second")
-            let proof = try await platform.transparencyLog().consistencyProof(first: first, second: second)
-            return Response.json(["consistency": .array(proof.map { .string(Data($0).base64EncodedString()) })] as JSONValue)
-        }
-        log.get("proof") { request, _ in
-            guard let text = request.uri.queryParameters.get("hash"), let hash = Data(base64Encoded: text), hash.count == 32 else {
-                throw PlatformError(.badRequest, "hash must be the base64 of a 32-byte leaf hash.")
-            }
-            let size: UInt64 = try Self.integer(request.uri.queryParameters.get("tree_size") ?? "", "tree_size")
-            let (index, path) = try await platform.transparencyLog().inclusionProof(leafHash: Array(hash), treeSize: size)
-            return Response.json(["leaf_index": .integer(Int64(index)), "audit_path": .array(path.map { .string(Data($0).base64EncodedString()) })] as JSONValue)
-        }
-        log.get("entries") { request, _ in
-            let start: UInt64 = try Self.integer(request.uri.queryParameters.get("start") ?? "", "start")
-            let end: UInt64 = try Self.integer(request.uri.queryParameters.get("end") ?? "", "end")
-            let entries = try await platform.transparencyLog().entries(start: start, end: end)
-            return Response.json(["entries": .array(entries.map { .object(["leaf_input": .string(Data($0).base64EncodedString())]) })] as JSONValue)
-        }
+        registerLog(on: api)
 
         let actions = api.group("namespaces/:namespace/actions")
         actions.get(use: listActions)
-        actions.get(":name", use: getAction)
-        actions.put(":name", use: putAction)
-        actions.delete(":name", use: deleteAction)
-        actions.post(":name", use: invoke)
+        // An action in a package: PACKAGE/NAME (see actionName(_:); the router wants one name
+        // per path segment, so the package is `name` and the action `inner` there).
+        for path in [":name", ":name/:inner"] {
+            actions.get(RouterPath(path), use: getAction)
+            actions.put(RouterPath(path), use: putAction)
+            actions.delete(RouterPath(path), use: deleteAction)
+            actions.post(RouterPath(path), use: invoke)
+        }
+        registerEntities(on: api)
         // Multi-party jobs (docs/jobs.md): the namespace's owner creates them; any party may
         // send its sealed input, read the state and fetch a sealed result.
         let jobs = api.group("namespaces/:namespace/jobs")
@@ -142,6 +106,23 @@ struct Routes {
         }
     }
 
+    // MARK: Function certificates
+
+    @Sendable func functionCertificate(_ request: Request, context: ServerContext) async throws -> Response {
+        let namespace = try context.namespace(context.parameters.require("namespace"))
+        // A client pins the enclave it verified: in a cluster, that enclave's node issues the
+        // certificate, whichever node the request reached.
+        if let pinned = request.uri.queryParameters.get(Confidential.enclaveParameter), let own = platform.enclaveFingerprint, pinned != own {
+            if !Forwarder.wasForwarded(request), let node = try await platform.node(withEnclave: pinned),
+               let answer = await Forwarder.forward(request, body: nil, to: node) {
+                return answer
+            }
+            throw PlatformError(.misdirected, "The enclave \(pinned.prefix(16))… is not this node's, and no live node of this cluster has it; fetch the attestation bundle again.")
+        }
+        let pem = try await platform.functionCertificate(namespace: namespace, name: try Self.actionName(context))
+        return Response(status: .ok, headers: [.contentType: "application/x-pem-file"], body: ResponseBody(byteBuffer: ByteBuffer(string: pem)))
+    }
+
     // MARK: Actions
 
     @Sendable func listActions(_ request: Request, context: ServerContext) async throws -> Response {
@@ -155,8 +136,21 @@ struct Routes {
 
     @Sendable func getAction(_ request: Request, context: ServerContext) async throws -> Response {
         let namespace = try context.namespace(context.parameters.require("namespace"))
+        // `…/actions/PACKAGE/` (with the slash) lists the package's actions, as OpenWhisk does.
+        if context.parameters.get("inner") == nil, request.uri.path.hasSuffix("/") {
+            let (limit, skip) = try Self.page(request)
+            let package = try await platform.package(namespace: namespace, name: context.parameters.require("name"), caller: namespace)
+            let owner = package.binding.isBinding ? (package.binding.namespace ?? namespace, package.binding.name ?? "") : (namespace, package.name)
+            return Response.json(try await platform.actions(namespace: owner.0, package: owner.1, limit: limit, skip: skip))
+        }
         let code = request.uri.queryParameters.get("code") != "false"
-        return Response.json(try await platform.action(namespace: namespace, name: context.parameters.require("name"), includeCode: code))
+        return Response.json(try await platform.action(namespace: namespace, name: try Self.actionName(context), includeCode: code))
+    }
+
+    /// The action a path names within its namespace: `NAME`, or `PACKAGE/NAME`.
+    static func actionName(_ context: ServerContext) throws -> String {
+        let name = try context.parameters.require("name")
+        return context.parameters.get("inner").map { "\(name)/\($0)" } ?? name
     }
 
     @Sendable func putAction(_ request: Request, context: ServerContext) async throws -> Response {
@@ -169,13 +163,13 @@ struct Routes {
             throw PlatformError(.badRequest, "The request content was malformed: \(Self.describe(error))")
         }
         let overwrite = request.uri.queryParameters.get("overwrite") == "true"
-        let action = try await platform.putAction(namespace: namespace, name: context.parameters.require("name"), body: put, overwrite: overwrite)
+        let action = try await platform.putAction(namespace: namespace, name: try Self.actionName(context), body: put, overwrite: overwrite)
         return Response.json(action)
     }
 
     @Sendable func deleteAction(_ request: Request, context: ServerContext) async throws -> Response {
         let namespace = try context.namespace(context.parameters.require("namespace"))
-        return Response.json(try await platform.deleteAction(namespace: namespace, name: context.parameters.require("name")))
+        return Response.json(try await platform.deleteAction(namespace: namespace, name: try Self.actionName(context)))
     }
 
     // MARK: Invoke
@@ -186,7 +180,7 @@ struct Routes {
     @Sendable func invoke(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.caller()
         let namespace = try context.namedNamespace(context.parameters.require("namespace"))
-        let name = try context.parameters.require("name")
+        let name = try Self.actionName(context)
         let query = request.uri.queryParameters
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         let sealed = request.headers[.contentType].map { $0.lowercased().hasPrefix(ObliviousHTTP.requestMediaType) } ?? false

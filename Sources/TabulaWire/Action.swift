@@ -10,12 +10,16 @@ public struct Action: Codable, Sendable, Hashable {
         /// The reactor entry point.
         public var main: String?
         public var binary: Bool?
+        /// A sequence's actions, fully qualified (`/NS/NAME` or `/NS/PACKAGE/NAME`), in order:
+        /// for `kind` `sequence` only.
+        public var components: [String]?
 
-        public init(kind: String = "wasm", code: String? = nil, main: String? = nil, binary: Bool? = nil) {
+        public init(kind: String = "wasm", code: String? = nil, main: String? = nil, binary: Bool? = nil, components: [String]? = nil) {
             self.kind = kind
             self.code = code
             self.main = main
             self.binary = binary
+            self.components = components
         }
     }
 

@@ -33,8 +33,10 @@ public struct Activation: Codable, Sendable, Hashable {
     public var logs: [String]?
     public var annotations: [KeyValue]
     public var publish: Bool
+    /// The activation of the sequence (or trigger) this one ran as part of.
+    public var cause: String?
 
-    public init(namespace: String, name: String, version: String, subject: String, activationId: String, start: Int64, end: Int64, response: Response?, logs: [String]?, annotations: [KeyValue], publish: Bool = false) {
+    public init(namespace: String, name: String, version: String, subject: String, activationId: String, start: Int64, end: Int64, response: Response?, logs: [String]?, annotations: [KeyValue], publish: Bool = false, cause: String? = nil) {
         self.namespace = namespace
         self.name = name
         self.version = version
@@ -48,6 +50,7 @@ public struct Activation: Codable, Sendable, Hashable {
         self.logs = logs
         self.annotations = annotations
         self.publish = publish
+        self.cause = cause
     }
 }
 

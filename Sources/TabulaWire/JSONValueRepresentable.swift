@@ -39,7 +39,7 @@ extension Activation: JSONValueRepresentable {
     package func writeJSON(to output: inout [UInt8]) -> Bool {
         JSONValue.writeObject([
             ("activationId", .string(activationId)), ("annotations", .array(annotations.map(\.keyValueJSON))),
-            ("duration", .integer(duration)), ("end", .integer(end)), ("logs", logs.map { .array($0.map { .string($0) }) }),
+            ("cause", cause.map(JSONValue.string)), ("duration", .integer(duration)), ("end", .integer(end)), ("logs", logs.map { .array($0.map { .string($0) }) }),
             ("name", .string(name)), ("namespace", .string(namespace)), ("publish", .bool(publish)), ("response", response?.responseJSON),
             ("start", .integer(start)), ("statusCode", .integer(Int64(statusCode))), ("subject", .string(subject)), ("version", .string(version)),
         ], to: &output)

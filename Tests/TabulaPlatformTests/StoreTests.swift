@@ -82,7 +82,7 @@ struct StoreTests {
             _ = try await store.createNamespace("guest")
             let action = Store.StoredAction(action: Action(namespace: "guest", name: "a", exec: Action.Exec(binary: false)), code: Array("(module)".utf8), digest: "00")
             #expect(try await store.putAction(action, overwrite: false).action.version == "0.0.1")
-            await #expect(throws: PlatformError(.conflict, "resource by this name exists")) { try await store.putAction(action, overwrite: false) }
+            await #expect(throws: PlatformError(.conflict, "resource already exists")) { try await store.putAction(action, overwrite: false) }
             #expect(try await store.putAction(action, overwrite: true).action.version == "0.0.2")
             #expect(try await store.action(namespace: "guest", name: "a")?.code == Array("(module)".utf8))
             try await store.insertActivation(activation(1, start: 1))

@@ -55,7 +55,7 @@ struct ActionsAPITests {
 
             let conflict = try await client.send(.put, "/api/v1/namespaces/_/actions/hello", body: #"{"exec":{"kind":"wasm","code":"(module)"}}"#)
             #expect(conflict.status == .conflict)
-            #expect(conflict.json["error"] == "resource by this name exists")
+            #expect(conflict.json["error"] == "resource already exists")
 
             let updated = try await client.deploy("hello", module: try example("hello.wat"))
             #expect(updated.json["version"] == "0.0.2")

@@ -125,6 +125,8 @@ struct JSONValueTests {
                        response: nil, logs: nil, annotations: [], publish: true),
             Activation(namespace: "ns", name: "a", version: "0.0.1", subject: "who", activationId: "id", start: 1, end: 2,
                        response: bare, logs: [], annotations: []),
+            Activation(namespace: "ns", name: "step", version: "0.0.1", subject: "who", activationId: "id", start: 1, end: 2,
+                       response: bare, logs: [], annotations: [], cause: "sequence-id"),
         ]
         func handWritten(_ value: some JSONValueRepresentable) throws -> JSONValue? {
             var output: [UInt8] = []

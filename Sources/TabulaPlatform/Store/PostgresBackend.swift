@@ -53,7 +53,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
     }
 
     private let configuration: Configuration
-    private let logger: Logger
+    let logger: Logger
     private let state = Mutex(State())
     /// Who hears of changes to actions (see ``observeActionChanges(_:)``).
     private let observers = Mutex<[@Sendable (Store.ActionChange) -> Void]>([])
@@ -110,7 +110,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
     // MARK: Schema
 
     /// The schema's version: what ``migrate(_:)`` creates.
-    static let schemaVersion = 3
+    static let schemaVersion = 4
 
     /// Creates the tables, once, under a lock that makes nodes starting together wait for each
     /// other. Refuses a schema newer than this build knows.
@@ -135,6 +135,18 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         // Version 3: the verifiable log's entries (docs/log.md).
         try await connection.query("CREATE TABLE IF NOT EXISTS log_entry (idx bigint PRIMARY KEY, input bytea NOT NULL, hash bytea NOT NULL)", logger: logger)
         try await connection.query("CREATE INDEX IF NOT EXISTS log_entry_by_hash ON log_entry (hash)", logger: logger)
+        // Version 4: packages, triggers and rules (OpenWhisk documents besides actions).
+        try await connection.query("""
+            CREATE TABLE IF NOT EXISTS entity (
+                namespace text COLLATE "C" NOT NULL REFERENCES namespace(name) ON DELETE CASCADE,
+                kind text NOT NULL,
+                name text COLLATE "C" NOT NULL,
+                document text NOT NULL,
+                publish boolean NOT NULL,
+                updated bigint NOT NULL,
+                PRIMARY KEY (namespace, kind, name)
+            )
+            """, logger: logger)
         try await connection.query("DELETE FROM tabula_schema", logger: logger)
         try await connection.query("INSERT INTO tabula_schema (version) VALUES (\(schemaVersion))", logger: logger)
     }
@@ -312,6 +324,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
             try await client.withTransaction(logger: self.logger) { connection in
                 try await connection.query("DELETE FROM activation WHERE namespace = \(name)", logger: self.logger)
                 try await connection.query("DELETE FROM action WHERE namespace = \(name)", logger: self.logger)
+                try await connection.query("DELETE FROM entity WHERE namespace = \(name)", logger: self.logger)
                 let deleted = try await connection.query("DELETE FROM namespace WHERE name = \(name) RETURNING name", logger: self.logger).decode(String.self)
                 return try await Self.collect(deleted).isEmpty == false
             }
@@ -358,7 +371,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                         VALUES (\(namespace), \(name), \(document), \(bytes), \(digest), \(revision), \(action.updated ?? 0))
                         ON CONFLICT (namespace, name) DO NOTHING RETURNING 1
                         """, logger: self.logger).decode(Int.self)
-                    guard try await Self.collect(inserted).count == 1 else { throw PlatformError(.conflict, "resource by this name exists") }
+                    guard try await Self.collect(inserted).count == 1 else { throw PlatformError(.conflict, PlatformError.alreadyExists) }
                 } else {
                     try await connection.query("""
                         UPDATE action SET document = \(document), code = \(bytes), digest = \(digest), revision = \(revision), updated = \(action.updated ?? 0)
@@ -385,11 +398,12 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         }
     }
 
-    package func actionDocuments(namespace: String, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
-        try await perform("list actions") { client in
+    package func actionDocuments(namespace: String, package: String?, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
+        let prefix = package.map { "\($0)/" } ?? ""
+        return try await perform("list actions") { client in
             var page = page
             let rows = try await client.query(
-                "SELECT document FROM action WHERE namespace = \(namespace) ORDER BY updated DESC, name LIMIT \(limit) OFFSET \(skip)",
+                "SELECT document FROM action WHERE namespace = \(namespace) AND left(name, length(\(prefix))) = \(prefix) ORDER BY updated DESC, name LIMIT \(limit) OFFSET \(skip)",
                 logger: self.logger).decode(String.self)
             for try await document in rows {
                 guard page.add(document) else { break }
@@ -431,7 +445,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         observers.withLock { $0.append(handler) }
     }
 
-    private static func payload(_ namespace: String, _ name: String) -> String {
+    static func payload(_ namespace: String, _ name: String) -> String {
         // Entity names never contain "/".
         "\(namespace)/\(name)"
     }
@@ -658,7 +672,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
     /// connection, or a primary that turned into a replica, drops the client (the next operation
     /// looks for the primary again) and is reported as unavailable; errors the server reports for
     /// the statement itself are passed on.
-    private func perform<T: Sendable>(
+    func perform<T: Sendable>(
         _ what: String, within bound: Duration? = nil, _ body: @escaping @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         let timeout = bound ?? configuration.timeout
@@ -870,7 +884,7 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
         return tls
     }
 
-    private static func collect<S: AsyncSequence>(_ sequence: S) async throws -> [S.Element] {
+    static func collect<S: AsyncSequence>(_ sequence: S) async throws -> [S.Element] {
         var elements: [S.Element] = []
         for try await element in sequence { elements.append(element) }
         return elements

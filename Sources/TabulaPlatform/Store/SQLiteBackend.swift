@@ -92,6 +92,20 @@ package final class SQLiteBackend: StoreBackend {
                 CREATE INDEX log_entry_by_hash ON log_entry(hash);
                 """)
         }
+        migrator.registerMigration("v5") { db in
+            // Packages, triggers and rules: OpenWhisk documents, besides actions.
+            try db.execute(sql: """
+                CREATE TABLE entity (
+                    namespace TEXT NOT NULL REFERENCES namespace(name) ON DELETE CASCADE,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    document TEXT NOT NULL,
+                    publish INTEGER NOT NULL,
+                    updated INTEGER NOT NULL,
+                    PRIMARY KEY (namespace, kind, name)
+                );
+                """)
+        }
         return migrator
     }
 
@@ -192,6 +206,7 @@ package final class SQLiteBackend: StoreBackend {
         try await database.write { db in
             try db.execute(sql: "DELETE FROM activation WHERE namespace = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM action WHERE namespace = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM entity WHERE namespace = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM namespace WHERE name = ?", arguments: [name])
             return db.changesCount > 0
         }
@@ -231,12 +246,14 @@ package final class SQLiteBackend: StoreBackend {
         }
     }
 
-    package func actionDocuments(namespace: String, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
+    package func actionDocuments(namespace: String, package: String?, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
         try await database.read { db in
             var page = page
+            // substr, not LIKE: a name may hold _, which LIKE would read as a wildcard.
+            let prefix = package.map { "\($0)/" } ?? ""
             let documents = try String.fetchCursor(
-                db, sql: "SELECT document FROM action WHERE namespace = ? ORDER BY json_extract(document, '$.updated') DESC, name LIMIT ? OFFSET ?",
-                arguments: [namespace, limit, skip])
+                db, sql: "SELECT document FROM action WHERE namespace = ? AND substr(name, 1, length(?)) = ? ORDER BY json_extract(document, '$.updated') DESC, name LIMIT ? OFFSET ?",
+                arguments: [namespace, prefix, prefix, limit, skip])
             while let document = try documents.next(), page.add(document) {}
             return page.documents
         }

@@ -257,7 +257,7 @@ public final class Store: Sendable {
         ) { previous in
             var action = action
             if let previous {
-                guard overwrite else { throw PlatformError(.conflict, "resource by this name exists") }
+                guard overwrite else { throw PlatformError(.conflict, PlatformError.alreadyExists) }
                 action.version = Self.nextVersion(previous.version)
             }
             action.updated = Self.now()
@@ -273,8 +273,9 @@ public final class Store: Sendable {
     ///
     /// - Parameter byteLimit: stop adding actions once their stored documents would exceed this
     ///   many bytes (the first is always included).
-    public func actions(namespace: String, limit: Int, skip: Int, byteLimit: Int = .max) async throws -> [Action] {
-        try await backend.actionDocuments(namespace: namespace, limit: limit, skip: skip, page: DocumentPage(byteLimit: byteLimit))
+    /// - Parameter package: only the actions in this package.
+    public func actions(namespace: String, package: String? = nil, limit: Int, skip: Int, byteLimit: Int = .max) async throws -> [Action] {
+        try await backend.actionDocuments(namespace: namespace, package: package, limit: limit, skip: skip, page: DocumentPage(byteLimit: byteLimit))
             .map { try Self.decode(Action.self, $0) }
     }
 
@@ -288,7 +289,7 @@ public final class Store: Sendable {
     }
 
     /// OpenWhisk bumps the patch version on every update.
-    private static func nextVersion(_ version: String) -> String {
+    static func nextVersion(_ version: String) -> String {
         var parts = version.split(separator: ".").map { Int($0) ?? 0 }
         while parts.count < 3 { parts.append(0) }
         parts[2] += 1

@@ -26,8 +26,8 @@ package protocol StoreBackend: Sendable {
     ) async throws -> Store.StoredAction
     func action(namespace: String, name: String) async throws -> Store.StoredAction?
     /// The documents of a namespace's actions, most recently updated first, as many as fit
-    /// `page`.
-    func actionDocuments(namespace: String, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String]
+    /// `page`; only those in `package` when one is named.
+    func actionDocuments(namespace: String, package: String?, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String]
     func actionCount(namespace: String) async throws -> Int
     func deleteAction(namespace: String, name: String) async throws -> Store.StoredAction?
 
@@ -50,6 +50,19 @@ package protocol StoreBackend: Sendable {
     var notifiesActionChanges: Bool { get }
     /// Calls `handler` for each change of an action made through another connection.
     func observeActionChanges(_ handler: @escaping @Sendable (Store.ActionChange) -> Void)
+
+    /// Writes a package, trigger or rule in one transaction: `revise` gets the stored document
+    /// (`nil` when there is none) and returns the row to store, or throws to write nothing.
+    func putEntity(_ kind: Store.EntityKind, namespace: String, name: String, revise: @escaping @Sendable (String?) throws -> Store.EntityRow) async throws
+    /// A package's, trigger's or rule's document.
+    func entity(_ kind: Store.EntityKind, namespace: String, name: String) async throws -> String?
+    /// Documents of a namespace's entities of one kind, most recently updated first, as many as
+    /// fit `page`; only the published ones when `publishedOnly`.
+    func entityDocuments(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String]
+    func entityCount(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool) async throws -> Int
+    /// Deletes an entity in one transaction. A package's actions go with it when `force`; without,
+    /// a package that still holds actions is left alone (``Store/EntityDeletion/notEmpty(_:)``).
+    func deleteEntity(_ kind: Store.EntityKind, namespace: String, name: String, force: Bool) async throws -> Store.EntityDeletion
 
     /// Releases connections; the backend is not used afterwards.
     func close() async

@@ -1,0 +1,163 @@
+import Foundation
+public import TabulaWire
+
+extension Platform.Deployed {
+    /// Whether this action is a sequence of other actions (`exec.kind` `sequence`).
+    var isSequence: Bool { stored.action.exec.kind == Platform.sequenceKind }
+}
+
+extension Platform {
+    /// OpenWhisk's refusal of a sequence of more than ``sequenceLimit`` actions, counting those of
+    /// the sequences it holds.
+    static let tooManyActions = PlatformError(.badRequest, "Too many actions in the sequence.")
+    static let missingComponent = "Sequence component does not exist."
+
+    /// The `exec.kind` of a sequence.
+    static let sequenceKind = "sequence"
+
+    /// The most actions a sequence may run, counting those of the sequences it holds: OpenWhisk's
+    /// default `actionSequenceLimit`.
+    static let sequenceLimit = 50
+
+    /// A sequence's `exec`, checked: every component is an action that exists now, named fully
+    /// (`/NS/NAME` or `/NS/PACKAGE/NAME`; `_` is the sequence's own namespace), and no component
+    /// leads back to the sequence. Stored without code.
+    func sequence(from exec: Action.Exec, namespace: String) async throws -> (Action.Exec, [UInt8]) {
+        guard let components = exec.components else {
+            throw PlatformError(.badRequest, "The request content was malformed:\n'components' must be defined for sequence kind")
+        }
+        guard !components.isEmpty else { throw PlatformError(.badRequest, "No component specified for the sequence.") }
+        guard components.count <= Self.sequenceLimit else { throw Self.tooManyActions }
+        let normalized = try components.map { try Self.qualified($0, in: namespace) }
+        return (Action.Exec(kind: Self.sequenceKind, components: normalized.map { "/\($0.namespace)/\($0.name)" }), [])
+    }
+
+    /// Checks that a sequence about to be stored as `namespace/name` runs no more than
+    /// ``sequenceLimit`` actions and never itself.
+    func checkSequence(_ components: [String], namespace: String, name: String) async throws {
+        var atomic = 0
+        var pending = components.map { ($0, 1) }
+        while let (component, depth) = pending.popLast() {
+            let (componentNamespace, componentName) = try Self.qualified(component, in: namespace)
+            if EntityName.same(componentNamespace, namespace) && EntityName.same(componentName, name) {
+                throw PlatformError(.badRequest, "Sequence may not refer to itself.")
+            }
+            let target: Target
+            do {
+                target = try await self.target(namespace: componentNamespace, name: componentName)
+            } catch let error as PlatformError where error.code == .notFound {
+                throw PlatformError(.badRequest, Self.missingComponent)
+            }
+            let action = target.deployed.stored.action
+            if target.deployed.isSequence {
+                if EntityName.same(action.namespace, namespace) && EntityName.same(action.name, name) {
+                    throw PlatformError(.badRequest, "Sequence may not refer to itself.")
+                }
+                guard depth < Self.sequenceLimit else { throw Self.tooManyActions }
+                pending += (action.exec.components ?? []).map { ($0, depth + 1) }
+            } else {
+                atomic += 1
+            }
+            guard atomic <= Self.sequenceLimit else { throw Self.tooManyActions }
+        }
+    }
+
+    /// The namespace and the name within it (`NAME` or `PACKAGE/NAME`) of a fully qualified
+    /// entity name, as sequences and rules name actions and triggers: `/NS/NAME` or
+    /// `/NS/PACKAGE/NAME` (the leading slash optional, `_` meaning `namespace`).
+    static func qualified(_ text: String, in namespace: String) throws(PlatformError) -> (namespace: String, name: String) {
+        var parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts.first == "" { parts.removeFirst() }
+        guard (2...3).contains(parts.count) else {
+            throw PlatformError(.badRequest, "The request content was malformed:\nrequirement failed: The fully qualified name of the entity must contain at least the namespace and the name of the entity.")
+        }
+        let owner = parts[0] == "_" ? namespace : parts[0]
+        try EntityName.check(owner, what: "namespace")
+        let name = parts[1...].joined(separator: "/")
+        _ = try ActionPath(name)
+        return (owner, name)
+    }
+
+    /// Starts one step of a sequence: a plain invocation whose record names the sequence as its
+    /// cause (a nested sequence runs as its own sequence).
+    func invokeStep(namespace: String, name: String, parameters: JSONValue, subject: String, cause: String) async throws -> PendingActivation {
+        let (deployed, merged) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        if deployed.isSequence {
+            return try startSequence(deployed, subject: subject, parameters: merged, cause: cause)
+        }
+        return try start(deployed, subject: subject, parameters: merged, cause: cause)
+    }
+
+    /// Runs a sequence: each component's result is the next one's parameters; the first that does
+    /// not succeed ends the chain with its response. The sequence's record lists its components'
+    /// activation ids as its logs, as OpenWhisk records it; its time limit bounds the whole chain.
+    func startSequence(
+        _ deployed: Deployed, subject: String, parameters: [String: JSONValue],
+        accepted: (activationID: String, received: Int64)? = nil, cause: String? = nil, onStored: (@Sendable () async -> Void)? = nil
+    ) throws -> PendingActivation {
+        try refuseWhenStopping()
+        let action = deployed.stored.action
+        let received = accepted?.received ?? Store.now()
+        let activationID = accepted?.activationID ?? ActivationID.timeOrdered(milliseconds: received)
+        let completion = ActivationCompletion()
+        let timeout = action.limits.timeout ?? 60_000
+        Task { [self] in
+            let deadline = ContinuousClock.now + .milliseconds(timeout)
+            var value: JSONValue = .object(parameters)
+            var response = ActivationResponse(status: .success, result: value)
+            var steps: [String] = []
+            var duration: Int64 = 0
+            for component in action.exec.components ?? [] {
+                do {
+                    let (namespace, name) = try Self.qualified(component, in: action.namespace)
+                    let step = try await invokeStep(namespace: namespace, name: name, parameters: value, subject: subject, cause: activationID)
+                    steps.append(step.activationID)
+                    guard let record = try await step.record(within: deadline - .now) else {
+                        response = .developerError("The sequence exceeded its time limit of \(timeout) milliseconds while \(component) ran (activation \(step.activationID)).")
+                        break
+                    }
+                    duration += record.duration
+                    response = ActivationResponse(status: ActivationResponse.Status(code: record.statusCode) ?? .internalError, result: record.response?.result ?? [:])
+                    // OpenWhisk ends the chain at the first result that carries an error.
+                    guard response.success, response.result["error"] == nil else { break }
+                    value = response.result
+                } catch let error as PlatformError where error.code == .notFound {
+                    response = ActivationResponse(status: .applicationError, result: ["error": .string(Self.missingComponent)])
+                    break
+                } catch let error as PlatformError {
+                    // Forbidden, or refused for now: the chain ends here, saying why.
+                    let status: ActivationResponse.Status = error.code == .internalError ? .internalError : .applicationError
+                    response = ActivationResponse(status: status, result: ["error": .string("Sequence component \(component) could not be invoked: \(error.message)")])
+                    break
+                } catch {
+                    response = ActivationResponse(status: .internalError, result: ["error": .string("Sequence component \(component) could not be invoked: \(error)")])
+                    break
+                }
+            }
+            var annotations = [
+                KeyValue(key: "path", value: .string(Self.path(of: action))),
+                KeyValue(key: "kind", value: .string(Self.sequenceKind)),
+                KeyValue(key: "limits", value: deployed.limits),
+            ]
+            annotations.append(KeyValue(key: "topmost", value: .bool(cause == nil)))
+            if cause != nil { annotations.append(KeyValue(key: "causedBy", value: .string(Self.sequenceKind))) }
+            let end = Store.now()
+            var activation = Activation(
+                namespace: action.namespace, name: Self.shown(action).name, version: action.version, subject: subject,
+                activationId: activationID, start: received, end: end, response: Activation.Response(response),
+                logs: steps, annotations: annotations, cause: cause)
+            // OpenWhisk reports a sequence's duration as the sum of its components'.
+            activation.duration = duration
+            metrics.invocation(status: response.status)
+            do {
+                try await store.insertActivation(activation)
+                completion.complete(.success(activation))
+                await onStored?()
+            } catch {
+                logger.error("cannot store an activation record", metadata: ["activation": "\(activationID)", "error": "\(error)"])
+                completion.complete(.failure(PlatformError(.internalError, "The sequence activation \(activationID) ran but its record cannot be stored: \(error)")))
+            }
+        }
+        return PendingActivation(activationID: activationID, completion: completion, action: action, subject: subject, received: received, store: store)
+    }
+}

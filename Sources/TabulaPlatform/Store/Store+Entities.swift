@@ -1,0 +1,93 @@
+import Synchronization
+public import TabulaWire
+
+extension Store {
+    /// The OpenWhisk entities kept as documents besides actions.
+    package enum EntityKind: String, Sendable {
+        case package
+        case trigger
+        case rule
+    }
+
+    /// A package, trigger or rule as a backend stores it.
+    package struct EntityRow: Sendable {
+        var document: String
+        /// Whether other namespaces may see it (a shared package).
+        var publish: Bool
+        /// Milliseconds since the Unix epoch: listings show the newest first.
+        var updated: Int64
+    }
+
+    /// What deleting an entity did.
+    package enum EntityDeletion: Sendable {
+        /// It was deleted; with a package, the actions it held (their names in the namespace).
+        case deleted(String, actions: [String])
+        case notFound
+        /// A package that still holds this many actions, left alone.
+        case notEmpty(Int)
+    }
+
+    /// A document that is an OpenWhisk entity: a package, trigger or rule.
+    package protocol Entity: Codable, Sendable {
+        static var kind: EntityKind { get }
+        var name: String { get }
+        var version: String { get set }
+        var publish: Bool { get }
+        var updated: Int64 { get set }
+    }
+
+    /// Creates or (with `overwrite`) updates an entity: `revise` gets the stored one (`nil` when
+    /// there is none) and returns what to store; its version and time are set here.
+    package func put<E: Entity>(
+        _ type: E.Type, namespace: String, name: String, overwrite: Bool, revise: @escaping @Sendable (E?) throws -> E
+    ) async throws -> E {
+        let stored = Mutex<E?>(nil)
+        try await backend.putEntity(E.kind, namespace: namespace, name: name) { previous in
+            let old = try previous.map { try Self.decode(E.self, $0) }
+            if old != nil && !overwrite { throw PlatformError(.conflict, PlatformError.alreadyExists) }
+            var entity = try revise(old)
+            if let old { entity.version = Self.nextVersion(old.version) }
+            entity.updated = Self.now()
+            stored.withLock { $0 = entity }
+            return EntityRow(document: Self.encode(entity), publish: entity.publish, updated: entity.updated)
+        }
+        guard let entity = stored.withLock({ $0 }) else { throw PlatformError(.internalError, "the \(E.kind.rawValue) was not stored") }
+        return entity
+    }
+
+    package func entity<E: Entity>(_ type: E.Type, namespace: String, name: String) async throws -> E? {
+        try await backend.entity(E.kind, namespace: namespace, name: name).map { try Self.decode(E.self, $0) }
+    }
+
+    /// A page of a namespace's entities, most recently updated first.
+    package func entities<E: Entity>(_ type: E.Type, namespace: String, publishedOnly: Bool, limit: Int, skip: Int, byteLimit: Int = .max) async throws -> [E] {
+        try await backend.entityDocuments(E.kind, namespace: namespace, publishedOnly: publishedOnly, limit: limit, skip: skip, page: DocumentPage(byteLimit: byteLimit))
+            .map { try Self.decode(E.self, $0) }
+    }
+
+    package func entityCount<E: Entity>(_ type: E.Type, namespace: String, publishedOnly: Bool) async throws -> Int {
+        try await backend.entityCount(E.kind, namespace: namespace, publishedOnly: publishedOnly)
+    }
+
+    /// Deletes an entity (a package's actions with it when `force`).
+    package func delete<E: Entity>(_ type: E.Type, namespace: String, name: String, force: Bool = false) async throws -> (E, actions: [String])? {
+        switch try await backend.deleteEntity(E.kind, namespace: namespace, name: name, force: force) {
+        case .notFound: return nil
+        case .deleted(let document, let actions): return (try Self.decode(E.self, document), actions)
+        case .notEmpty(let count):
+            throw PlatformError(.conflict, "Package not empty (contains \(count) \(count == 1 ? "entity" : "entities")). Set force param or delete package contents.")
+        }
+    }
+}
+
+extension Package: Store.Entity {
+    package static var kind: Store.EntityKind { .package }
+}
+
+extension Trigger: Store.Entity {
+    package static var kind: Store.EntityKind { .trigger }
+}
+
+extension Rule: Store.Entity {
+    package static var kind: Store.EntityKind { .rule }
+}
