@@ -169,6 +169,9 @@ extension Platform {
                 throw PlatformError(.badRequest, "The sealed request was refused: this sealed request was already received (by this or another node); seal every invocation afresh")
             }
         }
+        if deployed.isSequence {
+            return try await startConfidentialSequence(deployed, sealed: request, subject: subject)
+        }
         let defaults = target.defaults
         return try start(deployed, subject: subject, confidential: true) { definition, activationID in
             let outcome = try await self.enclave.invoke(
@@ -233,7 +236,8 @@ extension Platform {
         // of their own, and a flood of them is refused here rather than filling the invocations'
         // queue. (Two invocations racing to load the same action each take one.)
         try throttle.enter(namespace: subject)
-        let cold = !pool.isWarm(deployed.definition.name, identity: deployed.identity)
+        // A sequence loads nothing itself: its body checks out each of its actions.
+        let cold = !deployed.isSequence && !pool.isWarm(deployed.definition.name, identity: deployed.identity)
         do {
             if cold { try loads.enter() }
             do {
@@ -304,7 +308,7 @@ extension Platform {
     /// Runs one invocation and makes its record. Never throws: a failure is an activation too.
     ///
     /// - Parameter holdsLoad: the invocation holds a place in ``loads``, freed once its action is loaded.
-    private func run(
+    func run(
         _ deployed: Deployed, activationID: String, subject: String, received: Int64, confidential: Bool, holdsLoad: Bool,
         body: @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) async -> (Activation, receipt: [UInt8]?) {
@@ -312,7 +316,7 @@ extension Platform {
         let definition = deployed.definition
         var annotations = [
             KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")),
-            KeyValue(key: "kind", value: "wasm"),
+            KeyValue(key: "kind", value: .string(deployed.isSequence ? Self.sequenceKind : "wasm")),
             KeyValue(key: "limits", value: deployed.limits),
         ]
         if store.cluster != nil {
@@ -332,7 +336,7 @@ extension Platform {
         var receipt: [UInt8]?
         defer { if holdsLoad { loads.leave() } }
         do {
-            let initTime = try await pool.checkOut(definition, identity: deployed.identity)
+            let initTime = deployed.isSequence ? nil : try await pool.checkOut(definition, identity: deployed.identity)
             if holdsLoad {
                 loads.leave()
                 holdsLoad = false
@@ -348,9 +352,9 @@ extension Platform {
             do {
                 outcome = try await body(definition, activationID)
                 receipt = outcome.receiptCommitment
-                pool.checkIn(definition.name)
+                if !deployed.isSequence { pool.checkIn(definition.name) }
             } catch {
-                pool.checkIn(definition.name)
+                if !deployed.isSequence { pool.checkIn(definition.name) }
                 throw error
             }
             end = Store.now()

@@ -1,4 +1,5 @@
 import Foundation
+import TabulaEnclave
 public import TabulaWire
 
 extension Platform.Deployed {
@@ -159,5 +160,51 @@ extension Platform {
             }
         }
         return PendingActivation(activationID: activationID, completion: completion, action: action, subject: subject, received: received, store: store)
+    }
+
+    /// A sequence's actions, nested sequences flattened, as they are now (400 when one is gone).
+    func steps(of deployed: Deployed) async throws -> [Target] {
+        var steps: [Target] = []
+        var pending = Array((deployed.stored.action.exec.components ?? []).reversed().map { ($0, deployed.stored.action.namespace, 1) })
+        while let (component, namespace, depth) = pending.popLast() {
+            let (owner, name) = try Self.qualified(component, in: namespace)
+            let target: Target
+            do {
+                target = try await self.target(namespace: owner, name: name)
+            } catch let error as PlatformError where error.code == .notFound {
+                throw PlatformError(.badRequest, Self.missingComponent)
+            }
+            if target.deployed.isSequence {
+                guard depth < Self.sequenceLimit else { throw Self.tooManyActions }
+                let inner = target.deployed.stored.action
+                pending += (inner.exec.components ?? []).reversed().map { ($0, inner.namespace, depth + 1) }
+            } else {
+                steps.append(target)
+            }
+            guard steps.count <= Self.sequenceLimit else { throw Self.tooManyActions }
+        }
+        return steps
+    }
+
+    /// Runs a sequence on a sealed request inside the enclave (see
+    /// ``Enclave/invokeSequence(_:steps:sealed:caller:activationID:)``): one sealed request in,
+    /// one sealed answer out, one record, and a receipt naming every action.
+    func startConfidentialSequence(_ deployed: Deployed, sealed request: SealedRequest, subject: String) async throws -> PendingActivation {
+        let steps = try await steps(of: deployed)
+        return try start(deployed, subject: subject, confidential: true) { definition, activationID in
+            var checkedOut: [FunctionName] = []
+            defer { for name in checkedOut { self.pool.checkIn(name) } }
+            for step in steps {
+                _ = try await self.pool.checkOut(step.deployed.definition, identity: step.deployed.identity)
+                checkedOut.append(step.deployed.definition.name)
+            }
+            let outcome = try await self.enclave.invokeSequence(
+                definition.name,
+                steps: steps.map { SequenceStep(name: $0.deployed.definition.name, revision: $0.deployed.definition.revision, defaults: $0.defaults, final: $0.deployed.final) },
+                sealed: request, caller: subject, activationID: activationID)
+            return Outcome(
+                response: ActivationResponse(status: outcome.status, result: [Confidential.sealedResultKey: .string(Data(outcome.response).base64EncodedString())]),
+                logs: [], duration: outcome.duration, rewind: outcome.rewind, receiptCommitment: outcome.receiptCommitment)
+        }
     }
 }

@@ -47,6 +47,7 @@ struct Routes {
             actions.post(RouterPath(path), use: invoke)
         }
         registerEntities(on: api)
+        registerWeb(on: router)
         // Multi-party jobs (docs/jobs.md): the namespace's owner creates them; any party may
         // send its sealed input, read the state and fetch a sealed result.
         let jobs = api.group("namespaces/:namespace/jobs")
@@ -238,16 +239,7 @@ struct Routes {
             return accepted
         }
         if sealed {
-            // The sealed response carries the real status; the outer one says only that it is here.
-            guard case .string(let base64)? = activation.response?.result?[Confidential.sealedResultKey], let bytes = Data(base64Encoded: base64) else {
-                // The platform's own words when it withheld the answer (its receipt could not be
-                // logged): they name no plaintext, and say whether to try again.
-                let reason = activation.response?.result?["error"]?.stringValue ?? activation.response?.status ?? "no status"
-                throw PlatformError(reason == Platform.withheldAnswer ? .unavailable : .internalError, "The invocation ended without a sealed response: \(reason)")
-            }
-            var sealedHeaders = headers
-            sealedHeaders[.contentType] = ObliviousHTTP.responseMediaType
-            return Response(status: .ok, headers: sealedHeaders, body: ResponseBody(byteBuffer: ByteBuffer(data: bytes)))
+            return try Self.sealedResponse(activation, headers: headers)
         }
         let outcome = ActivationResponse.Status(code: activation.statusCode) ?? .internalError
         let status = HTTPResponse.Status(code: outcome.blockingHTTPStatus)
@@ -255,6 +247,20 @@ struct Routes {
             return Response.json(activation.response?.result ?? [:], status: status, headers: headers)
         }
         return Response.json(activation, status: status, headers: headers)
+    }
+
+    /// The answer to a confidential invocation: the sealed response, whose inner status is the
+    /// real one; the outer one says only that it is here.
+    static func sealedResponse(_ activation: Activation, headers: HTTPFields) throws -> Response {
+        guard case .string(let base64)? = activation.response?.result?[Confidential.sealedResultKey], let bytes = Data(base64Encoded: base64) else {
+            // The platform's own words when it withheld the answer (its receipt could not be
+            // logged): they name no plaintext, and say whether to try again.
+            let reason = activation.response?.result?["error"]?.stringValue ?? activation.response?.status ?? "no status"
+            throw PlatformError(reason == Platform.withheldAnswer ? .unavailable : .internalError, "The invocation ended without a sealed response: \(reason)")
+        }
+        var sealedHeaders = headers
+        sealedHeaders[.contentType] = ObliviousHTTP.responseMediaType
+        return Response(status: .ok, headers: sealedHeaders, body: ResponseBody(byteBuffer: ByteBuffer(data: bytes)))
     }
 
     // MARK: Attestation

@@ -73,7 +73,8 @@ extension Receipt: JSONValueRepresentable {
     /// Written member by member in ascending key order, with the keys as constants: one receipt
     /// is written per confidential invocation.
     package func writeJSON(to output: inout [UInt8]) -> Bool {
-        guard let sequence = Int64(exactly: sequence), let epoch = Int64(exactly: epoch) else { return false }
+        // A sequence's receipt (rare) goes the Encodable way.
+        guard components == nil, let sequence = Int64(exactly: sequence), let epoch = Int64(exactly: epoch) else { return false }
         func raw(_ text: StaticString) {
             output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
         }

@@ -39,14 +39,47 @@ public struct Receipt: Codable, Sendable, Hashable {
     /// this makes that hash reveal nothing, even of a request or a response with little entropy.
     public var salt: String
 
+    /// For a sequence: each of its actions, in order (``moduleDigest`` is then the digest of
+    /// this list, see ``sequenceDigest(_:)``, and the other fields are those of the last action
+    /// that ran). `nil` for one function.
+    public var components: [Component]?
+
+    /// One action of a sequence, as its receipt names it.
+    public struct Component: Codable, Sendable, Hashable {
+        public var namespace: String
+        public var name: String
+        /// Hex SHA-256 of its module.
+        public var moduleDigest: String
+        /// Hex SHA-256 of its policy.
+        public var policyDigest: String
+        /// Whether it ran: the chain ends at the first action that fails.
+        public var ran: Bool
+
+        public init(namespace: String, name: String, moduleDigest: String, policyDigest: String, ran: Bool) {
+            self.namespace = namespace
+            self.name = name
+            self.moduleDigest = moduleDigest
+            self.policyDigest = policyDigest
+            self.ran = ran
+        }
+    }
+
+    /// What a sequence's receipt gives as its module digest, and what a client pins it by
+    /// (`tabula-expect-digest`): hex SHA-256 of the lines `NAMESPACE/NAME MODULE-DIGEST POLICY-DIGEST`,
+    /// one per action in order, each ended by a newline.
+    public static func sequenceDigest(_ components: [Component]) -> String {
+        BoringSSL.sha256(Array(components.map { "\($0.namespace)/\($0.name) \($0.moduleDigest) \($0.policyDigest)\n" }.joined().utf8)).hex
+    }
+
     /// The label the salt is derived with (``ObliviousHTTP/ServerContext/privateBytes(label:count:)``).
     public static let saltLabel = "tabula receipt salt"
 
     public init(
         version: Int = 2, activationId: String, namespace: String, name: String, moduleDigest: String,
         snapshotDigest: String, policyDigest: String, sandbox: Int, sequence: UInt64, requestDigest: String,
-        responseDigest: String, epoch: UInt64, tee: String, issuedAt: Int64, salt: String
+        responseDigest: String, epoch: UInt64, tee: String, issuedAt: Int64, salt: String, components: [Component]? = nil
     ) {
+        self.components = components
         self.version = version
         self.activationId = activationId
         self.namespace = namespace

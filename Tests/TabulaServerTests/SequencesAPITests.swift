@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 import TabulaPlatform
@@ -84,6 +85,55 @@ struct SequencesAPITests {
             let loop = try await put("a", #"{"kind":"sequence","components":["/guest/b"]}"#)
             #expect(loop.status == .badRequest)
             #expect(loop.json["error"] == "Sequence may not refer to itself.")
+        }
+    }
+
+    /// A confidential sequence runs inside the enclave: one sealed request in, one sealed answer
+    /// out, no intermediate result anywhere outside, and a receipt naming every action.
+    @Test func confidentialSequenceRunsInsideTheEnclave() async throws {
+        try await Harness().run { client async throws in
+            try await transform(client, "upper", parameters: #"[{"key":"uppercase","value":["name"]}]"#)
+            try await transform(client, "sorter", parameters: #"[{"key":"sortBy","value":"age"}]"#)
+            try await client.send(.put, "/api/v1/namespaces/_/actions/pipeline", body: #"{"exec":{"kind":"sequence","components":["/guest/upper","/guest/sorter"]}}"#)
+            let sealing = try await SealingClient(client)
+            let records = #"{"records":[{"name":"zed-secret","age":40},{"name":"amy-secret","age":30}]}"#
+            let call = try sealing.seal(records, path: "/api/v1/namespaces/guest/actions/pipeline")
+            let reply = try await client.send(.post, "/api/v1/namespaces/_/actions/pipeline?blocking=true", bytes: call.sealed, contentType: ObliviousHTTP.requestMediaType)
+            #expect(reply.status == .ok)
+            let inner = try call.open(reply.body)
+            #expect(inner.status == 200)
+            let result = try JSONValue(parsing: inner.content)
+            #expect(result["result"]?["records"] == [["name": "AMY-SECRET", "age": 30], ["name": "ZED-SECRET", "age": 40]])
+            let receiptBytes = try #require(inner.headerFields.first { $0.name == Confidential.receiptField }.flatMap { Data(base64Encoded: $0.value) })
+            let receipt = try JSONValue.decode(Receipt.self, from: Array(receiptBytes))
+            let components = try #require(receipt.components)
+            #expect(components.map(\.name) == ["upper", "sorter"])
+            #expect(components.allSatisfy { $0.ran })
+            let module = Array(SHA256.hash(data: try example("c/transform.wasm"))).hex
+            #expect(components.allSatisfy { $0.moduleDigest == module })
+            #expect(receipt.moduleDigest == Receipt.sequenceDigest(components))
+            #expect(receipt.name == "pipeline")
+
+            // One record, no component records, nothing in the clear.
+            let listed = try await client.send(.get, "/api/v1/namespaces/_/activations?docs=true")
+            #expect(listed.json.arrayCount == 1)
+            #expect(!listed.body.contains("secret") && !listed.body.contains("SECRET"))
+            #expect(listed.json[0]?["annotations"]?.keyValue("kind") == "sequence")
+
+            // Pinned by its composition: a changed component is refused inside the seal.
+            let pinned = try sealing.seal(records, path: "/api/v1/namespaces/guest/actions/pipeline", fields: [BinaryHTTPField(Confidential.expectDigestField, "sha-256=\(receipt.moduleDigest)")])
+            let same = try await client.send(.post, "/api/v1/namespaces/_/actions/pipeline?blocking=true", bytes: pinned.sealed, contentType: ObliviousHTTP.requestMediaType)
+            #expect(try pinned.open(same.body).status == 200)
+            try await transform(client, "sorter", parameters: #"[{"key":"sortBy","value":"name"}]"#)
+            try await client.deploy("sorter", module: try example("echo.wat"))
+            let again = try sealing.seal(records, path: "/api/v1/namespaces/guest/actions/pipeline", fields: [BinaryHTTPField(Confidential.expectDigestField, "sha-256=\(receipt.moduleDigest)")])
+            let changed = try await client.send(.post, "/api/v1/namespaces/_/actions/pipeline?blocking=true", bytes: again.sealed, contentType: ObliviousHTTP.requestMediaType)
+            #expect(try again.open(changed.body).status == 409)
+
+            // A sealed request for another action is refused, sealed.
+            let wrong = try sealing.seal(records, path: "/api/v1/namespaces/guest/actions/upper")
+            let misrouted = try await client.send(.post, "/api/v1/namespaces/_/actions/pipeline?blocking=true", bytes: wrong.sealed, contentType: ObliviousHTTP.requestMediaType)
+            #expect(try wrong.open(misrouted.body).status == 400)
         }
     }
 

@@ -62,7 +62,7 @@ struct TriggersAPITests {
             guard case .string(let bothID)? = both.json["activationId"] else { Issue.record("no id"); return }
             let lines = try await client.send(.get, "/api/v1/namespaces/_/activations/\(bothID)").json["logs"]
             #expect(lines?.arrayCount == 2)
-            #expect(lines.map { "\($0)" }?.contains("Rule 'guest/second' is inactive, action 'guest/echo' was not activated.") == true)
+            #expect(lines?.encodedString.contains("Rule 'guest/second' is inactive, action 'guest/echo' was not activated.") == true)
 
             // Listing rules omits their status; deleting shows inactive.
             let listed = try await client.send(.get, "/api/v1/namespaces/_/rules")
