@@ -49,6 +49,10 @@ extension Client {
         let pin = Confidential.enclaveFingerprint(Array(enclave.identityKey.derRepresentation))
         let reply = try await send(
             "GET", ["attestation"] + segments("actions", entity), query: [(Confidential.enclaveParameter, pin)], accept: "application/x-pem-file")
+        if reply.status == 409, try await action(name: name).exec.kind == "sequence" {
+            // A sequence has no certificate of its own: its actions' certificates make it up.
+            return try await verifySequence(name: name, enclave: enclave, expectedDigest: expectedDigest, at: time)
+        }
         guard reply.succeeded else { throw reply.error }
         let claims: FunctionClaims
         do {
@@ -193,15 +197,21 @@ extension Client {
             throw failed("The receipt or the result of \(ticket.activationId) does not decode: \(error)")
         }
         let function = ticket.function
-        let checks: [(Bool, String)] = [
+        var checks: [(Bool, String)] = [
             (receipt.activationId == ticket.activationId && result.activationId == ticket.activationId, "it answers another activation (\(receipt.activationId))"),
             (EntityName.same(receipt.namespace, function.namespace) && EntityName.same(receipt.name, function.name), "it names /\(receipt.namespace)/\(receipt.name)"),
             (receipt.moduleDigest == function.moduleDigest, "the module that ran is sha-256=\(receipt.moduleDigest), not the certified \(function.moduleDigest)"),
-            (receipt.snapshotDigest == function.snapshotDigest, "the invocation started from snapshot \(receipt.snapshotDigest), not the certified \(function.snapshotDigest)"),
-            (receipt.policyDigest == function.policyDigest, "the policy enforced is \(receipt.policyDigest), not the certified \(function.policyDigest)"),
             (receipt.requestDigest == ticket.requestDigest, "it is for another request"),
             (receipt.responseDigest == Array(SHA256.hash(data: response.content)).hex, "it covers another response"),
         ]
+        if let components = receipt.components {
+            // A sequence: its digest covers every action's module, policy and snapshot, and the
+            // client computed the expected one from their certificates.
+            checks.append((Receipt.sequenceDigest(components) == receipt.moduleDigest, "its actions do not make up the sequence digest it states"))
+        } else {
+            checks.append((receipt.snapshotDigest == function.snapshotDigest, "the invocation started from snapshot \(receipt.snapshotDigest), not the certified \(function.snapshotDigest)"))
+            checks.append((receipt.policyDigest == function.policyDigest, "the policy enforced is \(receipt.policyDigest), not the certified \(function.policyDigest)"))
+        }
         if let (_, reason) = checks.first(where: { !$0.0 }) {
             throw failed("The receipt of \(ticket.activationId) does not match: \(reason).")
         }

@@ -26,8 +26,9 @@ extension Enclave {
     /// feeds the next, the first that fails ends the chain, and only the last result leaves,
     /// sealed to the client. Intermediate results never leave the enclave.
     ///
-    /// The receipt names every action (``Receipt/components``); its module digest is
-    /// ``Receipt/sequenceDigest(_:)`` of them, which a client may pin with `tabula-expect-digest`.
+    /// The receipt names every action (``Receipt/components``, with the snapshot each run started
+    /// from); its module digest is ``Receipt/sequenceDigest(_:)`` of them, which a client computes
+    /// from the actions' certificates and may pin beforehand with `tabula-expect-digest`.
     ///
     /// - Parameters:
     ///   - sequence: the sequence the sealed request must name.
@@ -60,7 +61,9 @@ extension Enclave {
             return try refuse(400, "the sealed request is for \(request.method) \(path) but was sent to the sequence \(sequence); the enclave runs only what the sealed request names")
         }
         var components = steps.map { step, host in
-            Receipt.Component(namespace: step.name.namespace, name: step.name.name, moduleDigest: host.moduleDigestHex, policyDigest: host.policyDigestHex, ran: false)
+            Receipt.Component(
+                namespace: step.name.namespace, name: step.name.name, moduleDigest: host.moduleDigestHex, policyDigest: host.policyDigestHex,
+                snapshotDigest: host.snapshotDigestHex, ran: false)
         }
         let digest = Receipt.sequenceDigest(components)
         if let expected = request.headerFields.first(where: { $0.name.lowercased() == Confidential.expectDigestField }) {
@@ -101,6 +104,7 @@ extension Enclave {
                 break
             }
             components[index].ran = true
+            if invocation.snapshotDigest != host.snapshotDigest { components[index].snapshotDigest = invocation.snapshotDigest.hex }
             logs += invocation.logs
             duration += invocation.duration
             last = (invocation, host)
@@ -113,7 +117,7 @@ extension Enclave {
         var body = JSONValue.bytes(result)
         defer { body.wipe() }
         let receipt = Receipt(
-            activationId: activationID, namespace: sequence.namespace, name: sequence.name, moduleDigest: digest,
+            activationId: activationID, namespace: sequence.namespace, name: sequence.name, moduleDigest: Receipt.sequenceDigest(components),
             snapshotDigest: last.map { $0.0.snapshotDigest.hex } ?? "", policyDigest: last?.1.policyDigestHex ?? "",
             sandbox: last?.0.sandbox ?? 0, sequence: last?.0.sequence ?? 0,
             requestDigest: BoringSSL.sha256(sealed.plaintext).hex, responseDigest: BoringSSL.sha256(body).hex,

@@ -420,6 +420,9 @@ extension Platform {
     public func functionCertificate(namespace: String, name: String) async throws -> String {
         let monitor = try attestedMonitor()  // before loading the action for nothing
         let deployed = try await deployedAction(namespace: namespace, name: name)
+        guard !deployed.isSequence else {
+            throw PlatformError(.conflict, Self.sequenceHasNoCertificate)
+        }
         let definition = deployed.definition
         let version = "\(definition.name) \(definition.revision) \(monitor.epoch) \(monitor.fingerprint)"
         if let known = await log?.knownCertificate(version: version) { return known }
@@ -436,6 +439,9 @@ extension Platform {
             throw PlatformError(.unavailable, "This server runs without an attested enclave: \(error.message)")
         }
     }
+
+    /// Why a sequence has no function certificate: what a client verifies instead.
+    public static let sequenceHasNoCertificate = "This action is a sequence: it has no certificate of its own. Verify the certificate of each of its actions (its exec.components); tabula action invoke and the SDK's verifyFunction do so."
 
     /// The verifiable log, or 503 when this server has no attested enclave to sign it.
     public func transparencyLog() throws -> TransparencyLog {

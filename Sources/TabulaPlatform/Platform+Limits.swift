@@ -1,14 +1,16 @@
 public import TabulaWire
 
 extension Platform {
-    /// The blob that holds a namespace's own limits (``NamespaceLimits`` JSON).
-    static func limitsBlob(_ namespace: String) -> String { "limits/\(namespace)" }
+    /// The blob that holds a namespace's own limits (``NamespaceLimits`` JSON), named by the
+    /// namespace's identity: a namespace deleted and created again starts from the defaults.
+    static func limitsBlob(identity: String) -> String { "limits/\(identity)" }
 
     /// A namespace's limits: its own where set (`tabula namespace limits`), else the server's.
     public func limits(namespace: String) async throws -> NamespaceLimits {
         if let cached = throttle.cachedLimits(of: namespace) { return cached }
         var limits = throttle.defaults
-        if let blob = try await store.backend.blob(Self.limitsBlob(namespace)), let own = try? JSONValue.decode(NamespaceLimits.self, from: blob.bytes) {
+        // Limits that do not decode (the store is not trusted to be well-formed) leave the defaults.
+        if let own = (try? await store.namespaceLimits(namespace)) ?? nil {
             limits = own.over(throttle.defaults)
         }
         throttle.remember(limits, of: namespace)
@@ -32,10 +34,10 @@ extension Store {
     /// Writes a namespace's own limits (see ``Platform/limits(namespace:)``); the server reads them
     /// within seconds.
     public func setNamespaceLimits(_ limits: NamespaceLimits, namespace: String) async throws {
-        guard try await namespaceIdentity(namespace) != nil else {
+        guard let identity = try await namespaceIdentity(namespace) else {
             throw PlatformError(.notFound, "The namespace \(namespace) does not exist.")
         }
-        let name = Platform.limitsBlob(namespace)
+        let name = Platform.limitsBlob(identity: identity)
         let bytes = JSONValue.bytes(limits)
         for _ in 0..<8 {
             let current = try await backend.blob(name)
@@ -45,8 +47,12 @@ extension Store {
     }
 
     /// A namespace's own limits, as set; `nil` when none are.
+    ///
+    /// - Throws: when the stored limits do not decode (the store is not trusted to be well-formed:
+    ///   the caller then applies the defaults, see ``Platform/limits(namespace:)``).
     public func namespaceLimits(_ namespace: String) async throws -> NamespaceLimits? {
-        try await backend.blob(Platform.limitsBlob(namespace)).map { try JSONValue.decode(NamespaceLimits.self, from: $0.bytes) }
+        guard let identity = try await namespaceIdentity(namespace) else { return nil }
+        return try await backend.blob(Platform.limitsBlob(identity: identity)).map { try JSONValue.decode(NamespaceLimits.self, from: $0.bytes) }
     }
 }
 

@@ -52,23 +52,28 @@ public struct Receipt: Codable, Sendable, Hashable {
         public var moduleDigest: String
         /// Hex SHA-256 of its policy.
         public var policyDigest: String
+        /// Hex SHA-256 of the snapshot it started from (the certified one unless something is
+        /// wrong, which then shows in the sequence digest).
+        public var snapshotDigest: String
         /// Whether it ran: the chain ends at the first action that fails.
         public var ran: Bool
 
-        public init(namespace: String, name: String, moduleDigest: String, policyDigest: String, ran: Bool) {
+        public init(namespace: String, name: String, moduleDigest: String, policyDigest: String, snapshotDigest: String, ran: Bool) {
             self.namespace = namespace
             self.name = name
             self.moduleDigest = moduleDigest
             self.policyDigest = policyDigest
+            self.snapshotDigest = snapshotDigest
             self.ran = ran
         }
     }
 
     /// What a sequence's receipt gives as its module digest, and what a client pins it by
-    /// (`tabula-expect-digest`): hex SHA-256 of the lines `NAMESPACE/NAME MODULE-DIGEST POLICY-DIGEST`,
-    /// one per action in order, each ended by a newline.
+    /// (`tabula-expect-digest`): hex SHA-256 of the lines
+    /// `NAMESPACE/NAME MODULE-DIGEST POLICY-DIGEST SNAPSHOT-DIGEST`, one per action in order, each
+    /// ended by a newline. A client computes it from the actions' function certificates.
     public static func sequenceDigest(_ components: [Component]) -> String {
-        BoringSSL.sha256(Array(components.map { "\($0.namespace)/\($0.name) \($0.moduleDigest) \($0.policyDigest)\n" }.joined().utf8)).hex
+        BoringSSL.sha256(Array(components.map { "\($0.namespace)/\($0.name) \($0.moduleDigest) \($0.policyDigest) \($0.snapshotDigest)\n" }.joined().utf8)).hex
     }
 
     /// The label the salt is derived with (``ObliviousHTTP/ServerContext/privateBytes(label:count:)``).

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import TabulaPlatform
+import TabulaWire
 
 /// `tabula namespace`: administer namespaces directly in the store, or list the caller's.
 struct Namespace: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list and delete namespaces.",
-        subcommands: [Create.self, List.self, Delete.self]
+        subcommands: [Create.self, List.self, Delete.self, Limits.self]
     )
 
     struct StoreOptions: ParsableArguments {
@@ -81,6 +82,66 @@ struct Namespace: AsyncParsableCommand {
                 throw ValidationError("there is no namespace \(name)")
             }
             print("ok: deleted namespace \(name)")
+        }
+    }
+
+    struct Limits: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or set a namespace's own limits (OpenWhisk's invocationsPerMinute, concurrentInvocations, firesPerMinute).",
+            discussion: """
+                Without a limit option, prints the namespace's own limits (what it has set; the server's \
+                defaults apply to the rest). A limit given replaces that one; --reset drops them all. \
+                Servers using the store apply a change within seconds. GET /api/v1/namespaces/NS/limits \
+                shows the limits in force.
+                """
+        )
+
+        @Argument(help: "The namespace name.")
+        var name: String
+
+        @Option(help: "Invocations the namespace may start per minute.")
+        var invocationsPerMinute: Int?
+
+        @Option(help: "Invocations of the namespace that may run at once.")
+        var concurrentInvocations: Int?
+
+        @Option(help: "Trigger fires the namespace may make per minute.")
+        var firesPerMinute: Int?
+
+        @Flag(help: "Drop the namespace's own limits: the server's defaults apply.")
+        var reset = false
+
+        @OptionGroup var store: StoreOptions
+
+        func validate() throws {
+            for (value, option) in [(invocationsPerMinute, "--invocations-per-minute"), (concurrentInvocations, "--concurrent-invocations"), (firesPerMinute, "--fires-per-minute")] {
+                if let value, value < 0 { throw ValidationError("\(option) must not be negative") }
+            }
+            if reset && (invocationsPerMinute != nil || concurrentInvocations != nil || firesPerMinute != nil) {
+                throw ValidationError("give either --reset or limits, not both")
+            }
+        }
+
+        func run() async throws {
+            let store = try await store.open()
+            do {
+                var limits = try await store.namespaceLimits(name) ?? NamespaceLimits()
+                if reset {
+                    limits = NamespaceLimits()
+                } else {
+                    if let invocationsPerMinute { limits.invocationsPerMinute = invocationsPerMinute }
+                    if let concurrentInvocations { limits.concurrentInvocations = concurrentInvocations }
+                    if let firesPerMinute { limits.firesPerMinute = firesPerMinute }
+                }
+                if reset || invocationsPerMinute != nil || concurrentInvocations != nil || firesPerMinute != nil {
+                    try await store.setNamespaceLimits(limits, namespace: name)
+                }
+                print(String(decoding: JSONValue.bytes(limits), as: UTF8.self))
+                await store.close()
+            } catch {
+                await store.close()
+                throw error
+            }
         }
     }
 }
