@@ -29,6 +29,35 @@ extension Client {
         return try reply.decode(Action.self, what: "action")
     }
 
+    /// Creates or replaces a sequence: an action that runs `components` in order, each one's
+    /// result the next one's parameters.
+    ///
+    /// `PUT …/actions/{name}?overwrite=` with `{"exec": {"kind": "sequence", "components": […]}}`.
+    /// Components are qualified as `wsk` does: `a` → `/_/a`, `pkg/a` → `/_/pkg/a` (with the
+    /// client's namespace, `_` by default, which the server resolves to the caller's),
+    /// `/ns/a` as it is. A sequence has no parameters of its own (OpenWhisk discards them).
+    /// - Parameters:
+    ///   - components: The actions, at least one; the server refuses missing ones, more than 50
+    ///     and a sequence that reaches itself.
+    ///   - annotations: `nil` sends none (an update keeps the old ones).
+    ///   - limits: Only the limits set are sent.
+    ///   - overwrite: Replace an existing action; without it an existing name is a `conflict`.
+    /// - Returns: The sequence as stored, its components fully qualified.
+    @discardableResult
+    public func putSequence(
+        name: String, components: [String], annotations: [KeyValue]? = nil, limits: Action.Limits = Action.Limits(), overwrite: Bool = false
+    ) async throws -> Action {
+        let entity = try EntityPath(name, defaultNamespace: namespace)
+        guard !components.isEmpty else {
+            throw ClientError(.invalidArgument, "A sequence needs at least one action.")
+        }
+        let put = ActionPut(
+            exec: Action.Exec(kind: "sequence", components: try components.map(qualifiedName)), annotations: annotations,
+            limits: limits == Action.Limits() ? nil : limits)
+        let reply = try await send("PUT", segments("actions", entity), query: [("overwrite", String(overwrite))], body: Self.body(put))
+        return try reply.decode(Action.self, what: "action")
+    }
+
     /// One action.
     ///
     /// `GET …/actions/{name}?code=`.
