@@ -28,6 +28,14 @@ extension Client {
         }
         let put = PackagePut(binding: bound, parameters: parameters, annotations: annotations, publish: publish)
         let reply = try await send("PUT", segments("packages", entity), query: [("overwrite", String(overwrite))], body: Self.body(put))
+        if reply.status == 403, let bound, entity.namespace == "_" {
+            // The generic 403 hint (the key's namespace) misleads here: the bound package is the
+            // one out of reach, and the server does not say whether it exists.
+            var error = reply.error
+            if let hint = error.code.hint, error.message.hasSuffix(hint) { error.message.removeLast(hint.count + 1) }
+            error.message += " The package /\(bound.namespace ?? "")/\(bound.name ?? "") does not exist or is not shared; its owner shares it with `publish` (tabula package update NAME --shared yes)."
+            throw error
+        }
         return try reply.decode(Package.self, what: "package")
     }
 

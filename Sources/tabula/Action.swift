@@ -15,7 +15,7 @@ struct Action: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create an action from a WebAssembly module.",
+            abstract: "Create an action from a WebAssembly module, or a sequence of actions (--sequence).",
             discussion: "Give NAME and FILE before -p and -a, which take the words after them.\n\n" + Properties.resolutionHelp)
 
         @OptionGroup var definition: Definition
@@ -246,8 +246,11 @@ extension Action {
         @Argument(help: Action.nameHelp)
         var name: String
 
-        @Argument(help: ArgumentHelp("The function: a WebAssembly module (.wasm) or WAT text (.wat).", valueName: "file"))
-        var file: String
+        @Argument(help: ArgumentHelp("The function: a WebAssembly module (.wasm) or WAT text (.wat); not with --sequence.", valueName: "file"))
+        var file: String?
+
+        @Option(help: ArgumentHelp("Make the action a sequence of these actions, run in order (NAME, PACKAGE/NAME or /NAMESPACE/…), instead of FILE.", valueName: "a,b,c"))
+        var sequence: String?
 
         @Option(help: "The reactor export to run per invocation (the server's default is main).")
         var main: String?
@@ -278,11 +281,21 @@ extension Action {
             for (flag, value) in [("--timeout", timeout), ("--memory", memory), ("--logsize", logsize), ("--concurrency", concurrency)] {
                 if let value, value <= 0 { throw ValidationError("\(flag) must be positive") }
             }
+            if (file == nil) == (sequence == nil) { throw ValidationError("give exactly one of FILE (a module) and --sequence a,b,c") }
+            // OpenWhisk discards a sequence's own parameters; saying so beats dropping them silently.
+            if sequence != nil, !parameters.isEmpty || main != nil {
+                throw ValidationError("a sequence has no parameters or entry point of its own; give -p/-P and --main to its actions")
+            }
         }
 
         /// Reads the module and sends it; prints `ok: created action NAME` (or `updated`).
         func put(overwrite: Bool, connection: Connection) async throws {
             try await connection.run { client in
+                if let sequence {
+                    try await putSequence(sequence, overwrite: overwrite, client: client, connection: connection)
+                    return
+                }
+                guard let file else { return }
                 let module: [UInt8]
                 do {
                     module = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
@@ -303,6 +316,24 @@ extension Action {
                 }
                 connection.json ? connection.emit(json: action) : print("ok: \(overwrite ? "updated" : "created") action \(name)")
             }
+        }
+
+        /// Sends `--sequence a,b,c`; prints `ok: created action NAME` (or `updated`).
+        private func putSequence(_ list: String, overwrite: Bool, client: Client, connection: Connection) async throws {
+            let components = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !components.isEmpty, components.allSatisfy({ !$0.isEmpty }) else {
+                throw ValidationError("--sequence takes the actions separated by commas, as in --sequence a,b,c")
+            }
+            let annotations = annotation.isEmpty && annotationFile == nil ? nil : try [KeyValue].parsing(pairs: annotation, file: annotationFile, option: "-a/--annotation")
+            let limits = TabulaWire.Action.Limits(timeout: timeout, memory: memory, logs: logsize, concurrency: concurrency)
+            let action: TabulaWire.Action
+            do {
+                action = try await client.putSequence(name: name, components: components, annotations: annotations, limits: limits, overwrite: overwrite)
+            } catch var error as ClientError where error.code == .conflict && !overwrite {
+                error.message += " Use `tabula action update` to replace it."
+                throw error
+            }
+            connection.json ? connection.emit(json: action) : print("ok: \(overwrite ? "updated" : "created") action \(name)")
         }
 
         /// WAT text by the extension `.wat`, a binary by `.wasm`; otherwise by the magic number.
