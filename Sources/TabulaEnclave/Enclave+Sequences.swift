@@ -34,11 +34,16 @@ extension Enclave {
     ///   - sequence: the sequence the sealed request must name.
     ///   - steps: its actions, in order, each loaded.
     /// - Throws: as ``invoke(_:revision:sealed:caller:defaults:finalDefaults:activationID:)``.
-    public func invokeSequence(_ sequence: FunctionName, steps: [SequenceStep], sealed: SealedRequest, caller: String, activationID: String) async throws -> SealedInvocation {
+    ///   - policy: the sequence's own policy (its `invokers`, `requireConfidential`), checked before
+    ///     its actions' own.
+    public func invokeSequence(
+        _ sequence: FunctionName, policy: Policy, steps: [SequenceStep], sealed: SealedRequest, caller: String, activationID: String
+    ) async throws -> SealedInvocation {
         let monitor = try attestedMonitor()
         let hosts = try steps.map { step throws(EnclaveError) in try host(step.name, revision: step.revision) }
         do {
-            return try await answerSequence(sequence, steps: Array(zip(steps, hosts)), monitor: monitor, sealed: sealed, caller: caller, activationID: activationID)
+            return try await answerSequence(
+                sequence, policy: policy, steps: Array(zip(steps, hosts)), monitor: monitor, sealed: sealed, caller: caller, activationID: activationID)
         } catch {
             // The request is open: what went wrong may describe its plaintext.
             throw EnclaveError(.sealedRequest, "the enclave could not seal its answer to this request; the details stay inside the enclave")
@@ -46,7 +51,8 @@ extension Enclave {
     }
 
     private func answerSequence(
-        _ sequence: FunctionName, steps: [(SequenceStep, FunctionHost)], monitor: Monitor, sealed: SealedRequest, caller: String, activationID: String
+        _ sequence: FunctionName, policy: Policy, steps: [(SequenceStep, FunctionHost)], monitor: Monitor, sealed: SealedRequest, caller: String,
+        activationID: String
     ) async throws -> SealedInvocation {
         let request = sealed.request
         func refuse(_ status: Int, _ message: String) throws -> SealedInvocation {
@@ -60,6 +66,16 @@ extension Enclave {
         guard request.method == "POST", named else {
             return try refuse(400, "the sealed request is for \(request.method) \(path) but was sent to the sequence \(sequence); the enclave runs only what the sealed request names")
         }
+        // The sequence's owner, and every action's, must allow the caller before anything runs,
+        // and before the digest is compared: a caller refused learns nothing of the actions.
+        if let refusal = policy.refusal(caller: caller, owner: sequence.namespace, sealed: true) {
+            return try refuse(refusal.status, refusal.message(caller: caller, function: sequence))
+        }
+        for (step, host) in steps {
+            if let refusal = host.definition.policy.refusal(caller: caller, owner: step.name.namespace, sealed: true) {
+                return try refuse(refusal.status, refusal.message(caller: caller, function: step.name))
+            }
+        }
         var components = steps.map { step, host in
             Receipt.Component(
                 namespace: step.name.namespace, name: step.name.name, moduleDigest: host.moduleDigestHex, policyDigest: host.policyDigestHex,
@@ -72,12 +88,6 @@ extension Enclave {
             }
             guard pinned.hex == digest else {
                 return try refuse(409, "the sequence \(sequence) is made of actions whose digest is sha-256=\(digest), not the expected \(pinned.hex); a component was changed or is not the one you verified")
-            }
-        }
-        // Every action's owner must allow the caller, before any of them runs.
-        for (step, host) in steps {
-            if let refusal = host.definition.policy.refusal(caller: caller, owner: step.name.namespace, sealed: true) {
-                return try refuse(refusal.status, refusal.message(caller: caller, function: step.name))
             }
         }
         var value: [String: JSONValue] = [:]

@@ -94,8 +94,9 @@ extension Platform {
         let activationID = ActivationID.timeOrdered(milliseconds: received)
         let action = deployed.stored.action
         let standIn = Self.standIn(for: action, subject: subject, activationID: activationID, received: received)
+        // As requested: the node that claims it resolves a binding again, with its parameters.
         let queued = Store.QueuedInvocation(
-            id: activationID, namespace: action.namespace, name: action.name, subject: subject, parameters: given, received: received)
+            id: activationID, namespace: namespace, name: name, subject: subject, parameters: given, received: received)
         try await cluster.enqueue(
             queued, standIn: Store.ActivationRow(activation: standIn, document: Store.encode(standIn), pending: true),
             limit: configuration.clusterQueueLimit)
@@ -116,7 +117,8 @@ extension Platform {
         guard case .object(let given) = parameters else {
             throw PlatformError(.badRequest, "The request content was malformed: the parameters must be a JSON object.")
         }
-        guard let merged = Parameters.merge(given, defaults: target.defaults, final: deployed.final) else {
+        // A sequence passes its payload to its first action as it came: no package's defaults.
+        guard let merged = Parameters.merge(given, defaults: deployed.isSequence ? [:] : target.defaults, final: deployed.final) else {
             throw PlatformError(.badRequest, Parameters.finalViolation)
         }
         return (deployed, merged)
@@ -235,7 +237,10 @@ extension Platform {
         // A cold start takes a load place too, until its action is loaded: loads queue on threads
         // of their own, and a flood of them is refused here rather than filling the invocations'
         // queue. (Two invocations racing to load the same action each take one.)
-        try throttle.enter(namespace: subject)
+        // A run claimed from the cluster's queue was admitted when it was queued (and the queue
+        // bounds each namespace): refusing it here would only hand it back to be claimed again.
+        let counted = accepted == nil
+        if counted { try throttle.enter(namespace: subject) }
         // A sequence loads nothing itself: its body checks out each of its actions.
         let cold = !deployed.isSequence && !pool.isWarm(deployed.definition.name, identity: deployed.identity)
         do {
@@ -247,7 +252,7 @@ extension Platform {
                 throw error
             }
         } catch {
-            throttle.leave(namespace: subject)
+            if counted { throttle.leave(namespace: subject) }
             throw error
         }
         metrics.queueDepth.record(admission.queued)
@@ -258,7 +263,7 @@ extension Platform {
         Task(executorPreference: enclave.taskExecutor) { [self] in
             defer {
                 admission.leave()
-                throttle.leave(namespace: subject)
+                if counted { throttle.leave(namespace: subject) }
                 metrics.queueDepth.record(admission.queued)
             }
             var (activation, receipt) = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, holdsLoad: cold, body: body)

@@ -57,6 +57,7 @@ extension Platform {
         guard name != Self.defaultPackage else {
             throw PlatformError(.badRequest, "Package name '\(Self.defaultPackage)' is reserved.")
         }
+        try await checkRoom(Package.self, namespace: namespace, name: name)
         var requested = body.binding
         if var named = requested, named.isBinding {
             if named.namespace == "_" { named.namespace = namespace }
@@ -111,12 +112,33 @@ extension Platform {
             package.parameters = Self.merged(bound.parameters, package.parameters)
         }
         let actions = try await store.actions(namespace: source.namespace, package: source.name, limit: 200, skip: 0, byteLimit: configuration.listingByteLimit)
+        let ownActions = EntityName.same(source.namespace, caller)
         package.actions = actions.map { action in
             let shown = Self.shown(action)
-            return Package.Member(name: shown.name, version: shown.version, annotations: shown.annotations)
+            return Package.Member(name: shown.name, version: shown.version, annotations: ownActions ? shown.annotations : Self.redacted(shown.annotations))
         }
         package.feeds = []
         return package
+    }
+
+    /// A page of a package's actions (`…/actions/PACKAGE/`); a binding's are the bound package's,
+    /// shown as another namespace may see them.
+    public func packageActions(namespace: String, package name: String, limit: Int, skip: Int) async throws -> [Action] {
+        try EntityName.check(name, what: "package")
+        guard let package = try await store.entity(Package.self, namespace: namespace, name: name) else {
+            throw PlatformError(.notFound, PlatformError.doesNotExist)
+        }
+        guard package.binding.isBinding else {
+            return try await actions(namespace: namespace, package: name, limit: limit, skip: skip)
+        }
+        let bound = try await boundPackage(package.binding, from: namespace)
+        let actions = try await actions(namespace: bound.namespace, package: bound.name, limit: limit, skip: skip)
+        guard !EntityName.same(bound.namespace, namespace) else { return actions }
+        return actions.map { action in
+            var shown = action
+            shown.annotations = Self.redacted(action.annotations)
+            return shown
+        }
     }
 
     /// A page of a namespace's packages: another namespace's published packages only (never its
@@ -163,6 +185,15 @@ extension Platform {
             throw PlatformError(.badRequest, "Cannot bind to another package binding.")
         }
         return package
+    }
+
+    /// Annotations as another namespace may see them: a web action's `require-whisk-auth` secret
+    /// is its owner's alone (`true` says one is required).
+    static func redacted(_ annotations: [KeyValue]) -> [KeyValue] {
+        annotations.map { annotation in
+            guard annotation.key == "require-whisk-auth", annotation.value != .bool(false) else { return annotation }
+            return KeyValue(key: annotation.key, value: true)
+        }
     }
 
     /// Parameters `over` laid over `under`: a key of `over` wins (OpenWhisk's `++`).

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TabulaEnclave
 public import TabulaWire
 
@@ -79,13 +80,47 @@ extension Platform {
         return (owner, name)
     }
 
+    /// The actions one run of a sequence may still start, shared with the sequences it holds:
+    /// OpenWhisk's dynamic count of a sequence's actions. Components are resolved when they run,
+    /// so a binding repointed or a nested sequence changed after the check at creation cannot make
+    /// a run loop (nesting is bounded too) or fan out beyond ``sequenceLimit`` actions.
+    final class SequenceBudget: Sendable {
+        /// Actions, and nested sequences, still allowed.
+        private let left = Mutex((actions: Platform.sequenceLimit, sequences: Platform.sequenceLimit))
+
+        /// Takes one action from the budget; `false` when none is left.
+        func takeAction() -> Bool {
+            left.withLock { left in
+                guard left.actions > 0 else { return false }
+                left.actions -= 1
+                return true
+            }
+        }
+
+        /// Takes one nested sequence from the budget; `false` when none is left.
+        func takeSequence() -> Bool {
+            left.withLock { left in
+                guard left.sequences > 0 else { return false }
+                left.sequences -= 1
+                return true
+            }
+        }
+    }
+
     /// Starts one step of a sequence: a plain invocation whose record names the sequence as its
-    /// cause (a nested sequence runs as its own sequence).
-    func invokeStep(namespace: String, name: String, parameters: JSONValue, subject: String, cause: String) async throws -> PendingActivation {
+    /// cause (a nested sequence runs as its own sequence, on the same budget).
+    ///
+    /// - Parameter depth: how deep the sequence that runs this step is nested (the topmost is 1).
+    func invokeStep(
+        namespace: String, name: String, parameters: JSONValue, subject: String, cause: String, budget: SequenceBudget, depth: Int
+    ) async throws -> PendingActivation {
         let (deployed, merged) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
         if deployed.isSequence {
-            return try startSequence(deployed, subject: subject, parameters: merged, cause: cause)
+            // Nested sequences run no action themselves, but each is a record and a task: bounded too.
+            guard depth < Self.sequenceLimit, budget.takeSequence() else { throw Self.tooManyActions }
+            return try startSequence(deployed, subject: subject, parameters: merged, cause: cause, budget: budget, depth: depth + 1)
         }
+        guard budget.takeAction() else { throw Self.tooManyActions }
         return try start(deployed, subject: subject, parameters: merged, cause: cause)
     }
 
@@ -94,7 +129,8 @@ extension Platform {
     /// activation ids as its logs, as OpenWhisk records it; its time limit bounds the whole chain.
     func startSequence(
         _ deployed: Deployed, subject: String, parameters: [String: JSONValue],
-        accepted: (activationID: String, received: Int64)? = nil, cause: String? = nil, onStored: (@Sendable () async -> Void)? = nil
+        accepted: (activationID: String, received: Int64)? = nil, cause: String? = nil, budget: SequenceBudget = SequenceBudget(), depth: Int = 1,
+        onStored: (@Sendable () async -> Void)? = nil
     ) throws -> PendingActivation {
         try refuseWhenStopping()
         let action = deployed.stored.action
@@ -111,7 +147,11 @@ extension Platform {
             for component in action.exec.components ?? [] {
                 do {
                     let (namespace, name) = try Self.qualified(component, in: action.namespace)
-                    let step = try await invokeStep(namespace: namespace, name: name, parameters: value, subject: subject, cause: activationID)
+                    guard ContinuousClock.now < deadline else {
+                        response = .developerError("The sequence exceeded its time limit of \(timeout) milliseconds before \(component) ran.")
+                        break
+                    }
+                    let step = try await invokeStep(namespace: namespace, name: name, parameters: value, subject: subject, cause: activationID, budget: budget, depth: depth)
                     steps.append(step.activationID)
                     guard let record = try await step.record(within: deadline - .now) else {
                         response = .developerError("The sequence exceeded its time limit of \(timeout) milliseconds while \(component) ran (activation \(step.activationID)).")
@@ -121,9 +161,13 @@ extension Platform {
                     response = ActivationResponse(status: ActivationResponse.Status(code: record.statusCode) ?? .internalError, result: record.response?.result ?? [:])
                     // OpenWhisk ends the chain at the first result that carries an error.
                     guard response.success, response.result["error"] == nil else { break }
-                    value = response.result
+                    // An action's parameters are an object: a result that is not one passes nothing on.
+                    if case .object = response.result { value = response.result } else { value = [:] }
                 } catch let error as PlatformError where error.code == .notFound {
                     response = ActivationResponse(status: .applicationError, result: ["error": .string(Self.missingComponent)])
+                    break
+                } catch let error as PlatformError where error.message == Self.tooManyActions.message {
+                    response = ActivationResponse(status: .applicationError, result: ["error": .string(error.message)])
                     break
                 } catch let error as PlatformError {
                     // Forbidden, or refused for now: the chain ends here, saying why.
@@ -191,15 +235,25 @@ extension Platform {
     /// one sealed answer out, one record, and a receipt naming every action.
     func startConfidentialSequence(_ deployed: Deployed, sealed request: SealedRequest, subject: String) async throws -> PendingActivation {
         let steps = try await steps(of: deployed)
+        // Refused before anything is loaded (the enclave checks again): the policies are no secret.
+        for definition in [deployed.definition] + steps.map(\.deployed.definition) {
+            if let refusal = definition.policy.refusal(caller: subject, owner: definition.name.namespace, sealed: true) {
+                throw PlatformError(.forbidden, refusal.message(caller: subject, function: definition.name))
+            }
+        }
         return try start(deployed, subject: subject, confidential: true) { definition, activationID in
             var checkedOut: [FunctionName] = []
             defer { for name in checkedOut { self.pool.checkIn(name) } }
             for step in steps {
+                // A cold action takes a load place, as any cold start does.
+                let cold = !self.pool.isWarm(step.deployed.definition.name, identity: step.deployed.identity)
+                if cold { try self.loads.enter() }
+                defer { if cold { self.loads.leave() } }
                 _ = try await self.pool.checkOut(step.deployed.definition, identity: step.deployed.identity)
                 checkedOut.append(step.deployed.definition.name)
             }
             let outcome = try await self.enclave.invokeSequence(
-                definition.name,
+                definition.name, policy: definition.policy,
                 steps: steps.map { SequenceStep(name: $0.deployed.definition.name, revision: $0.deployed.definition.revision, defaults: $0.defaults, final: $0.deployed.final) },
                 sealed: request, caller: subject, activationID: activationID)
             return Outcome(

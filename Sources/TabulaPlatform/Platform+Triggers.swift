@@ -7,6 +7,7 @@ extension Platform {
     public func putTrigger(namespace: String, name: String, body: TriggerPut, overwrite: Bool) async throws -> Trigger {
         try refuseWhenStopping()
         try EntityName.check(name, what: "trigger")
+        try await checkRoom(Trigger.self, namespace: namespace, name: name)
         if let feed = body.annotations?["feed"] {
             guard let text = feed.stringValue, (try? Self.qualified(text, in: namespace)) != nil else {
                 throw PlatformError(.badRequest, "Feed name is not valid")
@@ -61,6 +62,7 @@ extension Platform {
         }
         let rules = try await rules(of: trigger)
         guard rules.contains(where: { $0.status == Rule.active }) else { return nil }
+        _ = try await limits(namespace: subject)
         try throttle.fire(namespace: subject)
         let received = Store.now()
         let activationID = ActivationID.timeOrdered(milliseconds: received)
@@ -83,6 +85,9 @@ extension Platform {
                 } catch let error as PlatformError {
                     let code = [.internalError, .unavailable].contains(error.code) ? 3 : 1
                     line.merge(["statusCode": .integer(Int64(code)), "success": false, "error": .string(error.message)]) { $1 }
+                } catch {
+                    // Recorded like the others: the rules fired before it ran, and the record says so.
+                    line.merge(["statusCode": 3, "success": false, "error": "There was an internal server error."]) { $1 }
                 }
             }
             logs.append(JSONValue.object(line).encodedString)
@@ -103,6 +108,7 @@ extension Platform {
     public func putRule(namespace: String, name: String, body: RulePut, overwrite: Bool) async throws -> Rule {
         try refuseWhenStopping()
         try EntityName.check(name, what: "rule")
+        try await checkRoom(Rule.self, namespace: namespace, name: name)
         let existing = try await store.entity(Rule.self, namespace: namespace, name: name)
         guard let triggerName = body.trigger ?? existing?.trigger.fullyQualified, let actionName = body.action ?? existing?.action.fullyQualified else {
             throw PlatformError(.badRequest, "rule requires a valid trigger and a valid action")
@@ -121,6 +127,10 @@ extension Platform {
             throw PlatformError(.badRequest, "action /\(action.namespace)/\(action.name) does not exist")
         }
         let triggerReference = EntityReference(name: trigger.name, path: trigger.namespace)
+        let linked = try await store.entities(Rule.self, namespace: namespace, publishedOnly: false, link: "\(trigger.namespace)/\(trigger.name)", limit: Self.rulesPerTrigger, skip: 0)
+        if linked.count >= Self.rulesPerTrigger, !linked.contains(where: { EntityName.same($0.name, name) }) {
+            throw PlatformError(.forbidden, "The trigger /\(trigger.namespace)/\(trigger.name) has \(Self.rulesPerTrigger) rules, the most one trigger may have: delete one first.")
+        }
         let actionPath = try ActionPath(action.name)
         let actionReference = EntityReference(name: actionPath.name, path: actionPath.package.map { "\(action.namespace)/\($0)" } ?? action.namespace)
         let rule = try await store.put(Rule.self, namespace: namespace, name: name, overwrite: overwrite) { previous in
@@ -183,18 +193,12 @@ extension Platform {
         }
     }
 
-    /// The rules of a trigger's namespace that name it.
+    /// The most rules one trigger may have: each fire reads them all.
+    static let rulesPerTrigger = 100
+
+    /// The rules that name a trigger (at most ``rulesPerTrigger``, each at most 64 KiB).
     private func rules(of trigger: Trigger) async throws -> [Rule] {
-        // Bounded like every listing: the rules of one namespace, at most 200 pages of 200.
-        var rules: [Rule] = []
-        var skip = 0
-        while skip < 40_000 {
-            let page = try await store.entities(Rule.self, namespace: trigger.namespace, publishedOnly: false, limit: 200, skip: skip)
-            rules += page.filter { EntityName.same($0.trigger.path, trigger.namespace) && EntityName.same($0.trigger.name, trigger.name) }
-            guard page.count == 200 else { break }
-            skip += 200
-        }
-        return rules
+        try await store.entities(Rule.self, namespace: trigger.namespace, publishedOnly: false, link: "\(trigger.namespace)/\(trigger.name)", limit: Self.rulesPerTrigger, skip: 0)
     }
 
     /// A trigger's `rules` as OpenWhisk shows them; `nil` when no rule names it.
@@ -202,5 +206,17 @@ extension Platform {
         let rules = try await rules(of: trigger)
         guard !rules.isEmpty else { return nil }
         return Dictionary(rules.map { ("\($0.namespace)/\($0.name)", Trigger.RuleSummary(action: $0.action, status: $0.status)) }) { first, _ in first }
+    }
+
+    /// The most packages, triggers or rules (each) one namespace may have.
+    static let entitiesPerNamespace = 10_000
+
+    /// Refuses to create a namespace's entity beyond ``entitiesPerNamespace`` of its kind.
+    func checkRoom<E: Store.Entity>(_ type: E.Type, namespace: String, name: String) async throws {
+        guard try await store.entity(E.self, namespace: namespace, name: name) == nil else { return }
+        let count = try await store.entityCount(E.self, namespace: namespace, publishedOnly: false)
+        guard count < Self.entitiesPerNamespace else {
+            throw PlatformError(.forbidden, "The namespace \(namespace) has \(count) \(E.kind.rawValue)s, the most it may have: delete some first.")
+        }
     }
 }

@@ -171,6 +171,9 @@ public final class Platform: Service, Sendable {
         let target = try await target(namespace: namespace, name: name)
         var action = Self.document(target.deployed.stored, includeCode: includeCode)
         action.parameters = target.parameters
+        if !EntityName.same(target.deployed.stored.action.namespace, namespace) {
+            action.annotations = Self.redacted(action.annotations)
+        }
         return action
     }
 

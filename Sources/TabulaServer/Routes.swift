@@ -140,9 +140,7 @@ struct Routes {
         // `…/actions/PACKAGE/` (with the slash) lists the package's actions, as OpenWhisk does.
         if context.parameters.get("inner") == nil, request.uri.path.hasSuffix("/") {
             let (limit, skip) = try Self.page(request)
-            let package = try await platform.package(namespace: namespace, name: context.parameters.require("name"), caller: namespace)
-            let owner = package.binding.isBinding ? (package.binding.namespace ?? namespace, package.binding.name ?? "") : (namespace, package.name)
-            return Response.json(try await platform.actions(namespace: owner.0, package: owner.1, limit: limit, skip: skip))
+            return Response.json(try await platform.packageActions(namespace: namespace, package: context.parameters.require("name"), limit: limit, skip: skip))
         }
         let code = request.uri.queryParameters.get("code") != "false"
         return Response.json(try await platform.action(namespace: namespace, name: try Self.actionName(context), includeCode: code))

@@ -139,11 +139,16 @@ enum WebTranscoder {
             if status == nil { throw invalid }
         default: throw invalid
         }
-        if let code = status, !(100...999).contains(code) { throw invalid }
+        // No informational status: the server frames the answer, and a 1xx would leave the
+        // action's body to be read as the next answer on the connection.
+        if let code = status, !(200...599).contains(code) { throw invalid }
         var headers = HTTPFields()
         if case .object(let given)? = members["headers"] {
             for (name, value) in given.sorted(by: { $0.key < $1.key }) {
                 guard let field = HTTPField.Name(name) else { throw invalid }
+                // Framing and connection headers are the server's: an action setting them could
+                // split the answer and speak for another tenant's on the same connection.
+                if framingHeaders.contains(field.canonicalName) { continue }
                 let values: [JSONValue] = if case .array(let many) = value { many } else { [value] }
                 for value in values {
                     switch value {
@@ -161,7 +166,7 @@ enum WebTranscoder {
         switch members["body"] {
         case nil, .null?, .string("")?:
             headers[.contentType] = nil
-            return Response(status: HTTPResponse.Status(code: status ?? 204), headers: headers)
+            return Response(status: HTTPResponse.Status(code: status ?? 204), headers: headers, body: ResponseBody())
         case .string(let text)?:
             let type = contentType ?? "text/html"
             if headers[.contentType] == nil { headers[.contentType] = "text/html; charset=UTF-8" }
@@ -179,8 +184,19 @@ enum WebTranscoder {
             }
             body = ByteBuffer(data: JSONValue.encode(value))
         }
-        return Response(status: HTTPResponse.Status(code: status ?? 200), headers: headers, body: ResponseBody(byteBuffer: body))
+        let code = status ?? 200
+        if code == 204 || code == 304 {
+            headers[.contentType] = nil
+            return Response(status: HTTPResponse.Status(code: code), headers: headers)
+        }
+        return Response(status: HTTPResponse.Status(code: code), headers: headers, body: ResponseBody(byteBuffer: body))
     }
+
+    /// Headers an action's `.http` result may not set (lowercase).
+    static let framingHeaders: Set<String> = [
+        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection",
+        "proxy-authenticate", "proxy-authorization", "date", "server",
+    ]
 
     // MARK: Media types
 

@@ -111,6 +111,55 @@ struct StoreContractTests {
         }
     }
 
+    /// Packages, triggers and rules: versions, conflicts, published-only listings, a package's
+    /// force delete taking exactly its own actions (not another package's with a longer name, nor
+    /// another namespace's), and namespace deletion.
+    @Test(arguments: Backend.allCases)
+    func entitiesAndPackageContents(backend: Backend) async throws {
+        try await withStore(backend) { store in
+            _ = try await store.createNamespace("guest")
+            _ = try await store.createNamespace("other")
+            let created = try await store.put(Package.self, namespace: "guest", name: "p", overwrite: false) { _ in Package(namespace: "guest", name: "p") }
+            #expect(created.version == "0.0.1")
+            await #expect(throws: PlatformError(.conflict, PlatformError.alreadyExists)) {
+                try await store.put(Package.self, namespace: "guest", name: "p", overwrite: false) { _ in Package(namespace: "guest", name: "p") }
+            }
+            let shared = try await store.put(Package.self, namespace: "guest", name: "p", overwrite: true) { old in
+                var package = try #require(old)
+                package.publish = true
+                return package
+            }
+            #expect(shared.version == "0.0.2")
+            _ = try await store.put(Package.self, namespace: "guest", name: "p_", overwrite: false) { _ in Package(namespace: "guest", name: "p_") }
+            #expect(try await store.entities(Package.self, namespace: "guest", publishedOnly: true, limit: 10, skip: 0).map(\.name) == ["p"])
+            #expect(try await store.entityCount(Package.self, namespace: "guest", publishedOnly: false) == 2)
+            #expect(try await store.entity(Trigger.self, namespace: "guest", name: "p") == nil, "kinds do not mix")
+
+            let code: [UInt8] = Array("(module)".utf8)
+            for name in ["p/a", "p/b", "p_/c", "pa"] {
+                _ = try await store.putAction(Store.StoredAction(action: Action(namespace: "guest", name: name, exec: Action.Exec()), code: code, digest: "d"), overwrite: false)
+            }
+            _ = try await store.putAction(Store.StoredAction(action: Action(namespace: "other", name: "p/a", exec: Action.Exec()), code: code, digest: "d"), overwrite: false)
+            #expect(try await store.actions(namespace: "guest", package: "p", limit: 10, skip: 0).count == 2)
+            #expect(try await store.actions(namespace: "guest", package: "p_", limit: 10, skip: 0).map(\.name) == ["p_/c"], "_ is no wildcard")
+            await #expect(throws: PlatformError(.conflict, "Package not empty (contains 2 entities). Set force param or delete package contents.")) {
+                _ = try await store.delete(Package.self, namespace: "guest", name: "p")
+            }
+            let deleted = try #require(try await store.delete(Package.self, namespace: "guest", name: "p", force: true))
+            #expect(Set(deleted.actions) == ["p/a", "p/b"])
+            #expect(try await store.action(namespace: "guest", name: "p_/c") != nil)
+            #expect(try await store.action(namespace: "guest", name: "pa") != nil)
+            #expect(try await store.action(namespace: "other", name: "p/a") != nil)
+            #expect(try await store.delete(Package.self, namespace: "guest", name: "p") == nil)
+
+            _ = try await store.put(Trigger.self, namespace: "guest", name: "t", overwrite: false) { _ in Trigger(namespace: "guest", name: "t") }
+            #expect(try await store.deleteNamespace("guest"))
+            _ = try await store.createNamespace("guest")
+            #expect(try await store.entity(Trigger.self, namespace: "guest", name: "t") == nil, "a namespace's entities go with it")
+            #expect(try await store.entity(Package.self, namespace: "guest", name: "p_") == nil)
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func standInsAreHiddenUntilReplacedOrPublished(backend: Backend) async throws {
         try await withStore(backend) { store in

@@ -139,6 +139,29 @@ struct PackagesAPITests {
         }
     }
 
+    /// Another namespace never sees a web action's `require-whisk-auth` secret, and documents are
+    /// bounded.
+    @Test func secretsAndSizes() async throws {
+        try await Harness().run { client async throws in
+            try await client.send(.put, "/api/v1/namespaces/_/packages/site", body: #"{"publish":true}"#, as: .other)
+            let code = JSONValue.string(String(decoding: try example("echo.wat"), as: UTF8.self)).encodedString
+            try await client.send(.put, "/api/v1/namespaces/_/actions/site/page", body: #"{"exec":{"kind":"wasm","code":\#(code)},"annotations":[{"key":"web-export","value":true},{"key":"require-whisk-auth","value":"hunter2"}]}"#, as: .other)
+            #expect(try await client.send(.get, "/api/v1/namespaces/_/packages/site", as: .other).body.contains("hunter2"), "the owner sees it")
+            #expect(!(try await client.send(.get, "/api/v1/namespaces/other/packages/site").body.contains("hunter2")))
+            try await client.send(.put, "/api/v1/namespaces/_/packages/mine", body: #"{"binding":{"namespace":"other","name":"site"}}"#)
+            #expect(!(try await client.send(.get, "/api/v1/namespaces/_/actions/mine/page").body.contains("hunter2")))
+            #expect(!(try await client.send(.get, "/api/v1/namespaces/_/actions/mine/").body.contains("hunter2")))
+
+            let big = String(repeating: "x", count: (1 << 20) + 10)
+            let tooBig = try await client.send(.put, "/api/v1/namespaces/_/packages/big", body: #"{"parameters":[{"key":"k","value":"\#(big)"}]}"#)
+            #expect(tooBig.status == .contentTooLarge)
+            try await client.send(.put, "/api/v1/namespaces/_/triggers/t", body: "{}")
+            try await client.deploy("echo", module: try example("echo.wat"))
+            let bigRule = String(repeating: "y", count: 70_000)
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/rules/r", body: #"{"trigger":"/_/t","action":"/_/echo","annotations":[{"key":"k","value":"\#(bigRule)"}]}"#).status == .contentTooLarge)
+        }
+    }
+
     @Test func hostileNames() async throws {
         try await Harness().run { client async throws in
             #expect(try await client.send(.put, "/api/v1/namespaces/_/packages/%20bad", body: "{}").status == .badRequest)

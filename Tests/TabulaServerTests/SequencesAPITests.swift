@@ -137,6 +137,28 @@ struct SequencesAPITests {
         }
     }
 
+    /// A cycle made after the check at creation (a binding repointed) ends at OpenWhisk's dynamic
+    /// limit rather than running forever.
+    @Test func aCycleThroughARepointedBindingIsBounded() async throws {
+        try await Harness().run { client async throws in
+            try await client.deploy("echo", module: try example("echo.wat"))
+            try await client.send(.put, "/api/v1/namespaces/_/packages/p1", body: "{}")
+            try await client.send(.put, "/api/v1/namespaces/_/packages/p2", body: "{}")
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/p1/s", body: #"{"exec":{"kind":"sequence","components":["/guest/echo"]}}"#).status == .ok)
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/packages/b", body: #"{"binding":{"namespace":"guest","name":"p1"}}"#).status == .ok)
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/a", body: #"{"exec":{"kind":"sequence","components":["/guest/b/s","/guest/echo"]}}"#).status == .ok)
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/p2/s", body: #"{"exec":{"kind":"sequence","components":["/guest/a"]}}"#).status == .ok)
+            // Repointed: a → b/s = p2/s → a → …
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/packages/b?overwrite=true", body: #"{"binding":{"namespace":"guest","name":"p2"}}"#).status == .ok)
+            let run = try await client.send(.post, "/api/v1/namespaces/_/actions/a?blocking=true", body: "{}")
+            #expect(run.status == .badGateway, "\(run.body)")
+            let listed = try await client.send(.get, "/api/v1/namespaces/_/activations?limit=200")
+            #expect((listed.json.arrayCount ?? 0) <= 2 * 50 + 1, "bounded records")
+            // The innermost record that gave up says why; the chain passed it up.
+            #expect(run.json["response"]?["result"] == ["error": "Too many actions in the sequence."])
+        }
+    }
+
     /// A nested sequence gets its own record, caused by the outer one.
     @Test func nestedSequences() async throws {
         try await Harness().run { client async throws in

@@ -51,6 +51,17 @@ struct WebActionsAPITests {
             #expect(try JSONValue(parsing: badBase64.body)["error"] == "Response type in header did not match generated content type.")
             let badStatus = try await client.web(.get, "/api/v1/web/guest/default/echo.http?statusCode=abc", headers: [:], body: "")
             #expect(try JSONValue(parsing: badStatus.body)["error"] == "Response is not valid 'message/http'.")
+            // The action cannot frame the answer: framing headers are dropped, no 1xx, no body on 204.
+            let framed = try await client.web(.post, "/api/v1/web/guest/default/echo.http", headers: [.contentType: "application/json"], body: #"{"headers":{"Content-Length":"2","Transfer-Encoding":"chunked","Connection":"close","X-Kept":"yes"},"body":"hello, longer than two"}"#)
+            #expect(framed.status == .ok)
+            #expect(String(decoding: framed.body, as: UTF8.self) == "hello, longer than two")
+            #expect(framed.headers[.init("X-Kept")!] == "yes")
+            #expect(framed.headers[.transferEncoding] == nil)
+            #expect(framed.headers[.contentLength] == nil || framed.headers[.contentLength] == "22")
+            #expect(try await client.web(.get, "/api/v1/web/guest/default/echo.http?statusCode=101&body=x", headers: [:], body: "").status == .badRequest)
+            let noContent = try await client.web(.get, "/api/v1/web/guest/default/echo.http?statusCode=204&body=smuggled", headers: [:], body: "")
+            #expect(noContent.status == .noContent)
+            #expect(noContent.body.isEmpty)
             // No body: 204.
             #expect(try await client.web(.get, "/api/v1/web/guest/default/echo.http?body=", headers: [:], body: "").status == .noContent)
 

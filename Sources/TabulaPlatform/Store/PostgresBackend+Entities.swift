@@ -18,14 +18,14 @@ extension PostgresBackend {
                 if previous == nil {
                     // Two creates at once: the second finds the first's row on insert.
                     let inserted = try await connection.query("""
-                        INSERT INTO entity (namespace, kind, name, document, publish, updated)
-                        VALUES (\(namespace), \(kind.rawValue), \(name), \(row.document), \(row.publish), \(row.updated))
+                        INSERT INTO entity (namespace, kind, name, document, publish, updated, link)
+                        VALUES (\(namespace), \(kind.rawValue), \(name), \(row.document), \(row.publish), \(row.updated), \(row.link))
                         ON CONFLICT (namespace, kind, name) DO NOTHING RETURNING 1
                         """, logger: self.logger).decode(Int.self)
                     guard try await Self.collect(inserted).count == 1 else { throw PlatformError(.conflict, PlatformError.alreadyExists) }
                 } else {
                     try await connection.query("""
-                        UPDATE entity SET document = \(row.document), publish = \(row.publish), updated = \(row.updated)
+                        UPDATE entity SET document = \(row.document), publish = \(row.publish), updated = \(row.updated), link = \(row.link)
                         WHERE namespace = \(namespace) AND kind = \(kind.rawValue) AND name = \(name)
                         """, logger: self.logger)
                 }
@@ -41,11 +41,12 @@ extension PostgresBackend {
         }
     }
 
-    package func entityDocuments(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
+    package func entityDocuments(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, link: String?, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
         try await perform("list \(kind.rawValue)s") { client in
             var page = page
             let rows = try await client.query("""
                 SELECT document FROM entity WHERE namespace = \(namespace) AND kind = \(kind.rawValue) AND (publish OR NOT \(publishedOnly))
+                AND (\(link ?? "") = '' OR link = \(link ?? ""))
                 ORDER BY updated DESC, name LIMIT \(limit) OFFSET \(skip)
                 """, logger: self.logger).decode(String.self)
             for try await document in rows {

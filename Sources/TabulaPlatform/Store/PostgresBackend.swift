@@ -144,9 +144,11 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                 document text NOT NULL,
                 publish boolean NOT NULL,
                 updated bigint NOT NULL,
+                link text COLLATE "C" NOT NULL DEFAULT '',
                 PRIMARY KEY (namespace, kind, name)
             )
             """, logger: logger)
+        try await connection.query("CREATE INDEX IF NOT EXISTS entity_by_link ON entity (namespace, kind, link)", logger: logger)
         try await connection.query("DELETE FROM tabula_schema", logger: logger)
         try await connection.query("INSERT INTO tabula_schema (version) VALUES (\(schemaVersion))", logger: logger)
     }

@@ -11,8 +11,8 @@ extension SQLiteBackend {
                 db, sql: "SELECT document FROM entity WHERE namespace = ? AND kind = ? AND name = ?", arguments: [namespace, kind.rawValue, name])
             let row = try revise(previous)
             try db.execute(
-                sql: "INSERT OR REPLACE INTO entity (namespace, kind, name, document, publish, updated) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [namespace, kind.rawValue, name, row.document, row.publish, row.updated])
+                sql: "INSERT OR REPLACE INTO entity (namespace, kind, name, document, publish, updated, link) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [namespace, kind.rawValue, name, row.document, row.publish, row.updated, row.link])
         }
     }
 
@@ -22,12 +22,15 @@ extension SQLiteBackend {
         }
     }
 
-    package func entityDocuments(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
+    package func entityDocuments(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, link: String?, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String] {
         try await database.read { db in
             var page = page
             let documents = try String.fetchCursor(
-                db, sql: "SELECT document FROM entity WHERE namespace = ? AND kind = ? AND publish >= ? ORDER BY updated DESC, name LIMIT ? OFFSET ?",
-                arguments: [namespace, kind.rawValue, publishedOnly ? 1 : 0, limit, skip])
+                db, sql: """
+                    SELECT document FROM entity WHERE namespace = ? AND kind = ? AND publish >= ? AND (? IS NULL OR link = ?)
+                    ORDER BY updated DESC, name LIMIT ? OFFSET ?
+                    """,
+                arguments: [namespace, kind.rawValue, publishedOnly ? 1 : 0, link, link, limit, skip])
             while let document = try documents.next(), page.add(document) {}
             return page.documents
         }

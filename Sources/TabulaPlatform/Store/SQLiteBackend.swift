@@ -102,8 +102,10 @@ package final class SQLiteBackend: StoreBackend {
                     document TEXT NOT NULL,
                     publish INTEGER NOT NULL,
                     updated INTEGER NOT NULL,
+                    link TEXT NOT NULL DEFAULT '',
                     PRIMARY KEY (namespace, kind, name)
                 );
+                CREATE INDEX entity_by_link ON entity(namespace, kind, link);
                 """)
         }
         return migrator

@@ -16,6 +16,8 @@ extension Store {
         var publish: Bool
         /// Milliseconds since the Unix epoch: listings show the newest first.
         var updated: Int64
+        /// What a listing may select it by: a rule's trigger (`NAMESPACE/NAME`); empty for others.
+        var link: String = ""
     }
 
     /// What deleting an entity did.
@@ -30,10 +32,14 @@ extension Store {
     /// A document that is an OpenWhisk entity: a package, trigger or rule.
     package protocol Entity: Codable, Sendable {
         static var kind: EntityKind { get }
+        /// The largest document stored, in bytes (OpenWhisk's 1 MB for parameters and annotations).
+        static var maxDocumentSize: Int { get }
         var name: String { get }
         var version: String { get set }
         var publish: Bool { get }
         var updated: Int64 { get set }
+        /// See ``EntityRow/link``.
+        var link: String { get }
     }
 
     /// Creates or (with `overwrite`) updates an entity: `revise` gets the stored one (`nil` when
@@ -48,8 +54,12 @@ extension Store {
             var entity = try revise(old)
             if let old { entity.version = Self.nextVersion(old.version) }
             entity.updated = Self.now()
+            let document = Self.encode(entity)
+            guard document.utf8.count <= E.maxDocumentSize else {
+                throw PlatformError(.payloadTooLarge, "The \(E.kind.rawValue) would be \(document.utf8.count) bytes, larger than allowed: \(E.maxDocumentSize) bytes.")
+            }
             stored.withLock { $0 = entity }
-            return EntityRow(document: Self.encode(entity), publish: entity.publish, updated: entity.updated)
+            return EntityRow(document: document, publish: entity.publish, updated: entity.updated, link: entity.link)
         }
         guard let entity = stored.withLock({ $0 }) else { throw PlatformError(.internalError, "the \(E.kind.rawValue) was not stored") }
         return entity
@@ -60,9 +70,13 @@ extension Store {
     }
 
     /// A page of a namespace's entities, most recently updated first.
-    package func entities<E: Entity>(_ type: E.Type, namespace: String, publishedOnly: Bool, limit: Int, skip: Int, byteLimit: Int = .max) async throws -> [E] {
-        try await backend.entityDocuments(E.kind, namespace: namespace, publishedOnly: publishedOnly, limit: limit, skip: skip, page: DocumentPage(byteLimit: byteLimit))
-            .map { try Self.decode(E.self, $0) }
+    /// - Parameter link: only those whose ``Entity/link`` is this.
+    package func entities<E: Entity>(
+        _ type: E.Type, namespace: String, publishedOnly: Bool, link: String? = nil, limit: Int, skip: Int, byteLimit: Int = .max
+    ) async throws -> [E] {
+        try await backend.entityDocuments(
+            E.kind, namespace: namespace, publishedOnly: publishedOnly, link: link, limit: limit, skip: skip, page: DocumentPage(byteLimit: byteLimit)
+        ).map { try Self.decode(E.self, $0) }
     }
 
     package func entityCount<E: Entity>(_ type: E.Type, namespace: String, publishedOnly: Bool) async throws -> Int {
@@ -82,12 +96,19 @@ extension Store {
 
 extension Package: Store.Entity {
     package static var kind: Store.EntityKind { .package }
+    package static var maxDocumentSize: Int { 1 << 20 }
+    package var link: String { "" }
 }
 
 extension Trigger: Store.Entity {
     package static var kind: Store.EntityKind { .trigger }
+    package static var maxDocumentSize: Int { 1 << 20 }
+    package var link: String { "" }
 }
 
 extension Rule: Store.Entity {
     package static var kind: Store.EntityKind { .rule }
+    /// Small: a trigger's rules are read whenever it fires.
+    package static var maxDocumentSize: Int { 64 << 10 }
+    package var link: String { "\(trigger.path)/\(trigger.name)" }
 }

@@ -57,8 +57,9 @@ package protocol StoreBackend: Sendable {
     /// A package's, trigger's or rule's document.
     func entity(_ kind: Store.EntityKind, namespace: String, name: String) async throws -> String?
     /// Documents of a namespace's entities of one kind, most recently updated first, as many as
-    /// fit `page`; only the published ones when `publishedOnly`.
-    func entityDocuments(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String]
+    /// fit `page`; only the published ones when `publishedOnly`, only those whose
+    /// ``Store/EntityRow/link`` is `link` when one is given.
+    func entityDocuments(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, link: String?, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String]
     func entityCount(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool) async throws -> Int
     /// Deletes an entity in one transaction. A package's actions go with it when `force`; without,
     /// a package that still holds actions is left alone (``Store/EntityDeletion/notEmpty(_:)``).
