@@ -8,6 +8,7 @@ import TabulaEnclave
 import TabulaKBS
 import TabulaPlatform
 import TabulaServer
+import TabulaWire
 
 /// `tabula serve`: the embedded single-node platform.
 struct Serve: AsyncParsableCommand {
@@ -49,6 +50,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The most activation records kept.")
     var retention = 10_000
 
+    @Option(help: "Invocations one namespace may start per minute, unless it has limits of its own (tabula namespace limits); more get 429.")
+    var invocationsPerMinute = PlatformConfiguration().namespaceLimits.invocationsPerMinute ?? 60_000
+
+    @Option(help: "Invocations of one namespace that may run at once, unless it has limits of its own; more get 429.")
+    var concurrentInvocations = PlatformConfiguration().namespaceLimits.concurrentInvocations ?? 500
+
+    @Option(help: "Trigger fires one namespace may make per minute, unless it has limits of its own; more get 429.")
+    var firesPerMinute = PlatformConfiguration().namespaceLimits.firesPerMinute ?? 6_000
+
     @OptionGroup var tee: TEEOptions
 
     @Option(help: ArgumentHelp("A key broker (tabula broker): verify its attestation (--broker-policy), attest to it at start, and serve the cluster's keys and tenant secrets it releases. See docs/broker.md.", valueName: "url"))
@@ -87,6 +97,9 @@ struct Serve: AsyncParsableCommand {
         }
         guard grace >= 0 else {
             throw ValidationError("--grace must not be negative")
+        }
+        guard invocationsPerMinute >= 0, concurrentInvocations >= 0, firesPerMinute >= 0 else {
+            throw ValidationError("--invocations-per-minute, --concurrent-invocations and --fires-per-minute must not be negative")
         }
         guard keyRotation > 0, keyGrace >= 0 else {
             throw ValidationError("--key-rotation must be positive and --key-grace not negative")
@@ -148,6 +161,8 @@ struct Serve: AsyncParsableCommand {
             keepAlive: .seconds(keepAlive), memoryBudget: memoryBudget << 20, shutdownGrace: .seconds(grace),
             isolation: isolation, engines: engines, nodeName: nodeName)
         configuration.secrets = link
+        configuration.namespaceLimits = NamespaceLimits(
+            invocationsPerMinute: invocationsPerMinute, concurrentInvocations: concurrentInvocations, firesPerMinute: firesPerMinute)
         let platform = Platform(
             store: store,
             configuration: configuration,
