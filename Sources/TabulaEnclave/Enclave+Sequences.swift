@@ -34,16 +34,19 @@ extension Enclave {
     ///   - sequence: the sequence the sealed request must name.
     ///   - steps: its actions, in order, each loaded.
     /// - Throws: as ``invoke(_:revision:sealed:caller:defaults:finalDefaults:activationID:)``.
-    ///   - policy: the sequence's own policy (its `invokers`, `requireConfidential`), checked before
-    ///     its actions' own.
+    ///   - policies: the policies (`invokers`, `requireConfidential`) of the sequence and of the
+    ///     sequences nested in it, checked before its actions' own.
+    ///   - timeout: the sequence's time limit: no action starts after it.
     public func invokeSequence(
-        _ sequence: FunctionName, policy: Policy, steps: [SequenceStep], sealed: SealedRequest, caller: String, activationID: String
+        _ sequence: FunctionName, policies: [(name: FunctionName, policy: Policy)], steps: [SequenceStep], timeout: Duration,
+        sealed: SealedRequest, caller: String, activationID: String
     ) async throws -> SealedInvocation {
         let monitor = try attestedMonitor()
         let hosts = try steps.map { step throws(EnclaveError) in try host(step.name, revision: step.revision) }
         do {
             return try await answerSequence(
-                sequence, policy: policy, steps: Array(zip(steps, hosts)), monitor: monitor, sealed: sealed, caller: caller, activationID: activationID)
+                sequence, policies: policies, steps: Array(zip(steps, hosts)), timeout: timeout, monitor: monitor, sealed: sealed, caller: caller,
+                activationID: activationID)
         } catch {
             // The request is open: what went wrong may describe its plaintext.
             throw EnclaveError(.sealedRequest, "the enclave could not seal its answer to this request; the details stay inside the enclave")
@@ -51,9 +54,10 @@ extension Enclave {
     }
 
     private func answerSequence(
-        _ sequence: FunctionName, policy: Policy, steps: [(SequenceStep, FunctionHost)], monitor: Monitor, sealed: SealedRequest, caller: String,
-        activationID: String
+        _ sequence: FunctionName, policies: [(name: FunctionName, policy: Policy)], steps: [(SequenceStep, FunctionHost)], timeout: Duration,
+        monitor: Monitor, sealed: SealedRequest, caller: String, activationID: String
     ) async throws -> SealedInvocation {
+        let deadline = ContinuousClock.now + timeout
         let request = sealed.request
         func refuse(_ status: Int, _ message: String) throws -> SealedInvocation {
             SealedInvocation(
@@ -68,8 +72,10 @@ extension Enclave {
         }
         // The sequence's owner, and every action's, must allow the caller before anything runs,
         // and before the digest is compared: a caller refused learns nothing of the actions.
-        if let refusal = policy.refusal(caller: caller, owner: sequence.namespace, sealed: true) {
-            return try refuse(refusal.status, refusal.message(caller: caller, function: sequence))
+        for (name, policy) in policies {
+            if let refusal = policy.refusal(caller: caller, owner: name.namespace, sealed: true) {
+                return try refuse(refusal.status, refusal.message(caller: caller, function: name))
+            }
         }
         for (step, host) in steps {
             if let refusal = host.definition.policy.refusal(caller: caller, owner: step.name.namespace, sealed: true) {
@@ -102,6 +108,10 @@ extension Enclave {
         var last: (Invocation, FunctionHost)?
         var response = ActivationResponse(status: .success, result: .object(value))
         for (index, (step, host)) in steps.enumerated() {
+            guard ContinuousClock.now < deadline else {
+                response = .developerError("The sequence exceeded its time limit of \(timeout.milliseconds) milliseconds before \(step.name) ran.")
+                break
+            }
             guard let parameters = Parameters.merge(value, defaults: step.defaults, final: step.final) else {
                 response = ActivationResponse(status: .applicationError, result: ["error": .string(Parameters.finalViolation)])
                 break

@@ -72,7 +72,8 @@ extension Platform {
                 if previous != nil, binding.isBinding, !package.binding.isBinding {
                     throw PlatformError(.conflict, "Resource is a package and cannot be converted into a binding.")
                 }
-                if previous == nil || package.binding.isBinding { package.binding = binding.isBinding ? binding : Package.Binding() }
+                // `{}` on a binding names nothing: it stays what it binds.
+                if previous == nil || binding.isBinding { package.binding = binding.isBinding ? binding : Package.Binding() }
             }
             if let parameters = body.parameters { package.parameters = parameters }
             if let annotations = body.annotations { package.annotations = annotations }
@@ -145,12 +146,14 @@ extension Platform {
     /// bindings).
     public func packages(namespace: String, caller: String, limit: Int, skip: Int) async throws -> [Package] {
         let own = EntityName.same(namespace, caller)
-        return try await store.entities(Package.self, namespace: namespace, publishedOnly: !own, limit: limit, skip: skip, byteLimit: configuration.listingByteLimit)
-            .filter { own || !$0.binding.isBinding }
+        return try await store.entities(
+            Package.self, namespace: namespace, publishedOnly: !own, link: own ? nil : Package.plainLink, limit: limit, skip: skip,
+            byteLimit: configuration.listingByteLimit)
     }
 
     public func packageCount(namespace: String, caller: String) async throws -> Int {
-        try await store.entityCount(Package.self, namespace: namespace, publishedOnly: !EntityName.same(namespace, caller))
+        let own = EntityName.same(namespace, caller)
+        return try await store.entityCount(Package.self, namespace: namespace, publishedOnly: !own, link: own ? nil : Package.plainLink)
     }
 
     /// Deletes a package; one that holds actions only with `force`, which deletes them too.

@@ -206,9 +206,11 @@ extension Platform {
         return PendingActivation(activationID: activationID, completion: completion, action: action, subject: subject, received: received, store: store)
     }
 
-    /// A sequence's actions, nested sequences flattened, as they are now (400 when one is gone).
-    func steps(of deployed: Deployed) async throws -> [Target] {
+    /// A sequence's actions, nested sequences flattened, as they are now (400 when one is gone),
+    /// and the nested sequences met on the way.
+    func steps(of deployed: Deployed) async throws -> (steps: [Target], nested: [Deployed]) {
         var steps: [Target] = []
+        var nested: [Deployed] = []
         var pending = Array((deployed.stored.action.exec.components ?? []).reversed().map { ($0, deployed.stored.action.namespace, 1) })
         while let (component, namespace, depth) = pending.popLast() {
             let (owner, name) = try Self.qualified(component, in: namespace)
@@ -219,7 +221,8 @@ extension Platform {
                 throw PlatformError(.badRequest, Self.missingComponent)
             }
             if target.deployed.isSequence {
-                guard depth < Self.sequenceLimit else { throw Self.tooManyActions }
+                guard depth < Self.sequenceLimit, nested.count < Self.sequenceLimit else { throw Self.tooManyActions }
+                nested.append(target.deployed)
                 let inner = target.deployed.stored.action
                 pending += (inner.exec.components ?? []).reversed().map { ($0, inner.namespace, depth + 1) }
             } else {
@@ -227,16 +230,17 @@ extension Platform {
             }
             guard steps.count <= Self.sequenceLimit else { throw Self.tooManyActions }
         }
-        return steps
+        return (steps, nested)
     }
 
     /// Runs a sequence on a sealed request inside the enclave (see
     /// ``Enclave/invokeSequence(_:steps:sealed:caller:activationID:)``): one sealed request in,
     /// one sealed answer out, one record, and a receipt naming every action.
     func startConfidentialSequence(_ deployed: Deployed, sealed request: SealedRequest, subject: String) async throws -> PendingActivation {
-        let steps = try await steps(of: deployed)
+        let (steps, nested) = try await steps(of: deployed)
+        let sequences = [deployed] + nested
         // Refused before anything is loaded (the enclave checks again): the policies are no secret.
-        for definition in [deployed.definition] + steps.map(\.deployed.definition) {
+        for definition in sequences.map(\.definition) + steps.map(\.deployed.definition) {
             if let refusal = definition.policy.refusal(caller: subject, owner: definition.name.namespace, sealed: true) {
                 throw PlatformError(.forbidden, refusal.message(caller: subject, function: definition.name))
             }
@@ -253,8 +257,9 @@ extension Platform {
                 checkedOut.append(step.deployed.definition.name)
             }
             let outcome = try await self.enclave.invokeSequence(
-                definition.name, policy: definition.policy,
+                definition.name, policies: sequences.map { ($0.definition.name, $0.definition.policy) },
                 steps: steps.map { SequenceStep(name: $0.deployed.definition.name, revision: $0.deployed.definition.revision, defaults: $0.defaults, final: $0.deployed.final) },
+                timeout: definition.limits.timeout,
                 sealed: request, caller: subject, activationID: activationID)
             return Outcome(
                 response: ActivationResponse(status: outcome.status, result: [Confidential.sealedResultKey: .string(Data(outcome.response).base64EncodedString())]),

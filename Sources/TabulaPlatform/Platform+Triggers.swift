@@ -60,10 +60,11 @@ extension Platform {
         guard let trigger = try await store.entity(Trigger.self, namespace: namespace, name: name) else {
             throw PlatformError(.notFound, PlatformError.doesNotExist)
         }
-        let rules = try await rules(of: trigger)
-        guard rules.contains(where: { $0.status == Rule.active }) else { return nil }
+        // Counted first, as OpenWhisk counts it: a fire no rule takes up counts too.
         _ = try await limits(namespace: subject)
         try throttle.fire(namespace: subject)
+        let rules = try await rules(of: trigger)
+        guard rules.contains(where: { $0.status == Rule.active }) else { return nil }
         let received = Store.now()
         let activationID = ActivationID.timeOrdered(milliseconds: received)
         // The action gets the trigger's parameters under the event, and the fire's headers.

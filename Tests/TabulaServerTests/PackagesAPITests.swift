@@ -113,8 +113,15 @@ struct PackagesAPITests {
             #expect(through.json["error"] == "Operation not permitted on package binding.")
             #expect(try await client.send(.delete, "/api/v1/namespaces/_/actions/mytools/echo").status == .badRequest)
 
-            // Another namespace sees only published packages, and never bindings.
+            // `{}` on a binding's update names nothing: it stays a binding.
+            let kept = try await client.send(.put, "/api/v1/namespaces/_/packages/mytools?overwrite=true", body: #"{"binding":{}}"#)
+            #expect(kept.json["binding"] == ["namespace": "other", "name": "tools"])
+
+            // Another namespace sees only published packages, and never bindings (listed or counted).
+            try await client.send(.put, "/api/v1/namespaces/_/packages/ownbinding", body: #"{"binding":{"namespace":"_","name":"tools"},"publish":true}"#, as: .other)
             #expect(try await client.send(.get, "/api/v1/namespaces/other/packages").json.arrayCount == 1)
+            #expect(try await client.send(.get, "/api/v1/namespaces/other/packages?count=true").json == ["packages": 1])
+            #expect(try await client.send(.get, "/api/v1/namespaces/_/packages?count=true", as: .other).json == ["packages": 3])
             #expect(try await client.send(.get, "/api/v1/namespaces/other/packages/private").status == .forbidden)
             #expect(try await client.send(.get, "/api/v1/namespaces/guest/packages/mytools", as: .other).status == .forbidden)
             #expect(try await client.send(.get, "/api/v1/namespaces/other/packages/tools").status == .ok)
@@ -159,6 +166,16 @@ struct PackagesAPITests {
             try await client.deploy("echo", module: try example("echo.wat"))
             let bigRule = String(repeating: "y", count: 70_000)
             #expect(try await client.send(.put, "/api/v1/namespaces/_/rules/r", body: #"{"trigger":"/_/t","action":"/_/echo","annotations":[{"key":"k","value":"\#(bigRule)"}]}"#).status == .contentTooLarge)
+        }
+    }
+
+    /// `final` protects the defaults that have a value, as OpenWhisk's immutable parameters.
+    @Test func finalProtectsDefinedDefaults() async throws {
+        try await Harness().run { client async throws in
+            try await client.deploy("fixed", module: try example("echo.wat"), extra: #","parameters":[{"key":"price","value":10},{"key":"note","value":null}],"annotations":[{"key":"final","value":true}]"#)
+            #expect(try await client.send(.post, "/api/v1/namespaces/_/actions/fixed?blocking=true", body: #"{"price":0}"#).status == .badRequest)
+            let open = try await client.send(.post, "/api/v1/namespaces/_/actions/fixed?blocking=true&result=true", body: #"{"note":"set"}"#)
+            #expect(open.json == ["price": 10, "note": "set"])
         }
     }
 

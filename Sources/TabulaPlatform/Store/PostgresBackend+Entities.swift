@@ -46,7 +46,7 @@ extension PostgresBackend {
             var page = page
             let rows = try await client.query("""
                 SELECT document FROM entity WHERE namespace = \(namespace) AND kind = \(kind.rawValue) AND (publish OR NOT \(publishedOnly))
-                AND (\(link ?? "") = '' OR link = \(link ?? ""))
+                AND (\(link == nil) OR link = \(link ?? ""))
                 ORDER BY updated DESC, name LIMIT \(limit) OFFSET \(skip)
                 """, logger: self.logger).decode(String.self)
             for try await document in rows {
@@ -56,10 +56,10 @@ extension PostgresBackend {
         }
     }
 
-    package func entityCount(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool) async throws -> Int {
+    package func entityCount(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, link: String?) async throws -> Int {
         try await perform("count \(kind.rawValue)s") { client in
             try await Self.collect(client.query(
-                "SELECT count(*) FROM entity WHERE namespace = \(namespace) AND kind = \(kind.rawValue) AND (publish OR NOT \(publishedOnly))",
+                "SELECT count(*) FROM entity WHERE namespace = \(namespace) AND kind = \(kind.rawValue) AND (publish OR NOT \(publishedOnly)) AND (\(link == nil) OR link = \(link ?? ""))",
                 logger: self.logger).decode(Int.self)).first ?? 0
         }
     }

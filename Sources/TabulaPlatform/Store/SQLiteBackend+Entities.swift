@@ -36,11 +36,11 @@ extension SQLiteBackend {
         }
     }
 
-    package func entityCount(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool) async throws -> Int {
+    package func entityCount(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, link: String?) async throws -> Int {
         try await database.read { db in
             try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM entity WHERE namespace = ? AND kind = ? AND publish >= ?",
-                arguments: [namespace, kind.rawValue, publishedOnly ? 1 : 0]) ?? 0
+                db, sql: "SELECT COUNT(*) FROM entity WHERE namespace = ? AND kind = ? AND publish >= ? AND (? IS NULL OR link = ?)",
+                arguments: [namespace, kind.rawValue, publishedOnly ? 1 : 0, link, link]) ?? 0
         }
     }
 

@@ -79,8 +79,8 @@ extension Store {
         ).map { try Self.decode(E.self, $0) }
     }
 
-    package func entityCount<E: Entity>(_ type: E.Type, namespace: String, publishedOnly: Bool) async throws -> Int {
-        try await backend.entityCount(E.kind, namespace: namespace, publishedOnly: publishedOnly)
+    package func entityCount<E: Entity>(_ type: E.Type, namespace: String, publishedOnly: Bool, link: String? = nil) async throws -> Int {
+        try await backend.entityCount(E.kind, namespace: namespace, publishedOnly: publishedOnly, link: link)
     }
 
     /// Deletes an entity (a package's actions with it when `force`).
@@ -97,7 +97,10 @@ extension Store {
 extension Package: Store.Entity {
     package static var kind: Store.EntityKind { .package }
     package static var maxDocumentSize: Int { 1 << 20 }
-    package var link: String { "" }
+    /// A binding's link is the package it binds, so that listings can leave bindings out.
+    package var link: String { binding.isBinding ? "\(binding.namespace ?? "")/\(binding.name ?? "")" : Self.plainLink }
+    /// The link of a package that binds nothing.
+    package static let plainLink = ""
 }
 
 extension Trigger: Store.Entity {

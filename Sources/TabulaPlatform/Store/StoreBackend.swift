@@ -60,7 +60,7 @@ package protocol StoreBackend: Sendable {
     /// fit `page`; only the published ones when `publishedOnly`, only those whose
     /// ``Store/EntityRow/link`` is `link` when one is given.
     func entityDocuments(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, link: String?, limit: Int, skip: Int, page: Store.DocumentPage) async throws -> [String]
-    func entityCount(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool) async throws -> Int
+    func entityCount(_ kind: Store.EntityKind, namespace: String, publishedOnly: Bool, link: String?) async throws -> Int
     /// Deletes an entity in one transaction. A package's actions go with it when `force`; without,
     /// a package that still holds actions is left alone (``Store/EntityDeletion/notEmpty(_:)``).
     func deleteEntity(_ kind: Store.EntityKind, namespace: String, name: String, force: Bool) async throws -> Store.EntityDeletion
