@@ -46,7 +46,7 @@ extension Platform {
             }
             let target: Target
             do {
-                target = try await self.target(namespace: componentNamespace, name: componentName)
+                target = try await visibleTarget(from: namespace, namespace: componentNamespace, name: componentName)
             } catch let error as PlatformError where error.code == .notFound {
                 throw PlatformError(.badRequest, Self.missingComponent)
             }
@@ -265,5 +265,26 @@ extension Platform {
                 response: ActivationResponse(status: outcome.status, result: [Confidential.sealedResultKey: .string(Data(outcome.response).base64EncodedString())]),
                 logs: [], duration: outcome.duration, rewind: outcome.rewind, receiptCommitment: outcome.receiptCommitment)
         }
+    }
+
+    /// Resolves an action that an entity of `caller` names (a sequence's component, a rule's
+    /// action). One of another namespace only when `caller` may see it: in a package that namespace
+    /// published, or invocable by `caller` under its policy. Otherwise 403, also when there is none,
+    /// so that another namespace's names cannot be probed.
+    func visibleTarget(from caller: String, namespace: String, name: String) async throws -> Target {
+        guard !EntityName.same(caller, namespace) else { return try await target(namespace: namespace, name: name) }
+        let denied = PlatformError.notAuthorized("\(namespace)/\(name)")
+        let target: Target
+        do {
+            target = try await self.target(namespace: namespace, name: name)
+        } catch let error as PlatformError where [.notFound, .forbidden, .badRequest].contains(error.code) {
+            throw denied
+        }
+        var visible = target.deployed.definition.policy.allows(caller: caller, owner: target.deployed.stored.action.namespace)
+        if !visible, let package = try ActionPath(name).package {
+            visible = try await store.entity(Package.self, namespace: namespace, name: package)?.publish == true
+        }
+        guard visible else { throw denied }
+        return target
     }
 }

@@ -123,8 +123,8 @@ extension Platform {
         }
         let action = try Self.qualified(actionName, in: namespace)
         do {
-            _ = try await target(namespace: action.namespace, name: action.name)
-        } catch let error as PlatformError where [.notFound, .forbidden].contains(error.code) {
+            _ = try await visibleTarget(from: namespace, namespace: action.namespace, name: action.name)
+        } catch let error as PlatformError where error.code == .notFound {
             throw PlatformError(.badRequest, "action /\(action.namespace)/\(action.name) does not exist")
         }
         let triggerReference = EntityReference(name: trigger.name, path: trigger.namespace)

@@ -89,6 +89,15 @@ struct TriggersAPITests {
             #expect(try await client.send(.put, "/api/v1/namespaces/_/rules/r", body: #"{"trigger":"/guest/none","action":"/guest/echo"}"#).json["error"] == "trigger /guest/none does not exist")
             #expect(try await client.send(.put, "/api/v1/namespaces/_/rules/r", body: #"{"trigger":"/guest/t","action":"/guest/none"}"#).json["error"] == "action /guest/none does not exist")
             #expect(try await client.send(.put, "/api/v1/namespaces/_/rules/r", body: #"{"trigger":"t","action":"/guest/echo"}"#).status == .badRequest)
+            // Another namespace's private actions cannot be probed: 403 whether they exist or not.
+            let code = JSONValue.string(String(decoding: try example("echo.wat"), as: UTF8.self)).encodedString
+            try await client.send(.put, "/api/v1/namespaces/_/actions/theirs", body: #"{"exec":{"kind":"wasm","code":\#(code)}}"#, as: .other)
+            let existing = try await client.send(.put, "/api/v1/namespaces/_/rules/r", body: #"{"trigger":"/guest/t","action":"/other/theirs"}"#)
+            let missing = try await client.send(.put, "/api/v1/namespaces/_/rules/r", body: #"{"trigger":"/guest/t","action":"/other/nothing"}"#)
+            #expect(existing.status == .forbidden)
+            #expect(missing.status == .forbidden)
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/s", body: #"{"exec":{"kind":"sequence","components":["/other/theirs"]}}"#).status == .forbidden)
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/s", body: #"{"exec":{"kind":"sequence","components":["/other/nothing"]}}"#).status == .forbidden)
             // Another namespace's trigger is not this namespace's to link.
             try await client.send(.put, "/api/v1/namespaces/_/triggers/theirs", body: "{}", as: .other)
             #expect(try await client.send(.put, "/api/v1/namespaces/_/rules/r", body: #"{"trigger":"/other/theirs","action":"/guest/echo"}"#).status == .forbidden)
