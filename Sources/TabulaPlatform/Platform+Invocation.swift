@@ -80,6 +80,11 @@ extension Platform {
             try await pending.acknowledge()
             return pending.activationID
         }
+        return try await enqueue(namespace: namespace, name: name, parameters: parameters, subject: subject, in: cluster)
+    }
+
+    /// Queues a non-blocking invocation in the cluster's store; its activation id.
+    private func enqueue(namespace: String, name: String, parameters: JSONValue, subject: String, in cluster: any ClusterBackend) async throws -> String {
         try refuseWhenStopping()
         try await admitInvocation(by: subject)
         let (deployed, _) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
