@@ -39,13 +39,21 @@ extension Platform {
         try await store.entities(Trigger.self, namespace: namespace, publishedOnly: false, limit: limit, skip: skip, byteLimit: configuration.listingByteLimit)
     }
 
-    /// Deletes a trigger; rules that name it stay, and do nothing until it is created again.
+    /// Deletes a trigger. Rules that name it stay, inactive: a trigger created again under the
+    /// name runs none of them until each is enabled again (as OpenWhisk's new trigger has no rules).
     public func deleteTrigger(namespace: String, name: String) async throws -> Trigger {
         try EntityName.check(name, what: "trigger")
         guard var (trigger, _) = try await store.delete(Trigger.self, namespace: namespace, name: name) else {
             throw PlatformError(.notFound, PlatformError.doesNotExist)
         }
         trigger.rules = try await ruleSummaries(of: trigger)
+        for rule in try await rules(of: trigger) where rule.status == Rule.active {
+            _ = try? await store.put(Rule.self, namespace: namespace, name: rule.name, overwrite: true) { previous in
+                guard var rule = previous else { throw PlatformError(.notFound, PlatformError.doesNotExist) }
+                rule.status = Rule.inactive
+                return rule
+            }
+        }
         return trigger
     }
 

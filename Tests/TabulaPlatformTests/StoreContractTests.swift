@@ -139,8 +139,20 @@ struct StoreContractTests {
             for name in ["p/a", "p/b", "p_/c", "pa"] {
                 _ = try await store.putAction(Store.StoredAction(action: Action(namespace: "guest", name: name, exec: Action.Exec()), code: code, digest: "d"), overwrite: false)
             }
+            _ = try await store.put(Package.self, namespace: "other", name: "p", overwrite: false) { _ in Package(namespace: "other", name: "p") }
             _ = try await store.putAction(Store.StoredAction(action: Action(namespace: "other", name: "p/a", exec: Action.Exec()), code: code, digest: "d"), overwrite: false)
             #expect(try await store.actions(namespace: "guest", package: "p", limit: 10, skip: 0).count == 2)
+            // The store checks the package in the transaction that writes the action.
+            await #expect(throws: PlatformError(.notFound, PlatformError.doesNotExist)) {
+                _ = try await store.putAction(Store.StoredAction(action: Action(namespace: "guest", name: "nothere/a", exec: Action.Exec()), code: code, digest: "d"), overwrite: false)
+            }
+            _ = try await store.put(Package.self, namespace: "guest", name: "bound", overwrite: false) { _ in
+                Package(namespace: "guest", name: "bound", binding: Package.Binding(namespace: "guest", name: "p"))
+            }
+            await #expect(throws: PlatformError(.badRequest, "Operation not permitted on package binding.")) {
+                _ = try await store.putAction(Store.StoredAction(action: Action(namespace: "guest", name: "bound/a", exec: Action.Exec()), code: code, digest: "d"), overwrite: false)
+            }
+            _ = try await store.delete(Package.self, namespace: "guest", name: "bound")
             #expect(try await store.actions(namespace: "guest", package: "p_", limit: 10, skip: 0).map(\.name) == ["p_/c"], "_ is no wildcard")
             await #expect(throws: PlatformError(.conflict, "Package not empty (contains 2 entities). Set force param or delete package contents.")) {
                 _ = try await store.delete(Package.self, namespace: "guest", name: "p")

@@ -77,6 +77,12 @@ struct TriggersAPITests {
             #expect(orphan.status == .notFound)
             #expect(orphan.json["error"] == "Only rules with existing triggers can be activated")
             #expect(try await client.send(.post, "/api/v1/namespaces/_/triggers/uploaded", body: "{}").status == .notFound)
+            // Created again: its old rule stays inactive until enabled, as OpenWhisk's new trigger has none.
+            try await client.send(.put, "/api/v1/namespaces/_/triggers/uploaded", body: "{}")
+            #expect(try await client.send(.get, "/api/v1/namespaces/_/rules/onUpload").json["status"] == "inactive")
+            #expect(try await client.send(.post, "/api/v1/namespaces/_/triggers/uploaded", body: "{}").status == .noContent)
+            #expect(try await client.send(.post, "/api/v1/namespaces/_/rules/onUpload", body: #"{"status":"active"}"#).status == .ok)
+            #expect(try await client.send(.post, "/api/v1/namespaces/_/triggers/uploaded", body: "{}").status == .accepted)
         }
     }
 

@@ -359,6 +359,13 @@ package final class PostgresBackend: StoreBackend, ClusterBackend {
                 guard let owner = try await Self.collect(owners).first else {
                     throw PlatformError(.notFound, "The namespace \(namespace) does not exist (it was deleted).")
                 }
+                if let package = Store.package(ofAction: name) {
+                    // Locked in this transaction: a package deleted meanwhile cannot be left with an orphan.
+                    let links = try await connection.query(
+                        "SELECT link FROM entity WHERE namespace = \(namespace) AND kind = \(Store.EntityKind.package.rawValue) AND name = \(package) FOR SHARE",
+                        logger: self.logger).decode(String.self)
+                    try Store.checkPackage(link: try await Self.collect(links).first)
+                }
                 let documents = try await connection.query(
                     "SELECT document FROM action WHERE namespace = \(namespace) AND name = \(name) FOR UPDATE", logger: self.logger).decode(String.self)
                 let previous = try await Self.collect(documents).first

@@ -234,6 +234,12 @@ package final class SQLiteBackend: StoreBackend {
             guard let owner = try String.fetchOne(db, sql: "SELECT uuid FROM namespace WHERE name = ?", arguments: [namespace]) else {
                 throw PlatformError(.notFound, "The namespace \(namespace) does not exist (it was deleted).")
             }
+            if let package = Store.package(ofAction: name) {
+                // In this transaction: a package deleted meanwhile cannot be left with an orphan.
+                let link = try String.fetchOne(
+                    db, sql: "SELECT link FROM entity WHERE namespace = ? AND kind = ? AND name = ?", arguments: [namespace, Store.EntityKind.package.rawValue, package])
+                try Store.checkPackage(link: link)
+            }
             let previous = try String.fetchOne(db, sql: "SELECT document FROM action WHERE namespace = ? AND name = ?", arguments: [namespace, name])
             let action = try revise(try previous.map { try Store.decode(Action.self, $0) })
             try db.execute(sql: "INSERT OR REPLACE INTO action (namespace, name, document, code, digest, revision) VALUES (?, ?, ?, ?, ?, ?)",

@@ -29,6 +29,18 @@ extension Store {
         case notEmpty(Int)
     }
 
+    /// The package of a packaged action's stored name (`PACKAGE/NAME`); `nil` for one without.
+    static func package(ofAction name: String) -> String? {
+        name.firstIndex(of: "/").map { String(name[..<$0]) }
+    }
+
+    /// What a backend checks, in the transaction that writes a packaged action, of its package's
+    /// row (its `link`, `nil` when there is no package): it exists and binds nothing.
+    static func checkPackage(link: String?) throws(PlatformError) {
+        guard let link else { throw PlatformError(.notFound, PlatformError.doesNotExist) }
+        guard link == Package.plainLink else { throw Platform.bindingRefusal }
+    }
+
     /// A document that is an OpenWhisk entity: a package, trigger or rule.
     package protocol Entity: Codable, Sendable {
         static var kind: EntityKind { get }
