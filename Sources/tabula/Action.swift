@@ -306,13 +306,10 @@ extension Action {
                 let annotations = annotation.isEmpty && annotationFile == nil ? nil : try [KeyValue].parsing(pairs: annotation, file: annotationFile, option: "-a/--annotation")
                 let limits = TabulaWire.Action.Limits(timeout: timeout, memory: memory, logs: logsize, concurrency: concurrency)
                 let action: TabulaWire.Action
-                do {
-                    action = try await client.putAction(
+                action = try await Connection.creating("action", overwrite: overwrite) {
+                    try await client.putAction(
                         name: name, module: module, isText: Self.isText(module, file: file), main: main, limits: limits,
                         parameters: parameters, annotations: annotations, overwrite: overwrite)
-                } catch var error as ClientError where error.code == .conflict && !overwrite {
-                    error.message += " Use `tabula action update` to replace it."
-                    throw error
                 }
                 connection.json ? connection.emit(json: action) : print("ok: \(overwrite ? "updated" : "created") action \(name)")
             }
@@ -327,11 +324,8 @@ extension Action {
             let annotations = annotation.isEmpty && annotationFile == nil ? nil : try [KeyValue].parsing(pairs: annotation, file: annotationFile, option: "-a/--annotation")
             let limits = TabulaWire.Action.Limits(timeout: timeout, memory: memory, logs: logsize, concurrency: concurrency)
             let action: TabulaWire.Action
-            do {
-                action = try await client.putSequence(name: name, components: components, annotations: annotations, limits: limits, overwrite: overwrite)
-            } catch var error as ClientError where error.code == .conflict && !overwrite {
-                error.message += " Use `tabula action update` to replace it."
-                throw error
+            action = try await Connection.creating("action", overwrite: overwrite) {
+                try await client.putSequence(name: name, components: components, annotations: annotations, limits: limits, overwrite: overwrite)
             }
             connection.json ? connection.emit(json: action) : print("ok: \(overwrite ? "updated" : "created") action \(name)")
         }

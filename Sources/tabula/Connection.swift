@@ -102,3 +102,16 @@ struct Page: ParsableArguments {
     @Option(help: "Skip this many first.")
     var skip: Int?
 }
+
+extension Connection {
+    /// Runs a create (or, with `overwrite`, an update) of a `kind` (`action`, `package`…); a create
+    /// refused because the name is taken says how to change it instead.
+    static func creating<T>(_ kind: String, overwrite: Bool, _ put: () async throws -> T) async throws -> T {
+        do {
+            return try await put()
+        } catch var error as ClientError where error.code == .conflict && !overwrite {
+            error.message += " Use `tabula \(kind) update` to change it."
+            throw error
+        }
+    }
+}

@@ -40,13 +40,10 @@ struct PackageCommand: AsyncParsableCommand {
         func put(overwrite: Bool, connection: Connection) async throws {
             try await connection.run { client in
                 let package: Package
-                do {
-                    package = try await client.putPackage(
+                package = try await Connection.creating("package", overwrite: overwrite) {
+                    try await client.putPackage(
                         name: name, parameters: parameters.isEmpty ? nil : try parameters.keyValues(), annotations: try annotations.keyValues(),
                         publish: shared.map { $0 == .yes }, overwrite: overwrite)
-                } catch var error as ClientError where error.code == .conflict && !overwrite {
-                    error.message += " Use `tabula package update` to change it."
-                    throw error
                 }
                 connection.json ? connection.emit(json: package) : print("ok: \(overwrite ? "updated" : "created") package \(terminalSafe(name))")
             }

@@ -31,11 +31,8 @@ struct RuleCommand: AsyncParsableCommand {
         func put(overwrite: Bool, connection: Connection) async throws {
             try await connection.run { client in
                 let rule: Rule
-                do {
-                    rule = try await client.putRule(name: name, trigger: trigger, action: action, annotations: try annotations.keyValues(), overwrite: overwrite)
-                } catch var error as ClientError where error.code == .conflict && !overwrite {
-                    error.message += " Use `tabula rule update` to change it."
-                    throw error
+                rule = try await Connection.creating("rule", overwrite: overwrite) {
+                    try await client.putRule(name: name, trigger: trigger, action: action, annotations: try annotations.keyValues(), overwrite: overwrite)
                 }
                 connection.json ? connection.emit(json: rule) : print("ok: \(overwrite ? "updated" : "created") rule \(terminalSafe(name))")
             }

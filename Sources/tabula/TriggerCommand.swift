@@ -26,12 +26,9 @@ struct TriggerCommand: AsyncParsableCommand {
         func put(overwrite: Bool, connection: Connection) async throws {
             try await connection.run { client in
                 let trigger: Trigger
-                do {
-                    trigger = try await client.putTrigger(
+                trigger = try await Connection.creating("trigger", overwrite: overwrite) {
+                    try await client.putTrigger(
                         name: name, parameters: parameters.isEmpty ? nil : try parameters.keyValues(), annotations: try annotations.keyValues(), overwrite: overwrite)
-                } catch var error as ClientError where error.code == .conflict && !overwrite {
-                    error.message += " Use `tabula trigger update` to change it."
-                    throw error
                 }
                 connection.json ? connection.emit(json: trigger) : print("ok: \(overwrite ? "updated" : "created") trigger \(terminalSafe(name))")
             }
