@@ -150,7 +150,7 @@ extension Platform {
     /// Returns `false` when this node cannot start it after all (it is then given back).
     private func run(_ queued: Store.QueuedInvocation, cluster: any ClusterBackend) async -> Bool {
         let given = (try? JSONValue(parsing: Data(queued.parameters.utf8))) ?? [:]
-        let accepted: (Deployed, [String: JSONValue])
+        let accepted: (Deployed, [String: JSONValue], binding: String?)
         do {
             accepted = try await accept(namespace: queued.namespace, name: queued.name, parameters: given, subject: queued.subject)
         } catch let error as PlatformError where [.notFound, .forbidden, .badRequest].contains(error.code) {
@@ -167,11 +167,15 @@ extension Platform {
         }
         do {
             if accepted.0.isSequence {
-                _ = try startSequence(accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received)) {
+                _ = try startSequence(
+                    accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received), provenance: Provenance(binding: accepted.binding)
+                ) {
                     self.finished(queued.id)
                 }
             } else {
-                _ = try start(accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received)) {
+                _ = try start(
+                    accepted.0, subject: queued.subject, parameters: accepted.1, accepted: (queued.id, queued.received), provenance: Provenance(binding: accepted.binding)
+                ) {
                     self.finished(queued.id)
                 }
             }

@@ -62,11 +62,12 @@ extension Platform {
     /// - Parameter subject: the namespace that sent the request (the caller).
     public func invoke(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> PendingActivation {
         try await admitInvocation(by: subject)
-        let (deployed, merged) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        let (deployed, merged, binding) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        let provenance = Provenance(binding: binding)
         if deployed.isSequence {
-            return try startSequence(deployed, subject: subject, parameters: merged)
+            return try startSequence(deployed, subject: subject, parameters: merged, provenance: provenance)
         }
-        return try start(deployed, subject: subject, parameters: merged)
+        return try start(deployed, subject: subject, parameters: merged, provenance: provenance)
     }
 
     /// Accepts a plain invocation whose caller does not wait (a 202): its activation id, which
@@ -87,7 +88,7 @@ extension Platform {
     private func enqueue(namespace: String, name: String, parameters: JSONValue, subject: String, in cluster: any ClusterBackend) async throws -> String {
         try refuseWhenStopping()
         try await admitInvocation(by: subject)
-        let (deployed, _) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        let (deployed, _, _) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
         // The caller's own parameters wait in the store: the node that claims it merges them with
         // the defaults of the action as it is then, and checks the policy again. No more than the
         // function may read: a bigger input would only fail when it runs, after filling the queue.
@@ -111,8 +112,9 @@ extension Platform {
 
     /// Checks a plain invocation before anything runs: the action exists (404), the caller may
     /// invoke it (403), the parameters are an object that the `final` annotation allows (400).
-    /// Returns the action and the parameters merged with its defaults.
-    func accept(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> (Deployed, [String: JSONValue]) {
+    /// Returns the action, the parameters merged with its defaults, and the binding the name went
+    /// through (`NS/BINDING`), if any.
+    func accept(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> (Deployed, [String: JSONValue], binding: String?) {
         let target = try await target(namespace: namespace, name: name)
         let deployed = target.deployed
         let definition = deployed.definition
@@ -126,17 +128,17 @@ extension Platform {
         guard let merged = Parameters.merge(given, defaults: deployed.isSequence ? [:] : target.defaults, final: deployed.final) else {
             throw PlatformError(.badRequest, Parameters.finalViolation)
         }
-        return (deployed, merged)
+        return (deployed, merged, target.binding)
     }
 
     /// Starts a plain run with merged parameters.
     ///
-    /// - Parameter cause: the activation of the sequence this run is a step of.
+    /// - Parameter provenance: the sequence this run is a step of, the binding it went through.
     func start(
         _ deployed: Deployed, subject: String, parameters: [String: JSONValue],
-        accepted: (activationID: String, received: Int64)? = nil, cause: String? = nil, onStored: (@Sendable () async -> Void)? = nil
+        accepted: (activationID: String, received: Int64)? = nil, provenance: Provenance = Provenance(), onStored: (@Sendable () async -> Void)? = nil
     ) throws -> PendingActivation {
-        try start(deployed, subject: subject, confidential: false, accepted: accepted, cause: cause, onStored: onStored) { definition, activationID in
+        try start(deployed, subject: subject, confidential: false, accepted: accepted, provenance: provenance, onStored: onStored) { definition, activationID in
             let invocation = try await self.enclave.invoke(definition.name, revision: definition.revision, parameters: .object(parameters), activationID: activationID, caller: subject)
             return Outcome(response: invocation.response, logs: invocation.logs, duration: invocation.duration, rewind: invocation.rewind)
         }
@@ -177,15 +179,32 @@ extension Platform {
             }
         }
         if deployed.isSequence {
-            return try await startConfidentialSequence(deployed, sealed: request, subject: subject)
+            return try await startConfidentialSequence(deployed, sealed: request, subject: subject, binding: target.binding)
         }
         let defaults = target.defaults
-        return try start(deployed, subject: subject, confidential: true) { definition, activationID in
+        return try start(deployed, subject: subject, confidential: true, provenance: Provenance(binding: target.binding)) { definition, activationID in
             let outcome = try await self.enclave.invoke(
                 definition.name, revision: definition.revision, sealed: request, caller: subject, defaults: defaults, finalDefaults: deployed.final, activationID: activationID)
             return Outcome(
                 response: ActivationResponse(status: outcome.status, result: [Confidential.sealedResultKey: .string(Data(outcome.response).base64EncodedString())]),
                 logs: [], duration: outcome.duration, rewind: outcome.rewind, receiptCommitment: outcome.receiptCommitment)
+        }
+    }
+
+    /// Where an invocation came from, as its record says it (OpenWhisk's `cause`, `causedBy` and
+    /// `binding`): the one place that writes them.
+    struct Provenance: Sendable {
+        /// The activation of the sequence this run is a step of.
+        var cause: String?
+        /// The binding the invocation's name went through, `NS/BINDING`.
+        var binding: String?
+
+        func record(in activation: inout Activation) {
+            if let cause {
+                activation.cause = cause
+                activation.annotations.append(KeyValue(key: "causedBy", value: .string(Platform.sequenceKind)))
+            }
+            if let binding { activation.annotations.append(KeyValue(key: "binding", value: .string(binding))) }
         }
     }
 
@@ -235,7 +254,7 @@ extension Platform {
     ///   - onStored: runs once the record is stored.
     func start(
         _ deployed: Deployed, subject: String, confidential: Bool,
-        accepted: (activationID: String, received: Int64)? = nil, cause: String? = nil, onStored: (@Sendable () async -> Void)? = nil,
+        accepted: (activationID: String, received: Int64)? = nil, provenance: Provenance = Provenance(), onStored: (@Sendable () async -> Void)? = nil,
         body: @escaping @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) throws -> PendingActivation {
         try refuseWhenStopping()
@@ -272,10 +291,7 @@ extension Platform {
                 metrics.queueDepth.record(admission.queued)
             }
             var (activation, receipt) = await run(deployed, activationID: activationID, subject: subject, received: received, confidential: confidential, holdsLoad: cold, body: body)
-            if let cause {
-                activation.cause = cause
-                activation.annotations.append(KeyValue(key: "causedBy", value: .string(Self.sequenceKind)))
-            }
+            provenance.record(in: &activation)
             if receipt != nil, log?.isStopped == true {
                 // The answer leaves only with a receipt the log can prove: it is withheld.
                 activation.response = Activation.Response(ActivationResponse(status: .internalError, result: ["error": .string(Self.withheldAnswer)]))

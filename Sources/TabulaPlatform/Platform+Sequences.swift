@@ -114,14 +114,15 @@ extension Platform {
     func invokeStep(
         namespace: String, name: String, parameters: JSONValue, subject: String, cause: String, budget: SequenceBudget, depth: Int
     ) async throws -> PendingActivation {
-        let (deployed, merged) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        let (deployed, merged, binding) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        let provenance = Provenance(cause: cause, binding: binding)
         if deployed.isSequence {
             // Nested sequences run no action themselves, but each is a record and a task: bounded too.
             guard depth < Self.sequenceLimit, budget.takeSequence() else { throw Self.tooManyActions }
-            return try startSequence(deployed, subject: subject, parameters: merged, cause: cause, budget: budget, depth: depth + 1)
+            return try startSequence(deployed, subject: subject, parameters: merged, provenance: provenance, budget: budget, depth: depth + 1)
         }
         guard budget.takeAction() else { throw Self.tooManyActions }
-        return try start(deployed, subject: subject, parameters: merged, cause: cause)
+        return try start(deployed, subject: subject, parameters: merged, provenance: provenance)
     }
 
     /// Runs a sequence: each component's result is the next one's parameters; the first that does
@@ -129,7 +130,7 @@ extension Platform {
     /// activation ids as its logs, as OpenWhisk records it; its time limit bounds the whole chain.
     func startSequence(
         _ deployed: Deployed, subject: String, parameters: [String: JSONValue],
-        accepted: (activationID: String, received: Int64)? = nil, cause: String? = nil, budget: SequenceBudget = SequenceBudget(), depth: Int = 1,
+        accepted: (activationID: String, received: Int64)? = nil, provenance: Provenance = Provenance(), budget: SequenceBudget = SequenceBudget(), depth: Int = 1,
         onStored: (@Sendable () async -> Void)? = nil
     ) throws -> PendingActivation {
         try refuseWhenStopping()
@@ -184,13 +185,13 @@ extension Platform {
                 KeyValue(key: "kind", value: .string(Self.sequenceKind)),
                 KeyValue(key: "limits", value: deployed.limits),
             ]
-            annotations.append(KeyValue(key: "topmost", value: .bool(cause == nil)))
-            if cause != nil { annotations.append(KeyValue(key: "causedBy", value: .string(Self.sequenceKind))) }
+            annotations.append(KeyValue(key: "topmost", value: .bool(provenance.cause == nil)))
             let end = Store.now()
             var activation = Activation(
                 namespace: action.namespace, name: Self.shown(action).name, version: action.version, subject: subject,
                 activationId: activationID, start: received, end: end, response: Activation.Response(response),
-                logs: steps, annotations: annotations, cause: cause)
+                logs: steps, annotations: annotations)
+            provenance.record(in: &activation)
             // OpenWhisk reports a sequence's duration as the sum of its components'.
             activation.duration = duration
             metrics.invocation(status: response.status)
@@ -236,7 +237,7 @@ extension Platform {
     /// Runs a sequence on a sealed request inside the enclave (see
     /// ``Enclave/invokeSequence(_:steps:sealed:caller:activationID:)``): one sealed request in,
     /// one sealed answer out, one record, and a receipt naming every action.
-    func startConfidentialSequence(_ deployed: Deployed, sealed request: SealedRequest, subject: String) async throws -> PendingActivation {
+    func startConfidentialSequence(_ deployed: Deployed, sealed request: SealedRequest, subject: String, binding: String?) async throws -> PendingActivation {
         let (steps, nested) = try await steps(of: deployed)
         let sequences = [deployed] + nested
         // Refused before anything is loaded (the enclave checks again): the policies are no secret.
@@ -245,7 +246,7 @@ extension Platform {
                 throw PlatformError(.forbidden, refusal.message(caller: subject, function: definition.name))
             }
         }
-        return try start(deployed, subject: subject, confidential: true) { definition, activationID in
+        return try start(deployed, subject: subject, confidential: true, provenance: Provenance(binding: binding)) { definition, activationID in
             var checkedOut: [FunctionName] = []
             defer { for name in checkedOut { self.pool.checkIn(name) } }
             for step in steps {

@@ -86,6 +86,11 @@ struct PackagesAPITests {
             let invoked = try await client.send(.post, "/api/v1/namespaces/_/actions/mytools/echo?blocking=true&result=true", body: #"{"d":"invocation"}"#)
             #expect(invoked.status == .ok, "\(invoked.body)")
             #expect(invoked.json == ["a": "binding", "b": "package", "c": "action", "d": "invocation"])
+            // The record names the action that ran and the binding the name went through.
+            let record = try await client.send(.post, "/api/v1/namespaces/_/actions/mytools/echo?blocking=true", body: "{}")
+            #expect(record.json["annotations"]?.keyValue("path") == "other/tools/echo")
+            #expect(record.json["annotations"]?.keyValue("binding") == "guest/mytools")
+            #expect(record.json["name"] == "echo")
             let shown = try await client.send(.get, "/api/v1/namespaces/_/packages/mytools")
             #expect(shown.json["actions"]?[0]?["name"] == "echo", "a binding lists the bound package's actions")
             #expect(try await client.send(.get, "/api/v1/namespaces/_/actions/mytools/").json.arrayCount == 1)
