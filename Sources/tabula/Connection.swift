@@ -37,7 +37,8 @@ struct Connection: ParsableArguments {
             standardError("error: the key is not of the form UUID:KEY; check --auth, TABULA_AUTH or `tabula property get --auth`")
             throw ExitCode.failure
         } catch {
-            standardError("error: \(Self.describe(error))")
+            // The message may quote what the server or the user sent: no escape reaches the terminal.
+            standardError("error: \(terminalSafe(Self.describe(error)))")
             throw ExitCode.failure
         }
     }
