@@ -80,40 +80,18 @@ extension ActionRuntime {
     }
 
     /// A successful result with `statusCode`, `headers` or `body` as that HTTP answer (Knative
-    /// serves functions as web actions); any other answer as it is.
+    /// serves functions as web actions, by OpenWhisk's `.http` rule, ``WebResponse/http(_:)``: the
+    /// function cannot frame the answer nor set the runtime's headers); any other answer as it is.
     static func webReply(_ reply: Reply) -> Reply {
         guard reply.status == 200, case .object(let result)? = reply.json,
               result["statusCode"] != nil || result["headers"] != nil || result["body"] != nil
         else { return reply }
-        var status = 200
-        if case .integer(let code)? = result["statusCode"], (100...599).contains(code) { status = Int(code) }
-        var headers: [(String, String)] = []
-        if case .object(let given)? = result["headers"] {
-            for (name, value) in given.sorted(by: { $0.key < $1.key }) {
-                let lower = name.lowercased()
-                // Framing is the server's to set.
-                guard !["content-length", "transfer-encoding", "connection"].contains(lower) else { continue }
-                headers.append((lower, value.stringValue ?? value.encodedString))
-            }
+        let web: WebResponse
+        do {
+            web = try WebResponse.http(.object(result))
+        } catch {
+            return Reply(status: 400, body: JSONValue.object(["error": .string(error.message)]).encoded, headers: [("content-type", "application/json")] + reply.headers.filter { $0.0.hasPrefix("x-tabula-") })
         }
-        let contentType = headers.first { $0.0 == "content-type" }?.1
-        var body: [UInt8] = []
-        switch result["body"] {
-        case nil, .null?:
-            break
-        case .string(let text)?:
-            if let contentType, contentType.lowercased().hasPrefix("image/"), let bytes = Data(base64Encoded: text, options: .ignoreUnknownCharacters) {
-                body = Array(bytes)
-            } else {
-                body = Array(text.utf8)
-            }
-            if contentType == nil { headers.append(("content-type", "text/html")) }
-        case let other?:
-            body = other.encoded
-            if contentType == nil { headers.append(("content-type", "application/json")) }
-        }
-        if status == 200 && body.isEmpty { status = 204 }
-        headers += reply.headers.filter { $0.0.hasPrefix("x-tabula-") }
-        return Reply(status: status, body: body, headers: headers)
+        return Reply(status: web.status, body: web.body, headers: web.headers.map { ($0.name, $0.value) } + reply.headers.filter { $0.0.hasPrefix("x-tabula-") })
     }
 }

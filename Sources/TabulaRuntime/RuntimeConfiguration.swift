@@ -33,8 +33,13 @@ public struct RuntimeConfiguration: Sendable {
     public var limits = Limits(timeout: .seconds(300))
     /// The engine the action runs with; `nil` for the enclave's default.
     public var engine: ExecutionEngine?
-    /// The largest request body (`/init` carries the code, base64: OpenWhisk allows 48 MB of code).
+    /// The largest request body that may carry code (`/init`, and Knative's `/` when the runtime
+    /// has no action of its own): base64 of the code, OpenWhisk allows 48 MB of code.
     public var maxBodySize = 64 << 20
+    /// The largest request body that carries only an activation (`/run`, and Knative's `/` for
+    /// a dedicated runtime): parsing a body takes many times its size in memory, so one request
+    /// must not be able to fill the container.
+    public var maxRunBodySize = 8 << 20
 
     public init() {}
 

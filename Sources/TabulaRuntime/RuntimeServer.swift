@@ -13,16 +13,19 @@ public enum RuntimeServer {
     public static func router(runtime: ActionRuntime) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware())
-        let limit = runtime.configuration.maxBodySize
+        let codeLimit = runtime.configuration.maxBodySize
+        let runLimit = runtime.configuration.maxRunBodySize
         switch runtime.configuration.platform {
         case .openwhisk:
             router.post("/init") { request, _ in
-                await answer(request, limit: limit) { body in await runtime.initialize(body) }
+                await answer(request, limit: codeLimit) { body in await runtime.initialize(body) }
             }
             router.post("/run") { request, _ in
-                await answer(request, limit: limit) { body in await runtime.run(body) }
+                await answer(request, limit: runLimit) { body in await runtime.run(body) }
             }
         case .knative:
+            // Only a runtime without an action of its own takes code on `/`.
+            let limit = runtime.configuration.dedicated == nil ? codeLimit : runLimit
             for name in runtime.configuration.httpMethods {
                 guard let method = HTTPRequest.Method(name) else { continue }
                 router.on("/", method: method) { request, _ in

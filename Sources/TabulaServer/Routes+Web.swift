@@ -69,7 +69,9 @@ extension Routes {
         case .applicationError?: response = try WebTranscoder.response(result["error"] ?? result, as: format)
         default: throw PlatformError(.badRequest, "There was an error processing your request.")
         }
-        for field in headers where response.headers[field.name] == nil { response.headers.append(field) }
+        // The platform's headers are the platform's: the result cannot set them (WebResponse drops its
+        // x-openwhisk- ones), and CORS follows the annotation, not the function.
+        for field in headers { response.headers[field.name] = field.value }
         return response
     }
 

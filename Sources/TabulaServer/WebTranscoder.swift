@@ -45,7 +45,7 @@ enum WebTranscoder {
         let bytes = Array(buffer: body)
         if raw {
             arguments["__ow_query"] = .string(query ?? "")
-            arguments["__ow_body"] = bytes.isEmpty ? "" : (isBinary(contentType) || isJSON(contentType) ? .string(Data(bytes).base64EncodedString()) : .string(String(decoding: bytes, as: UTF8.self)))
+            arguments["__ow_body"] = bytes.isEmpty ? "" : (WebResponse.isBinary(contentType) || WebResponse.isJSON(contentType) ? .string(Data(bytes).base64EncodedString()) : .string(String(decoding: bytes, as: UTF8.self)))
             return arguments
         }
         // The names the request chose (query, form fields, a JSON object's members) may not be
@@ -57,7 +57,7 @@ enum WebTranscoder {
             named.insert(name)
         }
         if !bytes.isEmpty {
-            if isJSON(contentType) {
+            if WebResponse.isJSON(contentType) {
                 guard let value = try? JSONValue(parsing: bytes) else {
                     throw PlatformError(.badRequest, "The request content was malformed: the body is not valid JSON.")
                 }
@@ -72,7 +72,7 @@ enum WebTranscoder {
                     given[name] = .string(value)
                     named.insert(name)
                 }
-            } else if isBinary(contentType) {
+            } else if WebResponse.isBinary(contentType) {
                 given["__ow_body"] = .string(Data(bytes).base64EncodedString())
             } else {
                 given["__ow_body"] = .string(String(decoding: bytes, as: UTF8.self))
@@ -126,91 +126,23 @@ enum WebTranscoder {
         return Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(string: string)))
     }
 
-    /// `.http`: the result says the status, headers and body.
+    /// `.http`: the result says the status, headers and body (``WebResponse/http(_:)``).
     private static func http(_ result: JSONValue) throws -> Response {
-        let invalid = PlatformError(.badRequest, "Response is not valid 'message/http'.")
-        let mismatch = PlatformError(.badRequest, "Response type in header did not match generated content type.")
-        guard case .object(let members) = result else { throw invalid }
-        var status: Int?
-        switch members["statusCode"] {
-        case nil, .null?: status = nil
-        case .integer(let code)?: status = Int(code)
-        case .string(let text)?: status = Int(text)
-            if status == nil { throw invalid }
-        default: throw invalid
+        let web: WebResponse
+        do {
+            web = try WebResponse.http(result)
+        } catch {
+            throw PlatformError(.badRequest, error.message)
         }
-        // No informational status: the server frames the answer, and a 1xx would leave the
-        // action's body to be read as the next answer on the connection.
-        if let code = status, !(200...599).contains(code) { throw invalid }
         var headers = HTTPFields()
-        if case .object(let given)? = members["headers"] {
-            for (name, value) in given.sorted(by: { $0.key < $1.key }) {
-                guard let field = HTTPField.Name(name) else { throw invalid }
-                // Framing and connection headers are the server's: an action setting them could
-                // split the answer and speak for another tenant's on the same connection.
-                if framingHeaders.contains(field.canonicalName) { continue }
-                let values: [JSONValue] = if case .array(let many) = value { many } else { [value] }
-                for value in values {
-                    switch value {
-                    case .string(let text): headers.append(HTTPField(name: field, value: text))
-                    case .integer, .number, .bool: headers.append(HTTPField(name: field, value: value.encodedString))
-                    default: throw invalid
-                    }
-                }
-            }
-        } else if members["headers"] != nil, members["headers"] != .null {
-            throw invalid
+        for header in web.headers {
+            guard let name = HTTPField.Name(header.name) else { continue }
+            headers.append(HTTPField(name: name, value: header.value))
         }
-        let contentType = headers[.contentType]?.lowercased()
-        let body: ByteBuffer
-        switch members["body"] {
-        case nil, .null?, .string("")?:
-            headers[.contentType] = nil
-            return Response(status: HTTPResponse.Status(code: status ?? 204), headers: headers, body: ResponseBody())
-        case .string(let text)?:
-            let type = contentType ?? "text/html"
-            if headers[.contentType] == nil { headers[.contentType] = "text/html; charset=UTF-8" }
-            if isBinary(type) {
-                guard let bytes = Data(base64Encoded: text) else { throw mismatch }
-                body = ByteBuffer(data: bytes)
-            } else {
-                body = ByteBuffer(string: text)
-            }
-        case let value?:
-            switch contentType {
-            case nil: headers[.contentType] = "application/json"
-            case let type? where isJSON(type): break
-            default: throw mismatch
-            }
-            body = ByteBuffer(data: JSONValue.encode(value))
-        }
-        let code = status ?? 200
-        if code == 204 || code == 304 {
-            headers[.contentType] = nil
-            return Response(status: HTTPResponse.Status(code: code), headers: headers)
-        }
-        return Response(status: HTTPResponse.Status(code: code), headers: headers, body: ResponseBody(byteBuffer: body))
+        return Response(status: HTTPResponse.Status(code: web.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: web.body)))
     }
 
-    /// Headers an action's `.http` result may not set (lowercase).
-    static let framingHeaders: Set<String> = [
-        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection",
-        "proxy-authenticate", "proxy-authorization", "date", "server",
-    ]
-
-    // MARK: Media types
-
-    static func isJSON(_ type: String) -> Bool {
-        let essence = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        return essence == "application/json" || essence.hasSuffix("+json")
-    }
-
-    /// Whether a body of this type is bytes rather than text (it travels as base64).
-    static func isBinary(_ type: String) -> Bool {
-        let essence = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        if essence.isEmpty || essence.hasPrefix("text/") || isJSON(essence) { return false }
-        return !["application/xml", "application/x-www-form-urlencoded", "application/javascript", "image/svg+xml"].contains(essence)
-    }
+    // MARK: Queries
 
     /// `a=1&b=x%20y` as name–value pairs (`+` is a space, as forms write it).
     static func queryItems(_ query: String) -> [(String, String)] {

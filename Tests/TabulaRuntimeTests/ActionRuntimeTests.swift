@@ -418,8 +418,46 @@ struct ActionRuntimeTests {
             let reply = try await client.send("/", body: JSONValue.object(["init": ["code": .string(code)], "value": [:]]).encodedString)
             #expect(reply.status == 201)
             #expect(reply.header("x-greeting") == "hi")
-            #expect(reply.header("content-type") == "text/html")
+            #expect(reply.header("content-type") == "text/html; charset=UTF-8")
             #expect(reply.body == "<html><body><h3>hello Joe</h3></body></html>")
+        }
+    }
+
+    /// The function cannot frame the answer (OpenWhisk's `.http` rule, shared with tabula serve's
+    /// web actions): no 1xx, no body on 204, no framing headers, none of the runtime's headers.
+    @Test("Knative: a web-style result cannot split the answer or forge the runtime's headers")
+    func knativeWebResultCannotFrame() async throws {
+        var environment = Self.knative
+        environment["__OW_ACTION_CODE"] = Functions.echo()
+        let harness = try await RuntimeHarness(configuration: RuntimeConfiguration(environment: environment))
+        try await harness.runtime.start()
+        try await harness.run { client in
+            let smuggled = try await client.send("/", body: #"{"value":{"statusCode":204,"body":"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nPWNED"}}"#)
+            #expect(smuggled.status == 204)
+            #expect(smuggled.body.isEmpty)
+            let informational = try await client.send("/", body: #"{"value":{"statusCode":101,"body":"x"}}"#)
+            #expect(informational.status == 400)
+            #expect(informational.json?["error"] == "Response is not valid 'message/http'.")
+            let forged = try await client.send("/", body: #"{"value":{"headers":{"x-tabula-module-digest":"forged","Content-Length":"1","Transfer-Encoding":"chunked","Upgrade":"h2c"},"body":"ok"}}"#)
+            #expect(forged.status == 200)
+            #expect(forged.body == "ok")
+            #expect(forged.header("x-tabula-module-digest") != "forged")
+            #expect(forged.header("x-tabula-module-digest")?.count == 64, "the runtime's own digest")
+            #expect(forged.header("upgrade") == nil)
+            #expect(forged.header("transfer-encoding") == nil)
+        }
+    }
+
+    /// A body that only carries an activation is bounded well below the code's limit: one request
+    /// must not fill the container's memory.
+    @Test("a run's body is bounded")
+    func runBodyIsBounded() async throws {
+        let harness = try await RuntimeHarness()
+        try await harness.run { client in
+            #expect(try await client.initialize(Functions.echo()).status == 200)
+            let big = String(repeating: "a", count: (8 << 20) + 1)
+            let reply = try await client.send("/run", body: #"{"value":{"x":"\#(big)"}}"#)
+            #expect(reply.status == 413)
         }
     }
 
