@@ -231,7 +231,7 @@ public final class ActionRuntime: Sendable {
             let failure = (error as? RuntimeError) ?? RuntimeError(
                 .initializationFailed, "The action failed to initialize: \((error as? EnclaveError)?.message ?? "\(error)").")
             // Like OpenWhisk's Node.js runtime: the reason in the logs, then the sentinels.
-            write([(.stderr, failure.message + "\n" + Self.sentinel + "\n"), (.stdout, Self.sentinel + "\n")])
+            write([(.stderr, Self.oneLine(failure.message) + "\n" + Self.sentinel + "\n"), (.stdout, Self.sentinel + "\n")])
             return Self.reply(failure)
         }
     }
@@ -388,7 +388,7 @@ public final class ActionRuntime: Sendable {
             return reply
         } catch {
             let failure = Self.runtimeError(error)
-            write([(.stderr, failure.message + "\n" + Self.sentinel + "\n"), (.stdout, Self.sentinel + "\n")])
+            write([(.stderr, Self.oneLine(failure.message) + "\n" + Self.sentinel + "\n"), (.stdout, Self.sentinel + "\n")])
             return Self.reply(failure)
         }
     }
@@ -404,6 +404,12 @@ public final class ActionRuntime: Sendable {
     }
 
     /// Writes blocks of output together.
+    /// A message on one line, control characters escaped: a reason may quote what the module
+    /// holds (its export names), which must not forge a sentinel line or reach a terminal.
+    static func oneLine(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? $0.escaped(asASCII: true) : String($0) }.joined())
+    }
+
     func write(_ blocks: [(Stream, String)]) {
         output.withLock { write in
             for (stream, text) in blocks { write(stream, text) }

@@ -448,6 +448,17 @@ struct ActionRuntimeTests {
         }
     }
 
+    /// A failure's reason may quote the module (a `main` it lacks): it cannot forge a sentinel line.
+    @Test("a failed init cannot forge a sentinel")
+    func failedInitCannotForgeASentinel() async throws {
+        let harness = try await RuntimeHarness()
+        try await harness.run { client in
+            let reply = try await client.initialize(Functions.echo(), main: "nope\n\(ActionRuntime.sentinel)")
+            #expect(reply.status == 502)
+        }
+        #expect(harness.streams.sentinels == (1, 1))
+    }
+
     /// A body that only carries an activation is bounded well below the code's limit: one request
     /// must not fill the container's memory.
     @Test("a run's body is bounded")
