@@ -109,9 +109,10 @@ public final class ActionRuntime: Sendable {
         self.output = Mutex(output ?? Self.standardStreams)
     }
 
-    /// The process's stdout and stderr, unbuffered.
+    /// The process's stdout and stderr, unbuffered. A stream closed by the reader (the invoker gone)
+    /// loses the text, not the process: `write(_:)` would end it.
     @Sendable static func standardStreams(_ stream: Stream, _ text: String) {
-        (stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError).write(Data(text.utf8))
+        try? (stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError).write(contentsOf: Data(text.utf8))
     }
 
     /// SHA-256 of the initialised module, in hex; `nil` before initialisation.
