@@ -518,7 +518,7 @@ extension Platform {
     ///
     /// - Parameter docs: whole records; otherwise summaries without response and logs.
     public func activations(namespace: String, name: String?, limit: Int, skip: Int, since: Int64?, upto: Int64?, docs: Bool = true) async throws -> [Activation] {
-        if let name { try EntityName.check(name, what: "action") }
+        if let name { _ = try ActionPath(name) }
         return try await store.activations(
             namespace: namespace, name: name, limit: limit, skip: skip, since: since, upto: upto, summaries: !docs, byteLimit: configuration.listingByteLimit)
     }

@@ -44,6 +44,11 @@ struct PackagesAPITests {
             try await client.deploy("plain", module: try example("echo.wat"))
             #expect(try await client.send(.get, "/api/v1/namespaces/_/actions").json.arrayCount == 2, "the namespace's listing includes packaged actions")
             #expect(try await client.send(.get, "/api/v1/namespaces/_/actions/utils/echo").json["name"] == "echo")
+            // Activations filter by PACKAGE/NAME, as OpenWhisk's; NAME alone is the unpackaged one.
+            try await client.send(.post, "/api/v1/namespaces/_/actions/utils/echo?blocking=true", body: "{}")
+            try await client.send(.post, "/api/v1/namespaces/_/actions/plain?blocking=true", body: "{}")
+            #expect(try await client.send(.get, "/api/v1/namespaces/_/activations?name=utils/echo").json.arrayCount == 1)
+            #expect(try await client.send(.get, "/api/v1/namespaces/_/activations?name=echo").json.arrayCount == 0)
             #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/nothere/echo", body: #"{"exec":{"kind":"wasm","code":"(module)"}}"#).status == .notFound)
 
             let listed = try await client.send(.get, "/api/v1/namespaces/_/packages")

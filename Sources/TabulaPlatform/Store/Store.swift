@@ -310,7 +310,15 @@ public final class Store: Sendable {
 
         package var id: String { activation.activationId }
         package var namespace: String { activation.namespace }
-        package var name: String { activation.name }
+        /// What a listing filters by: the action's name within the namespace, `PACKAGE/NAME` for
+        /// a packaged one (from the record's `path`, as OpenWhisk filters), else the record's name.
+        package var name: String {
+            if case .string(let path)? = activation.annotations.first(where: { $0.key == "path" })?.value,
+               path.hasPrefix(activation.namespace + "/") {
+                return String(path.dropFirst(activation.namespace.count + 1))
+            }
+            return activation.name
+        }
         package var start: Int64 { activation.start }
 
         /// The document without response and logs, for a backend that stores summaries apart.
