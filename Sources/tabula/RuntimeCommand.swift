@@ -47,6 +47,8 @@ struct RuntimeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // The invoker may close the pipes it reads the logs from: a write then fails, not the process.
+        signal(SIGPIPE, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "tabula-runtime") { label in StreamLogHandler.standardError(label: label) }
         logger.logLevel = verbose ? .info : .critical
