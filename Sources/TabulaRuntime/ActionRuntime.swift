@@ -95,6 +95,9 @@ public final class ActionRuntime: Sendable {
     let enclave: Enclave
     public let configuration: RuntimeConfiguration
     let state = Mutex(State.uninitialized)
+    /// Activations running or waiting for a sandbox: bounded, so that callers who give up cannot
+    /// pile up work that still runs, each to its time limit.
+    private let inFlight = Mutex(0)
     /// Writes the runtime's output; behind a lock so that an activation's logs and its sentinels
     /// stay together when activations run at once.
     private let output: Mutex<@Sendable (Stream, String) -> Void>
@@ -142,6 +145,7 @@ public final class ActionRuntime: Sendable {
         case .initializationFailed: 502
         case .badRequest, .invalidArgument: 400
         case .payloadTooLarge: 413
+        case .busy: 429
         case .shuttingDown, .notAttested: 503
         case .notFound: 404
         case .internalError: 500
@@ -368,6 +372,16 @@ public final class ActionRuntime: Sendable {
 
     /// Runs one activation: the function's logs, then the sentinels, then the answer.
     func execute(_ action: Action, _ activation: Activation) async -> Reply {
+        let running = configuration.concurrent ? max(1, configuration.concurrency) : 1
+        let admitted = inFlight.withLock { count -> Bool in
+            guard count < running + configuration.waitingLimit else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else {
+            return Self.reply(RuntimeError(.busy, "Too many activations are waiting for this runtime (\(running + configuration.waitingLimit)): retry shortly."))
+        }
+        defer { inFlight.withLock { $0 -= 1 } }
         // The process's __OW_* variables, then the action's env, then the activation's fields:
         // a later one replaces an earlier one of the same name.
         var environment: [(String, String)] = []

@@ -40,6 +40,8 @@ public struct RuntimeConfiguration: Sendable {
     /// a dedicated runtime): parsing a body takes many times its size in memory, so one request
     /// must not be able to fill the container.
     public var maxRunBodySize = 8 << 20
+    /// Activations that may wait for a sandbox beyond those that run at once; more get 429.
+    public var waitingLimit = 16
 
     public init() {}
 

@@ -24,6 +24,9 @@ public struct RuntimeError: Error, Sendable, Equatable, CustomStringConvertible 
         case invalidArgument = "invalid_argument"
         /// The body, or the parameters, are larger than the runtime accepts.
         case payloadTooLarge = "payload_too_large"
+        /// Too many activations already wait for the sandbox (never 503: OpenWhisk would
+        /// reschedule it elsewhere, and this one is only busy).
+        case busy = "busy"
         /// A Knative request tried to initialise a runtime whose function is given by its
         /// environment (`__OW_ACTION_CODE`).
         case dedicatedFunction = "dedicated_function"

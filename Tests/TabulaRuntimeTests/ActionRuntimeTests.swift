@@ -448,6 +448,39 @@ struct ActionRuntimeTests {
         }
     }
 
+    /// Activations beyond the sandbox and the waiting room are refused at once (429, never 503,
+    /// which OpenWhisk would reschedule), rather than piling up work that runs to its time limit.
+    @Test("activations waiting for the sandbox are bounded")
+    func waitingIsBounded() async throws {
+        var configuration = RuntimeConfiguration()
+        configuration.waitingLimit = 1
+        let harness = try await RuntimeHarness(configuration: configuration)
+        let spin = #"""
+            (module
+              (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (data (i32.const 64) "{}")
+              (func (export "main") (local $i i32)
+                (block $done (loop $again
+                  (br_if $done (i32.ge_u (local.get $i) (i32.const 2000000)))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $again)))
+                (i32.store (i32.const 0) (i32.const 64))
+                (i32.store (i32.const 4) (i32.const 2))
+                (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+            """#
+        try await harness.run { client in
+            #expect(try await client.initialize(spin).status == 200)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<5 { group.addTask { try await client.run([:]).status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 200 }.count >= 2, "\(statuses)")
+            #expect(statuses.filter { $0 == 429 }.count >= 1, "one runs, one waits, the rest are refused: \(statuses)")
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 429 })
+        }
+    }
+
     /// A failure's reason may quote the module (a `main` it lacks): it cannot forge a sentinel line.
     @Test("a failed init cannot forge a sentinel")
     func failedInitCannotForgeASentinel() async throws {
