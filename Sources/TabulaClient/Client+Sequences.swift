@@ -25,9 +25,16 @@ extension Client {
         var certificates: [String] = []
         // What the enclave runs: the sequence's actions in order, nested sequences in their place.
         var pending = Array((sequence.exec.components ?? []).reversed())
+        guard !pending.isEmpty else {
+            throw ClientError(.verificationFailed, "The sequence \(name) has no actions.")
+        }
+        // The server says what the sequences hold: bounded, whatever it says (a sequence that holds
+        // itself, or many nested ones).
+        var lookups = 0
         while let next = pending.popLast() {
-            guard components.count < 50, pending.count < 50 else {
-                throw ClientError(.verificationFailed, "The sequence \(name) runs more than 50 actions.")
+            lookups += 1
+            guard components.count < 50, pending.count < 50, lookups <= 100 else {
+                throw ClientError(.verificationFailed, "The sequence \(name) runs more than 50 actions, or nests more than 50 sequences.")
             }
             let action = try await self.action(name: next)
             if action.exec.kind == "sequence" {

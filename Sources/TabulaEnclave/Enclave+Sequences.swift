@@ -53,6 +53,12 @@ extension Enclave {
         }
     }
 
+    /// Whether a name is one the platform stores: a valid namespace, and `NAME` or `PACKAGE/NAME`.
+    static func isActionName(_ name: FunctionName) -> Bool {
+        let parts = name.name.split(separator: "/", omittingEmptySubsequences: false)
+        return EntityName.isValid(name.namespace) && (1...2).contains(parts.count) && parts.allSatisfy { EntityName.isValid($0) }
+    }
+
     private func answerSequence(
         _ sequence: FunctionName, policies: [(name: FunctionName, policy: Policy)], steps: [(SequenceStep, FunctionHost)], timeout: Duration,
         monitor: Monitor, sealed: SealedRequest, caller: String, activationID: String
@@ -69,6 +75,11 @@ extension Enclave {
             || (path == Confidential.invokePath(namespace: "_", name: sequence.name) && EntityName.same(caller, sequence.namespace))
         guard request.method == "POST", named else {
             return try refuse(400, "the sealed request is for \(request.method) \(path) but was sent to the sequence \(sequence); the enclave runs only what the sealed request names")
+        }
+        // The steps come from the control plane: names it could not have stored, or no step at
+        // all, are refused rather than run or certified in a receipt.
+        guard !steps.isEmpty, steps.allSatisfy({ step, _ in Self.isActionName(step.name) }) else {
+            return try refuse(400, "the sequence \(sequence) was handed to the enclave without valid actions; it does not run")
         }
         // The sequence's owner, and every action's, must allow the caller before anything runs,
         // and before the digest is compared: a caller refused learns nothing of the actions.

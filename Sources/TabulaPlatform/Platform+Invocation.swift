@@ -114,8 +114,13 @@ extension Platform {
     /// invoke it (403), the parameters are an object that the `final` annotation allows (400).
     /// Returns the action, the parameters merged with its defaults, and the binding the name went
     /// through (`NS/BINDING`), if any.
-    func accept(namespace: String, name: String, parameters: JSONValue, subject: String) async throws -> (Deployed, [String: JSONValue], binding: String?) {
-        let target = try await target(namespace: namespace, name: name)
+    ///
+    /// - Parameter user: whose bindings the name may go through: the caller's, or, for a step of a
+    ///   sequence, the sequence's owner's.
+    func accept(
+        namespace: String, name: String, parameters: JSONValue, subject: String, as user: String? = nil
+    ) async throws -> (Deployed, [String: JSONValue], binding: String?) {
+        let target = try await target(namespace: namespace, name: name, as: user ?? subject)
         let deployed = target.deployed
         let definition = deployed.definition
         if let refusal = definition.policy.refusal(caller: subject, owner: deployed.stored.action.namespace, sealed: false) {
@@ -151,7 +156,7 @@ extension Platform {
     /// the platform stores is the sealed response and the status class, never plaintext.
     public func invokeConfidential(namespace: String, name: String, sealed: [UInt8], subject: String) async throws -> PendingActivation {
         try await admitInvocation(by: subject)
-        let target = try await target(namespace: namespace, name: name)
+        let target = try await target(namespace: namespace, name: name, as: subject)
         let deployed = target.deployed
         if store.cluster != nil, let keyID = sealed.first, let monitor = enclave.monitor, !monitor.holdsKey(keyID) {
             // Sealed to another node's enclave (the client attested that node): the server

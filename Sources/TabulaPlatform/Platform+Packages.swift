@@ -229,7 +229,10 @@ extension Platform {
 
     /// Resolves `NAME` or `PACKAGE/NAME` in `namespace`, following a binding to the package it
     /// binds (404 when any part is missing).
-    func target(namespace: String, name: String) async throws -> Target {
+    ///
+    /// - Parameter user: who uses the name. A binding is its namespace's alone (its parameters are
+    ///   often credentials): followed for another namespace, it is 403, as in OpenWhisk.
+    func target(namespace: String, name: String, as user: String) async throws -> Target {
         let path = try ActionPath(name)
         guard let packageName = path.package else {
             let deployed = try await deployedAction(namespace: namespace, name: name)
@@ -243,6 +246,7 @@ extension Platform {
         var source = packageName
         var binding: String?
         if package.binding.isBinding {
+            guard EntityName.same(user, namespace) else { throw PlatformError.notAuthorized("\(namespace)/\(packageName)") }
             let bound = try await boundPackage(package.binding, from: namespace)
             parameters = Self.merged(bound.parameters, parameters)
             owner = bound.namespace

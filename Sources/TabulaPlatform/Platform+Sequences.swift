@@ -38,15 +38,18 @@ extension Platform {
     /// ``sequenceLimit`` actions and never itself.
     func checkSequence(_ components: [String], namespace: String, name: String) async throws {
         var atomic = 0
-        var pending = components.map { ($0, 1) }
-        while let (component, depth) = pending.popLast() {
-            let (componentNamespace, componentName) = try Self.qualified(component, in: namespace)
+        var nested = 0
+        // Each component with its depth and the namespace that names it (whose view of other
+        // namespaces, and whose bindings, apply: a nested sequence's own).
+        var pending = components.map { ($0, 1, namespace) }
+        while let (component, depth, user) = pending.popLast() {
+            let (componentNamespace, componentName) = try Self.qualified(component, in: user)
             if EntityName.same(componentNamespace, namespace) && EntityName.same(componentName, name) {
                 throw PlatformError(.badRequest, "Sequence may not refer to itself.")
             }
             let target: Target
             do {
-                target = try await visibleTarget(from: namespace, namespace: componentNamespace, name: componentName)
+                target = try await visibleTarget(from: user, namespace: componentNamespace, name: componentName)
             } catch let error as PlatformError where error.code == .notFound {
                 throw PlatformError(.badRequest, Self.missingComponent)
             }
@@ -55,8 +58,9 @@ extension Platform {
                 if EntityName.same(action.namespace, namespace) && EntityName.same(action.name, name) {
                     throw PlatformError(.badRequest, "Sequence may not refer to itself.")
                 }
-                guard depth < Self.sequenceLimit else { throw Self.tooManyActions }
-                pending += (action.exec.components ?? []).map { ($0, depth + 1) }
+                nested += 1
+                guard depth < Self.sequenceLimit, nested <= Self.sequenceLimit else { throw Self.tooManyActions }
+                pending += (action.exec.components ?? []).map { ($0, depth + 1, action.namespace) }
             } else {
                 atomic += 1
             }
@@ -111,10 +115,11 @@ extension Platform {
     /// cause (a nested sequence runs as its own sequence, on the same budget).
     ///
     /// - Parameter depth: how deep the sequence that runs this step is nested (the topmost is 1).
+    ///   - owner: the sequence's namespace, whose bindings its components may go through.
     func invokeStep(
-        namespace: String, name: String, parameters: JSONValue, subject: String, cause: String, budget: SequenceBudget, depth: Int
+        namespace: String, name: String, parameters: JSONValue, subject: String, owner: String, cause: String, budget: SequenceBudget, depth: Int
     ) async throws -> PendingActivation {
-        let (deployed, merged, binding) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject)
+        let (deployed, merged, binding) = try await accept(namespace: namespace, name: name, parameters: parameters, subject: subject, as: owner)
         let provenance = Provenance(cause: cause, binding: binding)
         if deployed.isSequence {
             // Nested sequences run no action themselves, but each is a record and a task: bounded too.
@@ -152,7 +157,9 @@ extension Platform {
                         response = .developerError("The sequence exceeded its time limit of \(timeout) milliseconds before \(component) ran.")
                         break
                     }
-                    let step = try await invokeStep(namespace: namespace, name: name, parameters: value, subject: subject, cause: activationID, budget: budget, depth: depth)
+                    let step = try await invokeStep(
+                        namespace: namespace, name: name, parameters: value, subject: subject, owner: action.namespace, cause: activationID, budget: budget,
+                        depth: depth)
                     steps.append(step.activationID)
                     guard let record = try await step.record(within: deadline - .now) else {
                         response = .developerError("The sequence exceeded its time limit of \(timeout) milliseconds while \(component) ran (activation \(step.activationID)).")
@@ -217,7 +224,8 @@ extension Platform {
             let (owner, name) = try Self.qualified(component, in: namespace)
             let target: Target
             do {
-                target = try await self.target(namespace: owner, name: name)
+                // The sequence's (or nested sequence's) own bindings, as a plain run follows them.
+                target = try await self.target(namespace: owner, name: name, as: namespace)
             } catch let error as PlatformError where error.code == .notFound {
                 throw PlatformError(.badRequest, Self.missingComponent)
             }
@@ -273,11 +281,11 @@ extension Platform {
     /// published, or invocable by `caller` under its policy. Otherwise 403, also when there is none,
     /// so that another namespace's names cannot be probed.
     func visibleTarget(from caller: String, namespace: String, name: String) async throws -> Target {
-        guard !EntityName.same(caller, namespace) else { return try await target(namespace: namespace, name: name) }
+        guard !EntityName.same(caller, namespace) else { return try await target(namespace: namespace, name: name, as: caller) }
         let denied = PlatformError.notAuthorized("\(namespace)/\(name)")
         let target: Target
         do {
-            target = try await self.target(namespace: namespace, name: name)
+            target = try await self.target(namespace: namespace, name: name, as: caller)
         } catch let error as PlatformError where [.notFound, .forbidden, .badRequest].contains(error.code) {
             throw denied
         }

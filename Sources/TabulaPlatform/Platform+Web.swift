@@ -29,7 +29,7 @@ extension Platform {
         let path = package == Self.defaultPackage ? name : "\(package)/\(name)"
         let target: Target
         do {
-            target = try await self.target(namespace: namespace, name: path)
+            target = try await self.target(namespace: namespace, name: path, as: namespace)
         } catch let error as PlatformError where [.notFound, .forbidden, .badRequest].contains(error.code) {
             throw notFound
         }

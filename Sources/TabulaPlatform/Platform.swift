@@ -168,7 +168,7 @@ public final class Platform: Service, Sendable {
             }
             return Self.document(stored, includeCode: includeCode)
         }
-        let target = try await target(namespace: namespace, name: name)
+        let target = try await target(namespace: namespace, name: name, as: namespace)
         var action = Self.document(target.deployed.stored, includeCode: includeCode)
         action.parameters = target.parameters
         if !EntityName.same(target.deployed.stored.action.namespace, namespace) {

@@ -69,11 +69,15 @@ public struct Receipt: Codable, Sendable, Hashable {
     }
 
     /// What a sequence's receipt gives as its module digest, and what a client pins it by
-    /// (`tabula-expect-digest`): hex SHA-256 of the lines
-    /// `NAMESPACE/NAME MODULE-DIGEST POLICY-DIGEST SNAPSHOT-DIGEST`, one per action in order, each
-    /// ended by a newline. A client computes it from the actions' function certificates.
+    /// (`tabula-expect-digest`): hex SHA-256 of the canonical JSON array of
+    /// `[namespace, name, moduleDigest, policyDigest, snapshotDigest]`, one per action in order (JSON,
+    /// so that no name can pass for two actions). A client computes it from the actions' function
+    /// certificates.
     public static func sequenceDigest(_ components: [Component]) -> String {
-        BoringSSL.sha256(Array(components.map { "\($0.namespace)/\($0.name) \($0.moduleDigest) \($0.policyDigest) \($0.snapshotDigest)\n" }.joined().utf8)).hex
+        let list = JSONValue.array(components.map {
+            [.string($0.namespace), .string($0.name), .string($0.moduleDigest), .string($0.policyDigest), .string($0.snapshotDigest)]
+        })
+        return BoringSSL.sha256(list.encoded).hex
     }
 
     /// The label the salt is derived with (``ObliviousHTTP/ServerContext/privateBytes(label:count:)``).

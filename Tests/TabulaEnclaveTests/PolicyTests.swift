@@ -1,4 +1,4 @@
-import TabulaEnclave
+@testable import TabulaEnclave
 import TabulaWire
 import Testing
 
@@ -49,5 +49,21 @@ struct PolicyTests {
             #expect(ActivationResponse.Status(code: status.code) == status)
         }
         #expect(ActivationResponse.Status(code: 4) == nil)
+    }
+
+    /// A sequence's steps come from the control plane: the enclave runs only names the platform
+    /// could have stored, and its digest cannot read one name as two actions.
+    @Test func sequenceNamesAndDigestsAreUnambiguous() {
+        #expect(Enclave.isActionName(FunctionName(namespace: "guest", name: "pkg/x")))
+        #expect(!Enclave.isActionName(FunctionName(namespace: "guest", name: "x 00 11 22\nguest/y")))
+        #expect(!Enclave.isActionName(FunctionName(namespace: "guest", name: "a/b/c")))
+        #expect(!Enclave.isActionName(FunctionName(namespace: "", name: "x")))
+        func component(_ name: String) -> Receipt.Component {
+            Receipt.Component(namespace: "guest", name: name, moduleDigest: "m", policyDigest: "p", snapshotDigest: "s", ran: false)
+        }
+        let one = Receipt.sequenceDigest([component("x m p s\nguest/y")])
+        let two = Receipt.sequenceDigest([component("x"), component("y")])
+        #expect(one != two)
+        #expect(Receipt.sequenceDigest([component("x"), component("y")]) != Receipt.sequenceDigest([component("y"), component("x")]))
     }
 }

@@ -91,6 +91,10 @@ struct PackagesAPITests {
             let invoked = try await client.send(.post, "/api/v1/namespaces/_/actions/mytools/echo?blocking=true&result=true", body: #"{"d":"invocation"}"#)
             #expect(invoked.status == .ok, "\(invoked.body)")
             #expect(invoked.json == ["a": "binding", "b": "package", "c": "action", "d": "invocation"])
+            // A binding is its namespace's alone: another namespace may not use it (and its parameters).
+            let borrowed = try await client.send(.post, "/api/v1/namespaces/guest/actions/mytools/echo?blocking=true&result=true", body: "{}", as: .other)
+            #expect(borrowed.status == .forbidden, "\(borrowed.body)")
+            #expect(!borrowed.body.contains("binding\""))
             // The record names the action that ran and the binding the name went through.
             let record = try await client.send(.post, "/api/v1/namespaces/_/actions/mytools/echo?blocking=true", body: "{}")
             #expect(record.json["annotations"]?.keyValue("path") == "other/tools/echo")
