@@ -76,14 +76,8 @@ struct Action: AsyncParsableCommand {
                     return
                 }
                 let actions = try await client.actions(limit: page.limit, skip: page.skip)
-                if connection.json {
-                    connection.emit(json: actions)
-                    return
-                }
-                print("actions")
-                for action in actions {
-                    let name = "/\(action.namespace)/\(action.name)"
-                    print(terminalSafe("\(name.padding(toLength: max(70, name.count), withPad: " ", startingAt: 0)) \(action.publish ? "shared" : "private") \(action.exec.kind)"))
+                connection.list("actions", actions) { action in
+                    ("/\(action.namespace)/\(action.name)", action.publish, action.exec.kind)
                 }
             }
         }

@@ -116,3 +116,20 @@ extension Connection {
         }
     }
 }
+
+extension Connection {
+    /// Prints a listing as `wsk` does: a header, then one line per entity, its name padded to 70
+    /// columns, `shared` or `private`, then `detail`; with `--json`, the entities as JSON.
+    func list<T: Encodable>(_ header: String, _ entities: [T], row: (T) -> (name: String, shared: Bool, detail: String)) {
+        if json {
+            emit(json: entities)
+            return
+        }
+        print(header)
+        for entity in entities {
+            let (name, shared, detail) = row(entity)
+            let line = "\(name.padding(toLength: max(70, name.count), withPad: " ", startingAt: 0)) \(shared ? "shared" : "private")"
+            print(terminalSafe(detail.isEmpty ? line : "\(line) \(detail)"))
+        }
+    }
+}

@@ -135,18 +135,9 @@ struct PackageCommand: AsyncParsableCommand {
         func run() async throws {
             try await connection.run { client in
                 let packages = try await client.packages(namespace: namespace.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }, limit: page.limit, skip: page.skip)
-                if connection.json {
-                    connection.emit(json: packages)
-                    return
-                }
-                print("packages")
-                for package in packages {
-                    let name = "/\(package.namespace)/\(package.name)"
-                    var line = "\(name.padding(toLength: max(70, name.count), withPad: " ", startingAt: 0)) \(package.publish ? "shared" : "private")"
-                    if package.binding.isBinding {
-                        line += " binding of /\(package.binding.namespace ?? "")/\(package.binding.name ?? "")"
-                    }
-                    print(terminalSafe(line))
+                connection.list("packages", packages) { package in
+                    let binding = package.binding.isBinding ? "binding of /\(package.binding.namespace ?? "")/\(package.binding.name ?? "")" : ""
+                    return ("/\(package.namespace)/\(package.name)", package.publish, binding)
                 }
             }
         }

@@ -126,15 +126,8 @@ struct RuleCommand: AsyncParsableCommand {
         func run() async throws {
             try await connection.run { client in
                 let rules = try await client.rules(limit: page.limit, skip: page.skip)
-                if connection.json {
-                    connection.emit(json: rules)
-                    return
-                }
-                print("rules")
-                for rule in rules {
-                    let name = "/\(rule.namespace)/\(rule.name)"
-                    let link = "\(rule.trigger.fullyQualified) -> \(rule.action.fullyQualified)"
-                    print(terminalSafe("\(name.padding(toLength: max(70, name.count), withPad: " ", startingAt: 0)) \(rule.publish ? "shared" : "private") \(link)"))
+                connection.list("rules", rules) { rule in
+                    ("/\(rule.namespace)/\(rule.name)", rule.publish, "\(rule.trigger.fullyQualified) -> \(rule.action.fullyQualified)")
                 }
             }
         }

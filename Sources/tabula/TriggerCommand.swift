@@ -86,15 +86,7 @@ struct TriggerCommand: AsyncParsableCommand {
         func run() async throws {
             try await connection.run { client in
                 let triggers = try await client.triggers(limit: page.limit, skip: page.skip)
-                if connection.json {
-                    connection.emit(json: triggers)
-                    return
-                }
-                print("triggers")
-                for trigger in triggers {
-                    let name = "/\(trigger.namespace)/\(trigger.name)"
-                    print(terminalSafe("\(name.padding(toLength: max(70, name.count), withPad: " ", startingAt: 0)) \(trigger.publish ? "shared" : "private")"))
-                }
+                connection.list("triggers", triggers) { trigger in ("/\(trigger.namespace)/\(trigger.name)", trigger.publish, "") }
             }
         }
     }
