@@ -50,7 +50,7 @@ extension Platform {
         Activation(
             namespace: action.namespace, name: shown(action).name, version: action.version, subject: subject, activationId: activationID,
             start: received, end: received, response: Activation.Response(Platform.interruptedResponse),
-            logs: [], annotations: [KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")), KeyValue(key: "kind", value: "wasm")])
+            logs: [], annotations: [KeyValue(key: "path", value: .string(path(of: action))), KeyValue(key: "kind", value: .string(action.exec.kind))])
     }
 
     /// Accepts an invocation and starts it; the record is stored when it ends.
@@ -269,18 +269,19 @@ extension Platform {
         // A run claimed from the cluster's queue was admitted when it was queued (and the queue
         // bounds each namespace): refusing it here would only hand it back to be claimed again.
         let counted = accepted == nil
-        if counted { try throttle.enter(namespace: subject) }
         // A sequence loads nothing itself: its body checks out each of its actions.
         let cold = !deployed.isSequence && !pool.isWarm(deployed.definition.name, identity: deployed.identity)
+        if counted { try throttle.enter(namespace: subject) }
         do {
             if cold { try loads.enter() }
-            do {
-                try admission.enter()
-            } catch {
-                if cold { loads.leave() }
-                throw error
-            }
         } catch {
+            if counted { throttle.leave(namespace: subject) }
+            throw error
+        }
+        do {
+            try admission.enter()
+        } catch {
+            if cold { loads.leave() }
             if counted { throttle.leave(namespace: subject) }
             throw error
         }
@@ -305,25 +306,37 @@ extension Platform {
             // The receipt, and the key epoch's configurations the first time this process answers
             // in it, go into the transaction that stores the record.
             let epoch = receipt == nil ? nil : log?.newEpoch()
-            do {
-                var entries: [(input: [UInt8], tag: [UInt8])] = []
-                if let log, let receipt {
-                    if let epoch { entries.append(log.entry(.keyConfigurations, epoch.json)) }
-                    entries.append(log.entry(.receipt, receipt))
-                }
-                try await store.insertActivation(activation, logEntries: entries)
-                completion.complete(.success(activation))
-                await onStored?()
-            } catch {
-                if let epoch { log?.forgetEpoch(epoch.number) }
-                // Never a silent loss: a blocking caller gets 500, and a 202 already given left a
-                // stand-in that the next start publishes.
-                logger.error("cannot store an activation record", metadata: ["activation": "\(activationID)", "error": "\(error)"])
-                completion.complete(.failure(PlatformError(.internalError, "The activation \(activationID) ran but its record cannot be stored: \(error)")))
+            var entries: [(input: [UInt8], tag: [UInt8])] = []
+            if let log, let receipt {
+                if let epoch { entries.append(log.entry(.keyConfigurations, epoch.json)) }
+                entries.append(log.entry(.receipt, receipt))
+            }
+            if await !storeRecord(activation, logEntries: entries, completion: completion, onStored: onStored), let epoch {
+                log?.forgetEpoch(epoch.number)
             }
         }
         return PendingActivation(
             activationID: activationID, completion: completion, action: deployed.stored.action, subject: subject, received: received, store: store)
+    }
+
+    /// Stores a record (with the log entries of its transaction) and hands it to those waiting for
+    /// it; `false` when it cannot be stored. Never a silent loss: a blocking caller then gets 500,
+    /// and a 202 already given left a stand-in that the next start publishes.
+    @discardableResult
+    func storeRecord(
+        _ activation: Activation, logEntries: [(input: [UInt8], tag: [UInt8])] = [], completion: ActivationCompletion,
+        onStored: (@Sendable () async -> Void)?
+    ) async -> Bool {
+        do {
+            try await store.insertActivation(activation, logEntries: logEntries)
+        } catch {
+            logger.error("cannot store an activation record", metadata: ["activation": "\(activation.activationId)", "error": "\(error)"])
+            completion.complete(.failure(PlatformError(.internalError, "The activation \(activation.activationId) ran but its record cannot be stored: \(error)")))
+            return false
+        }
+        completion.complete(.success(activation))
+        await onStored?()
+        return true
     }
 
     /// The error of a confidential activation whose answer was withheld because the log stopped:
@@ -339,14 +352,14 @@ extension Platform {
     /// Runs one invocation and makes its record. Never throws: a failure is an activation too.
     ///
     /// - Parameter holdsLoad: the invocation holds a place in ``loads``, freed once its action is loaded.
-    func run(
+    private func run(
         _ deployed: Deployed, activationID: String, subject: String, received: Int64, confidential: Bool, holdsLoad: Bool,
         body: @Sendable (FunctionDefinition, String) async throws -> Outcome
     ) async -> (Activation, receipt: [UInt8]?) {
         let action = deployed.stored.action
         let definition = deployed.definition
         var annotations = [
-            KeyValue(key: "path", value: .string("\(action.namespace)/\(action.name)")),
+            KeyValue(key: "path", value: .string(Self.path(of: action))),
             KeyValue(key: "kind", value: .string(deployed.isSequence ? Self.sequenceKind : "wasm")),
             KeyValue(key: "limits", value: deployed.limits),
         ]

@@ -187,12 +187,12 @@ extension Platform {
                     break
                 }
             }
-            var annotations = [
+            let annotations = [
                 KeyValue(key: "path", value: .string(Self.path(of: action))),
                 KeyValue(key: "kind", value: .string(Self.sequenceKind)),
                 KeyValue(key: "limits", value: deployed.limits),
+                KeyValue(key: "topmost", value: .bool(provenance.cause == nil)),
             ]
-            annotations.append(KeyValue(key: "topmost", value: .bool(provenance.cause == nil)))
             let end = Store.now()
             var activation = Activation(
                 namespace: action.namespace, name: Self.shown(action).name, version: action.version, subject: subject,
@@ -202,14 +202,7 @@ extension Platform {
             // OpenWhisk reports a sequence's duration as the sum of its components'.
             activation.duration = duration
             metrics.invocation(status: response.status)
-            do {
-                try await store.insertActivation(activation)
-                completion.complete(.success(activation))
-                await onStored?()
-            } catch {
-                logger.error("cannot store an activation record", metadata: ["activation": "\(activationID)", "error": "\(error)"])
-                completion.complete(.failure(PlatformError(.internalError, "The sequence activation \(activationID) ran but its record cannot be stored: \(error)")))
-            }
+            await storeRecord(activation, completion: completion, onStored: onStored)
         }
         return PendingActivation(activationID: activationID, completion: completion, action: action, subject: subject, received: received, store: store)
     }
