@@ -53,14 +53,14 @@ extension Routes {
             // A confidential web request: sealed to the enclave by any OHTTP client, answered sealed.
             let pending = try await platform.invokeConfidential(namespace: web.namespace, name: web.name, sealed: Array(buffer: body), subject: web.namespace)
             headers[Self.activationIDField] = pending.activationID
-            guard let activation = try await pending.record(within: Self.webWait) else { return Self.notReady(pending.activationID, context: context, headers: headers) }
+            guard let activation = try await pending.record(within: platform.configuration.blockingTimeout) else { return try await Self.notReady(pending, context: context, headers: headers) }
             return try Self.sealedResponse(activation, headers: headers)
         }
         let arguments = try WebTranscoder.arguments(
             method: request.method, headers: request.headers, query: request.uri.query, body: body, raw: web.raw, path: path, user: user)
         let pending = try await platform.invoke(namespace: web.namespace, name: web.name, parameters: .object(arguments), subject: web.namespace)
         headers[Self.activationIDField] = pending.activationID
-        guard let activation = try await pending.record(within: Self.webWait) else { return Self.notReady(pending.activationID, context: context, headers: headers) }
+        guard let activation = try await pending.record(within: platform.configuration.blockingTimeout) else { return try await Self.notReady(pending, context: context, headers: headers) }
         let result = activation.response?.result ?? [:]
         var response: Response
         switch ActivationResponse.Status(code: activation.statusCode) {
@@ -75,11 +75,12 @@ extension Routes {
         return response
     }
 
-    /// How long a web request waits for its action, as OpenWhisk waits (then 202).
-    static let webWait: Duration = .seconds(60)
 
-    static func notReady(_ id: String, context: ServerContext, headers: HTTPFields) -> Response {
-        Response.json(["error": "Response not yet ready.", "code": .string(context.id)] as JSONValue, status: .accepted, headers: headers)
+    /// OpenWhisk's 202 for a web request still running; like every 202, it promises that the id
+    /// resolves, so the stand-in record is stored first.
+    static func notReady(_ pending: Platform.PendingActivation, context: ServerContext, headers: HTTPFields) async throws -> Response {
+        try await pending.acknowledge()
+        return Response.json(["error": "Response not yet ready.", "code": .string(context.id)] as JSONValue, status: .accepted, headers: headers)
     }
 }
 

@@ -148,6 +148,26 @@ struct WebActionsAPITests {
         }
     }
 
+    /// A web request whose action outlasts the wait gets OpenWhisk's 202, and its id resolves (the
+    /// stand-in is stored before the 202, as for every 202).
+    @Test func aSlowWebActionAnswers202AndItsIDResolves() async throws {
+        try await Harness(configuration: PlatformConfiguration(concurrency: 2, blockingTimeout: .milliseconds(50))).run { client async throws in
+            let module = printing("{}", spin: 3_000_000)
+            let code = JSONValue.string(String(decoding: module, as: UTF8.self)).encodedString
+            #expect(try await client.send(.put, "/api/v1/namespaces/_/actions/slow", body: #"{"exec":{"kind":"wasm","code":\#(code)},"annotations":[{"key":"web-export","value":true}]}"#).status == .ok)
+            let reply = try await client.web(.get, "/api/v1/web/guest/default/slow.json", headers: [:], body: "")
+            #expect(reply.status == .accepted)
+            #expect(try JSONValue(parsing: reply.body)["error"] == "Response not yet ready.")
+            let id = try #require(reply.headers[.init("x-openwhisk-activation-id")!])
+            var found = false
+            for _ in 0..<300 where !found {
+                found = try await client.send(.get, "/api/v1/namespaces/_/activations/\(id)").status == .ok
+                if !found { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(found)
+        }
+    }
+
     /// A browser or any OHTTP client seals its request to the enclave: the answer comes back
     /// sealed, and the store holds no plaintext.
     @Test func confidentialWebAction() async throws {
